@@ -1,0 +1,91 @@
+/*
+ * The static (install) configuration, with Traefik's names. It is read once at
+ * start from a YAML file, CLI flags and PORTICO_* variables (see static.ts), and
+ * normalised here: every duration is in milliseconds, every default filled in.
+ */
+
+export interface RespondingTimeouts {
+  /** whole request read (Traefik readTimeout, default 60 s); 0 = none */
+  readTimeoutMs: number;
+  /** headers must arrive within this (slow-loris guard; Portico addition, default 10 s) */
+  readHeaderTimeoutMs: number;
+  /** response write deadline, 0 = none (Traefik writeTimeout default 0) */
+  writeTimeoutMs: number;
+  /** keep-alive idle time between requests (Traefik idleTimeout, default 180 s) */
+  idleTimeoutMs: number;
+}
+
+export interface EntryPointConfig {
+  name: string;
+  /** as written, e.g. ":8000", "127.0.0.1:8000", "[::1]:8000" */
+  address: string;
+  /** parsed: host '' means all interfaces */
+  host: string;
+  port: number;
+  forwardedHeaders: {
+    /** IPs/CIDRs whose X-Forwarded-* headers are kept; others' are replaced */
+    trustedIPs: string[];
+    insecure: boolean;
+  };
+  transport: {
+    respondingTimeouts: RespondingTimeouts;
+    lifeCycle: { graceTimeOutMs: number; requestAcceptGraceTimeoutMs: number };
+    keepAliveMaxRequests: number;
+  };
+  http: {
+    middlewares: string[];
+    /** request header bytes limit; larger requests get 431 (default 1 MiB like Traefik? Portico: 32 KiB) */
+    maxHeaderBytes: number;
+    sanitizePath: boolean;
+    encodedCharacters: {
+      allowEncodedSlash: boolean;
+      allowEncodedBackSlash: boolean;
+      allowEncodedNullCharacter: boolean;
+      allowEncodedSemicolon: boolean;
+      allowEncodedPercent: boolean;
+      allowEncodedQuestionMark: boolean;
+      allowEncodedHash: boolean;
+    };
+  };
+  asDefault: boolean;
+}
+
+export interface FileProviderConfig {
+  filename?: string;
+  directory?: string;
+  watch: boolean;
+}
+
+export interface AccessLogConfig {
+  filePath?: string;
+  format: 'json' | 'common';
+  bufferingSize: number;
+}
+
+export interface ServersTransportDefaults {
+  insecureSkipVerify: boolean;
+  maxIdleConnsPerHost: number;
+  rootCAs: string[];
+  forwardingTimeouts: {
+    dialTimeoutMs: number;
+    responseHeaderTimeoutMs: number;
+    idleConnTimeoutMs: number;
+  };
+}
+
+export interface StaticConfig {
+  entryPoints: Record<string, EntryPointConfig>;
+  providers: {
+    providersThrottleDurationMs: number;
+    file?: FileProviderConfig;
+  };
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'json' | 'common'; filePath?: string };
+  accessLog?: AccessLogConfig;
+  api?: { insecure: boolean; dashboard: boolean };
+  ping?: { entryPoint: string };
+  serversTransport: ServersTransportDefaults;
+  /** Portico: worker processes; 0 = run in this process (no cluster), default = cores */
+  workers: number;
+  /** Portico: built-in demo upstream + quickstart dynamic config */
+  quickstart: boolean;
+}
