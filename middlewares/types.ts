@@ -1,0 +1,24 @@
+/*
+ * The middleware contract: a factory that turns validated options into a
+ * wrapper around the next handler. Factories run when the routing table is
+ * compiled, never per request; a factory throws ConfigElementError on bad
+ * options and the compiler turns that into the using routers' error.
+ */
+import type { Handler } from '../src/server/context.js';
+import type { StateRegistry } from '../src/routing/state.js';
+
+export interface MiddlewareBuildContext {
+  /** qualified middleware name, `name@provider` */
+  name: string;
+  state: StateRegistry;
+}
+
+export type Middleware = (next: Handler) => Handler;
+
+export interface MiddlewareDefinition {
+  /** the type key as written in Traefik's dynamic configuration, e.g. `stripPrefix` */
+  type: string;
+  /** one line for the docs and the dashboard */
+  description: string;
+  create(options: unknown, ctx: MiddlewareBuildContext): Middleware;
+}

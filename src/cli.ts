@@ -1,0 +1,164 @@
+/*
+ * The `portico` command: `run` (the default), `check`, `version`, `--help`.
+ * Invalid static configuration is the one place that exits the process
+ * itself: code 2, with a message naming the option and the reason.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadStaticConfig, staticOptionsHelp } from './config/static.js';
+import type { StaticConfig } from './config/static-types.js';
+import { StaticConfigError } from './errors.js';
+import { isClusterWorker, runPrimary, runSingle, runWorker, QUICKSTART_WHOAMI_PORT } from './runtime.js';
+import { createLogger } from './observability/logger.js';
+import { loadDynamicSources } from '../providers/file/index.js';
+import { mergeSnapshots } from './config/aggregate.js';
+import { validateDynamic } from './config/validate.js';
+import { compile } from './routing/compile.js';
+import { StateRegistry } from './routing/state.js';
+
+const packageJson = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
+) as { version: string };
+
+const USAGE = `portico ${packageJson.version}: a container-native edge router and API gateway
+
+Usage:
+  portico [run] [options]      start the router
+  portico --quickstart         start with the embedded quickstart: file provider on
+                               deploy/quickstart/dynamic.yml and a demo upstream (whoami)
+  portico check [options]      load the static and dynamic configuration, report every error, exit 1 if any
+  portico version              print the version
+  portico --help               this text
+
+Static options use Traefik's names, from a YAML file (--configFile), PORTICO_* variables
+and flags (--entryPoints.web.address=:8000). Later sources win: file < env < flags.
+`;
+
+/** Socket-level errors that must never take a worker down (the affected request already failed). */
+const HARMLESS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
+
+function loadOrExit(argv: string[]): StaticConfig {
+  try {
+    return loadStaticConfig({ argv, env: process.env, cwd: process.cwd() });
+  } catch (err) {
+    if (err instanceof StaticConfigError) {
+      process.stderr.write(`portico: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+function quickstartConfig(sc: StaticConfig, argv: string[]): StaticConfig {
+  if (!sc.quickstart) return sc;
+  const hasFile = argv.some((a) => /^--providers\.file\./i.test(a)) || sc.providers.file !== undefined;
+  if (!hasFile) {
+    sc.providers.file = {
+      filename: fileURLToPath(new URL('../../deploy/quickstart/dynamic.yml', import.meta.url)),
+      watch: true,
+    };
+  }
+  return sc;
+}
+
+async function check(argv: string[]): Promise<number> {
+  const sc = quickstartConfig(loadOrExit(argv), argv);
+  if (!sc.providers.file) {
+    process.stdout.write('no file provider configured: nothing to check beyond the static configuration (ok)\n');
+    return 0;
+  }
+  const snapshot = await loadDynamicSources({
+    ...(sc.providers.file.filename ? { filename: sc.providers.file.filename } : {}),
+    ...(sc.providers.file.directory ? { directory: sc.providers.file.directory } : {}),
+  });
+  const merged = mergeSnapshots([snapshot]);
+  const validated = validateDynamic(merged.config);
+  const state = new StateRegistry();
+  state.begin();
+  const logger = createLogger({ level: 'fatal', format: 'json' });
+  const table = compile(validated.config, {
+    entryPoints: sc.entryPoints,
+    transportDefaults: sc.serversTransport,
+    state,
+    logger,
+    errors: [...merged.errors, ...validated.errors],
+  });
+  state.closeAll();
+  for (const e of table.errors) {
+    process.stdout.write(`${e.kind} ${e.name}${e.field ? ` (${e.field})` : ''}: ${e.message}\n`);
+  }
+  process.stdout.write(`${table.routers.size} routers, ${table.services.size} services, ${table.middlewares.size} middlewares, ${table.errors.length} errors\n`);
+  return table.errors.length === 0 ? 0 : 1;
+}
+
+async function run(argv: string[]): Promise<void> {
+  if (isClusterWorker()) {
+    const sc = JSON.parse(process.env.__PORTICO_STATIC!) as StaticConfig;
+    process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+      if (err.code !== undefined && HARMLESS.has(err.code)) return;
+      process.stderr.write(`portico worker ${process.pid}: fatal: ${err.stack ?? err.message}\n`);
+      process.exit(1);
+    });
+    await runWorker(sc);
+    return;
+  }
+  const sc = quickstartConfig(loadOrExit(argv), argv);
+  const logger = createLogger(sc.log);
+  process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+    if (err.code !== undefined && HARMLESS.has(err.code)) {
+      logger.warn({ err: err.message, code: err.code }, 'socket error outside a request');
+      return;
+    }
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  const running = sc.workers > 0 ? await runPrimary(sc, logger) : await runSingle(sc, logger);
+  const web = Object.values(sc.entryPoints).map((e) => `${e.name} → http://${e.host === '' || e.host === '0.0.0.0' ? 'localhost' : e.host}:${e.port}`);
+  logger.info({ entryPoints: web }, 'portico started');
+  if (sc.quickstart) {
+    const ep = Object.values(sc.entryPoints)[0]!;
+    process.stdout.write(
+      `\nPortico quickstart is running.\n` +
+        `  demo route:   curl http://localhost:${ep.port}/whoami   (or http://whoami.localhost:${ep.port}/)\n` +
+        `  demo upstream: http://127.0.0.1:${QUICKSTART_WHOAMI_PORT} (whoami)\n` +
+        `  configuration: ${sc.providers.file?.filename ?? sc.providers.file?.directory} (edit it: changes are live)\n` +
+        `  stop:          Ctrl-C\n\n`,
+    );
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    running.close().then(
+      () => {
+        logger.info('stopped');
+        logger.flush?.();
+        setTimeout(() => process.exit(0), 50).unref();
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(USAGE + '\nStatic options:\n' + staticOptionsHelp + '\n');
+    return;
+  }
+  if (first === 'version' || first === '--version') {
+    process.stdout.write(`portico ${packageJson.version} (node ${process.version})\n`);
+    return;
+  }
+  if (first === 'check') {
+    process.exitCode = await check(rest);
+    return;
+  }
+  await run(first === 'run' ? rest : argv);
+}

@@ -1,0 +1,135 @@
+/*
+ * Aggregate: keeps the last snapshot of each provider, throttles bursts
+ * (latest wins), skips configurations equal to the last one, qualifies every
+ * name with its provider (`who@docker`) and merges them into one dynamic
+ * configuration. Mirrors Traefik's configuration watcher, with a short window
+ * so a change is live end to end well within 2 s.
+ */
+import type { DynamicConfig, ElementError, HttpConfig, MiddlewareConfig, ServiceConfig } from './dynamic.js';
+import type { ProviderSnapshot } from './provider.js';
+import { stableKey } from '../routing/state.js';
+
+function qualifyName(name: string, provider: string): string {
+  return name.includes('@') ? name : `${name}@${provider}`;
+}
+
+function qualifyService(s: ServiceConfig, p: string): ServiceConfig {
+  const out: ServiceConfig = { ...s };
+  if (s.loadBalancer?.serversTransport) {
+    out.loadBalancer = { ...s.loadBalancer, serversTransport: qualifyName(s.loadBalancer.serversTransport, p) };
+  }
+  if (s.weighted) {
+    out.weighted = { ...s.weighted, services: s.weighted.services?.map((w) => ({ ...w, name: qualifyName(w.name, p) })) };
+  }
+  if (s.mirroring) {
+    out.mirroring = {
+      ...s.mirroring,
+      service: qualifyName(s.mirroring.service, p),
+      mirrors: s.mirroring.mirrors?.map((m) => ({ ...m, name: qualifyName(m.name, p) })),
+    };
+  }
+  if (s.failover) {
+    out.failover = { ...s.failover, service: qualifyName(s.failover.service, p), fallback: qualifyName(s.failover.fallback, p) };
+  }
+  return out;
+}
+
+function qualifyMiddleware(m: MiddlewareConfig, p: string): MiddlewareConfig {
+  const out: MiddlewareConfig = {};
+  for (const [type, options] of Object.entries(m)) {
+    const t = type.toLowerCase();
+    if (t === 'chain' && options && typeof options === 'object') {
+      const list = (options as { middlewares?: unknown }).middlewares;
+      out[type] = Array.isArray(list) ? { ...options, middlewares: list.map((n) => qualifyName(String(n), p)) } : options;
+    } else if (t === 'errors' && options && typeof options === 'object' && typeof (options as { service?: unknown }).service === 'string') {
+      out[type] = { ...options, service: qualifyName((options as { service: string }).service, p) };
+    } else {
+      out[type] = options;
+    }
+  }
+  return out;
+}
+
+/** Qualifies every element name and every reference that has no `@provider` with the snapshot's provider. */
+export function qualify(snapshot: ProviderSnapshot): HttpConfig {
+  const p = snapshot.provider;
+  const http = snapshot.config.http ?? {};
+  const out: Required<HttpConfig> = { routers: {}, services: {}, middlewares: {}, serversTransports: {} };
+  for (const [name, r] of Object.entries(http.routers ?? {})) {
+    out.routers[qualifyName(name, p)] = {
+      ...r,
+      service: typeof r.service === 'string' ? qualifyName(r.service, p) : r.service,
+      ...(r.middlewares ? { middlewares: r.middlewares.map((m) => qualifyName(m, p)) } : {}),
+    };
+  }
+  for (const [name, s] of Object.entries(http.services ?? {})) out.services[qualifyName(name, p)] = qualifyService(s, p);
+  for (const [name, m] of Object.entries(http.middlewares ?? {})) out.middlewares[qualifyName(name, p)] = qualifyMiddleware(m, p);
+  for (const [name, t] of Object.entries(http.serversTransports ?? {})) out.serversTransports[qualifyName(name, p)] = t;
+  return out;
+}
+
+export interface MergedConfig {
+  config: DynamicConfig;
+  errors: ElementError[];
+}
+
+/** Merges qualified snapshots; names cannot collide across providers since each carries its own suffix. */
+export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedConfig {
+  const http: Required<HttpConfig> = { routers: {}, services: {}, middlewares: {}, serversTransports: {} };
+  const errors: ElementError[] = [];
+  const tls: NonNullable<DynamicConfig['tls']> = {};
+  for (const snap of snapshots) {
+    const q = qualify(snap);
+    Object.assign(http.routers, q.routers);
+    Object.assign(http.services, q.services);
+    Object.assign(http.middlewares, q.middlewares);
+    Object.assign(http.serversTransports, q.serversTransports);
+    if (snap.config.tls?.certificates) tls.certificates = [...(tls.certificates ?? []), ...snap.config.tls.certificates];
+    if (snap.config.tls?.options) tls.options = { ...tls.options, ...snap.config.tls.options };
+    if (snap.config.tls?.stores) tls.stores = { ...tls.stores, ...snap.config.tls.stores };
+    errors.push(...snap.errors);
+  }
+  const config: DynamicConfig = { http };
+  if (Object.keys(tls).length > 0) config.tls = tls;
+  return { config, errors };
+}
+
+export interface AggregatorOptions {
+  throttleMs: number;
+  onConfig: (merged: MergedConfig) => void;
+}
+
+/** Collects provider snapshots and calls onConfig with the merged result, throttled and de-duplicated. */
+export class Aggregator {
+  private readonly latest = new Map<string, ProviderSnapshot>();
+  private readonly lastKeys = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastMergedKey = '';
+
+  constructor(private readonly opts: AggregatorOptions) {}
+
+  update(snapshot: ProviderSnapshot): void {
+    const key = stableKey([snapshot.config, snapshot.errors]);
+    if (this.lastKeys.get(snapshot.provider) === key) return;
+    this.lastKeys.set(snapshot.provider, key);
+    this.latest.set(snapshot.provider, snapshot);
+    if (this.timer !== undefined) return;
+    // the first change opens a window; later changes in it replace earlier ones (latest wins)
+    this.timer = setTimeout(() => this.flush(), this.opts.throttleMs);
+  }
+
+  flush(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const merged = mergeSnapshots(this.latest.values());
+    const key = stableKey(merged);
+    if (key === this.lastMergedKey) return;
+    this.lastMergedKey = key;
+    this.opts.onConfig(merged);
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

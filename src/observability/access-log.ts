@@ -1,0 +1,84 @@
+/*
+ * The access log: one line per request with Traefik's field names, JSON or
+ * Common Log Format. Lines are built as strings and handed to an async
+ * buffered writer (sonic-boom through pino.destination), so logging costs a
+ * string concatenation on the request path, not a serialisation library.
+ */
+import { pino } from 'pino';
+import type { RequestContext } from '../server/context.js';
+
+export interface AccessLogOptions {
+  filePath?: string | undefined;
+  format: 'json' | 'common';
+  bufferingSize: number;
+}
+
+export type AccessLogger = ((ctx: RequestContext) => void) & { flush(): void };
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+let clfSecond = 0;
+let clfDate = '';
+
+function pad(n: number): string {
+  return n < 10 ? '0' + n : String(n);
+}
+
+/** CLF timestamps change once a second: cache the formatted string. */
+function clfTime(now: number): string {
+  const sec = Math.floor(now / 1000);
+  if (sec !== clfSecond) {
+    clfSecond = sec;
+    const d = new Date(sec * 1000);
+    clfDate = `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+  }
+  return clfDate;
+}
+
+function quote(s: string | undefined): string {
+  return s === undefined || s === '' ? '"-"' : JSON.stringify(s);
+}
+
+export function createAccessLog(opts: AccessLogOptions): AccessLogger {
+  const dest = pino.destination({
+    dest: opts.filePath ?? 1,
+    sync: false,
+    minLength: opts.bufferingSize > 0 ? Math.min(opts.bufferingSize * 100, 64 * 1024) : 0,
+    mkdir: true,
+  });
+  const json = opts.format === 'json';
+  const log = ((ctx: RequestContext) => {
+    const now = Date.now();
+    const durationNs = Math.round((performance.now() - ctx.startTime) * 1e6);
+    const status = ctx.res.statusCode;
+    const req = ctx.req;
+    const proto = `HTTP/${req.httpVersion}`;
+    const size = ctx.res.getHeader('content-length');
+    if (json) {
+      dest.write(
+        `{"ClientAddr":${JSON.stringify(`${ctx.clientIp}:${ctx.clientPort}`)},"ClientHost":${JSON.stringify(ctx.clientIp)},"ClientPort":"${ctx.clientPort}"` +
+          `,"DownstreamStatus":${status},"DownstreamContentSize":${ctx.bytesOut}` +
+          `,"Duration":${durationNs},"OriginStatus":${ctx.originStatus}` +
+          `,"RequestHost":${JSON.stringify(ctx.host)},"RequestMethod":${JSON.stringify(ctx.method)},"RequestPath":${JSON.stringify(ctx.target())}` +
+          `,"RequestProtocol":"${proto}","RequestScheme":"${ctx.scheme}","RequestContentSize":${Number(req.headers['content-length'] ?? 0) || 0}` +
+          `,"RouterName":${JSON.stringify(ctx.routerName)},"ServiceName":${JSON.stringify(ctx.serviceName)},"ServiceURL":${JSON.stringify(ctx.upstreamUrl)}` +
+          `,"entryPointName":"${ctx.entryPoint}","StartUTC":"${new Date(now - durationNs / 1e6).toISOString()}"` +
+          (ctx.upstreamError ? `,"OriginError":${JSON.stringify(ctx.upstreamError.message)}` : '') +
+          `,"level":"info","msg":"","time":"${new Date(now).toISOString()}"}\n`,
+      );
+    } else {
+      // Traefik's CLF: common log format plus request count, router, service URL and duration in ms
+      dest.write(
+        `${ctx.clientIp} - - [${clfTime(now)}] "${ctx.method} ${ctx.target()} ${proto}" ${status} ${size ?? ctx.bytesOut} ` +
+          `${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} 1 ${quote(ctx.routerName)} ${quote(ctx.upstreamUrl)} ${Math.round(durationNs / 1e6)}ms\n`,
+      );
+    }
+  }) as AccessLogger;
+  log.flush = () => {
+    try {
+      dest.flushSync();
+    } catch {
+      // nothing buffered, or the destination is not ready yet
+    }
+  };
+  return log;
+}

@@ -1,0 +1,129 @@
+/*
+ * The upstream pass for plain HTTP requests: undici's dispatcher, streaming
+ * both ways with backpressure and nothing buffered. undici's raw handler
+ * interface is used on purpose: it hands over raw header buffers without
+ * building objects, which keeps the hot path short (see docs/benchmarks.md).
+ */
+import type { Dispatcher, Pool } from 'undici';
+import type { RequestContext } from '../server/context.js';
+import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
+import { sendStatus, statusForUpstreamError } from './errors.js';
+
+export interface UpstreamServer {
+  url: string;
+  /** scheme://host:port */
+  origin: string;
+  /** host[:port] as written in the server URL */
+  hostPort: string;
+  /** the server URL's path, prefixed to the request path when preservePath is set */
+  basePath: string;
+  pool: Pool;
+}
+
+/** Told about each attempt's outcome: passive health checks and metrics listen here. */
+export interface ForwardObserver {
+  failure(server: UpstreamServer, err: Error): void;
+  success(server: UpstreamServer, status: number): void;
+}
+
+export interface ForwardOptions extends Omit<UpstreamHeaderOptions, 'serverHost'> {
+  observer?: ForwardObserver;
+}
+
+function hasBody(ctx: RequestContext): boolean {
+  const h = ctx.req.headers;
+  const cl = h['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return h['transfer-encoding'] !== undefined;
+}
+
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  private abortUpstream: ((err?: Error) => void) | null = null;
+  private resume: (() => void) | null = null;
+  private drainHooked = false;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly server: UpstreamServer,
+    private readonly observer: ForwardObserver | undefined,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    const ctx = this.ctx;
+    if (ctx.res.destroyed || ctx.req.destroyed) {
+      abort(new Error('client went away'));
+      return;
+    }
+    ctx.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) {
+      // 1xx interim responses (103 Early Hints) are not relayed yet; 101 goes through the upgrade path
+      return true;
+    }
+    this.resume = resume;
+    const ctx = this.ctx;
+    ctx.originStatus = statusCode;
+    const res = ctx.res;
+    if (res.headersSent || res.destroyed) return false;
+    const headers = responseHeaders((rawHeaders ?? []) as Buffer[]);
+    const hooks = ctx.responseHeaderHooks;
+    if (hooks !== undefined) for (const hook of hooks) hook(ctx, statusCode, headers);
+    res.writeHead(statusCode, statusText || undefined, headers);
+    this.observer?.success(this.server, statusCode);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const res = this.ctx.res;
+    this.ctx.bytesOut += chunk.length;
+    if (res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      res.on('drain', () => this.resume?.());
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    this.ctx.abortUpstream = undefined;
+    this.ctx.res.end();
+  }
+
+  onError(err: Error): void {
+    const ctx = this.ctx;
+    ctx.abortUpstream = undefined;
+    if (ctx.res.destroyed || ctx.clientGone) return; // the client left first: nothing to answer
+    ctx.upstreamError = err;
+    this.observer?.failure(this.server, err);
+    if (ctx.res.headersSent) {
+      ctx.res.destroy(err);
+      return;
+    }
+    sendStatus(ctx.res, statusForUpstreamError(err));
+  }
+}
+
+/** Sends the request in ctx to one upstream server and streams the answer back. */
+export function forward(ctx: RequestContext, server: UpstreamServer, opts: ForwardOptions, preservePath = false): void {
+  ctx.upstreamUrl = server.url;
+  const body = hasBody(ctx);
+  const path = preservePath && server.basePath !== '' ? server.basePath + ctx.target() : ctx.target();
+  const headers = upstreamHeaders(ctx, {
+    passHostHeader: opts.passHostHeader,
+    serverHost: server.hostPort,
+    trusted: opts.trusted,
+    entryPointPort: opts.entryPointPort,
+  });
+  server.pool.dispatch(
+    {
+      path,
+      method: ctx.method as Dispatcher.HttpMethod,
+      headers,
+      body: ctx.body !== undefined ? ctx.body : body ? ctx.req : null,
+    },
+    new ForwardHandler(ctx, server, opts.observer),
+  );
+}

@@ -1,0 +1,60 @@
+/*
+ * Upstream connection pools (undici), one per server origin and transport
+ * settings. Pools are shared by every service that reaches the same origin
+ * with the same settings, and outlive configuration swaps while unchanged.
+ */
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+
+export interface TransportSettings {
+  /** stable identity: equal settings share pools */
+  key: string;
+  name: string;
+  dialTimeoutMs: number;
+  /** 0 = no limit (Traefik's default) */
+  responseHeaderTimeoutMs: number;
+  idleConnTimeoutMs: number;
+  /** upper bound of concurrent connections to one origin (Traefik: maxIdleConnsPerHost) */
+  maxConnsPerHost: number;
+  insecureSkipVerify: boolean;
+  rootCAs: string[];
+  serverName: string | undefined;
+}
+
+export function transportKey(t: Omit<TransportSettings, 'key' | 'name'>): string {
+  return JSON.stringify([
+    t.dialTimeoutMs,
+    t.responseHeaderTimeoutMs,
+    t.idleConnTimeoutMs,
+    t.maxConnsPerHost,
+    t.insecureSkipVerify,
+    t.rootCAs,
+    t.serverName ?? '',
+  ]);
+}
+
+export function createPool(origin: string, t: TransportSettings): Pool {
+  const tls = origin.startsWith('https:');
+  return new Pool(origin, {
+    connections: t.maxConnsPerHost > 0 ? t.maxConnsPerHost : null,
+    pipelining: 1,
+    connectTimeout: t.dialTimeoutMs > 0 ? t.dialTimeoutMs : 30_000,
+    headersTimeout: t.responseHeaderTimeoutMs,
+    // streamed bodies (SSE, long downloads) must not be cut by an idle timer here
+    bodyTimeout: 0,
+    keepAliveTimeout: t.idleConnTimeoutMs > 0 ? t.idleConnTimeoutMs : 90_000,
+    keepAliveMaxTimeout: t.idleConnTimeoutMs > 0 ? t.idleConnTimeoutMs : 90_000,
+    // the client's header limits are ours; upstream responses may carry large headers
+    maxHeaderSize: 64 * 1024,
+    strictContentLength: true,
+    ...(tls
+      ? {
+          connect: {
+            rejectUnauthorized: !t.insecureSkipVerify,
+            ...(t.serverName ? { servername: t.serverName } : {}),
+            ...(t.rootCAs.length > 0 ? { ca: t.rootCAs.map((f) => readFileSync(f, 'utf8')) } : {}),
+          },
+        }
+      : {}),
+  });
+}

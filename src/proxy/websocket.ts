@@ -1,0 +1,48 @@
+/*
+ * WebSocket (and any HTTP/1.1 Upgrade) pass-through with http-proxy-3, the
+ * chosen library for this part: it handles the 101 handshake and pipes both
+ * sockets. Headers are computed by Portico (forwarded family, hop-by-hop) and
+ * handed over ready, so http-proxy-3 adds nothing of its own (xfwd off).
+ */
+import { createProxyServer } from 'http-proxy-3';
+import type { Socket } from 'node:net';
+import type { RequestContext } from '../server/context.js';
+import type { ForwardOptions, UpstreamServer } from './forward.js';
+import { upstreamHeaders } from './headers.js';
+import { statusForUpstreamError } from './errors.js';
+import { STATUS_CODES } from 'node:http';
+
+const proxy = createProxyServer({ ws: true, xfwd: false, prependPath: true, changeOrigin: false });
+// errors are answered per call in the callback; this keeps an unhandled 'error' event from crashing
+proxy.on('error', () => undefined);
+
+function rejectUpgrade(socket: Socket, status: number): void {
+  if (socket.destroyed) return;
+  const text = STATUS_CODES[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 1}\r\n\r\n${text}\n`);
+}
+
+export function forwardWebSocket(ctx: RequestContext, server: UpstreamServer, opts: ForwardOptions): void {
+  const upgrade = ctx.upgrade!;
+  ctx.upstreamUrl = server.url;
+  const flat = upstreamHeaders(ctx, { ...opts, serverHost: server.hostPort }, true);
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!;
+    const prev = headers[k];
+    headers[k] = prev === undefined ? flat[i + 1]! : ([] as string[]).concat(prev, flat[i + 1]!);
+  }
+  const req = ctx.req;
+  req.headers = headers as typeof req.headers;
+  req.url = ctx.target();
+  const socket = upgrade.socket as Socket;
+  socket.once('close', () => {
+    ctx.originStatus = ctx.originStatus || 101;
+  });
+  proxy.ws(req, socket, upgrade.head, { target: server.origin }, (err: Error) => {
+    ctx.upstreamError = err;
+    opts.observer?.failure(server, err);
+    rejectUpgrade(socket, statusForUpstreamError(err));
+  });
+  opts.observer?.success(server, 101);
+}

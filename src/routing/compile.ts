@@ -1,0 +1,390 @@
+/*
+ * compile(): validated, qualified dynamic configuration → immutable RoutingTable.
+ * Never touches sockets and never throws for a bad element: each broken router,
+ * service or middleware is recorded with its reason and left out, and
+ * everything else is built (Traefik's runtime model: status + error[]).
+ */
+import type { Logger } from 'pino';
+import type { DynamicConfig, ElementError, ServersTransportConfig } from '../config/dynamic.js';
+import type { EntryPointConfig, ServersTransportDefaults } from '../config/static-types.js';
+import { buildRule } from '../rules/index.js';
+import type { Handler } from '../server/context.js';
+import { middlewareDefinition } from '../../middlewares/registry.js';
+import type { Middleware } from '../../middlewares/types.js';
+import { buildService, type ServiceRuntime } from '../services/build.js';
+import { parseGoDuration } from '../services/duration.js';
+import { transportKey, type TransportSettings } from '../proxy/transport.js';
+import type { StateRegistry } from './state.js';
+import {
+  byPriority,
+  type CompiledRoute,
+  type EntryPointRoutes,
+  type MiddlewareInfo,
+  type RouterInfo,
+  type RoutingTable,
+  type ServiceInfo,
+} from './table.js';
+
+/** Traefik reserves the top of the range for internal routers. */
+const MAX_USER_PRIORITY = Number.MAX_SAFE_INTEGER - 1000;
+
+export interface CompileOptions {
+  entryPoints: Record<string, EntryPointConfig>;
+  transportDefaults: ServersTransportDefaults;
+  state: StateRegistry;
+  logger: Logger;
+  /** errors found before compiling (providers, validation); carried into the table */
+  errors?: ElementError[];
+  version?: number;
+  /** handlers for `name@internal` services (api, dashboard, ping, noop) */
+  internalServices?: ReadonlyMap<string, Handler>;
+}
+
+function providerOf(name: string): string {
+  const at = name.lastIndexOf('@');
+  return at === -1 ? '' : name.slice(at + 1);
+}
+
+class CycleError extends Error {}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTable {
+  const started = performance.now();
+  const http = config.http ?? {};
+  const routersCfg = http.routers ?? {};
+  const servicesCfg = http.services ?? {};
+  const middlewaresCfg = http.middlewares ?? {};
+  const transportsCfg = http.serversTransports ?? {};
+  const errors: ElementError[] = [...(opts.errors ?? [])];
+
+  const routers = new Map<string, RouterInfo>();
+  const services = new Map<string, ServiceInfo>();
+  const middlewares = new Map<string, MiddlewareInfo>();
+  const serviceRuntimes = new Map<string, ServiceRuntime>();
+  const serviceFailures = new Map<string, string>();
+  const middlewareBuilt = new Map<string, Middleware[]>();
+  const middlewareFailures = new Map<string, string>();
+
+  for (const e of opts.errors ?? []) {
+    // elements the validator already threw out still show up, disabled, with their reason
+    if (e.kind === 'service' && !services.has(e.name)) {
+      services.set(e.name, { name: e.name, provider: providerOf(e.name), type: 'unknown', status: 'disabled', errors: [], usedBy: [] });
+    }
+    if (e.kind === 'service') services.get(e.name)!.errors.push(e.field ? `${e.field}: ${e.message}` : e.message);
+  }
+
+  // --- transports -----------------------------------------------------------
+  const d = opts.transportDefaults;
+  const defaultTransport: TransportSettings = {
+    name: 'default@internal',
+    key: '',
+    dialTimeoutMs: d.forwardingTimeouts.dialTimeoutMs,
+    responseHeaderTimeoutMs: d.forwardingTimeouts.responseHeaderTimeoutMs,
+    idleConnTimeoutMs: d.forwardingTimeouts.idleConnTimeoutMs,
+    maxConnsPerHost: d.maxIdleConnsPerHost,
+    insecureSkipVerify: d.insecureSkipVerify,
+    rootCAs: d.rootCAs,
+    serverName: undefined,
+  };
+  defaultTransport.key = transportKey(defaultTransport);
+  const transports = new Map<string, TransportSettings>();
+  const transportFailures = new Map<string, string>();
+  for (const [name, t] of Object.entries(transportsCfg) as [string, ServersTransportConfig][]) {
+    try {
+      const ft = t.forwardingTimeouts ?? {};
+      const s: TransportSettings = {
+        name,
+        key: '',
+        dialTimeoutMs: parseGoDuration(ft.dialTimeout, defaultTransport.dialTimeoutMs),
+        responseHeaderTimeoutMs: parseGoDuration(ft.responseHeaderTimeout, defaultTransport.responseHeaderTimeoutMs),
+        idleConnTimeoutMs: parseGoDuration(ft.idleConnTimeout, defaultTransport.idleConnTimeoutMs),
+        maxConnsPerHost: t.maxIdleConnsPerHost ?? defaultTransport.maxConnsPerHost,
+        insecureSkipVerify: t.insecureSkipVerify ?? defaultTransport.insecureSkipVerify,
+        rootCAs: t.rootCAs ?? defaultTransport.rootCAs,
+        serverName: t.serverName,
+      };
+      s.key = transportKey(s);
+      transports.set(name, s);
+    } catch (err) {
+      transportFailures.set(name, errorMessage(err));
+      errors.push({ kind: 'serversTransport', name, message: errorMessage(err) });
+    }
+  }
+
+  // --- services (lazy, memoised, with cycle detection) ------------------------
+  const building = new Set<string>();
+  const resolveService = (name: string): ServiceRuntime => {
+    const built = serviceRuntimes.get(name);
+    if (built !== undefined) return built;
+    const failed = serviceFailures.get(name);
+    if (failed !== undefined) throw new Error(failed);
+    const internal = opts.internalServices?.get(name);
+    if (internal !== undefined) {
+      const rt: ServiceRuntime = {
+        name,
+        type: 'loadBalancer',
+        handle: internal,
+        isUp: () => true,
+        serverStatus: () => ({}),
+        mirror: () => undefined,
+      };
+      serviceRuntimes.set(name, rt);
+      return rt;
+    }
+    const cfg = servicesCfg[name];
+    if (cfg === undefined) throw new Error(`the service "${name}" does not exist`);
+    if (building.has(name)) throw new CycleError(`service cycle through "${name}"`);
+    building.add(name);
+    const info: ServiceInfo = services.get(name) ?? {
+      name,
+      provider: providerOf(name),
+      type: Object.keys(cfg)[0] ?? 'unknown',
+      status: 'enabled',
+      errors: [],
+      usedBy: [],
+    };
+    services.set(name, info);
+    try {
+      const rt = buildService(name, cfg, {
+        state: opts.state,
+        logger: opts.logger,
+        entryPointPort: (ctx) => opts.entryPoints[ctx.entryPoint]?.port ?? 0,
+        transport: (t) => {
+          if (t === undefined || t === 'default@internal') return defaultTransport;
+          const found = transports.get(t);
+          if (found !== undefined) return found;
+          const why = transportFailures.get(t);
+          throw new Error(why ? `serversTransport "${t}" is invalid: ${why}` : `serversTransport "${t}" does not exist`);
+        },
+        child: (childName) => {
+          try {
+            return resolveService(childName);
+          } catch (err) {
+            if (err instanceof CycleError) throw err;
+            throw new Error(`child service "${childName}": ${errorMessage(err)}`, { cause: err });
+          }
+        },
+      });
+      serviceRuntimes.set(name, rt);
+      return rt;
+    } catch (err) {
+      const message = errorMessage(err);
+      serviceFailures.set(name, message);
+      info.status = 'disabled';
+      info.errors.push(message);
+      errors.push({ kind: 'service', name, field: (err as { field?: string }).field, message });
+      throw err;
+    } finally {
+      building.delete(name);
+    }
+  };
+
+  // --- middlewares (chains resolved here, cycles detected) --------------------
+  const resolving = new Set<string>();
+  const resolveMiddleware = (name: string): Middleware[] => {
+    const built = middlewareBuilt.get(name);
+    if (built !== undefined) return built;
+    const failed = middlewareFailures.get(name);
+    if (failed !== undefined) throw new Error(`middleware "${name}": ${failed}`);
+    const cfg = middlewaresCfg[name];
+    if (cfg === undefined) throw new Error(`middleware "${name}" does not exist`);
+    if (resolving.has(name)) throw new CycleError(`middleware cycle through "${name}"`);
+    const types = Object.keys(cfg);
+    const type = types[0] ?? '';
+    const info: MiddlewareInfo = middlewares.get(name) ?? {
+      name,
+      provider: providerOf(name),
+      type,
+      status: 'enabled',
+      errors: [],
+      usedBy: [],
+    };
+    middlewares.set(name, info);
+    resolving.add(name);
+    try {
+      if (types.length !== 1) throw new Error(`a middleware must have exactly one type, found: ${types.join(', ') || 'none'}`);
+      let list: Middleware[];
+      if (type.toLowerCase() === 'chain') {
+        const members = (cfg[type] as { middlewares?: unknown } | null)?.middlewares;
+        if (!Array.isArray(members)) throw new Error('chain.middlewares must be a list of middleware names');
+        list = members.flatMap((m) => resolveMiddleware(String(m)));
+      } else {
+        const def = middlewareDefinition(type);
+        if (def === undefined) throw new Error(`unknown middleware type "${type}"`);
+        try {
+          list = [def.create(cfg[type], { name, state: opts.state })];
+        } catch (err) {
+          const field = (err as { field?: string }).field;
+          throw new Error(`${type}${field ? '.' + field : ''}: ${errorMessage(err).replace(`${field}: `, '')}`, { cause: err });
+        }
+      }
+      middlewareBuilt.set(name, list);
+      return list;
+    } catch (err) {
+      const message = errorMessage(err);
+      if (!(err instanceof CycleError) || !middlewareFailures.has(name)) {
+        middlewareFailures.set(name, message);
+        info.status = 'disabled';
+        info.errors.push(message);
+        errors.push({ kind: 'middleware', name, message });
+      }
+      throw err;
+    } finally {
+      resolving.delete(name);
+    }
+  };
+
+  // --- routers ------------------------------------------------------------------
+  const allEntryPoints = Object.values(opts.entryPoints);
+  const defaults = allEntryPoints.some((e) => e.asDefault)
+    ? allEntryPoints.filter((e) => e.asDefault).map((e) => e.name)
+    : allEntryPoints.filter((e) => e.name !== 'traefik').map((e) => e.name);
+  const perEntryPoint = new Map<string, { exact: Map<string, CompiledRoute[]>; any: CompiledRoute[] }>();
+  for (const ep of allEntryPoints) perEntryPoint.set(ep.name, { exact: new Map(), any: [] });
+  const epMiddlewares = new Map<string, Middleware[]>();
+  const epMiddlewareErrors = new Map<string, string>();
+  for (const ep of allEntryPoints) {
+    try {
+      epMiddlewares.set(ep.name, ep.http.middlewares.flatMap((m) => {
+        if (!m.includes('@')) throw new Error(`entrypoint middleware "${m}" must be qualified with its provider (name@provider)`);
+        return resolveMiddleware(m);
+      }));
+    } catch (err) {
+      epMiddlewareErrors.set(ep.name, errorMessage(err));
+    }
+  }
+
+  for (const [name, r] of Object.entries(routersCfg)) {
+    const info: RouterInfo = {
+      name,
+      provider: providerOf(name),
+      rule: r.rule,
+      priority: 0,
+      entryPoints: r.entryPoints && r.entryPoints.length > 0 ? r.entryPoints : defaults,
+      middlewares: r.middlewares ?? [],
+      service: r.service,
+      status: 'enabled',
+      errors: [],
+    };
+    routers.set(name, info);
+    const fail = (message: string, field?: string): void => {
+      info.status = 'disabled';
+      info.errors.push(field ? `${field}: ${message}` : message);
+      errors.push({ kind: 'router', name, ...(field ? { field } : {}), message });
+    };
+    try {
+      if (r.ruleSyntax !== undefined && r.ruleSyntax !== 'v3') {
+        fail(`ruleSyntax ${r.ruleSyntax} is not supported; only v3 rules are`, 'ruleSyntax');
+        continue;
+      }
+      if (r.tls !== undefined) {
+        fail('TLS routers are not supported yet (HTTPS entrypoints land with the TLS issue)', 'tls');
+        continue;
+      }
+      let rule;
+      try {
+        rule = buildRule(r.rule);
+      } catch (err) {
+        fail(`error while parsing rule ${r.rule}: ${errorMessage(err)}`, 'rule');
+        continue;
+      }
+      const priority = r.priority !== undefined && r.priority !== 0 ? r.priority : rule.priority;
+      if (priority > MAX_USER_PRIORITY) {
+        fail(`the router priority ${priority} exceeds the max user-defined priority ${MAX_USER_PRIORITY}`, 'priority');
+        continue;
+      }
+      info.priority = priority;
+      const eps = info.entryPoints.filter((ep) => {
+        if (perEntryPoint.has(ep)) return true;
+        info.errors.push(`entryPoint "${ep}" doesn't exist`);
+        info.status = 'warning';
+        return false;
+      });
+      if (eps.length === 0) {
+        fail('no valid entryPoint for this router', 'entryPoints');
+        continue;
+      }
+      let chain: Middleware[];
+      try {
+        chain = info.middlewares.flatMap((m) => resolveMiddleware(m));
+      } catch (err) {
+        fail(errorMessage(err), 'middlewares');
+        continue;
+      }
+      let service: ServiceRuntime;
+      try {
+        if (!r.service) throw new Error('the service is missing on the router');
+        service = resolveService(r.service);
+      } catch (err) {
+        fail(errorMessage(err), 'service');
+        continue;
+      }
+      services.get(r.service)?.usedBy.push(name);
+      for (const m of info.middlewares) middlewares.get(m)?.usedBy.push(name);
+      let handler: Handler = service.handle;
+      for (let i = chain.length - 1; i >= 0; i--) handler = chain[i]!(handler);
+      for (const ep of eps) {
+        const epErr = epMiddlewareErrors.get(ep);
+        if (epErr !== undefined) {
+          info.errors.push(`entryPoint "${ep}": ${epErr}`);
+          info.status = info.status === 'enabled' ? 'warning' : info.status;
+          continue;
+        }
+        let h = handler;
+        const epChain = epMiddlewares.get(ep) ?? [];
+        for (let i = epChain.length - 1; i >= 0; i--) h = epChain[i]!(h);
+        const route: CompiledRoute = { name, priority, matcher: rule.matcher, handler: h };
+        const slot = perEntryPoint.get(ep)!;
+        if (rule.hosts === null) slot.any.push(route);
+        else
+          for (const host of rule.hosts) {
+            let list = slot.exact.get(host);
+            if (list === undefined) slot.exact.set(host, (list = []));
+            list.push(route);
+          }
+      }
+    } catch (err) {
+      fail(`internal error: ${errorMessage(err)}`);
+    }
+  }
+
+  // services nobody uses are still built, so that their errors and health show
+  for (const name of Object.keys(servicesCfg)) {
+    try {
+      resolveService(name);
+    } catch {
+      // recorded on the service already
+    }
+  }
+  for (const name of Object.keys(middlewaresCfg)) {
+    try {
+      resolveMiddleware(name);
+    } catch {
+      // recorded on the middleware already
+    }
+  }
+
+  const entryPoints = new Map<string, EntryPointRoutes>();
+  for (const [ep, slot] of perEntryPoint) {
+    const any = slot.any.sort(byPriority);
+    const byHost = new Map<string, CompiledRoute[]>();
+    for (const [host, list] of slot.exact) {
+      byHost.set(host, any.length === 0 ? list.sort(byPriority) : list.concat(any).sort(byPriority));
+    }
+    entryPoints.set(ep, { byHost, any });
+  }
+
+  return {
+    version: opts.version ?? 0,
+    entryPoints,
+    routers,
+    services,
+    serviceRuntimes,
+    middlewares,
+    errors,
+    compileMs: performance.now() - started,
+  };
+}

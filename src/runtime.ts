@@ -1,0 +1,223 @@
+/*
+ * Process orchestration. With `workers: 0` everything runs in this process
+ * (tests, small setups). Otherwise the primary runs the providers and the
+ * aggregator and hands each worker the merged configuration; every worker
+ * validates, compiles and serves on the shared listening sockets. Workers exit
+ * when the primary dies; a crashed worker is replaced.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type http from 'node:http';
+import type { Logger } from 'pino';
+import type { StaticConfig } from './config/static-types.js';
+import type { Provider, ProviderSnapshot } from './config/provider.js';
+import { Aggregator, type MergedConfig } from './config/aggregate.js';
+import { createFileProvider } from '../providers/file/index.js';
+import { createLogger } from './observability/logger.js';
+import { createAccessLog } from './observability/access-log.js';
+import { createRouterServer, type RouterServer } from './server/router-server.js';
+import { createWhoami } from './quickstart/whoami.js';
+
+export const QUICKSTART_WHOAMI_PORT = 8081;
+
+export interface RunningPortico {
+  /** bound addresses per entrypoint (single-process mode; empty in a cluster primary) */
+  addresses: Record<string, { host: string; port: number }>;
+  router: RouterServer | undefined;
+  logger: Logger;
+  /** resolves once the first configuration has been applied */
+  ready: Promise<void>;
+  /** graceful stop: drain up to the grace period, close providers */
+  close(): Promise<void>;
+}
+
+type WorkerMessage = { type: 'config'; merged: MergedConfig } | { type: 'shutdown' };
+type PrimaryMessage = { type: 'ready' } | { type: 'applied'; version: number };
+
+function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
+  const providers: Provider[] = [];
+  if (sc.providers.file) {
+    providers.push(
+      createFileProvider({
+        ...(sc.providers.file.filename ? { filename: sc.providers.file.filename } : {}),
+        ...(sc.providers.file.directory ? { directory: sc.providers.file.directory } : {}),
+        watch: sc.providers.file.watch,
+        logger: logger.child({ provider: 'file' }),
+      }),
+    );
+  }
+  return providers;
+}
+
+function startProviders(providers: Provider[], aggregator: Aggregator, signal: AbortSignal, logger: Logger): void {
+  for (const p of providers) {
+    p.start((snap: ProviderSnapshot) => aggregator.update(snap), signal).catch((err: unknown) =>
+      logger.error({ err, provider: p.name }, 'provider stopped with an error'),
+    );
+  }
+}
+
+async function startWhoami(logger: Logger): Promise<http.Server> {
+  const whoami = createWhoami();
+  await new Promise<void>((resolve, reject) => {
+    whoami.once('error', reject);
+    whoami.listen(QUICKSTART_WHOAMI_PORT, '127.0.0.1', resolve);
+  });
+  logger.info({ url: `http://127.0.0.1:${QUICKSTART_WHOAMI_PORT}` }, 'quickstart demo upstream (whoami) listening');
+  return whoami;
+}
+
+function createDataPlane(sc: StaticConfig, logger: Logger): RouterServer {
+  const accessLog = sc.accessLog ? createAccessLog(sc.accessLog) : undefined;
+  return createRouterServer({ staticConfig: sc, logger, accessLog });
+}
+
+/** Runs everything in this process. */
+export async function runSingle(sc: StaticConfig, logger = createLogger(sc.log)): Promise<RunningPortico> {
+  const router = createDataPlane(sc, logger);
+  const whoami = sc.quickstart ? await startWhoami(logger) : undefined;
+  const addresses = await router.listen();
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  const aggregator = new Aggregator({
+    throttleMs: sc.providers.providersThrottleDurationMs,
+    onConfig: (merged) => {
+      try {
+        router.applyConfig(merged.config, merged.errors);
+        readyResolve();
+      } catch {
+        // logged by applyConfig; the previous table keeps serving
+      }
+    },
+  });
+  const abort = new AbortController();
+  const providers = buildProviders(sc, logger);
+  startProviders(providers, aggregator, abort.signal, logger);
+  if (providers.length === 0) aggregator.flush();
+  return {
+    addresses,
+    router,
+    logger,
+    ready,
+    async close() {
+      abort.abort();
+      aggregator.close();
+      await router.shutdown(Math.max(...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs), 0));
+      whoami?.close();
+      whoami?.closeAllConnections();
+    },
+  };
+}
+
+/** Cluster primary: providers + aggregator here, data plane in the workers. */
+export async function runPrimary(sc: StaticConfig, logger = createLogger(sc.log)): Promise<RunningPortico> {
+  const whoami = sc.quickstart ? await startWhoami(logger) : undefined;
+  let last: MergedConfig | undefined;
+  let shuttingDown = false;
+  const recentCrashes: number[] = [];
+  const send = (w: Worker, msg: WorkerMessage): void => {
+    if (w.isConnected()) w.send(msg);
+  };
+  const fork = (): Worker => {
+    const w = cluster.fork({ __PORTICO_STATIC: JSON.stringify(sc) });
+    w.on('message', (msg: PrimaryMessage) => {
+      if (msg.type === 'ready' && last !== undefined) send(w, { type: 'config', merged: last });
+    });
+    return w;
+  };
+  cluster.on('exit', (w, code, signal) => {
+    if (shuttingDown) return;
+    logger.error({ worker: w.process.pid, code, signal }, 'worker exited; starting a replacement');
+    const now = Date.now();
+    recentCrashes.push(now);
+    while (recentCrashes.length > 0 && recentCrashes[0]! < now - 10_000) recentCrashes.shift();
+    // a worker that dies on start would otherwise be re-forked in a tight loop
+    const delay = recentCrashes.length > 3 ? 1000 : 0;
+    setTimeout(() => {
+      if (!shuttingDown) fork();
+    }, delay).unref();
+  });
+  for (let i = 0; i < sc.workers; i++) fork();
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  const aggregator = new Aggregator({
+    throttleMs: sc.providers.providersThrottleDurationMs,
+    onConfig: (merged) => {
+      last = merged;
+      for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, { type: 'config', merged });
+      readyResolve();
+    },
+  });
+  const abort = new AbortController();
+  const providers = buildProviders(sc, logger);
+  startProviders(providers, aggregator, abort.signal, logger);
+  if (providers.length === 0) aggregator.flush();
+  logger.info({ workers: sc.workers }, 'primary started');
+  return {
+    addresses: {},
+    router: undefined,
+    logger,
+    ready,
+    async close() {
+      shuttingDown = true;
+      abort.abort();
+      aggregator.close();
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      const grace = Math.max(...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs), 0);
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (w.isDead()) return resolve();
+              const t = setTimeout(() => {
+                w.process.kill('SIGKILL');
+                resolve();
+              }, grace + 2000);
+              w.once('exit', () => {
+                clearTimeout(t);
+                resolve();
+              });
+              send(w, { type: 'shutdown' });
+            }),
+        ),
+      );
+      whoami?.close();
+      whoami?.closeAllConnections();
+    },
+  };
+}
+
+/** Cluster worker: serve, apply what the primary sends, leave with the primary. */
+export async function runWorker(sc: StaticConfig): Promise<void> {
+  const logger = createLogger(sc.log).child({ worker: process.pid });
+  const router = createDataPlane(sc, logger);
+  await router.listen();
+  const grace = Math.max(...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs), 0);
+  let stopping = false;
+  const stop = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await router.shutdown(grace);
+    process.exit(code);
+  };
+  process.on('message', (msg: WorkerMessage) => {
+    if (msg.type === 'config') {
+      try {
+        const table = router.applyConfig(msg.merged.config, msg.merged.errors);
+        process.send?.({ type: 'applied', version: table.version } satisfies PrimaryMessage);
+      } catch {
+        // logged; the previous table keeps serving
+      }
+    } else if (msg.type === 'shutdown') {
+      void stop(0);
+    }
+  });
+  // the primary is gone: nobody will send configuration or replace us
+  process.on('disconnect', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  process.send?.({ type: 'ready' } satisfies PrimaryMessage);
+}
+
+export function isClusterWorker(): boolean {
+  return cluster.isWorker && process.env.__PORTICO_STATIC !== undefined;
+}

@@ -1,0 +1,116 @@
+/*
+ * The per-request context: everything the router, middlewares, services and
+ * the access log share about one request. It is created once per request with
+ * a fixed shape (V8 keeps one hidden class) and the expensive parts (query
+ * parsing) are lazy.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly entryPoint: string;
+  readonly scheme: 'http' | 'https';
+  /** canonical host: lower-case, no port, no trailing dot; '' when the request has none */
+  readonly host: string;
+  /** the Host header as received (with port), forwarded when passHostHeader is true */
+  readonly rawHost: string;
+  /** normalised path, used for routing and forwarded upstream; middlewares may rewrite it */
+  path: string;
+  /** raw query string without '?' */
+  rawQuery: string;
+  readonly method: string;
+  /** the socket's remote address (IPv4-mapped IPv6 unwrapped) */
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly startTime: number;
+  /** set for WebSocket/upgrade requests: the raw client socket and the bytes read past the headers */
+  readonly upgrade: { socket: Duplex; head: Buffer } | undefined;
+  /** filled in as the request moves along, for the access log */
+  routerName = '';
+  serviceName = '';
+  upstreamUrl = '';
+  originStatus = 0;
+  /** the client may set X-Forwarded-* (trusted source or insecure entrypoint) */
+  trusted = false;
+  /** response body bytes relayed to the client */
+  bytesOut = 0;
+  /** aborts the upstream exchange in progress; called when the client goes away */
+  abortUpstream: ((err?: Error) => void) | undefined = undefined;
+  /** the client closed its side before the response finished */
+  clientGone = false;
+  /** the request body when a step had to read it whole (mirroring, retries); forwarded instead of the stream */
+  body: Buffer | undefined = undefined;
+  /** the last upstream failure, for the access log */
+  upstreamError: Error | undefined = undefined;
+  /** middlewares that edit the response head register here (status, flat header list) */
+  responseHeaderHooks: ((ctx: RequestContext, status: number, headers: string[]) => void)[] | undefined =
+    undefined;
+  private parsedQuery: URLSearchParams | undefined = undefined;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entryPoint: string,
+    scheme: 'http' | 'https',
+    host: string,
+    rawHost: string,
+    path: string,
+    rawQuery: string,
+    upgrade?: { socket: Duplex; head: Buffer },
+  ) {
+    this.req = req;
+    this.res = res;
+    this.entryPoint = entryPoint;
+    this.scheme = scheme;
+    this.host = host;
+    this.rawHost = rawHost;
+    this.path = path;
+    this.rawQuery = rawQuery;
+    this.method = req.method ?? 'GET';
+    const addr = req.socket.remoteAddress ?? '';
+    this.clientIp = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+    this.clientPort = req.socket.remotePort ?? 0;
+    this.startTime = performance.now();
+    this.upgrade = upgrade;
+  }
+
+  get headers() {
+    return this.req.headers;
+  }
+
+  query(): URLSearchParams {
+    if (this.parsedQuery === undefined) this.parsedQuery = new URLSearchParams(this.rawQuery);
+    return this.parsedQuery;
+  }
+
+  /** the path and query as they will be sent upstream */
+  target(): string {
+    return this.rawQuery === '' ? this.path : this.path + '?' + this.rawQuery;
+  }
+}
+
+/** A step in the request pipeline: a router's middleware chain ends in a service handler. */
+export type Handler = (ctx: RequestContext) => void;
+
+/** Host header → canonical host (lower-case, port and trailing dot removed). */
+export function canonicalHost(raw: string): string {
+  if (raw === '') return '';
+  let end = raw.length;
+  if (raw.charCodeAt(0) === 0x5b) {
+    // [v6]:port
+    const close = raw.indexOf(']');
+    return close === -1 ? raw.toLowerCase() : raw.slice(0, close + 1).toLowerCase();
+  }
+  const colon = raw.lastIndexOf(':');
+  if (colon !== -1) end = colon;
+  if (raw.charCodeAt(end - 1) === 0x2e) end--;
+  const host = end === raw.length ? raw : raw.slice(0, end);
+  // most Host headers are already lower-case: skip the copy then
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return host.toLowerCase();
+  }
+  return host;
+}

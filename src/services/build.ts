@@ -1,0 +1,323 @@
+/*
+ * Services as runtime objects: a load balancer over servers, or a composite
+ * (weighted, mirroring, failover) over other services. Built by the compiler
+ * from validated config; the state that must survive swaps (health, pools,
+ * round-robin position) comes from the StateRegistry.
+ */
+import type { Logger } from 'pino';
+import { request as undiciRequest } from 'undici';
+import type { Handler, RequestContext } from '../server/context.js';
+import type {
+  FailoverConfig,
+  LoadBalancerConfig,
+  MirroringConfig,
+  ServiceConfig,
+  WeightedConfig,
+} from '../config/dynamic.js';
+import { ConfigElementError } from '../errors.js';
+import { forward, type ForwardObserver, type UpstreamServer } from '../proxy/forward.js';
+import { forwardWebSocket } from '../proxy/websocket.js';
+import { sendStatus } from '../proxy/errors.js';
+import { createPool, type TransportSettings } from '../proxy/transport.js';
+import type { StateRegistry } from '../routing/state.js';
+import { stableKey } from '../routing/state.js';
+import { SmoothWeightedRoundRobin } from './wrr.js';
+import { createStickyCookie, serverKey } from './sticky.js';
+import { createHealthChecker } from './health-check.js';
+import { createPassiveHealth } from './passive.js';
+
+export interface ServiceRuntime {
+  name: string;
+  type: 'loadBalancer' | 'weighted' | 'mirroring' | 'failover';
+  handle: Handler;
+  /** whether any server can take traffic; parents with a healthCheck skip children that are down */
+  isUp(): boolean;
+  /** UP/DOWN per server URL, for the API and the dashboard */
+  serverStatus(): Record<string, 'UP' | 'DOWN'>;
+  /** sends a copy of the request (mirroring); the answer is discarded */
+  mirror(ctx: RequestContext, body: Buffer | null): void;
+}
+
+export interface ServiceBuildContext {
+  state: StateRegistry;
+  logger: Logger;
+  /** resolves `serversTransport` names (qualified) to settings; undefined name = default */
+  transport(name: string | undefined): TransportSettings;
+  /** resolves a child service (qualified name) for composites; throws on unknown or cycles */
+  child(name: string): ServiceRuntime;
+  entryPointPort(ctx: RequestContext): number;
+}
+
+interface LbServer extends UpstreamServer {
+  weight: number;
+  key: string;
+}
+
+function parseServer(raw: { url: string; weight?: number }, index: number, ctx: ServiceBuildContext, transport: TransportSettings): LbServer {
+  let u: URL;
+  try {
+    u = new URL(raw.url);
+  } catch {
+    throw new ConfigElementError(`invalid url ${JSON.stringify(raw.url)}`, `loadBalancer.servers[${index}].url`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new ConfigElementError(
+      `scheme ${u.protocol.slice(0, -1)} is not supported (use http or https)`,
+      `loadBalancer.servers[${index}].url`,
+    );
+  }
+  const origin = u.origin;
+  const pool = ctx.state.acquire(
+    `pool:${transport.key}|${origin}`,
+    () => createPool(origin, transport),
+    (p) => void p.close().catch(() => undefined),
+  );
+  const basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+  return {
+    url: raw.url,
+    origin,
+    hostPort: u.host,
+    basePath,
+    pool,
+    weight: raw.weight ?? 1,
+    key: serverKey(raw.url),
+  };
+}
+
+function buildLoadBalancer(name: string, lb: LoadBalancerConfig, ctx: ServiceBuildContext): ServiceRuntime {
+  const transport = ctx.transport(lb.serversTransport);
+  const servers = (lb.servers ?? []).map((s, i) => parseServer(s, i, ctx, transport));
+  const configKey = stableKey({ servers: lb.servers, hc: lb.healthCheck, p: lb.passiveHealthCheck });
+  const passHostHeader = lb.passHostHeader ?? true;
+  const preservePath = (lb.servers ?? []).some((s) => s.preservePath === true);
+  const log = ctx.logger.child({ service: name });
+
+  const health = lb.healthCheck
+    ? ctx.state.acquire(
+        `health:${name}:${configKey}`,
+        () => {
+          const checker = createHealthChecker({
+            service: name,
+            servers: servers.map((s) => s.url),
+            config: lb.healthCheck!,
+            onChange: () => undefined,
+            logger: log,
+          });
+          checker.start();
+          return checker;
+        },
+        (c) => c.close(),
+      )
+    : undefined;
+  const passive = lb.passiveHealthCheck
+    ? ctx.state.acquire(`passive:${name}:${configKey}`, () => createPassiveHealth(lb.passiveHealthCheck!))
+    : undefined;
+  const wrr = ctx.state.acquire(
+    `wrr:${name}:${configKey}`,
+    () => new SmoothWeightedRoundRobin(servers.map((s) => ({ item: s.url, weight: s.weight }))),
+  );
+  const byUrl = new Map(servers.map((s) => [s.url, s]));
+  const byKey = new Map(servers.map((s) => [s.key, s]));
+  const isUp = (url: string): boolean =>
+    (health === undefined || health.isUp(url)) && (passive === undefined || passive.isUp(url));
+
+  const observer: ForwardObserver | undefined = passive
+    ? {
+        failure: (s) => passive.recordFailure(s.url),
+        success: (s, status) => (status >= 500 ? passive.recordFailure(s.url) : passive.recordSuccess(s.url)),
+      }
+    : undefined;
+
+  const sticky = lb.sticky?.cookie ? createStickyCookie(lb.sticky.cookie, name) : undefined;
+
+  const pick = (rc: RequestContext): { server: LbServer; setCookie: boolean } | undefined => {
+    if (sticky !== undefined) {
+      const wanted = sticky.read(rc.req.headers.cookie);
+      if (wanted !== undefined) {
+        const s = byKey.get(wanted);
+        if (s !== undefined && isUp(s.url)) return { server: s, setCookie: false };
+      }
+    }
+    const url = wrr.next(isUp);
+    if (url === undefined) return undefined;
+    return { server: byUrl.get(url)!, setCookie: sticky !== undefined };
+  };
+
+  return {
+    name,
+    type: 'loadBalancer',
+    isUp: () => servers.some((s) => isUp(s.url)),
+    serverStatus: () => {
+      const out: Record<string, 'UP' | 'DOWN'> = {};
+      for (const s of servers) out[s.url] = isUp(s.url) ? 'UP' : 'DOWN';
+      return out;
+    },
+    handle(rc) {
+      rc.serviceName = name;
+      const chosen = pick(rc);
+      if (chosen === undefined) {
+        sendStatus(rc.res, 503);
+        return;
+      }
+      const { server, setCookie } = chosen;
+      if (setCookie && sticky !== undefined) {
+        const cookie = sticky.serialize(server.key);
+        (rc.responseHeaderHooks ??= []).push((_c, _s, headers) => headers.push('set-cookie', cookie));
+      }
+      const opts = {
+        passHostHeader,
+        trusted: rc.trusted,
+        entryPointPort: ctx.entryPointPort(rc),
+        ...(observer ? { observer } : {}),
+      };
+      if (rc.upgrade !== undefined) forwardWebSocket(rc, server, opts);
+      else forward(rc, server, opts, preservePath);
+    },
+    mirror(rc, body) {
+      const url = wrr.next(isUp);
+      if (url === undefined) return;
+      const server = byUrl.get(url)!;
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(rc.req.headers)) {
+        if (v !== undefined && k !== 'connection' && k !== 'transfer-encoding' && k !== 'content-length' && k !== 'expect' && k !== 'keep-alive') headers[k] = v;
+      }
+      if (!passHostHeader) headers.host = server.hostPort;
+      undiciRequest(server.origin + rc.target(), {
+        method: rc.method as 'GET',
+        headers,
+        body,
+        dispatcher: server.pool,
+      })
+        .then((r) => r.body.dump())
+        .catch((err: Error) => log.debug({ err: err.message, server: server.url }, 'mirror request failed'));
+    },
+  };
+}
+
+function buildWeighted(name: string, cfg: WeightedConfig, ctx: ServiceBuildContext): ServiceRuntime {
+  const children = (cfg.services ?? []).map((s) => ({ child: ctx.child(s.name), weight: s.weight ?? 1 }));
+  const checkHealth = cfg.healthCheck !== undefined;
+  const wrr = ctx.state.acquire(
+    `wrr:${name}:${stableKey(cfg.services)}`,
+    () => new SmoothWeightedRoundRobin(children.map((c) => ({ item: c.child.name, weight: c.weight }))),
+  );
+  const byName = new Map(children.map((c) => [c.child.name, c.child]));
+  const byKey = new Map(children.map((c) => [serverKey(c.child.name), c.child]));
+  const up = (n: string): boolean => !checkHealth || byName.get(n)!.isUp();
+  const sticky = cfg.sticky?.cookie ? createStickyCookie(cfg.sticky.cookie, name) : undefined;
+  const pick = (rc: RequestContext | null): ServiceRuntime | undefined => {
+    if (sticky !== undefined && rc !== null) {
+      const wanted = sticky.read(rc.req.headers.cookie);
+      const c = wanted !== undefined ? byKey.get(wanted) : undefined;
+      if (c !== undefined && up(c.name)) return c;
+    }
+    const n = wrr.next(up);
+    const child = n === undefined ? undefined : byName.get(n);
+    if (child !== undefined && sticky !== undefined && rc !== null) {
+      const cookie = sticky.serialize(serverKey(child.name));
+      (rc.responseHeaderHooks ??= []).push((_c, _s, headers) => headers.push('set-cookie', cookie));
+    }
+    return child;
+  };
+  return {
+    name,
+    type: 'weighted',
+    isUp: () => children.some((c) => c.child.isUp()),
+    serverStatus: () => Object.assign({}, ...children.map((c) => c.child.serverStatus())),
+    handle(rc) {
+      rc.serviceName = name;
+      const child = pick(rc);
+      if (child === undefined) sendStatus(rc.res, 503);
+      else child.handle(rc);
+    },
+    mirror(rc, body) {
+      pick(null)?.mirror(rc, body);
+    },
+  };
+}
+
+function buildMirroring(name: string, cfg: MirroringConfig, ctx: ServiceBuildContext): ServiceRuntime {
+  const main = ctx.child(cfg.service);
+  const mirrors = (cfg.mirrors ?? []).map((m) => ({ child: ctx.child(m.name), percent: m.percent ?? 0, count: 0 }));
+  const mirrorBody = cfg.mirrorBody ?? true;
+  const maxBodySize = cfg.maxBodySize ?? -1;
+  let total = 0;
+  // deterministic percentages (Traefik counts requests rather than rolling dice)
+  const chosen = (): typeof mirrors => {
+    total++;
+    const out: typeof mirrors = [];
+    for (const m of mirrors) {
+      if (m.percent <= 0) continue;
+      if ((m.count * 100) / total < m.percent) {
+        m.count++;
+        out.push(m);
+      }
+    }
+    return out;
+  };
+  return {
+    name,
+    type: 'mirroring',
+    isUp: () => main.isUp(),
+    serverStatus: () => main.serverStatus(),
+    handle(rc) {
+      rc.serviceName = name;
+      const targets = chosen();
+      const hasBody = rc.req.headers['content-length'] !== undefined || rc.req.headers['transfer-encoding'] !== undefined;
+      if (targets.length === 0) {
+        main.handle(rc);
+        return;
+      }
+      if (!hasBody || !mirrorBody) {
+        for (const t of targets) t.child.mirror(rc, null);
+        main.handle(rc);
+        return;
+      }
+      // the body goes to several places: read it once, then replay it (bounded by maxBodySize)
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let tooBig = false;
+      rc.req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (maxBodySize >= 0 && size > maxBodySize) tooBig = true;
+        chunks.push(c);
+      });
+      rc.req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        rc.body = body;
+        if (!tooBig) for (const t of targets) t.child.mirror(rc, body);
+        main.handle(rc);
+      });
+    },
+    mirror(rc, body) {
+      main.mirror(rc, body);
+    },
+  };
+}
+
+function buildFailover(name: string, cfg: FailoverConfig, ctx: ServiceBuildContext): ServiceRuntime {
+  const main = ctx.child(cfg.service);
+  const fallback = ctx.child(cfg.fallback);
+  const current = (): ServiceRuntime => (main.isUp() ? main : fallback);
+  return {
+    name,
+    type: 'failover',
+    isUp: () => main.isUp() || fallback.isUp(),
+    serverStatus: () => ({ ...main.serverStatus(), ...fallback.serverStatus() }),
+    handle(rc) {
+      rc.serviceName = name;
+      current().handle(rc);
+    },
+    mirror(rc, body) {
+      current().mirror(rc, body);
+    },
+  };
+}
+
+export function buildService(name: string, cfg: ServiceConfig, ctx: ServiceBuildContext): ServiceRuntime {
+  if (cfg.loadBalancer) return buildLoadBalancer(name, cfg.loadBalancer, ctx);
+  if (cfg.weighted) return buildWeighted(name, cfg.weighted, ctx);
+  if (cfg.mirroring) return buildMirroring(name, cfg.mirroring, ctx);
+  if (cfg.failover) return buildFailover(name, cfg.failover, ctx);
+  throw new ConfigElementError('a service needs one of loadBalancer, weighted, mirroring or failover');
+}

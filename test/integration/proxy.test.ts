@@ -1,0 +1,302 @@
+/*
+ * The proxy against real upstream servers: status mapping, streaming,
+ * WebSocket upgrades and header handling.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, WebSocket } from 'ws';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { simpleRoute, startRouter, type TestRouter } from '../helpers/portico.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function upstream(handler?: Parameters<typeof startUpstream>[0]): Promise<Upstream> {
+  const u = await startUpstream(handler);
+  cleanups.push(() => u.close());
+  return u;
+}
+
+async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
+  const r = await startRouter(...args);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function get(url: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** a port with nothing listening: bind, note the port, close */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('status mapping', () => {
+  it('answers 404 when no router matches', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url], { rule: 'Host(`known.test`)' }));
+    expect((await get(r.url + '/', { host: 'other.test' })).status).toBe(404);
+    expect((await get(r.url + '/', { host: 'known.test' })).status).toBe(200);
+  });
+
+  it('answers 503 when the service has no healthy server', async () => {
+    const r = await router(simpleRoute([]));
+    expect((await get(r.url + '/')).status).toBe(503);
+  });
+
+  it('answers 502 when the upstream refuses the connection', async () => {
+    const port = await closedPort();
+    const r = await router(simpleRoute([`http://127.0.0.1:${port}`]));
+    expect((await get(r.url + '/')).status).toBe(502);
+  });
+
+  it('answers 502 when the upstream resets the connection before answering', async () => {
+    const u = await upstream((req) => req.socket.destroy());
+    const r = await router(simpleRoute([u.url]));
+    expect((await get(r.url + '/')).status).toBe(502);
+  });
+
+  it('answers 504 when the upstream is slower than responseHeaderTimeout', async () => {
+    const u = await upstream((_req, res) => setTimeout(() => res.end('late'), 2000));
+    const r = await router({
+      http: {
+        routers: { r: { rule: 'PathPrefix(`/`)', service: 's' } },
+        services: { s: { loadBalancer: { servers: [{ url: u.url }], serversTransport: 'fast' } } },
+        serversTransports: { fast: { forwardingTimeouts: { responseHeaderTimeout: '200ms' } } },
+      },
+    });
+    expect((await get(r.url + '/')).status).toBe(504);
+  });
+
+  it('uses the global serversTransport response-header timeout', async () => {
+    const u = await upstream((_req, res) => setTimeout(() => res.end('late'), 2000));
+    const r = await router(simpleRoute([u.url]), { flags: ['--serversTransport.forwardingTimeouts.responseHeaderTimeout=150ms'] });
+    expect((await get(r.url + '/')).status).toBe(504);
+  });
+
+  it('relays the upstream status and body unchanged', async () => {
+    const u = await upstream((_req, res) => res.writeHead(418, { 'x-tea': 'pot' }).end('short and stout'));
+    const r = await router(simpleRoute([u.url]));
+    const reply = await get(r.url + '/');
+    expect(reply.status).toBe(418);
+    expect(reply.headers['x-tea']).toBe('pot');
+    expect(reply.body).toBe('short and stout');
+  });
+});
+
+describe('streaming', () => {
+  it('delivers response chunks before the upstream finishes', async () => {
+    let finish!: () => void;
+    const u = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+      finish = () => res.end('data: last\n\n');
+    });
+    const r = await router(simpleRoute([u.url]));
+    const first = await new Promise<string>((resolve, reject) => {
+      const req = http.get(r.url + '/', { agent: false }, (res) => {
+        res.once('data', (c: Buffer) => {
+          resolve(c.toString());
+          finish();
+          res.resume();
+        });
+      });
+      req.on('error', reject);
+    });
+    expect(first).toBe('data: first\n\n');
+  });
+
+  it('streams a request body to the upstream without buffering it whole', async () => {
+    let sawFirstChunk!: () => void;
+    const firstChunk = new Promise<void>((r) => (sawFirstChunk = r));
+    const u = await upstream((req, res) => {
+      res.end('ok');
+      void req;
+    });
+    // replace the recording handler: answer as soon as the first chunk arrives
+    u.server.removeAllListeners('request');
+    u.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      req.once('data', () => sawFirstChunk());
+      req.on('end', () => res.end('done'));
+      req.resume();
+    });
+    const r = await router(simpleRoute([u.url]));
+    const req = http.request(r.url + '/', { method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } });
+    const done = new Promise<string>((resolve, reject) => {
+      req.on('response', (res) => {
+        let b = '';
+        res.on('data', (c: Buffer) => (b += c.toString()));
+        res.on('end', () => resolve(b));
+      });
+      req.on('error', reject);
+    });
+    req.write('part one');
+    await firstChunk; // reached the upstream while the client has not finished sending
+    req.end('part two');
+    expect(await done).toBe('done');
+  });
+
+  it('relays a large body intact', async () => {
+    const big = Buffer.alloc(5 * 1024 * 1024, 'abcdefgh');
+    const u = await upstream((_req, res) => res.end(big));
+    const r = await router(simpleRoute([u.url]));
+    const reply = await get(r.url + '/');
+    expect(reply.body.length).toBe(big.length);
+    expect(reply.body === big.toString()).toBe(true);
+  });
+});
+
+describe('websocket', () => {
+  it('upgrades and relays messages both ways, with forwarded headers', async () => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    let seenHeaders: http.IncomingHttpHeaders = {};
+    wss.on('connection', (socket, req) => {
+      seenHeaders = req.headers;
+      socket.on('message', (m) => socket.send(`echo:${m.toString()}`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          wss.close();
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
+    const r = await router(simpleRoute([`http://127.0.0.1:${(server.address() as AddressInfo).port}`], { rule: 'Path(`/ws`)' }));
+    const ws = new WebSocket(`ws://127.0.0.1:${r.port}/ws`);
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.on('open', () => ws.send('hello'));
+      ws.on('message', (m) => resolve(m.toString()));
+      ws.on('error', reject);
+    });
+    ws.close();
+    expect(reply).toBe('echo:hello');
+    expect(seenHeaders['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seenHeaders['x-forwarded-proto']).toBe('ws');
+  });
+
+  it('answers 404 to an upgrade no router takes', async () => {
+    const r = await router(simpleRoute(['http://127.0.0.1:1'], { rule: 'Path(`/ws`)' }));
+    const ws = new WebSocket(`ws://127.0.0.1:${r.port}/other`);
+    const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(404);
+  });
+
+  it('answers 502 when the websocket upstream is down', async () => {
+    const port = await closedPort();
+    const r = await router(simpleRoute([`http://127.0.0.1:${port}`]));
+    const ws = new WebSocket(`ws://127.0.0.1:${r.port}/`);
+    const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(502);
+  });
+});
+
+describe('headers', () => {
+  it('strips hop-by-hop headers and those named in Connection, both ways', async () => {
+    const u = await upstream((_req, res) => {
+      res.setHeader('connection', 'x-secret-hop');
+      res.setHeader('x-secret-hop', 'leak');
+      res.setHeader('keep-alive', 'timeout=5');
+      res.setHeader('x-kept', 'yes');
+      res.end('ok');
+    });
+    const r = await router(simpleRoute([u.url]));
+    const reply = await get(r.url + '/', {
+      connection: 'keep-alive, x-drop-me',
+      'x-drop-me': 'secret',
+      'proxy-authorization': 'Basic Zm9vOmJhcg==',
+      te: 'gzip',
+      'x-keep-me': 'fine',
+    });
+    const seen = u.seen[0]!.headers;
+    expect(seen['x-drop-me']).toBeUndefined();
+    expect(seen['proxy-authorization']).toBeUndefined();
+    expect(seen.te).toBeUndefined();
+    expect(seen['x-keep-me']).toBe('fine');
+    expect(reply.headers['x-secret-hop']).toBeUndefined();
+    expect(reply.headers['x-kept']).toBe('yes');
+  });
+
+  it('keeps TE: trailers for gRPC', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]));
+    await get(r.url + '/', { te: 'trailers' });
+    expect(u.seen[0]!.headers.te).toBe('trailers');
+  });
+
+  it('replaces X-Forwarded-* from an untrusted client', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]));
+    await get(r.url + '/p', {
+      host: 'site.test:8443',
+      'x-forwarded-for': '6.6.6.6',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'evil.test',
+      'x-real-ip': '6.6.6.6',
+      'x-forwarded-prefix': '/admin',
+      'x-forwarded-user': 'root',
+    });
+    const h = u.seen[0]!.headers;
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
+    expect(h['x-forwarded-proto']).toBe('http');
+    expect(h['x-forwarded-host']).toBe('site.test:8443');
+    expect(h['x-forwarded-port']).toBe('8443');
+    expect(h['x-real-ip']).toBe('127.0.0.1');
+    expect(h['x-forwarded-server']).toBeTruthy();
+    expect(h['x-forwarded-prefix']).toBeUndefined();
+    expect(h['x-forwarded-user']).toBeUndefined();
+    expect(h.host).toBe('site.test:8443');
+  });
+
+  it('keeps and appends X-Forwarded-* from a trusted source', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), { flags: ['--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32'] });
+    await get(r.url + '/', { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-real-ip': '203.0.113.9' });
+    const h = u.seen[0]!.headers;
+    expect(h['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(h['x-forwarded-proto']).toBe('https');
+    expect(h['x-real-ip']).toBe('203.0.113.9');
+  });
+
+  it('sends the server host when passHostHeader is false', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url], { lb: { passHostHeader: false } }));
+    await get(r.url + '/', { host: 'public.test' });
+    expect(u.seen[0]!.headers.host).toBe(`127.0.0.1:${u.port}`);
+    expect(u.seen[0]!.headers['x-forwarded-host']).toBe('public.test');
+  });
+
+  it('forwards the request method, path, query and body', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]));
+    const reply = await get(r.url + '/a/b?x=1&y=%20', { 'content-type': 'text/plain' }, 'PUT', 'payload');
+    expect(reply.status).toBe(200);
+    expect(u.seen[0]).toMatchObject({ method: 'PUT', url: '/a/b?x=1&y=%20', body: 'payload' });
+  });
+});
