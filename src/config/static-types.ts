@@ -79,7 +79,11 @@ export interface StaticConfig {
     providersThrottleDurationMs: number;
     file?: FileProviderConfig;
   };
-  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'json' | 'common'; filePath?: string };
+  log: {
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+    format: 'json' | 'common';
+    filePath?: string;
+  };
   accessLog?: AccessLogConfig;
   api?: { insecure: boolean; dashboard: boolean };
   ping?: { entryPoint: string };
@@ -88,4 +92,6 @@ export interface StaticConfig {
   workers: number;
   /** Portico: built-in demo upstream + quickstart dynamic config */
   quickstart: boolean;
+  /** absolute path of the configuration file that was read, if any */
+  configFile?: string;
 }

@@ -1,0 +1,1527 @@
+/*
+ * The static configuration loader. Portico reads Traefik v3's install options
+ * from a YAML/JSON file, PORTICO_* environment variables and --flags, merges
+ * them option by option (Traefik reads one source only; merging lets a
+ * container image ship a file and an operator override one value), validates
+ * everything up front and returns a fully defaulted StaticConfig.
+ *
+ * All sources are resolved against one option schema, so names, defaults,
+ * "did you mean" suggestions and the help text cannot drift apart.
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { basename, extname, isAbsolute, resolve as resolvePath } from 'node:path';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+} from 'yaml';
+import { StaticConfigError } from '../errors.js';
+import { formatDuration, parseDuration } from './duration.js';
+import type { EntryPointConfig, StaticConfig } from './static-types.js';
+
+// ---------------------------------------------------------------------------
+// Schema
+
+type LeafType =
+  | { t: 'string' }
+  /** a file path, made absolute against cwd so later readers need not know it */
+  | { t: 'path' }
+  | { t: 'bool' }
+  | { t: 'int'; min: number; max: number }
+  | { t: 'duration' }
+  | { t: 'list'; item: 'string' | 'cidr' | 'pathOrPem' }
+  | { t: 'address' }
+  | { t: 'enum'; values: Record<string, string>; shown: string };
+
+interface Leaf {
+  kind: 'leaf';
+  type: LeafType;
+  help: string;
+  def?: string;
+}
+
+interface Group {
+  kind: 'group';
+  children: Record<string, SchemaNode>;
+  /** a section can be switched on by itself (`--api`, `accessLog: {}`) like Traefik's pointer options */
+  section?: { help: string };
+  /** Traefik options under this group that Portico knows about but does not implement yet */
+  unsupported?: string[];
+  help?: string;
+}
+
+/** a map of named items (only entryPoints): any name, each an `item` */
+interface MapNode {
+  kind: 'map';
+  item: Group;
+  placeholder: string;
+}
+
+type SchemaNode = Leaf | Group | MapNode;
+
+const leaf = (type: LeafType, help: string, def?: string): Leaf =>
+  def === undefined ? { kind: 'leaf', type, help } : { kind: 'leaf', type, help, def };
+const group = (children: Record<string, SchemaNode>, extra: Partial<Group> = {}): Group => ({
+  kind: 'group',
+  children,
+  ...extra,
+});
+
+const BOOL: LeafType = { t: 'bool' };
+const DURATION: LeafType = { t: 'duration' };
+const STRING: LeafType = { t: 'string' };
+const PATH: LeafType = { t: 'path' };
+const int = (min: number, max = Number.MAX_SAFE_INTEGER): LeafType => ({ t: 'int', min, max });
+const list = (item: 'string' | 'cidr' | 'pathOrPem' = 'string'): LeafType => ({ t: 'list', item });
+
+const LOG_LEVELS: Record<string, string> = {
+  trace: 'trace',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  error: 'error',
+  fatal: 'fatal',
+  // Traefik accepts PANIC; Portico has no panic level, and fatal is the closest.
+  panic: 'fatal',
+};
+const FORMATS: Record<string, string> = { json: 'json', common: 'common' };
+
+const DEFAULTS = {
+  readTimeoutMs: 60_000,
+  readHeaderTimeoutMs: 10_000,
+  writeTimeoutMs: 0,
+  idleTimeoutMs: 180_000,
+  graceTimeOutMs: 10_000,
+  requestAcceptGraceTimeoutMs: 0,
+  keepAliveMaxRequests: 0,
+  maxHeaderBytes: 32_768,
+  providersThrottleDurationMs: 200,
+  dialTimeoutMs: 30_000,
+  responseHeaderTimeoutMs: 0,
+  idleConnTimeoutMs: 90_000,
+  maxIdleConnsPerHost: 200,
+  /** unprivileged, so Portico runs as a non-root user without extra capabilities */
+  webAddress: ':8000',
+  internalAddress: ':8080',
+} as const;
+
+const ENCODED_CHARACTERS = [
+  'allowEncodedSlash',
+  'allowEncodedBackSlash',
+  'allowEncodedNullCharacter',
+  'allowEncodedSemicolon',
+  'allowEncodedPercent',
+  'allowEncodedQuestionMark',
+  'allowEncodedHash',
+] as const;
+
+const ms = (value: number): string => formatDuration(value);
+
+const ENTRY_POINT = group(
+  {
+    address: leaf(
+      { t: 'address' },
+      'listen address: ":8000", "127.0.0.1:8000", "[::1]:8000"; a "/tcp" suffix is accepted, "/udp" is not supported yet; port 0 picks a free port',
+      '(required)',
+    ),
+    asDefault: leaf(BOOL, 'routers without entryPoints attach here', 'false'),
+    forwardedHeaders: group(
+      {
+        trustedIPs: leaf(
+          list('cidr'),
+          'comma-separated IPs/CIDRs whose X-Forwarded-* headers are kept',
+          '(none)',
+        ),
+        insecure: leaf(BOOL, 'keep X-Forwarded-* headers from every client', 'false'),
+      },
+      { unsupported: ['connection', 'notAppendXForwardedFor'] },
+    ),
+    transport: group(
+      {
+        respondingTimeouts: group({
+          readTimeout: leaf(
+            DURATION,
+            'whole request read deadline; 0 = none',
+            ms(DEFAULTS.readTimeoutMs),
+          ),
+          readHeaderTimeout: leaf(
+            DURATION,
+            'request headers deadline (slow-loris guard; Portico addition); at most readTimeout',
+            ms(DEFAULTS.readHeaderTimeoutMs),
+          ),
+          writeTimeout: leaf(
+            DURATION,
+            'response write deadline; 0 = none',
+            ms(DEFAULTS.writeTimeoutMs),
+          ),
+          idleTimeout: leaf(
+            DURATION,
+            'keep-alive idle time between requests',
+            ms(DEFAULTS.idleTimeoutMs),
+          ),
+        }),
+        lifeCycle: group({
+          graceTimeOut: leaf(
+            DURATION,
+            'time in-flight requests get to finish on shutdown',
+            ms(DEFAULTS.graceTimeOutMs),
+          ),
+          requestAcceptGraceTimeout: leaf(
+            DURATION,
+            'keep accepting requests this long after a shutdown signal',
+            ms(DEFAULTS.requestAcceptGraceTimeoutMs),
+          ),
+        }),
+        keepAliveMaxRequests: leaf(
+          int(0),
+          'requests per connection before it is closed; 0 = unlimited',
+          '0',
+        ),
+      },
+      { unsupported: ['keepAliveMaxTime'] },
+    ),
+    http: group(
+      {
+        middlewares: leaf(
+          list(),
+          'comma-separated middlewares applied to every router here (name@provider)',
+          '(none)',
+        ),
+        maxHeaderBytes: leaf(
+          int(1),
+          'request header size limit in bytes; larger requests get 431 (Traefik: 1 MiB)',
+          String(DEFAULTS.maxHeaderBytes),
+        ),
+        sanitizePath: leaf(BOOL, 'clean ".." and "//" from request paths before routing', 'true'),
+        encodedCharacters: group(
+          Object.fromEntries(
+            ENCODED_CHARACTERS.map((name) => [
+              name,
+              leaf(
+                BOOL,
+                'accept requests whose path contains this percent-encoded character',
+                'true',
+              ),
+            ]),
+          ),
+        ),
+      },
+      { unsupported: ['tls', 'redirections', 'encodeQuerySemicolons'] },
+    ),
+  },
+  {
+    unsupported: [
+      'proxyProtocol',
+      'http2',
+      'http3',
+      'udp',
+      'reusePort',
+      'observability',
+      'allowACMEByPass',
+    ],
+  },
+);
+
+const SCHEMA: Group = group(
+  {
+    configFile: leaf(
+      PATH,
+      'static configuration file, YAML or JSON (flag or PORTICO_CONFIGFILE only); default ./portico.yml or ./portico.yaml if present',
+    ),
+    global: group(
+      {
+        checkNewVersion: leaf(BOOL, 'accepted for Traefik compatibility and ignored'),
+        sendAnonymousUsage: leaf(BOOL, 'accepted for Traefik compatibility and ignored'),
+      },
+      { help: 'Portico never checks for updates or sends usage data' },
+    ),
+    entryPoints: { kind: 'map', item: ENTRY_POINT, placeholder: '<name>' },
+    providers: group(
+      {
+        providersThrottleDuration: leaf(
+          DURATION,
+          "a provider's changes are applied at most this often (Portico default; Traefik: 2s)",
+          ms(DEFAULTS.providersThrottleDurationMs),
+        ),
+        file: group(
+          {
+            filename: leaf(PATH, 'dynamic configuration file (YAML/JSON)'),
+            directory: leaf(PATH, 'directory of dynamic configuration files (not with filename)'),
+            watch: leaf(BOOL, 'reload on change', 'true'),
+          },
+          {
+            section: { help: 'file provider (needs filename or directory)' },
+            unsupported: ['debugLogGeneratedTemplate'],
+          },
+        ),
+      },
+      {
+        unsupported: [
+          'docker',
+          'swarm',
+          'kubernetesIngress',
+          'kubernetesCRD',
+          'kubernetesGateway',
+          'kubernetesIngressNGINX',
+          'knative',
+          'consul',
+          'consulCatalog',
+          'etcd',
+          'redis',
+          'zooKeeper',
+          'nomad',
+          'ecs',
+          'http',
+          'rest',
+          'plugin',
+        ],
+      },
+    ),
+    log: group(
+      {
+        level: leaf(
+          { t: 'enum', values: LOG_LEVELS, shown: 'TRACE|DEBUG|INFO|WARN|ERROR|FATAL|PANIC' },
+          'log level, case-insensitive; PANIC means FATAL',
+          'INFO',
+        ),
+        format: leaf({ t: 'enum', values: FORMATS, shown: 'json|common' }, 'log format', 'json'),
+        filePath: leaf(PATH, 'write logs to this file instead of stdout'),
+      },
+      { unsupported: ['noColor', 'maxSize', 'maxBackups', 'maxAge', 'compress', 'otlp'] },
+    ),
+    accessLog: group(
+      {
+        filePath: leaf(PATH, 'write access logs to this file instead of stdout'),
+        format: leaf(
+          { t: 'enum', values: FORMATS, shown: 'json|common' },
+          'access log format',
+          'common',
+        ),
+        bufferingSize: leaf(int(0), 'lines buffered before writing', '0'),
+      },
+      {
+        section: { help: 'access log (off by default); setting any accessLog option turns it on' },
+        unsupported: ['filters', 'fields', 'addInternals', 'otlp'],
+      },
+    ),
+    api: group(
+      {
+        insecure: leaf(
+          BOOL,
+          'serve the API and dashboard on entry point "traefik" (added on :8080 if missing)',
+          'false',
+        ),
+        dashboard: leaf(BOOL, 'serve the dashboard', 'true'),
+      },
+      {
+        section: { help: 'API and dashboard (off by default)' },
+        unsupported: ['basePath', 'debug', 'disableDashboardAd'],
+      },
+    ),
+    ping: group(
+      {
+        entryPoint: leaf(
+          STRING,
+          'entry point serving /ping ("traefik" is added on :8080 if missing)',
+          'traefik',
+        ),
+      },
+      {
+        section: { help: 'GET /ping health check (off by default)' },
+        unsupported: ['manualRouting', 'terminatingStatusCode'],
+      },
+    ),
+    serversTransport: group(
+      {
+        insecureSkipVerify: leaf(BOOL, 'do not verify upstream TLS certificates', 'false'),
+        maxIdleConnsPerHost: leaf(
+          int(0),
+          'idle keep-alive connections kept per upstream host',
+          String(DEFAULTS.maxIdleConnsPerHost),
+        ),
+        rootCAs: leaf(
+          list('pathOrPem'),
+          'comma-separated CA certificate files (or PEM) trusted for upstreams',
+          '(system CAs)',
+        ),
+        forwardingTimeouts: group(
+          {
+            dialTimeout: leaf(
+              DURATION,
+              'upstream connect deadline; 0 = none',
+              ms(DEFAULTS.dialTimeoutMs),
+            ),
+            responseHeaderTimeout: leaf(
+              DURATION,
+              'upstream response headers deadline; 0 = none',
+              ms(DEFAULTS.responseHeaderTimeoutMs),
+            ),
+            idleConnTimeout: leaf(
+              DURATION,
+              'idle upstream connection lifetime',
+              ms(DEFAULTS.idleConnTimeoutMs),
+            ),
+          },
+          { unsupported: ['pingTimeout', 'readIdleTimeout'] },
+        ),
+      },
+      { unsupported: ['spiffe', 'disableHTTP2', 'certificates'] },
+    ),
+    workers: leaf(
+      int(0, 1024),
+      'worker processes (Portico); 0 = serve from this process',
+      '(CPU count)',
+    ),
+    quickstart: leaf(BOOL, 'built-in demo upstream and routes (Portico)', 'false'),
+  },
+  {
+    unsupported: [
+      'certificatesResolvers',
+      'metrics',
+      'tracing',
+      'experimental',
+      'hub',
+      'core',
+      'tcpServersTransport',
+      'spiffe',
+      'ocsp',
+    ],
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Sources and the merged store
+
+type Source = { kind: 'file'; file: string } | { kind: 'env' } | { kind: 'flag' };
+
+/** higher wins: defaults < file < env < flags */
+const RANK = { file: 1, env: 2, flag: 3 } as const;
+
+interface Entry {
+  value: unknown;
+  /** the option as the user wrote it, for error messages */
+  origin: string;
+  source: Source;
+  /** sections only: false when switched on implicitly by one of their options */
+  explicit: boolean;
+}
+
+/** the result of resolving a name against the schema */
+interface Target {
+  node: Leaf | Group;
+  /** canonical segments, entry point names still as written */
+  path: string[];
+}
+
+class Store {
+  readonly entries = new Map<string, Entry>();
+  /**
+   * entry point names, lower-case → first spelling seen (so sources agree on
+   * one name) and where it was first mentioned (for "address is required")
+   */
+  readonly entryPointNames = new Map<string, { name: string; source: Source }>();
+
+  canonicalName(name: string, source: Source): string {
+    const lower = name.toLowerCase();
+    const known = this.entryPointNames.get(lower);
+    if (known !== undefined) return known.name;
+    this.entryPointNames.set(lower, { name, source });
+    return name;
+  }
+
+  /** the configured spelling of an entry point name, if any source mentioned it */
+  knownName(name: string): string | undefined {
+    return this.entryPointNames.get(name.toLowerCase())?.name;
+  }
+
+  /** records a raw value for a resolved target; conversion errors name `origin` */
+  apply(target: Target, raw: unknown, origin: string, source: Source): void {
+    const path = [...target.path];
+    if (path[0] === 'entryPoints' && path[1] !== undefined) {
+      path[1] = this.canonicalName(path[1], source);
+    }
+    const { node } = target;
+    if (node.kind === 'group') {
+      // only sections end up here: `--api`, `PORTICO_ACCESSLOG=false`, `ping: {}`
+      const enabled = raw === null ? true : convertBool(raw, origin);
+      this.set(path, { value: enabled, origin, source, explicit: true });
+      return;
+    }
+    if (path[0] === 'configFile') {
+      if (source.kind === 'file') {
+        throw new StaticConfigError(
+          origin,
+          'configFile can only be given as a flag or PORTICO_CONFIGFILE',
+        );
+      }
+      return;
+    }
+    this.set(path, { value: convert(node.type, raw, origin), origin, source, explicit: true });
+    this.enableSections(path, origin, source);
+  }
+
+  private set(path: string[], entry: Entry): void {
+    this.entries.set(path.join('.'), entry);
+  }
+
+  /** setting `accessLog.format` switches accessLog on, as in Traefik */
+  private enableSections(path: string[], origin: string, source: Source): void {
+    let node: SchemaNode = SCHEMA;
+    for (let i = 0; i < path.length - 1; i++) {
+      const segment = path[i] ?? '';
+      const next: SchemaNode | undefined =
+        node.kind === 'map'
+          ? node.item
+          : node.kind === 'group'
+            ? node.children[segment]
+            : undefined;
+      if (next === undefined) return;
+      node = next;
+      if (node.kind === 'group' && node.section) {
+        const key = path.slice(0, i + 1).join('.');
+        const existing = this.entries.get(key);
+        // an explicit `accessLog=false` is not undone by accessLog.format from the same source
+        if (
+          existing?.explicit &&
+          existing.value === false &&
+          RANK[existing.source.kind] === RANK[source.kind]
+        ) {
+          continue;
+        }
+        if (existing?.value === true && RANK[existing.source.kind] >= RANK[source.kind]) continue;
+        this.entries.set(key, { value: true, origin, source, explicit: false });
+      }
+    }
+  }
+
+  get(path: string): Entry | undefined {
+    return this.entries.get(path);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Name resolution (flags and env) and suggestions
+
+const ENTRY_POINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+function findChild(node: Group, segment: string): [string, SchemaNode] | undefined {
+  const lower = segment.toLowerCase();
+  for (const [name, child] of Object.entries(node.children)) {
+    if (name.toLowerCase() === lower) return [name, child];
+  }
+  return undefined;
+}
+
+interface Failure {
+  /** index of the first segment that did not resolve */
+  index: number;
+  node: Group | MapNode;
+  path: string[];
+  reason?: string;
+}
+
+/**
+ * Resolves name segments against the schema. With `joinNames` (env), an entry
+ * point name may span several segments, since underscores both separate
+ * segments and may appear in names: the shortest name that lets the rest
+ * resolve wins.
+ */
+function resolveSegments(
+  segments: string[],
+  joinNames: boolean,
+  node: SchemaNode = SCHEMA,
+  index = 0,
+  path: string[] = [],
+): Target | Failure {
+  if (index === segments.length) {
+    if (node.kind === 'leaf') return { node, path };
+    if (node.kind === 'group' && node.section) return { node, path };
+    return {
+      index,
+      node,
+      path,
+      reason:
+        node.kind === 'map'
+          ? `missing entry point name and option, e.g. ${node.placeholder}.address`
+          : `is a group of options; set one of: ${Object.keys(node.children).join(', ')}`,
+    };
+  }
+  const segment = segments[index] ?? '';
+  if (node.kind === 'leaf') {
+    return {
+      index,
+      node: SCHEMA,
+      path,
+      reason: `${path.join('.')} takes a value and has no sub-options`,
+    };
+  }
+  if (node.kind === 'map') {
+    const maxLength = joinNames ? segments.length - index : 1;
+    let deepest: Failure | undefined;
+    for (let length = 1; length <= maxLength; length++) {
+      const name = segments.slice(index, index + length).join('_');
+      if (!ENTRY_POINT_NAME.test(name)) {
+        return {
+          index,
+          node,
+          path,
+          reason: `invalid entry point name ${JSON.stringify(name)} (letters, digits, - and _)`,
+        };
+      }
+      const result = resolveSegments(segments, joinNames, node.item, index + length, [
+        ...path,
+        name,
+      ]);
+      if (isTarget(result)) return result;
+      // report the try that got furthest to an unknown segment: `MY_EP_ADRESS`
+      // fails at ADRESS, not at EP, nor as an entry point named "my_ep_adress"
+      const score = (f: Failure): number => (f.index < segments.length ? f.index : -1);
+      if (!deepest || score(result) > score(deepest)) deepest = result;
+    }
+    return deepest ?? { index, node, path };
+  }
+  const found = findChild(node, segment);
+  if (!found) return { index, node, path };
+  return resolveSegments(segments, joinNames, found[1], index + 1, [...path, found[0]]);
+}
+
+function isTarget(result: Target | Failure): result is Target {
+  return !('index' in result);
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] ?? 0;
+      row[j] = Math.min(
+        current + 1,
+        (row[j - 1] ?? 0) + 1,
+        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      previous = current;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/** every option path under a node, entry point names shown as the placeholder */
+function optionPaths(node: SchemaNode, prefix: string[] = []): string[][] {
+  if (node.kind === 'leaf') return [prefix];
+  if (node.kind === 'map') return optionPaths(node.item, [...prefix, node.placeholder]);
+  const paths: string[][] = node.section ? [prefix] : [];
+  for (const [name, child] of Object.entries(node.children))
+    paths.push(...optionPaths(child, [...prefix, name]));
+  return paths;
+}
+
+/**
+ * Explains an unresolved name: a Traefik option Portico lacks, or a typo with
+ * the nearest real option. Suggestions keep the user's spelling of the part
+ * that did resolve and are rendered by `render` in the source's notation.
+ */
+function unknownReason(
+  segments: string[],
+  failure: Failure,
+  render: (path: string[]) => string,
+  joinNames = false,
+): string {
+  if (failure.reason) return failure.reason;
+  const { node, index } = failure;
+  const segment = segments[index] ?? '';
+  const written = segments.slice(0, index);
+  if (node.kind === 'group') {
+    const unsupported = node.unsupported?.find(
+      (name) => name.toLowerCase() === segment.toLowerCase(),
+    );
+    if (unsupported) {
+      return `${[...failure.path, unsupported].join('.')} is a traefik option that portico does not support yet`;
+    }
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const name of Object.keys(node.children)) {
+      const distance = editDistance(segment.toLowerCase(), name.toLowerCase());
+      if (distance < bestDistance) {
+        best = name;
+        bestDistance = distance;
+      }
+    }
+    // short names get a tighter bound, or every three-letter typo "means" log
+    const limit = segment.length <= 3 ? 1 : Math.max(2, Math.floor(segment.length / 3));
+    const close = best !== undefined && bestDistance <= limit;
+    const typoFixed = close ? [...written, best ?? '', ...segments.slice(index + 1)] : undefined;
+    // a spelling fix that makes the whole name valid is the most likely intent
+    if (typoFixed && isTarget(resolveSegments(typoFixed, joinNames))) {
+      return `unknown option; did you mean ${render(typoFixed)}?`;
+    }
+    // `entryPoints.web.readTimeout` → the one option below here with that last name
+    const last = (segments[segments.length - 1] ?? '').toLowerCase();
+    const sameLast = optionPaths(node).filter(
+      (p) => (p[p.length - 1] ?? '').toLowerCase() === last,
+    );
+    if (sameLast.length === 1 && sameLast[0]) {
+      return `unknown option; did you mean ${render([...written, ...sameLast[0]])}?`;
+    }
+    if (typoFixed) return `unknown option; did you mean ${render(typoFixed)}?`;
+    return `unknown option; valid here: ${Object.keys(node.children).join(', ')}`;
+  }
+  return 'unknown option';
+}
+
+// ---------------------------------------------------------------------------
+// Value conversion
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return JSON.stringify(value);
+}
+
+function convertBool(raw: unknown, origin: string): boolean {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'string') {
+    // the spellings Go's strconv.ParseBool accepts, since Traefik users write them
+    const value = raw.trim();
+    if (['true', 't', '1'].includes(value.toLowerCase())) return true;
+    if (['false', 'f', '0'].includes(value.toLowerCase())) return false;
+  }
+  throw new StaticConfigError(origin, `expected true or false, got ${describe(raw)}`);
+}
+
+function convertInt(raw: unknown, min: number, max: number, origin: string): number {
+  let value: number | undefined;
+  if (typeof raw === 'number') value = raw;
+  else if (typeof raw === 'string' && /^\s*\d+\s*$/.test(raw)) value = Number(raw);
+  if (value === undefined || !Number.isInteger(value)) {
+    throw new StaticConfigError(origin, `expected a whole number, got ${describe(raw)}`);
+  }
+  if (value < min || value > max) {
+    throw new StaticConfigError(
+      origin,
+      max === Number.MAX_SAFE_INTEGER
+        ? `must be at least ${min}, got ${value}`
+        : `must be between ${min} and ${max}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+function convertString(raw: unknown, origin: string): string {
+  if (typeof raw === 'string' || typeof raw === 'number') {
+    const value = String(raw).trim();
+    if (value !== '') return value;
+  }
+  throw new StaticConfigError(origin, `expected a non-empty string, got ${describe(raw)}`);
+}
+
+function convertList(raw: unknown, origin: string): string[] {
+  const items = Array.isArray(raw) ? raw : [raw];
+  const out: string[] = [];
+  for (const item of items) {
+    if (typeof item !== 'string' && typeof item !== 'number') {
+      throw new StaticConfigError(origin, `expected a comma-separated list, got ${describe(raw)}`);
+    }
+    // a trailing comma (`a,b,`) is a harmless slip, not a request for an empty item
+    for (const part of String(item).split(',')) if (part.trim() !== '') out.push(part.trim());
+  }
+  return out;
+}
+
+export function validateCidr(value: string, origin: string): void {
+  const [ip = '', prefix, extra] = value.split('/');
+  const family = isIP(ip);
+  const ok =
+    family !== 0 &&
+    extra === undefined &&
+    (prefix === undefined ||
+      (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)));
+  if (!ok)
+    throw new StaticConfigError(origin, `${JSON.stringify(value)} is not an IP address or CIDR`);
+}
+
+export interface ParsedAddress {
+  address: string;
+  host: string;
+  port: number;
+}
+
+/** Traefik's `[host]:port[/tcp]`; host '' listens on all interfaces */
+export function parseAddress(raw: unknown, origin: string): ParsedAddress {
+  if (typeof raw === 'number') {
+    throw new StaticConfigError(origin, `expected [host]:port, got ${raw} (write ":${raw}")`);
+  }
+  const address = convertString(raw, origin);
+  let rest = address;
+  const slash = rest.lastIndexOf('/');
+  if (slash >= 0) {
+    const protocol = rest.slice(slash + 1).toLowerCase();
+    if (protocol === 'udp')
+      throw new StaticConfigError(origin, 'udp entrypoints are not supported yet');
+    if (protocol !== 'tcp') {
+      throw new StaticConfigError(
+        origin,
+        `unknown protocol ${JSON.stringify(protocol)} (only /tcp)`,
+      );
+    }
+    rest = rest.slice(0, slash);
+  }
+  let host: string;
+  let portText: string;
+  if (rest.startsWith('[')) {
+    const close = rest.indexOf(']');
+    host = rest.slice(1, close);
+    portText = close >= 0 && rest[close + 1] === ':' ? rest.slice(close + 2) : '';
+    if (close < 0 || isIP(host) !== 6) {
+      throw new StaticConfigError(
+        origin,
+        `${JSON.stringify(address)} is not a valid [ipv6]:port address`,
+      );
+    }
+  } else {
+    const colon = rest.lastIndexOf(':');
+    if (colon < 0) {
+      throw new StaticConfigError(
+        origin,
+        `expected [host]:port, got ${JSON.stringify(address)} (e.g. ":8000")`,
+      );
+    }
+    host = rest.slice(0, colon);
+    portText = rest.slice(colon + 1);
+    if (host.includes(':')) {
+      throw new StaticConfigError(origin, `ipv6 hosts must be in brackets, e.g. "[::1]:8000"`);
+    }
+  }
+  if (!/^\d+$/.test(portText)) {
+    throw new StaticConfigError(origin, `port ${JSON.stringify(portText)} is not a number`);
+  }
+  const port = Number(portText);
+  if (port > 65535) throw new StaticConfigError(origin, `port ${port} is out of range (0-65535)`);
+  return { address, host: host.toLowerCase(), port };
+}
+
+function convert(type: LeafType, raw: unknown, origin: string): unknown {
+  if (raw === null || raw === undefined) throw new StaticConfigError(origin, 'empty value');
+  if (Array.isArray(raw) && type.t !== 'list') {
+    throw new StaticConfigError(origin, `expected a single value, got a list`);
+  }
+  switch (type.t) {
+    case 'bool':
+      return convertBool(raw, origin);
+    case 'int':
+      return convertInt(raw, type.min, type.max, origin);
+    case 'duration':
+      return parseDuration(raw, origin);
+    case 'string':
+    case 'path':
+      return convertString(raw, origin);
+    case 'address':
+      return parseAddress(raw, origin);
+    case 'enum': {
+      const text = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
+      const value = text === undefined ? undefined : type.values[text];
+      if (value === undefined)
+        throw new StaticConfigError(origin, `expected ${type.shown}, got ${describe(raw)}`);
+      return value;
+    }
+    case 'list': {
+      const items = convertList(raw, origin);
+      if (type.item === 'cidr') for (const item of items) validateCidr(item, origin);
+      return items;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Rendering option names in each source's notation
+
+function renderFlag(path: string[]): string {
+  return `--${path.join('.')}`;
+}
+
+function renderEnv(path: string[]): string {
+  return `PORTICO_${path.join('_').toUpperCase()}`;
+}
+
+function renderFor(source: Source, path: string[]): string {
+  if (source.kind === 'flag') return renderFlag(path);
+  if (source.kind === 'env') return renderEnv(path);
+  return `${source.file}: ${path.join('.')}`;
+}
+
+// ---------------------------------------------------------------------------
+// Flags
+
+const BOOL_LITERAL = /^(true|false|t|f|1|0)$/i;
+
+function isConfigFileFlag(arg: string): boolean {
+  return /^--configfile(=|$)/i.test(arg);
+}
+
+function findConfigFile(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { path: string; origin: string } | undefined {
+  let found: { path: string; origin: string } | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!isConfigFileFlag(arg)) continue;
+    const eq = arg.indexOf('=');
+    const origin = eq >= 0 ? arg.slice(0, eq) : arg;
+    let value = eq >= 0 ? arg.slice(eq + 1) : argv[i + 1];
+    if (eq < 0) {
+      if (value === undefined || value.startsWith('--'))
+        throw new StaticConfigError(origin, 'missing value');
+      i++;
+    }
+    value = value ?? '';
+    if (value.trim() === '') throw new StaticConfigError(origin, 'empty value');
+    found = { path: value, origin };
+  }
+  if (found) return found;
+  const fromEnv = env.PORTICO_CONFIGFILE;
+  if (fromEnv !== undefined && fromEnv.trim() !== '')
+    return { path: fromEnv, origin: 'PORTICO_CONFIGFILE' };
+  return undefined;
+}
+
+function applyFlags(store: Store, argv: string[]): void {
+  const source: Source = { kind: 'flag' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--') || arg === '--') {
+      throw new StaticConfigError(arg, 'unexpected argument; options are written --name=value');
+    }
+    const body = arg.slice(2);
+    const eq = body.indexOf('=');
+    const key = eq >= 0 ? body.slice(0, eq) : body;
+    let value: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
+    const origin = `--${key}`;
+    const segments = key.split('.');
+    const result = resolveSegments(segments, false);
+    if (!isTarget(result))
+      throw new StaticConfigError(origin, unknownReason(segments, result, renderFlag));
+    const next = argv[i + 1];
+    const takesBool = result.node.kind === 'group' || result.node.type.t === 'bool';
+    if (value === undefined) {
+      if (takesBool) {
+        // `--api.insecure` alone means true; `--api.insecure false` is read as a value
+        if (next !== undefined && BOOL_LITERAL.test(next)) {
+          value = next;
+          i++;
+        } else value = 'true';
+      } else {
+        if (next === undefined || next.startsWith('--'))
+          throw new StaticConfigError(origin, 'missing value');
+        value = next;
+        i++;
+      }
+    }
+    store.apply(result, value, origin, source);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Environment
+
+const ENV_PREFIX = 'PORTICO_';
+
+function applyEnv(store: Store, env: NodeJS.ProcessEnv): void {
+  const source: Source = { kind: 'env' };
+  // sorted, so that which of two conflicting variables wins does not depend on the environment's order
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(ENV_PREFIX)) continue;
+    const value = env[name];
+    const segments = name.slice(ENV_PREFIX.length).toLowerCase().split('_');
+    const result = resolveSegments(segments, true);
+    if (!isTarget(result))
+      throw new StaticConfigError(name, unknownReason(segments, result, renderEnv, true));
+    // compose files often declare `PORTICO_X=` to mean "unset"
+    if (value === undefined || value === '') continue;
+    store.apply(result, value, name, source);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Config file
+
+function applyFile(store: Store, filePath: string, shownAs: string): void {
+  if (extname(filePath).toLowerCase() === '.toml') {
+    throw new StaticConfigError(
+      shownAs,
+      'toml configuration files are not supported; use yaml or json',
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(filePath, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : (error as Error).message;
+    throw new StaticConfigError(shownAs, `cannot read configuration file: ${why}`);
+  }
+  const lineCounter = new LineCounter();
+  // merge keys (`<<: *defaults`) because Traefik's go-yaml reads them
+  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false });
+  const [first] = doc.errors;
+  if (first) {
+    const pos = lineCounter.linePos(first.pos[0]);
+    const message = (first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new StaticConfigError(
+      `${shownAs} (line ${pos.line}, column ${pos.col})`,
+      `yaml syntax error: ${message.charAt(0).toLowerCase()}${message.slice(1)}`,
+    );
+  }
+  const walker = new YamlWalker(store, doc, lineCounter, shownAs);
+  walker.walk(doc.contents, SCHEMA, [], [], 1);
+}
+
+class YamlWalker {
+  private readonly source: Source;
+
+  constructor(
+    private readonly store: Store,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+    private readonly file: string,
+  ) {
+    this.source = { kind: 'file', file };
+  }
+
+  private origin(written: string[], line: number): string {
+    return `${this.file}: ${written.join('.')} (line ${line})`;
+  }
+
+  private lineOf(node: unknown): number {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    return range ? this.lines.linePos(range[0]).line : 1;
+  }
+
+  private deref(node: unknown): unknown {
+    return isAlias(node) ? node.resolve(this.doc) : node;
+  }
+
+  /** the plain value of a leaf: a scalar, or a list of scalars */
+  private value(node: unknown, origin: string): unknown {
+    if (node === null || node === undefined) return null;
+    if (isScalar(node)) return node.value;
+    if (isSeq(node)) {
+      return node.items.map((item) => {
+        const resolved = this.deref(item);
+        if (!isScalar(resolved))
+          throw new StaticConfigError(origin, 'list items must be plain values');
+        return resolved.value;
+      });
+    }
+    if (isMap(node)) throw new StaticConfigError(origin, 'expected a value, got a mapping');
+    throw new StaticConfigError(origin, 'unsupported yaml value');
+  }
+
+  walk(raw: unknown, schema: SchemaNode, path: string[], written: string[], line: number): void {
+    const node = this.deref(raw);
+    const origin = this.origin(written, line);
+    if (schema.kind === 'leaf') {
+      this.store.apply({ node: schema, path }, this.value(node, origin), origin, this.source);
+      return;
+    }
+    if (node === null || node === undefined || (isScalar(node) && node.value === null)) {
+      // `ping:` or `api: ~` switch a section on; an empty plain group sets nothing
+      if (schema.kind === 'group' && schema.section)
+        this.store.apply({ node: schema, path }, null, origin, this.source);
+      return;
+    }
+    if (!isMap(node)) {
+      if (schema.kind === 'group' && schema.section && isScalar(node)) {
+        this.store.apply({ node: schema, path }, node.value, origin, this.source);
+        return;
+      }
+      if (path.length === 0)
+        throw new StaticConfigError(this.file, 'expected a mapping of options at the top level');
+      throw new StaticConfigError(origin, 'expected a mapping of options');
+    }
+    if (schema.kind === 'group' && schema.section) {
+      this.store.apply({ node: schema, path }, true, origin, this.source);
+    }
+    const seen = new Map<string, number>();
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      const keyNode = pair.key;
+      const keyLine = this.lineOf(keyNode);
+      if (isScalar(keyNode) && typeof keyNode.value === 'symbol') {
+        this.merge(pair.value, schema, path, written, keyLine);
+        continue;
+      }
+      if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
+        throw new StaticConfigError(this.origin(written, keyLine), 'keys must be plain names');
+      }
+      const key = String(keyNode.value);
+      const keyWritten = [...written, key];
+      const keyOrigin = this.origin(keyWritten, keyLine);
+      const duplicate = seen.get(key.toLowerCase());
+      if (duplicate !== undefined) {
+        throw new StaticConfigError(
+          keyOrigin,
+          `duplicates the key on line ${duplicate} (keys are case-insensitive)`,
+        );
+      }
+      seen.set(key.toLowerCase(), keyLine);
+      if (schema.kind === 'map') {
+        if (!ENTRY_POINT_NAME.test(key)) {
+          throw new StaticConfigError(
+            keyOrigin,
+            `invalid entry point name ${JSON.stringify(key)} (letters, digits, - and _)`,
+          );
+        }
+        // `web: {}` still declares the entry point, so a missing address is reported
+        this.store.canonicalName(key, this.source);
+        this.walk(pair.value, schema.item, [...path, key], keyWritten, keyLine);
+        continue;
+      }
+      const found = findChild(schema, key);
+      if (!found) {
+        const segments = [...written, key];
+        const failure: Failure = { index: written.length, node: schema, path };
+        throw new StaticConfigError(
+          keyOrigin,
+          unknownReason(segments, failure, (p) => p.join('.')),
+        );
+      }
+      this.walk(pair.value, found[1], [...path, found[0]], keyWritten, keyLine);
+    }
+  }
+
+  private merge(
+    raw: unknown,
+    schema: SchemaNode,
+    path: string[],
+    written: string[],
+    line: number,
+  ): void {
+    const value = this.deref(raw);
+    const sources = isSeq(value) ? value.items : [value];
+    for (const item of sources) this.walk(item, schema, path, written, line);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Building the StaticConfig
+
+interface Context {
+  store: Store;
+  cwd: string;
+}
+
+function entry(ctx: Context, path: string): Entry | undefined {
+  return ctx.store.get(path);
+}
+
+function valueOf<T>(ctx: Context, path: string, fallback: T): T {
+  const found = ctx.store.get(path);
+  return found === undefined ? fallback : (found.value as T);
+}
+
+function absolute(ctx: Context, path: string): string {
+  return isAbsolute(path) ? path : resolvePath(ctx.cwd, path);
+}
+
+function defaultEntryPoint(name: string, address: ParsedAddress): EntryPointConfig {
+  return {
+    name,
+    address: address.address,
+    host: address.host,
+    port: address.port,
+    forwardedHeaders: { trustedIPs: [], insecure: false },
+    transport: {
+      respondingTimeouts: {
+        readTimeoutMs: DEFAULTS.readTimeoutMs,
+        readHeaderTimeoutMs: DEFAULTS.readHeaderTimeoutMs,
+        writeTimeoutMs: DEFAULTS.writeTimeoutMs,
+        idleTimeoutMs: DEFAULTS.idleTimeoutMs,
+      },
+      lifeCycle: {
+        graceTimeOutMs: DEFAULTS.graceTimeOutMs,
+        requestAcceptGraceTimeoutMs: DEFAULTS.requestAcceptGraceTimeoutMs,
+      },
+      keepAliveMaxRequests: DEFAULTS.keepAliveMaxRequests,
+    },
+    http: {
+      middlewares: [],
+      maxHeaderBytes: DEFAULTS.maxHeaderBytes,
+      sanitizePath: true,
+      encodedCharacters: {
+        allowEncodedSlash: true,
+        allowEncodedBackSlash: true,
+        allowEncodedNullCharacter: true,
+        allowEncodedSemicolon: true,
+        allowEncodedPercent: true,
+        allowEncodedQuestionMark: true,
+        allowEncodedHash: true,
+      },
+    },
+    asDefault: false,
+  };
+}
+
+function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
+  const p = `entryPoints.${name}.`;
+  const addressEntry = entry(ctx, `${p}address`);
+  if (!addressEntry) {
+    const source = ctx.store.entryPointNames.get(name.toLowerCase())?.source ?? { kind: 'flag' };
+    throw new StaticConfigError(
+      renderFor(source, ['entryPoints', name, 'address']),
+      `is required (entry point "${name}" has no address)`,
+    );
+  }
+  const ep = defaultEntryPoint(name, addressEntry.value as ParsedAddress);
+  const get = <T>(key: string, fallback: T): T => valueOf(ctx, `${p}${key}`, fallback);
+  ep.forwardedHeaders.trustedIPs = get(
+    'forwardedHeaders.trustedIPs',
+    ep.forwardedHeaders.trustedIPs,
+  );
+  ep.forwardedHeaders.insecure = get('forwardedHeaders.insecure', false);
+  const rt = ep.transport.respondingTimeouts;
+  rt.readTimeoutMs = get('transport.respondingTimeouts.readTimeout', rt.readTimeoutMs);
+  rt.writeTimeoutMs = get('transport.respondingTimeouts.writeTimeout', rt.writeTimeoutMs);
+  rt.idleTimeoutMs = get('transport.respondingTimeouts.idleTimeout', rt.idleTimeoutMs);
+  const headerEntry = entry(ctx, `${p}transport.respondingTimeouts.readHeaderTimeout`);
+  if (headerEntry) {
+    rt.readHeaderTimeoutMs = headerEntry.value as number;
+    if (rt.readTimeoutMs > 0 && rt.readHeaderTimeoutMs > rt.readTimeoutMs) {
+      throw new StaticConfigError(
+        headerEntry.origin,
+        `must not exceed readTimeout (${formatDuration(rt.readHeaderTimeoutMs)} > ${formatDuration(rt.readTimeoutMs)})`,
+      );
+    }
+  } else if (rt.readTimeoutMs > 0) {
+    // the default must not be the one thing that fails a shorter readTimeout someone set
+    rt.readHeaderTimeoutMs = Math.min(rt.readHeaderTimeoutMs, rt.readTimeoutMs);
+  }
+  const lc = ep.transport.lifeCycle;
+  lc.graceTimeOutMs = get('transport.lifeCycle.graceTimeOut', lc.graceTimeOutMs);
+  lc.requestAcceptGraceTimeoutMs = get(
+    'transport.lifeCycle.requestAcceptGraceTimeout',
+    lc.requestAcceptGraceTimeoutMs,
+  );
+  ep.transport.keepAliveMaxRequests = get(
+    'transport.keepAliveMaxRequests',
+    ep.transport.keepAliveMaxRequests,
+  );
+  ep.http.middlewares = get('http.middlewares', ep.http.middlewares);
+  ep.http.maxHeaderBytes = get('http.maxHeaderBytes', ep.http.maxHeaderBytes);
+  ep.http.sanitizePath = get('http.sanitizePath', ep.http.sanitizePath);
+  for (const name of ENCODED_CHARACTERS) {
+    ep.http.encodedCharacters[name] = get(`http.encodedCharacters.${name}`, true);
+  }
+  ep.asDefault = get('asDefault', false);
+  return ep;
+}
+
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::']);
+
+/** two listeners on one port collide if hosts match or either binds every interface */
+function checkAddresses(
+  entryPoints: Record<string, EntryPointConfig>,
+  origins: Map<string, string>,
+): void {
+  const list = Object.values(entryPoints);
+  for (let i = 0; i < list.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = list[j];
+      const b = list[i];
+      if (!a || !b || a.port === 0 || a.port !== b.port) continue;
+      if (a.host === b.host || WILDCARD_HOSTS.has(a.host) || WILDCARD_HOSTS.has(b.host)) {
+        // name the entry point the user configured, not one Portico added
+        const [culprit, other] = origins.has(b.name) ? [b, a] : [a, b];
+        const note = origins.has(other.name)
+          ? ''
+          : ` (added by portico; set entryPoints.${other.name}.address to move it)`;
+        throw new StaticConfigError(
+          origins.get(culprit.name) ?? `entryPoints.${culprit.name}.address`,
+          `${culprit.address} conflicts with entry point "${other.name}" on ${other.address}${note}`,
+        );
+      }
+    }
+  }
+}
+
+function build(ctx: Context): StaticConfig {
+  const { store } = ctx;
+  const entryPoints: Record<string, EntryPointConfig> = {};
+  const addressOrigins = new Map<string, string>();
+  for (const { name } of store.entryPointNames.values()) {
+    entryPoints[name] = buildEntryPoint(ctx, name);
+    addressOrigins.set(name, entry(ctx, `entryPoints.${name}.address`)?.origin ?? name);
+  }
+  if (Object.keys(entryPoints).length === 0) {
+    entryPoints.web = defaultEntryPoint('web', parseAddress(DEFAULTS.webAddress, 'web'));
+  }
+
+  const apiOn = valueOf(ctx, 'api', false);
+  const api = apiOn
+    ? {
+        insecure: valueOf(ctx, 'api.insecure', false),
+        dashboard: valueOf(ctx, 'api.dashboard', true),
+      }
+    : undefined;
+
+  let ping: StaticConfig['ping'];
+  if (valueOf(ctx, 'ping', false)) {
+    const pingEntry = entry(ctx, 'ping.entryPoint');
+    const wanted = (pingEntry?.value as string | undefined) ?? 'traefik';
+    const name = store.knownName(wanted) ?? wanted;
+    ping = { entryPoint: name };
+    if (!entryPoints[name] && name.toLowerCase() !== 'traefik') {
+      throw new StaticConfigError(
+        pingEntry?.origin ?? 'ping.entryPoint',
+        `entry point "${wanted}" is not configured`,
+      );
+    }
+  }
+  // as Traefik does, the internal entry point appears only when something needs it
+  const internal = store.knownName('traefik') ?? 'traefik';
+  if ((api?.insecure || ping?.entryPoint === internal) && !entryPoints[internal]) {
+    entryPoints[internal] = defaultEntryPoint(
+      internal,
+      parseAddress(DEFAULTS.internalAddress, internal),
+    );
+  }
+  checkAddresses(entryPoints, addressOrigins);
+
+  let file: StaticConfig['providers']['file'];
+  if (valueOf(ctx, 'providers.file', false)) {
+    const filename = entry(ctx, 'providers.file.filename');
+    const directory = entry(ctx, 'providers.file.directory');
+    if (filename && directory) {
+      throw new StaticConfigError(
+        filename.origin,
+        `cannot be combined with ${directory.origin}; set filename or directory, not both`,
+      );
+    }
+    if (!filename && !directory) {
+      const section = entry(ctx, 'providers.file');
+      throw new StaticConfigError(
+        section
+          ? renderFor(section.source, ['providers', 'file', 'filename'])
+          : 'providers.file.filename',
+        'the file provider needs filename or directory',
+      );
+    }
+    file = { watch: valueOf(ctx, 'providers.file.watch', true) };
+    if (filename) file.filename = absolute(ctx, filename.value as string);
+    if (directory) file.directory = absolute(ctx, directory.value as string);
+  }
+
+  const log: StaticConfig['log'] = {
+    level: valueOf(ctx, 'log.level', 'info') as StaticConfig['log']['level'],
+    format: valueOf(ctx, 'log.format', 'json') as StaticConfig['log']['format'],
+  };
+  const logFile = valueOf<string | undefined>(ctx, 'log.filePath', undefined);
+  if (logFile !== undefined) log.filePath = absolute(ctx, logFile);
+
+  let accessLog: StaticConfig['accessLog'];
+  if (valueOf(ctx, 'accessLog', false)) {
+    // Traefik's access log default is the common log format; kept for drop-in configs
+    accessLog = {
+      format: valueOf(ctx, 'accessLog.format', 'common') as 'json' | 'common',
+      bufferingSize: valueOf(ctx, 'accessLog.bufferingSize', 0),
+    };
+    const path = valueOf<string | undefined>(ctx, 'accessLog.filePath', undefined);
+    if (path !== undefined) accessLog.filePath = absolute(ctx, path);
+  }
+
+  const rootCAs = valueOf<string[]>(ctx, 'serversTransport.rootCAs', []).map((ca) =>
+    // Traefik accepts a file or inline PEM; only files are relative to cwd
+    ca.includes('-----BEGIN') ? ca : absolute(ctx, ca),
+  );
+
+  const config: StaticConfig = {
+    entryPoints,
+    providers: {
+      providersThrottleDurationMs: valueOf(
+        ctx,
+        'providers.providersThrottleDuration',
+        DEFAULTS.providersThrottleDurationMs,
+      ),
+    },
+    log,
+    serversTransport: {
+      insecureSkipVerify: valueOf(ctx, 'serversTransport.insecureSkipVerify', false),
+      maxIdleConnsPerHost: valueOf(
+        ctx,
+        'serversTransport.maxIdleConnsPerHost',
+        DEFAULTS.maxIdleConnsPerHost,
+      ),
+      rootCAs,
+      forwardingTimeouts: {
+        dialTimeoutMs: valueOf(
+          ctx,
+          'serversTransport.forwardingTimeouts.dialTimeout',
+          DEFAULTS.dialTimeoutMs,
+        ),
+        responseHeaderTimeoutMs: valueOf(
+          ctx,
+          'serversTransport.forwardingTimeouts.responseHeaderTimeout',
+          DEFAULTS.responseHeaderTimeoutMs,
+        ),
+        idleConnTimeoutMs: valueOf(
+          ctx,
+          'serversTransport.forwardingTimeouts.idleConnTimeout',
+          DEFAULTS.idleConnTimeoutMs,
+        ),
+      },
+    },
+    workers: valueOf(ctx, 'workers', availableParallelism()),
+    quickstart: valueOf(ctx, 'quickstart', false),
+  };
+  if (file) config.providers.file = file;
+  if (accessLog) config.accessLog = accessLog;
+  if (api) config.api = api;
+  if (ping) config.ping = ping;
+  return config;
+}
+
+// ---------------------------------------------------------------------------
+// Entry point
+
+const DEFAULT_FILES = ['portico.yml', 'portico.yaml'];
+
+/**
+ * Loads the static configuration: defaults < config file < PORTICO_* env <
+ * flags. `argv` holds options only (the caller strips the subcommand). Throws
+ * StaticConfigError naming the offending option as the user wrote it.
+ */
+export function loadStaticConfig(input: {
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+}): StaticConfig {
+  const cwd = input.cwd ?? process.cwd();
+  const ctx: Context = { store: new Store(), cwd };
+
+  const given = findConfigFile(input.argv, input.env);
+  let configFile: string | undefined;
+  if (given) {
+    configFile = absolute(ctx, given.path);
+    // problems finding the file name the option that gave it; problems inside it name the file
+    if (extname(configFile).toLowerCase() === '.toml') {
+      throw new StaticConfigError(
+        given.origin,
+        'toml configuration files are not supported; use yaml or json',
+      );
+    }
+    if (!existsSync(configFile)) {
+      throw new StaticConfigError(
+        given.origin,
+        `cannot read configuration file ${JSON.stringify(given.path)}: no such file`,
+      );
+    }
+    applyFile(ctx.store, configFile, given.path);
+  } else {
+    const found = DEFAULT_FILES.find((name) => existsSync(resolvePath(cwd, name)));
+    if (found) {
+      configFile = resolvePath(cwd, found);
+      applyFile(ctx.store, configFile, basename(found));
+    }
+  }
+  applyEnv(ctx.store, input.env);
+  applyFlags(ctx.store, input.argv);
+
+  const config = build(ctx);
+  if (configFile !== undefined) config.configFile = configFile;
+  return config;
+}
+
+// ---------------------------------------------------------------------------
+// Help
+
+function placeholder(type: LeafType): string {
+  switch (type.t) {
+    case 'bool':
+      return '[=true|false]';
+    case 'int':
+      return '=N';
+    case 'duration':
+      return '=DURATION';
+    case 'list':
+      return type.item === 'cidr' ? '=CIDR,...' : '=A,B,...';
+    case 'address':
+      return '=[HOST]:PORT';
+    case 'enum':
+      return `=${type.shown}`;
+    case 'path':
+      return '=PATH';
+    case 'string':
+      return '=NAME';
+  }
+}
+
+function helpLines(node: SchemaNode, path: string[], out: string[]): void {
+  if (node.kind === 'leaf') {
+    const def =
+      node.def === undefined
+        ? ''
+        : node.def === '(required)'
+          ? ' (required)'
+          : ` (default ${node.def.replace(/^\((.*)\)$/, '$1')})`;
+    out.push(`  --${path.join('.')}${placeholder(node.type)}`, `      ${node.help}${def}`);
+    return;
+  }
+  if (node.kind === 'map') {
+    helpLines(node.item, [...path, node.placeholder], out);
+    return;
+  }
+  if (node.section) out.push(`  --${path.join('.')}[=true|false]`, `      ${node.section.help}`);
+  if (node.help) out.push(`  (${path.join('.')}: ${node.help})`);
+  for (const [name, child] of Object.entries(node.children)) helpLines(child, [...path, name], out);
+}
+
+function buildHelp(): string {
+  const options: string[] = [];
+  helpLines(SCHEMA, [], options);
+  return [
+    'Static configuration (Traefik v3 install options)',
+    '',
+    'Sources, lowest to highest precedence:',
+    '  defaults < config file < PORTICO_* environment variables < command-line flags',
+    'Unlike Traefik, which reads one source only, Portico merges them option by option:',
+    'a flag overrides the same option from the environment or the file and leaves the rest.',
+    '',
+    'Config file: --configFile=PATH or PORTICO_CONFIGFILE, else ./portico.yml or ./portico.yaml.',
+    "  YAML or JSON with Traefik's keys (entryPoints, providers, log, accessLog, api, ...);",
+    '  keys match case-insensitively. TOML is not supported.',
+    'Flags: --name=value or --name value; booleans alone mean true (--api.insecure).',
+    '  Lists are comma-separated. Names match case-insensitively.',
+    'Environment: PORTICO_ + the option path with "_" between segments, e.g.',
+    '  PORTICO_ENTRYPOINTS_WEB_ADDRESS=:8000, PORTICO_LOG_LEVEL=DEBUG, PORTICO_ACCESSLOG=true.',
+    '  Entry point names are read in lower case. Empty variables are ignored; an unknown',
+    '  PORTICO_* variable is an error, so typos are caught.',
+    'Durations: 100ms, 1.5s, 2m, 1h30m, or a plain number of seconds (as in Traefik).',
+    'Relative paths are resolved against the working directory.',
+    '',
+    `Without any entry point Portico listens on "web" at ${DEFAULTS.webAddress} (unprivileged; Traefik uses :80).`,
+    `api.insecure and ping add entry point "traefik" on ${DEFAULTS.internalAddress} unless configured.`,
+    'Setting any option of accessLog, api, ping or providers.file turns that section on.',
+    'Traefik options Portico does not implement yet are reported as such, never ignored.',
+    '',
+    'Options:',
+    ...options,
+  ].join('\n');
+}
+
+/** help text for every static option, generated from the schema */
+export const staticOptionsHelp: string = buildHelp();
