@@ -1,0 +1,211 @@
+/*
+ * compile(): the routing table built from a merged configuration. Broken
+ * elements are left out with their reason and never take the others down;
+ * routers are ordered by priority; the host index never changes what matches.
+ */
+import http from 'node:http';
+import { Socket } from 'node:net';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { DynamicConfig } from '../../src/config/dynamic.js';
+import { mergeSnapshots } from '../../src/config/aggregate.js';
+import { validateDynamic } from '../../src/config/validate.js';
+import { compile } from '../../src/routing/compile.js';
+import { StateRegistry } from '../../src/routing/state.js';
+import { findRoute, type RoutingTable } from '../../src/routing/table.js';
+import { RequestContext } from '../../src/server/context.js';
+import { testStaticConfig } from '../helpers/portico.js';
+
+function build(config: DynamicConfig, flags: string[] = []): RoutingTable {
+  const merged = mergeSnapshots([{ provider: 'file', config, errors: [] }]);
+  const validated = validateDynamic(merged.config);
+  const sc = testStaticConfig(flags);
+  const state = new StateRegistry();
+  state.begin();
+  const table = compile(validated.config, {
+    entryPoints: sc.entryPoints,
+    transportDefaults: sc.serversTransport,
+    state,
+    logger: pino({ level: 'silent' }),
+    errors: validated.errors,
+  });
+  state.closeAll();
+  return table;
+}
+
+function ctxFor(target: { host?: string; path?: string; method?: string; headers?: Record<string, string> }): RequestContext {
+  const req = new http.IncomingMessage(new Socket());
+  req.method = target.method ?? 'GET';
+  req.headers = { host: target.host ?? 'example.test', ...target.headers };
+  const res = new http.ServerResponse(req);
+  const [path, query = ''] = (target.path ?? '/').split('?');
+  return new RequestContext(req, res, 'web', 'http', (target.host ?? 'example.test').toLowerCase(), target.host ?? '', path!, query);
+}
+
+function route(table: RoutingTable, target: Parameters<typeof ctxFor>[0]): string | undefined {
+  return findRoute(table.entryPoints.get('web')!, ctxFor(target))?.name;
+}
+
+const svc = { loadBalancer: { servers: [{ url: 'http://127.0.0.1:1' }] } };
+
+describe('priority', () => {
+  it.each([
+    // [rules by router name, request, expected winner]
+    [{ a: 'PathPrefix(`/`)', b: 'PathPrefix(`/api`)' }, { path: '/api/x' }, 'b@file'],
+    [{ a: 'PathPrefix(`/`)', b: 'PathPrefix(`/api`)' }, { path: '/web' }, 'a@file'],
+    [{ a: 'Host(`x.test`)', b: 'Host(`x.test`) && PathPrefix(`/a`)' }, { host: 'x.test', path: '/a' }, 'b@file'],
+    // Traefik's documented example: the longer HostRegexp outranks the shorter Host
+    [{ a: 'HostRegexp(`[a-z]+\\.traefik\\.com`)', b: 'Host(`foobar.traefik.com`)' }, { host: 'foobar.traefik.com' }, 'a@file'],
+  ])('%j takes %j → %s', (rules, target, winner) => {
+    const routers = Object.fromEntries(Object.entries(rules).map(([n, rule]) => [n, { rule, service: 's' }]));
+    expect(route(build({ http: { routers, services: { s: svc } } }), target)).toBe(winner);
+  });
+
+  it('explicit priority wins over rule length', () => {
+    const table = build({
+      http: {
+        routers: {
+          long: { rule: 'Host(`x.test`) && PathPrefix(`/`)', service: 's' },
+          short: { rule: 'PathPrefix(`/`)', service: 's', priority: 1000 },
+        },
+        services: { s: svc },
+      },
+    });
+    expect(route(table, { host: 'x.test' })).toBe('short@file');
+    expect(table.routers.get('long@file')!.priority).toBe('Host(`x.test`) && PathPrefix(`/`)'.length);
+  });
+
+  it('a host-pinned router and a catch-all are ordered together by priority', () => {
+    const table = build({
+      http: {
+        routers: {
+          pinned: { rule: 'Host(`x.test`)', service: 's' },
+          catchAll: { rule: 'PathPrefix(`/`)', service: 's', priority: 500 },
+          other: { rule: 'Host(`y.test`)', service: 's', priority: 1 },
+        },
+        services: { s: svc },
+      },
+    });
+    expect(route(table, { host: 'x.test' })).toBe('catchAll@file');
+    expect(route(table, { host: 'y.test' })).toBe('catchAll@file');
+    expect(route(table, { host: 'z.test' })).toBe('catchAll@file');
+  });
+});
+
+describe('host index', () => {
+  it('finds exact-host routers among many and never matches other hosts', () => {
+    const routers: Record<string, { rule: string; service: string }> = {};
+    for (let i = 0; i < 2000; i++) routers[`h${i}`] = { rule: `Host(\`h${i}.test\`) || Host(\`alias${i}.test\`)`, service: 's' };
+    routers.regex = { rule: 'HostRegexp(`^r[0-9]+\\.test$`)', service: 's' };
+    const table = build({ http: { routers, services: { s: svc } } });
+    const ep = table.entryPoints.get('web')!;
+    expect(ep.byHost.size).toBe(4000);
+    expect(ep.any.map((r) => r.name)).toEqual(['regex@file']);
+    expect(route(table, { host: 'h1234.test' })).toBe('h1234@file');
+    expect(route(table, { host: 'ALIAS7.test' })).toBe('h7@file');
+    expect(route(table, { host: 'r5.test' })).toBe('regex@file');
+    expect(route(table, { host: 'h1234.test.evil' })).toBeUndefined();
+  });
+});
+
+describe('broken elements are left out, the rest serves', () => {
+  it.each([
+    ['bad rule syntax', { rule: 'Host(`a.test`', service: 's' }, 'rule', /error while parsing rule .*position/],
+    ['unknown matcher', { rule: 'Hots(`a.test`)', service: 's' }, 'rule', /unknown matcher Hots, did you mean Host\?/],
+    ['unknown service', { rule: 'Host(`a.test`)', service: 'nope' }, 'service', /the service "nope@file" does not exist/],
+    ['unknown middleware', { rule: 'Host(`a.test`)', service: 's', middlewares: ['ghost'] }, 'middlewares', /middleware "ghost@file" does not exist/],
+    ['unknown entrypoint only', { rule: 'Host(`a.test`)', service: 's', entryPoints: ['websecure'] }, 'entryPoints', /no valid entryPoint/],
+    ['v2 rule syntax', { rule: 'Host(`a.test`)', service: 's', ruleSyntax: 'v2' }, 'ruleSyntax', /only v3/],
+  ])('%s', (_label, broken, field, message) => {
+    const table = build({
+      http: { routers: { good: { rule: 'Host(`good.test`)', service: 's' }, broken }, services: { s: svc } },
+    });
+    const info = table.routers.get('broken@file')!;
+    expect(info.status).toBe('disabled');
+    expect(info.errors.join('\n')).toMatch(message);
+    expect(table.errors.find((e) => e.name === 'broken@file')).toMatchObject({ kind: 'router', field });
+    expect(route(table, { host: 'good.test' })).toBe('good@file');
+    expect(route(table, { host: 'a.test' })).toBeUndefined();
+  });
+
+  it('detects a middleware chain cycle and disables only the routers using it', () => {
+    const table = build({
+      http: {
+        routers: {
+          looped: { rule: 'Host(`a.test`)', service: 's', middlewares: ['c1'] },
+          fine: { rule: 'Host(`b.test`)', service: 's', middlewares: ['strip'] },
+        },
+        middlewares: {
+          c1: { chain: { middlewares: ['c2'] } },
+          c2: { chain: { middlewares: ['c1'] } },
+          strip: { stripPrefix: { prefixes: ['/x'] } },
+        },
+        services: { s: svc },
+      },
+    });
+    expect(table.routers.get('looped@file')!.errors.join()).toMatch(/cycle/);
+    expect(table.routers.get('fine@file')!.status).toBe('enabled');
+    expect(route(table, { host: 'b.test' })).toBe('fine@file');
+  });
+
+  it('reports a middleware with a bad option, naming the option', () => {
+    const table = build({
+      http: {
+        routers: { r: { rule: 'Host(`a.test`)', service: 's', middlewares: ['ap'] } },
+        middlewares: { ap: { addPrefix: { prefix: 'no-slash' } } },
+        services: { s: svc },
+      },
+    });
+    expect(table.middlewares.get('ap@file')!.errors.join()).toMatch(/addPrefix\.prefix: must be a string starting with \//);
+    expect(table.routers.get('r@file')!.status).toBe('disabled');
+  });
+
+  it('detects a service cycle', () => {
+    const table = build({
+      http: {
+        routers: { r: { rule: 'Host(`a.test`)', service: 'w1' } },
+        services: { w1: { weighted: { services: [{ name: 'w2' }] } }, w2: { weighted: { services: [{ name: 'w1' }] } } },
+      },
+    });
+    expect(table.routers.get('r@file')!.errors.join()).toMatch(/cycle/);
+  });
+
+  it('keeps validation errors with the element name and field', () => {
+    const table = build({
+      http: {
+        routers: { r: { rule: 'Host(`a.test`)', service: 's' } },
+        services: { s: svc, bad: { loadBalancer: { servers: [{ url: 'ftp://x' }] } } },
+      },
+    });
+    const err = table.errors.find((e) => e.name === 'bad@file')!;
+    expect(err.kind).toBe('service');
+    expect(err.field).toMatch(/servers\[0\]\.url/);
+    expect(route(table, { host: 'a.test' })).toBe('r@file');
+  });
+});
+
+describe('entrypoint middlewares', () => {
+  it('run before the router chain and must be provider-qualified', () => {
+    const table = build(
+      {
+        http: {
+          routers: { r: { rule: 'PathPrefix(`/`)', service: 's', middlewares: ['add'] } },
+          middlewares: { add: { addPrefix: { prefix: '/inner' } }, outer: { addPrefix: { prefix: '/outer' } } },
+          services: { s: svc },
+        },
+      },
+      ['--entryPoints.web.http.middlewares=outer@file'],
+    );
+    const ctx = ctxFor({ path: '/p' });
+    const r = findRoute(table.entryPoints.get('web')!, ctx)!;
+    // stop at the service: swap the response so nothing is sent
+    let seenPath = '';
+    const res = ctx.res as http.ServerResponse & { writeHead: unknown };
+    res.writeHead = () => {
+      seenPath = ctx.path;
+      return res;
+    };
+    r.handler(ctx);
+    expect(seenPath === '' ? ctx.path : seenPath).toBe('/inner/outer/p');
+  });
+});
