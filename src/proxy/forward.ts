@@ -51,7 +51,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
     const ctx = this.ctx;
-    if (ctx.res.destroyed || ctx.req.destroyed) {
+    // the request stream may be consumed already (mirroring reads the body first): look at the client side
+    if (ctx.clientGone || ctx.res.destroyed) {
       abort(new Error('client went away'));
       return;
     }

@@ -36,11 +36,13 @@ export function forwardWebSocket(ctx: RequestContext, server: UpstreamServer, op
   req.headers = headers as typeof req.headers;
   req.url = ctx.target();
   const socket = upgrade.socket as Socket;
-  socket.once('close', () => {
-    ctx.originStatus = ctx.originStatus || 101;
-  });
+  // for the access log: the response object on an upgraded socket never writes a status line itself
+  ctx.res.statusCode = 101;
+  ctx.originStatus = 101;
   proxy.ws(req, socket, upgrade.head, { target: server.origin }, (err: Error) => {
     ctx.upstreamError = err;
+    ctx.originStatus = 0;
+    ctx.res.statusCode = statusForUpstreamError(err);
     opts.observer?.failure(server, err);
     rejectUpgrade(socket, statusForUpstreamError(err));
   });

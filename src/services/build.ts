@@ -4,6 +4,7 @@
  * from validated config; the state that must survive swaps (health, pools,
  * round-robin position) comes from the StateRegistry.
  */
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { request as undiciRequest } from 'undici';
 import type { Handler, RequestContext } from '../server/context.js';
@@ -18,12 +19,13 @@ import { ConfigElementError } from '../errors.js';
 import { forward, type ForwardObserver, type UpstreamServer } from '../proxy/forward.js';
 import { forwardWebSocket } from '../proxy/websocket.js';
 import { sendStatus } from '../proxy/errors.js';
+import { upstreamHeaders } from '../proxy/headers.js';
 import { createPool, type TransportSettings } from '../proxy/transport.js';
 import type { StateRegistry } from '../routing/state.js';
 import { stableKey } from '../routing/state.js';
 import { SmoothWeightedRoundRobin } from './wrr.js';
 import { createStickyCookie, serverKey } from './sticky.js';
-import { createHealthChecker } from './health-check.js';
+import { createHealthChecker, type HealthCheckTlsOptions } from './health-check.js';
 import { createPassiveHealth } from './passive.js';
 
 export interface ServiceRuntime {
@@ -51,14 +53,33 @@ export interface ServiceBuildContext {
 interface LbServer extends UpstreamServer {
   weight: number;
   key: string;
+  /** prefix the server URL's path to the request path (per server, as in Traefik) */
+  preservePath: boolean;
 }
 
-function parseServer(raw: { url: string; weight?: number }, index: number, ctx: ServiceBuildContext, transport: TransportSettings): LbServer {
+/** Health probes go through the service's serversTransport TLS settings, as in Traefik. */
+function healthTls(t: TransportSettings): HealthCheckTlsOptions {
+  return {
+    rejectUnauthorized: !t.insecureSkipVerify,
+    ...(t.serverName ? { servername: t.serverName } : {}),
+    ...(t.rootCAs.length > 0 ? { ca: t.rootCAs.map((f) => readFileSync(f, 'utf8')) } : {}),
+  };
+}
+
+function parseServer(
+  raw: { url: string; weight?: number; preservePath?: boolean },
+  index: number,
+  ctx: ServiceBuildContext,
+  transport: TransportSettings,
+): LbServer {
   let u: URL;
   try {
     u = new URL(raw.url);
   } catch {
-    throw new ConfigElementError(`invalid url ${JSON.stringify(raw.url)}`, `loadBalancer.servers[${index}].url`);
+    throw new ConfigElementError(
+      `invalid url ${JSON.stringify(raw.url)}`,
+      `loadBalancer.servers[${index}].url`,
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new ConfigElementError(
@@ -81,20 +102,29 @@ function parseServer(raw: { url: string; weight?: number }, index: number, ctx: 
     pool,
     weight: raw.weight ?? 1,
     key: serverKey(raw.url),
+    preservePath: raw.preservePath === true,
   };
 }
 
-function buildLoadBalancer(name: string, lb: LoadBalancerConfig, ctx: ServiceBuildContext): ServiceRuntime {
+function buildLoadBalancer(
+  name: string,
+  lb: LoadBalancerConfig,
+  ctx: ServiceBuildContext,
+): ServiceRuntime {
   const transport = ctx.transport(lb.serversTransport);
   const servers = (lb.servers ?? []).map((s, i) => parseServer(s, i, ctx, transport));
-  const configKey = stableKey({ servers: lb.servers, hc: lb.healthCheck, p: lb.passiveHealthCheck });
+  const configKey = stableKey({
+    servers: lb.servers,
+    hc: lb.healthCheck,
+    p: lb.passiveHealthCheck,
+  });
   const passHostHeader = lb.passHostHeader ?? true;
-  const preservePath = (lb.servers ?? []).some((s) => s.preservePath === true);
   const log = ctx.logger.child({ service: name });
 
   const health = lb.healthCheck
     ? ctx.state.acquire(
-        `health:${name}:${configKey}`,
+        // the transport shapes the probes too (TLS verification, CAs, SNI)
+        `health:${name}:${configKey}|${transport.key}`,
         () => {
           const checker = createHealthChecker({
             service: name,
@@ -102,6 +132,7 @@ function buildLoadBalancer(name: string, lb: LoadBalancerConfig, ctx: ServiceBui
             config: lb.healthCheck!,
             onChange: () => undefined,
             logger: log,
+            tls: healthTls(transport),
           });
           checker.start();
           return checker;
@@ -110,7 +141,9 @@ function buildLoadBalancer(name: string, lb: LoadBalancerConfig, ctx: ServiceBui
       )
     : undefined;
   const passive = lb.passiveHealthCheck
-    ? ctx.state.acquire(`passive:${name}:${configKey}`, () => createPassiveHealth(lb.passiveHealthCheck!))
+    ? ctx.state.acquire(`passive:${name}:${configKey}`, () =>
+        createPassiveHealth(lb.passiveHealthCheck!),
+      )
     : undefined;
   const wrr = ctx.state.acquire(
     `wrr:${name}:${configKey}`,
@@ -124,7 +157,8 @@ function buildLoadBalancer(name: string, lb: LoadBalancerConfig, ctx: ServiceBui
   const observer: ForwardObserver | undefined = passive
     ? {
         failure: (s) => passive.recordFailure(s.url),
-        success: (s, status) => (status >= 500 ? passive.recordFailure(s.url) : passive.recordSuccess(s.url)),
+        success: (s, status) =>
+          status >= 500 ? passive.recordFailure(s.url) : passive.recordSuccess(s.url),
       }
     : undefined;
 
@@ -162,7 +196,9 @@ function buildLoadBalancer(name: string, lb: LoadBalancerConfig, ctx: ServiceBui
       const { server, setCookie } = chosen;
       if (setCookie && sticky !== undefined) {
         const cookie = sticky.serialize(server.key);
-        (rc.responseHeaderHooks ??= []).push((_c, _s, headers) => headers.push('set-cookie', cookie));
+        (rc.responseHeaderHooks ??= []).push((_c, _s, headers) =>
+          headers.push('set-cookie', cookie),
+        );
       }
       const opts = {
         passHostHeader,
@@ -171,35 +207,54 @@ function buildLoadBalancer(name: string, lb: LoadBalancerConfig, ctx: ServiceBui
         ...(observer ? { observer } : {}),
       };
       if (rc.upgrade !== undefined) forwardWebSocket(rc, server, opts);
-      else forward(rc, server, opts, preservePath);
+      else forward(rc, server, opts, server.preservePath);
     },
     mirror(rc, body) {
       const url = wrr.next(isUp);
       if (url === undefined) return;
       const server = byUrl.get(url)!;
-      const headers: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(rc.req.headers)) {
-        if (v !== undefined && k !== 'connection' && k !== 'transfer-encoding' && k !== 'content-length' && k !== 'expect' && k !== 'keep-alive') headers[k] = v;
+      // the same header treatment as the main request: hop-by-hop stripped, forwarded family set
+      const headers = upstreamHeaders(rc, {
+        passHostHeader,
+        serverHost: server.hostPort,
+        trusted: rc.trusted,
+        entryPointPort: ctx.entryPointPort(rc),
+      });
+      if (body === null) {
+        // mirrorBody: false sends the request without its body: its length no longer applies
+        const at = headers.indexOf('content-length');
+        if (at !== -1 && at % 2 === 0) headers.splice(at, 2);
       }
-      if (!passHostHeader) headers.host = server.hostPort;
-      undiciRequest(server.origin + rc.target(), {
+      const path =
+        server.preservePath && server.basePath !== '' ? server.basePath + rc.target() : rc.target();
+      undiciRequest(server.origin + path, {
         method: rc.method as 'GET',
         headers,
         body,
         dispatcher: server.pool,
       })
         .then((r) => r.body.dump())
-        .catch((err: Error) => log.debug({ err: err.message, server: server.url }, 'mirror request failed'));
+        .catch((err: Error) =>
+          log.debug({ err: err.message, server: server.url }, 'mirror request failed'),
+        );
     },
   };
 }
 
-function buildWeighted(name: string, cfg: WeightedConfig, ctx: ServiceBuildContext): ServiceRuntime {
-  const children = (cfg.services ?? []).map((s) => ({ child: ctx.child(s.name), weight: s.weight ?? 1 }));
+function buildWeighted(
+  name: string,
+  cfg: WeightedConfig,
+  ctx: ServiceBuildContext,
+): ServiceRuntime {
+  const children = (cfg.services ?? []).map((s) => ({
+    child: ctx.child(s.name),
+    weight: s.weight ?? 1,
+  }));
   const checkHealth = cfg.healthCheck !== undefined;
   const wrr = ctx.state.acquire(
     `wrr:${name}:${stableKey(cfg.services)}`,
-    () => new SmoothWeightedRoundRobin(children.map((c) => ({ item: c.child.name, weight: c.weight }))),
+    () =>
+      new SmoothWeightedRoundRobin(children.map((c) => ({ item: c.child.name, weight: c.weight }))),
   );
   const byName = new Map(children.map((c) => [c.child.name, c.child]));
   const byKey = new Map(children.map((c) => [serverKey(c.child.name), c.child]));
@@ -236,9 +291,17 @@ function buildWeighted(name: string, cfg: WeightedConfig, ctx: ServiceBuildConte
   };
 }
 
-function buildMirroring(name: string, cfg: MirroringConfig, ctx: ServiceBuildContext): ServiceRuntime {
+function buildMirroring(
+  name: string,
+  cfg: MirroringConfig,
+  ctx: ServiceBuildContext,
+): ServiceRuntime {
   const main = ctx.child(cfg.service);
-  const mirrors = (cfg.mirrors ?? []).map((m) => ({ child: ctx.child(m.name), percent: m.percent ?? 0, count: 0 }));
+  const mirrors = (cfg.mirrors ?? []).map((m) => ({
+    child: ctx.child(m.name),
+    percent: m.percent ?? 0,
+    count: 0,
+  }));
   const mirrorBody = cfg.mirrorBody ?? true;
   const maxBodySize = cfg.maxBodySize ?? -1;
   let total = 0;
@@ -263,7 +326,9 @@ function buildMirroring(name: string, cfg: MirroringConfig, ctx: ServiceBuildCon
     handle(rc) {
       rc.serviceName = name;
       const targets = chosen();
-      const hasBody = rc.req.headers['content-length'] !== undefined || rc.req.headers['transfer-encoding'] !== undefined;
+      const hasBody =
+        rc.req.headers['content-length'] !== undefined ||
+        rc.req.headers['transfer-encoding'] !== undefined;
       if (targets.length === 0) {
         main.handle(rc);
         return;
@@ -295,7 +360,11 @@ function buildMirroring(name: string, cfg: MirroringConfig, ctx: ServiceBuildCon
   };
 }
 
-function buildFailover(name: string, cfg: FailoverConfig, ctx: ServiceBuildContext): ServiceRuntime {
+function buildFailover(
+  name: string,
+  cfg: FailoverConfig,
+  ctx: ServiceBuildContext,
+): ServiceRuntime {
   const main = ctx.child(cfg.service);
   const fallback = ctx.child(cfg.fallback);
   const current = (): ServiceRuntime => (main.isUp() ? main : fallback);
@@ -314,10 +383,16 @@ function buildFailover(name: string, cfg: FailoverConfig, ctx: ServiceBuildConte
   };
 }
 
-export function buildService(name: string, cfg: ServiceConfig, ctx: ServiceBuildContext): ServiceRuntime {
+export function buildService(
+  name: string,
+  cfg: ServiceConfig,
+  ctx: ServiceBuildContext,
+): ServiceRuntime {
   if (cfg.loadBalancer) return buildLoadBalancer(name, cfg.loadBalancer, ctx);
   if (cfg.weighted) return buildWeighted(name, cfg.weighted, ctx);
   if (cfg.mirroring) return buildMirroring(name, cfg.mirroring, ctx);
   if (cfg.failover) return buildFailover(name, cfg.failover, ctx);
-  throw new ConfigElementError('a service needs one of loadBalancer, weighted, mirroring or failover');
+  throw new ConfigElementError(
+    'a service needs one of loadBalancer, weighted, mirroring or failover',
+  );
 }
