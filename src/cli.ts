@@ -15,6 +15,7 @@ import { mergeSnapshots } from './config/aggregate.js';
 import { validateDynamic } from './config/validate.js';
 import { compile } from './routing/compile.js';
 import { StateRegistry } from './routing/state.js';
+import { ListenError } from './server/router-server.js';
 
 const packageJson = JSON.parse(
   readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
@@ -112,7 +113,17 @@ async function run(argv: string[]): Promise<void> {
     logger.fatal({ err }, 'uncaught exception');
     process.exit(1);
   });
-  const running = sc.workers > 0 ? await runPrimary(sc, logger) : await runSingle(sc, logger);
+  let running;
+  try {
+    running = sc.workers > 0 ? await runPrimary(sc, logger) : await runSingle(sc, logger);
+  } catch (err) {
+    if (err instanceof ListenError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      logger.error({ err: (err as Error).message }, 'cannot start');
+      process.stderr.write(`portico: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
   const web = Object.values(sc.entryPoints).map((e) => `${e.name} → http://${e.host === '' || e.host === '0.0.0.0' ? 'localhost' : e.host}:${e.port}`);
   logger.info({ entryPoints: web }, 'portico started');
   if (sc.quickstart) {

@@ -31,7 +31,7 @@ export interface RunningPortico {
 }
 
 type WorkerMessage = { type: 'config'; merged: MergedConfig } | { type: 'shutdown' };
-type PrimaryMessage = { type: 'ready' } | { type: 'applied'; version: number };
+type PrimaryMessage = { type: 'ready' } | { type: 'applied'; version: number } | { type: 'fatal'; message: string };
 
 function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
   const providers: Provider[] = [];
@@ -121,6 +121,14 @@ export async function runPrimary(sc: StaticConfig, logger = createLogger(sc.log)
     const w = cluster.fork({ __PORTICO_STATIC: JSON.stringify(sc) });
     w.on('message', (msg: PrimaryMessage) => {
       if (msg.type === 'ready' && last !== undefined) send(w, { type: 'config', merged: last });
+      if (msg.type === 'fatal') {
+        // a worker cannot start (e.g. the address is taken): every replacement would fail alike
+        shuttingDown = true;
+        logger.error({ worker: w.process.pid, err: msg.message }, 'cannot start');
+        process.stderr.write(`portico: ${msg.message}\n`);
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+        process.exit(1);
+      }
     });
     return w;
   };
@@ -190,7 +198,13 @@ export async function runPrimary(sc: StaticConfig, logger = createLogger(sc.log)
 export async function runWorker(sc: StaticConfig): Promise<void> {
   const logger = createLogger(sc.log).child({ worker: process.pid });
   const router = createDataPlane(sc, logger);
-  await router.listen();
+  try {
+    await router.listen();
+  } catch (err) {
+    process.send?.({ type: 'fatal', message: (err as Error).message } satisfies PrimaryMessage);
+    setTimeout(() => process.exit(1), 100);
+    return;
+  }
   const grace = Math.max(...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs), 0);
   let stopping = false;
   const stop = async (code: number): Promise<void> => {

@@ -40,5 +40,6 @@ export function createLogger(opts: { level: LogLevel; format: 'json' | 'common';
     const fd = opts.filePath ? pino.destination({ dest: opts.filePath, sync: true, mkdir: true }) : undefined;
     return pino(base, fd ?? textDestination(1));
   }
-  return pino(base, pino.destination({ dest: opts.filePath ?? 1, sync: false, mkdir: true }));
+    // application logs are rare: write them synchronously so none is lost when the process exits
+  return pino(base, pino.destination({ dest: opts.filePath ?? 1, sync: true, mkdir: true }));
 }

@@ -15,6 +15,11 @@ import type { AccessLogger } from '../observability/access-log.js';
 import { createEntryPoint, type EntryPointServer, type TableHolder } from './entrypoint.js';
 import type { Handler } from './context.js';
 
+/** An entrypoint could not bind its address; the CLI reports it and exits 1. */
+export class ListenError extends Error {
+  readonly code = 'PORTICO_ERR_LISTEN';
+}
+
 export interface RouterServer {
   readonly holder: TableHolder;
   readonly entryPoints: ReadonlyMap<string, EntryPointServer>;
@@ -58,7 +63,14 @@ export function createRouterServer(opts: {
     async listen() {
       const out: Record<string, { host: string; port: number }> = {};
       for (const [name, ep] of entryPoints) {
-        out[name] = await ep.listen();
+        try {
+          out[name] = await ep.listen();
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          const addr = staticConfig.entryPoints[name]!.address;
+          const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
+          throw new ListenError(`entrypoint ${name}: cannot listen on ${addr}: ${why}`, { cause: err });
+        }
         logger.info({ entryPoint: name, address: `${out[name].host}:${out[name].port}` }, 'entrypoint listening');
       }
       return out;
@@ -97,6 +109,7 @@ export function createRouterServer(opts: {
     async shutdown(graceMs = 10_000) {
       await Promise.all([...entryPoints.values()].map((ep) => ep.shutdown(graceMs)));
       state.closeAll();
+      opts.accessLog?.flush();
     },
   };
 }

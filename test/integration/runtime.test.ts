@@ -81,6 +81,16 @@ describe('start-up', () => {
     expect(p.stderr()).toMatch(message);
   });
 
+  it.each([['--workers=0'], ['--workers=2']])('exits 1 naming the entrypoint when its port is taken (%s)', async (workers) => {
+    const squatter = net.createServer();
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
+    const port = (squatter.address() as net.AddressInfo).port;
+    const p = runPortico([`--entryPoints.web.address=127.0.0.1:${port}`, workers]);
+    expect((await p.exit).code).toBe(1);
+    expect(p.stderr()).toMatch(new RegExp(`entrypoint web: cannot listen on 127.0.0.1:${port}: address already in use`));
+  });
+
   it('names a bad PORTICO_* variable', async () => {
     const p = runPortico([], { PORTICO_LOG_LEVL: 'DEBUG' });
     expect((await p.exit).code).toBe(2);
