@@ -40,11 +40,11 @@ function quote(s: string | undefined): string {
 
 export function createAccessLog(opts: AccessLogOptions): AccessLogger {
   // one write syscall per line costs more than the rest of the log line (profiled: ~8% of a
-  // proxied request); batch up to 16 KiB and flush at least every 250 ms so lines stay timely
+  // proxied request); batch up to 12 KiB (sonic-boom writes at most 16 KiB at once) and flush at least every 250 ms so lines stay timely
   const dest = pino.destination({
     dest: opts.filePath ?? 1,
     sync: false,
-    minLength: opts.bufferingSize > 0 ? Math.min(opts.bufferingSize * 200, 64 * 1024) : 16 * 1024,
+    minLength: opts.bufferingSize > 0 ? Math.min(opts.bufferingSize * 200, 12 * 1024) : 12 * 1024,
     mkdir: true,
   });
   const timer = setInterval(() => {
@@ -56,6 +56,8 @@ export function createAccessLog(opts: AccessLogOptions): AccessLogger {
   }, 250);
   timer.unref();
   const json = opts.format === 'json';
+  // Traefik's CLF carries the number of requests received since start
+  let requestCount = 0;
   const log = ((ctx: RequestContext) => {
     const now = Date.now();
     const durationNs = Math.round((performance.now() - ctx.startTime) * 1e6);
@@ -63,6 +65,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLogger {
     const req = ctx.req;
     const proto = `HTTP/${req.httpVersion}`;
     const size = ctx.res.getHeader('content-length');
+    requestCount++;
     if (json) {
       dest.write(
         `{"ClientAddr":${JSON.stringify(`${ctx.clientIp}:${ctx.clientPort}`)},"ClientHost":${JSON.stringify(ctx.clientIp)},"ClientPort":"${ctx.clientPort}"` +
@@ -79,7 +82,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLogger {
       // Traefik's CLF: common log format plus request count, router, service URL and duration in ms
       dest.write(
         `${ctx.clientIp} - - [${clfTime(now)}] "${ctx.method} ${ctx.target()} ${proto}" ${status} ${size ?? ctx.bytesOut} ` +
-          `${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} 1 ${quote(ctx.routerName)} ${quote(ctx.upstreamUrl)} ${Math.round(durationNs / 1e6)}ms\n`,
+          `${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ${requestCount} ${quote(ctx.routerName)} ${quote(ctx.upstreamUrl)} ${Math.round(durationNs / 1e6)}ms\n`,
       );
     }
   }) as AccessLogger;

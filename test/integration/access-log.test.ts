@@ -1,0 +1,81 @@
+/*
+ * The access log: one line per request with Traefik's field names (JSON) or
+ * Traefik's Common Log Format, written to the configured file.
+ */
+import http from 'node:http';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
+import { startUpstream } from '../helpers/upstream.js';
+import { createAccessLog, simpleRoute, startRouter } from '../helpers/portico.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+function get(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', reject);
+  });
+}
+
+async function setup(format: 'json' | 'common') {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'portico-al-')), 'access.log');
+  const accessLog = createAccessLog({ filePath: file, format, bufferingSize: 0 });
+  const up = await startUpstream((_req, res) => res.writeHead(201, { 'content-length': '5' }).end('hello'));
+  const r = await startRouter(simpleRoute([up.url], { rule: 'Host(`log.test`)' }), { accessLog });
+  cleanups.push(() => up.close(), () => r.close());
+  const lines = async (n: number): Promise<string[]> =>
+    eventually(() => {
+      accessLog.flush();
+      const all = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
+      if (all.length < n) throw new Error(`only ${all.length} lines`);
+      return all;
+    });
+  return { r, up, lines };
+}
+
+describe('access log', () => {
+  it('writes Traefik JSON fields for a routed request and for a 404', async () => {
+    const { r, up, lines } = await setup('json');
+    expect(await get(`${r.url}/path?q=1`, { host: 'log.test', 'user-agent': 'test-agent' })).toBe(201);
+    expect(await get(`${r.url}/nowhere`, { host: 'other.test' })).toBe(404);
+    const [routed, missing] = (await lines(2)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(routed).toMatchObject({
+      ClientHost: '127.0.0.1',
+      DownstreamStatus: 201,
+      OriginStatus: 201,
+      DownstreamContentSize: 5,
+      RequestHost: 'log.test',
+      RequestMethod: 'GET',
+      RequestPath: '/path?q=1',
+      RequestProtocol: 'HTTP/1.1',
+      RouterName: 'r@file',
+      ServiceName: 's@file',
+      ServiceURL: up.url,
+      entryPointName: 'web',
+    });
+    expect(typeof routed!.Duration).toBe('number');
+    expect(routed!.Duration as number).toBeGreaterThan(0);
+    expect(missing).toMatchObject({ DownstreamStatus: 404, RouterName: '', RequestHost: 'other.test' });
+  });
+
+  it('writes Common Log Format lines', async () => {
+    const { r, up, lines } = await setup('common');
+    await get(`${r.url}/clf`, { host: 'log.test', 'user-agent': 'agent/1.0', referer: 'http://ref.test/' });
+    const [line] = await lines(1);
+    expect(line).toMatch(
+      new RegExp(
+        String.raw`^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /clf HTTP/1\.1" 201 5 "http://ref\.test/" "agent/1\.0" 1 "r@file" "${up.url.replace(/\./g, '\\.')}" \d+ms$`,
+      ),
+    );
+  });
+});
