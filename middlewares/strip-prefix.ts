@@ -4,7 +4,8 @@ import type { MiddlewareDefinition } from './types.js';
 
 export const stripPrefix: MiddlewareDefinition = {
   type: 'stripPrefix',
-  description: 'removes a path prefix before forwarding; the upstream sees it in X-Forwarded-Prefix',
+  description:
+    'removes a path prefix before forwarding; the upstream sees it in X-Forwarded-Prefix',
   create(options) {
     const o = (options ?? {}) as { prefixes?: unknown };
     if (!Array.isArray(o.prefixes) || o.prefixes.some((p) => typeof p !== 'string')) {

@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { loadStaticConfig, staticOptionsHelp } from './config/static.js';
 import type { StaticConfig } from './config/static-types.js';
 import { StaticConfigError } from './errors.js';
-import { isClusterWorker, runPrimary, runSingle, runWorker, QUICKSTART_WHOAMI_PORT } from './runtime.js';
+import {
+  isClusterWorker,
+  runPrimary,
+  runSingle,
+  runWorker,
+  QUICKSTART_WHOAMI_PORT,
+} from './runtime.js';
 import { createLogger } from './observability/logger.js';
 import { loadDynamicSources } from '../providers/file/index.js';
 import { mergeSnapshots } from './config/aggregate.js';
@@ -36,7 +42,15 @@ and flags (--entryPoints.web.address=:8000). Later sources win: file < env < fla
 `;
 
 /** Socket-level errors that must never take a worker down (the affected request already failed). */
-const HARMLESS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
+const HARMLESS = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+]);
 
 function loadOrExit(argv: string[]): StaticConfig {
   try {
@@ -52,7 +66,8 @@ function loadOrExit(argv: string[]): StaticConfig {
 
 function quickstartConfig(sc: StaticConfig, argv: string[]): StaticConfig {
   if (!sc.quickstart) return sc;
-  const hasFile = argv.some((a) => /^--providers\.file\./i.test(a)) || sc.providers.file !== undefined;
+  const hasFile =
+    argv.some((a) => /^--providers\.file\./i.test(a)) || sc.providers.file !== undefined;
   if (!hasFile) {
     sc.providers.file = {
       filename: fileURLToPath(new URL('../../deploy/quickstart/dynamic.yml', import.meta.url)),
@@ -65,7 +80,9 @@ function quickstartConfig(sc: StaticConfig, argv: string[]): StaticConfig {
 async function check(argv: string[]): Promise<number> {
   const sc = quickstartConfig(loadOrExit(argv), argv);
   if (!sc.providers.file) {
-    process.stdout.write('no file provider configured: nothing to check beyond the static configuration (ok)\n');
+    process.stdout.write(
+      'no file provider configured: nothing to check beyond the static configuration (ok)\n',
+    );
     return 0;
   }
   const snapshot = await loadDynamicSources({
@@ -88,7 +105,9 @@ async function check(argv: string[]): Promise<number> {
   for (const e of table.errors) {
     process.stdout.write(`${e.kind} ${e.name}${e.field ? ` (${e.field})` : ''}: ${e.message}\n`);
   }
-  process.stdout.write(`${table.routers.size} routers, ${table.services.size} services, ${table.middlewares.size} middlewares, ${table.errors.length} errors\n`);
+  process.stdout.write(
+    `${table.routers.size} routers, ${table.services.size} services, ${table.middlewares.size} middlewares, ${table.errors.length} errors\n`,
+  );
   return table.errors.length === 0 ? 0 : 1;
 }
 
@@ -124,7 +143,10 @@ async function run(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const web = Object.values(sc.entryPoints).map((e) => `${e.name} → http://${e.host === '' || e.host === '0.0.0.0' ? 'localhost' : e.host}:${e.port}`);
+  const web = Object.values(sc.entryPoints).map(
+    (e) =>
+      `${e.name} → http://${e.host === '' || e.host === '0.0.0.0' ? 'localhost' : e.host}:${e.port}`,
+  );
   logger.info({ entryPoints: web }, 'portico started');
   if (sc.quickstart) {
     const ep = Object.values(sc.entryPoints)[0]!;

@@ -31,7 +31,8 @@ export interface RunningPortico {
 }
 
 type WorkerMessage = { type: 'config'; merged: MergedConfig } | { type: 'shutdown' };
-type PrimaryMessage = { type: 'ready' } | { type: 'applied'; version: number } | { type: 'fatal'; message: string };
+type PrimaryMessage =
+  { type: 'ready' } | { type: 'applied'; version: number } | { type: 'fatal'; message: string };
 
 function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
   const providers: Provider[] = [];
@@ -48,7 +49,12 @@ function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
   return providers;
 }
 
-function startProviders(providers: Provider[], aggregator: Aggregator, signal: AbortSignal, logger: Logger): void {
+function startProviders(
+  providers: Provider[],
+  aggregator: Aggregator,
+  signal: AbortSignal,
+  logger: Logger,
+): void {
   for (const p of providers) {
     p.start((snap: ProviderSnapshot) => aggregator.update(snap), signal).catch((err: unknown) =>
       logger.error({ err, provider: p.name }, 'provider stopped with an error'),
@@ -62,7 +68,10 @@ async function startWhoami(logger: Logger): Promise<http.Server> {
     whoami.once('error', reject);
     whoami.listen(QUICKSTART_WHOAMI_PORT, '127.0.0.1', resolve);
   });
-  logger.info({ url: `http://127.0.0.1:${QUICKSTART_WHOAMI_PORT}` }, 'quickstart demo upstream (whoami) listening');
+  logger.info(
+    { url: `http://127.0.0.1:${QUICKSTART_WHOAMI_PORT}` },
+    'quickstart demo upstream (whoami) listening',
+  );
   return whoami;
 }
 
@@ -72,7 +81,10 @@ function createDataPlane(sc: StaticConfig, logger: Logger): RouterServer {
 }
 
 /** Runs everything in this process. */
-export async function runSingle(sc: StaticConfig, logger = createLogger(sc.log)): Promise<RunningPortico> {
+export async function runSingle(
+  sc: StaticConfig,
+  logger = createLogger(sc.log),
+): Promise<RunningPortico> {
   const router = createDataPlane(sc, logger);
   const whoami = sc.quickstart ? await startWhoami(logger) : undefined;
   const addresses = await router.listen();
@@ -101,7 +113,12 @@ export async function runSingle(sc: StaticConfig, logger = createLogger(sc.log))
     async close() {
       abort.abort();
       aggregator.close();
-      await router.shutdown(Math.max(...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs), 0));
+      await router.shutdown(
+        Math.max(
+          ...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs),
+          0,
+        ),
+      );
       whoami?.close();
       whoami?.closeAllConnections();
     },
@@ -109,7 +126,10 @@ export async function runSingle(sc: StaticConfig, logger = createLogger(sc.log))
 }
 
 /** Cluster primary: providers + aggregator here, data plane in the workers. */
-export async function runPrimary(sc: StaticConfig, logger = createLogger(sc.log)): Promise<RunningPortico> {
+export async function runPrimary(
+  sc: StaticConfig,
+  logger = createLogger(sc.log),
+): Promise<RunningPortico> {
   const whoami = sc.quickstart ? await startWhoami(logger) : undefined;
   let last: MergedConfig | undefined;
   let shuttingDown = false;
@@ -151,7 +171,8 @@ export async function runPrimary(sc: StaticConfig, logger = createLogger(sc.log)
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
       last = merged;
-      for (const w of Object.values(cluster.workers ?? {})) if (w) send(w, { type: 'config', merged });
+      for (const w of Object.values(cluster.workers ?? {}))
+        if (w) send(w, { type: 'config', merged });
       readyResolve();
     },
   });
@@ -169,8 +190,13 @@ export async function runPrimary(sc: StaticConfig, logger = createLogger(sc.log)
       shuttingDown = true;
       abort.abort();
       aggregator.close();
-      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-      const grace = Math.max(...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs), 0);
+      const workers = Object.values(cluster.workers ?? {}).filter(
+        (w): w is Worker => w !== undefined,
+      );
+      const grace = Math.max(
+        ...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs),
+        0,
+      );
       await Promise.all(
         workers.map(
           (w) =>
@@ -205,7 +231,10 @@ export async function runWorker(sc: StaticConfig): Promise<void> {
     setTimeout(() => process.exit(1), 100);
     return;
   }
-  const grace = Math.max(...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs), 0);
+  const grace = Math.max(
+    ...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs),
+    0,
+  );
   let stopping = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;

@@ -5,7 +5,13 @@
  * configuration. Mirrors Traefik's configuration watcher, with a short window
  * so a change is live end to end well within 2 s.
  */
-import type { DynamicConfig, ElementError, HttpConfig, MiddlewareConfig, ServiceConfig } from './dynamic.js';
+import type {
+  DynamicConfig,
+  ElementError,
+  HttpConfig,
+  MiddlewareConfig,
+  ServiceConfig,
+} from './dynamic.js';
 import type { ProviderSnapshot } from './provider.js';
 import { stableKey } from '../routing/state.js';
 
@@ -16,10 +22,16 @@ function qualifyName(name: string, provider: string): string {
 function qualifyService(s: ServiceConfig, p: string): ServiceConfig {
   const out: ServiceConfig = { ...s };
   if (s.loadBalancer?.serversTransport) {
-    out.loadBalancer = { ...s.loadBalancer, serversTransport: qualifyName(s.loadBalancer.serversTransport, p) };
+    out.loadBalancer = {
+      ...s.loadBalancer,
+      serversTransport: qualifyName(s.loadBalancer.serversTransport, p),
+    };
   }
   if (s.weighted) {
-    out.weighted = { ...s.weighted, services: s.weighted.services?.map((w) => ({ ...w, name: qualifyName(w.name, p) })) };
+    out.weighted = {
+      ...s.weighted,
+      services: s.weighted.services?.map((w) => ({ ...w, name: qualifyName(w.name, p) })),
+    };
   }
   if (s.mirroring) {
     out.mirroring = {
@@ -29,7 +41,11 @@ function qualifyService(s: ServiceConfig, p: string): ServiceConfig {
     };
   }
   if (s.failover) {
-    out.failover = { ...s.failover, service: qualifyName(s.failover.service, p), fallback: qualifyName(s.failover.fallback, p) };
+    out.failover = {
+      ...s.failover,
+      service: qualifyName(s.failover.service, p),
+      fallback: qualifyName(s.failover.fallback, p),
+    };
   }
   return out;
 }
@@ -40,8 +56,15 @@ function qualifyMiddleware(m: MiddlewareConfig, p: string): MiddlewareConfig {
     const t = type.toLowerCase();
     if (t === 'chain' && options && typeof options === 'object') {
       const list = (options as { middlewares?: unknown }).middlewares;
-      out[type] = Array.isArray(list) ? { ...options, middlewares: list.map((n) => qualifyName(String(n), p)) } : options;
-    } else if (t === 'errors' && options && typeof options === 'object' && typeof (options as { service?: unknown }).service === 'string') {
+      out[type] = Array.isArray(list)
+        ? { ...options, middlewares: list.map((n) => qualifyName(String(n), p)) }
+        : options;
+    } else if (
+      t === 'errors' &&
+      options &&
+      typeof options === 'object' &&
+      typeof (options as { service?: unknown }).service === 'string'
+    ) {
       out[type] = { ...options, service: qualifyName((options as { service: string }).service, p) };
     } else {
       out[type] = options;
@@ -54,7 +77,12 @@ function qualifyMiddleware(m: MiddlewareConfig, p: string): MiddlewareConfig {
 export function qualify(snapshot: ProviderSnapshot): HttpConfig {
   const p = snapshot.provider;
   const http = snapshot.config.http ?? {};
-  const out: Required<HttpConfig> = { routers: {}, services: {}, middlewares: {}, serversTransports: {} };
+  const out: Required<HttpConfig> = {
+    routers: {},
+    services: {},
+    middlewares: {},
+    serversTransports: {},
+  };
   for (const [name, r] of Object.entries(http.routers ?? {})) {
     out.routers[qualifyName(name, p)] = {
       ...r,
@@ -62,9 +90,12 @@ export function qualify(snapshot: ProviderSnapshot): HttpConfig {
       ...(r.middlewares ? { middlewares: r.middlewares.map((m) => qualifyName(m, p)) } : {}),
     };
   }
-  for (const [name, s] of Object.entries(http.services ?? {})) out.services[qualifyName(name, p)] = qualifyService(s, p);
-  for (const [name, m] of Object.entries(http.middlewares ?? {})) out.middlewares[qualifyName(name, p)] = qualifyMiddleware(m, p);
-  for (const [name, t] of Object.entries(http.serversTransports ?? {})) out.serversTransports[qualifyName(name, p)] = t;
+  for (const [name, s] of Object.entries(http.services ?? {}))
+    out.services[qualifyName(name, p)] = qualifyService(s, p);
+  for (const [name, m] of Object.entries(http.middlewares ?? {}))
+    out.middlewares[qualifyName(name, p)] = qualifyMiddleware(m, p);
+  for (const [name, t] of Object.entries(http.serversTransports ?? {}))
+    out.serversTransports[qualifyName(name, p)] = t;
   return out;
 }
 
@@ -75,7 +106,12 @@ export interface MergedConfig {
 
 /** Merges qualified snapshots; names cannot collide across providers since each carries its own suffix. */
 export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedConfig {
-  const http: Required<HttpConfig> = { routers: {}, services: {}, middlewares: {}, serversTransports: {} };
+  const http: Required<HttpConfig> = {
+    routers: {},
+    services: {},
+    middlewares: {},
+    serversTransports: {},
+  };
   const errors: ElementError[] = [];
   const tls: NonNullable<DynamicConfig['tls']> = {};
   for (const snap of snapshots) {
@@ -84,7 +120,8 @@ export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedCon
     Object.assign(http.services, q.services);
     Object.assign(http.middlewares, q.middlewares);
     Object.assign(http.serversTransports, q.serversTransports);
-    if (snap.config.tls?.certificates) tls.certificates = [...(tls.certificates ?? []), ...snap.config.tls.certificates];
+    if (snap.config.tls?.certificates)
+      tls.certificates = [...(tls.certificates ?? []), ...snap.config.tls.certificates];
     if (snap.config.tls?.options) tls.options = { ...tls.options, ...snap.config.tls.options };
     if (snap.config.tls?.stores) tls.stores = { ...tls.stores, ...snap.config.tls.stores };
     errors.push(...snap.errors);

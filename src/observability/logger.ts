@@ -22,11 +22,20 @@ function textDestination(fd: number): DestinationStream {
   return {
     write(line: string) {
       try {
-        const { level, time, msg, pid: _pid, hostname: _h, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        const {
+          level,
+          time,
+          msg,
+          pid: _pid,
+          hostname: _h,
+          ...rest
+        } = JSON.parse(line) as Record<string, unknown>;
         const extras = Object.entries(rest)
           .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' ');
-        dest.write(`${new Date(Number(time)).toISOString()} ${String(level).toUpperCase()} ${String(msg ?? '')}${extras ? ' ' + extras : ''}\n`);
+        dest.write(
+          `${new Date(Number(time)).toISOString()} ${String(level).toUpperCase()} ${String(msg ?? '')}${extras ? ' ' + extras : ''}\n`,
+        );
       } catch {
         dest.write(line);
       }
@@ -34,12 +43,22 @@ function textDestination(fd: number): DestinationStream {
   };
 }
 
-export function createLogger(opts: { level: LogLevel; format: 'json' | 'common'; filePath?: string | undefined }): Logger {
-  const base = { level: opts.level, redact: REDACT, formatters: { level: (label: string) => ({ level: label }) } };
+export function createLogger(opts: {
+  level: LogLevel;
+  format: 'json' | 'common';
+  filePath?: string | undefined;
+}): Logger {
+  const base = {
+    level: opts.level,
+    redact: REDACT,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
   if (opts.format === 'common') {
-    const fd = opts.filePath ? pino.destination({ dest: opts.filePath, sync: true, mkdir: true }) : undefined;
+    const fd = opts.filePath
+      ? pino.destination({ dest: opts.filePath, sync: true, mkdir: true })
+      : undefined;
     return pino(base, fd ?? textDestination(1));
   }
-    // application logs are rare: write them synchronously so none is lost when the process exits
+  // application logs are rare: write them synchronously so none is lost when the process exits
   return pino(base, pino.destination({ dest: opts.filePath ?? 1, sync: true, mkdir: true }));
 }

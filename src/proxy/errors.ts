@@ -20,7 +20,11 @@ export function statusForUpstreamError(err: unknown): 502 | 504 {
 }
 
 /** Writes a short plain-text error response, unless the response already started. */
-export function sendStatus(res: ServerResponse, status: number, extraHeaders?: Record<string, string>): void {
+export function sendStatus(
+  res: ServerResponse,
+  status: number,
+  extraHeaders?: Record<string, string>,
+): void {
   if (res.headersSent) {
     // a response that already started cannot change its status: cut it so the client sees the failure
     res.destroy();

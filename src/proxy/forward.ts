@@ -59,7 +59,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     ctx.abortUpstream = abort;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, resume: () => void, statusText: string): boolean {
+  onHeaders(
+    statusCode: number,
+    rawHeaders: Buffer[] | string[] | null,
+    resume: () => void,
+    statusText: string,
+  ): boolean {
     if (statusCode < 200) {
       // 1xx interim responses (103 Early Hints) are not relayed yet; 101 goes through the upgrade path
       return true;
@@ -108,10 +113,16 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 }
 
 /** Sends the request in ctx to one upstream server and streams the answer back. */
-export function forward(ctx: RequestContext, server: UpstreamServer, opts: ForwardOptions, preservePath = false): void {
+export function forward(
+  ctx: RequestContext,
+  server: UpstreamServer,
+  opts: ForwardOptions,
+  preservePath = false,
+): void {
   ctx.upstreamUrl = server.url;
   const body = hasBody(ctx);
-  const path = preservePath && server.basePath !== '' ? server.basePath + ctx.target() : ctx.target();
+  const path =
+    preservePath && server.basePath !== '' ? server.basePath + ctx.target() : ctx.target();
   const headers = upstreamHeaders(ctx, {
     passHostHeader: opts.passHostHeader,
     serverHost: server.hostPort,

@@ -60,7 +60,11 @@ export interface UpstreamHeaderOptions {
  * Builds the upstream request headers as a flat [name, value, ...] list, the
  * form undici takes without another copy.
  */
-export function upstreamHeaders(ctx: RequestContext, opts: UpstreamHeaderOptions, upgrade = false): string[] {
+export function upstreamHeaders(
+  ctx: RequestContext,
+  opts: UpstreamHeaderOptions,
+  upgrade = false,
+): string[] {
   const headers = ctx.req.headers;
   const tokens = connectionTokens(headers.connection);
   const out: string[] = [];
@@ -94,7 +98,10 @@ export function upstreamHeaders(ctx: RequestContext, opts: UpstreamHeaderOptions
   const fwdHost = trusted ? headers['x-forwarded-host'] : undefined;
   out.push('x-forwarded-host', typeof fwdHost === 'string' ? fwdHost : ctx.rawHost);
   const fwdPort = trusted ? headers['x-forwarded-port'] : undefined;
-  out.push('x-forwarded-port', typeof fwdPort === 'string' ? fwdPort : forwardedPort(ctx, opts.entryPointPort));
+  out.push(
+    'x-forwarded-port',
+    typeof fwdPort === 'string' ? fwdPort : forwardedPort(ctx, opts.entryPointPort),
+  );
   out.push('x-forwarded-server', SERVER_NAME);
   const realIp = trusted ? headers['x-real-ip'] : undefined;
   out.push('x-real-ip', typeof realIp === 'string' ? realIp : ctx.clientIp);

@@ -19,10 +19,16 @@ proxy.on('error', () => undefined);
 function rejectUpgrade(socket: Socket, status: number): void {
   if (socket.destroyed) return;
   const text = STATUS_CODES[status] ?? 'Error';
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 1}\r\n\r\n${text}\n`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 1}\r\n\r\n${text}\n`,
+  );
 }
 
-export function forwardWebSocket(ctx: RequestContext, server: UpstreamServer, opts: ForwardOptions): void {
+export function forwardWebSocket(
+  ctx: RequestContext,
+  server: UpstreamServer,
+  opts: ForwardOptions,
+): void {
   const upgrade = ctx.upgrade!;
   ctx.upstreamUrl = server.url;
   const flat = upstreamHeaders(ctx, { ...opts, serverHost: server.hostPort }, true);

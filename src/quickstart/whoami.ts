@@ -41,8 +41,12 @@ export function createWhoami(name = 'whoami'): http.Server {
       ...addresses().map((a) => `IP: ${a}`),
       `RemoteAddr: ${req.socket.remoteAddress}:${req.socket.remotePort}`,
       `${req.method} ${req.url} HTTP/${req.httpVersion}`,
-      ...Object.entries(req.headers).map(([k, v]) => `${k.replace(/(^|-)[a-z]/g, (c) => c.toUpperCase())}: ${String(v)}`),
+      ...Object.entries(req.headers).map(
+        ([k, v]) => `${k.replace(/(^|-)[a-z]/g, (c) => c.toUpperCase())}: ${String(v)}`,
+      ),
     ];
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(lines.join('\n') + '\n');
+    res
+      .writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+      .end(lines.join('\n') + '\n');
   });
 }

@@ -71,9 +71,17 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
   for (const e of opts.errors ?? []) {
     // elements the validator already threw out still show up, disabled, with their reason
     if (e.kind === 'service' && !services.has(e.name)) {
-      services.set(e.name, { name: e.name, provider: providerOf(e.name), type: 'unknown', status: 'disabled', errors: [], usedBy: [] });
+      services.set(e.name, {
+        name: e.name,
+        provider: providerOf(e.name),
+        type: 'unknown',
+        status: 'disabled',
+        errors: [],
+        usedBy: [],
+      });
     }
-    if (e.kind === 'service') services.get(e.name)!.errors.push(e.field ? `${e.field}: ${e.message}` : e.message);
+    if (e.kind === 'service')
+      services.get(e.name)!.errors.push(e.field ? `${e.field}: ${e.message}` : e.message);
   }
 
   // --- transports -----------------------------------------------------------
@@ -99,7 +107,10 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
         name,
         key: '',
         dialTimeoutMs: parseGoDuration(ft.dialTimeout, defaultTransport.dialTimeoutMs),
-        responseHeaderTimeoutMs: parseGoDuration(ft.responseHeaderTimeout, defaultTransport.responseHeaderTimeoutMs),
+        responseHeaderTimeoutMs: parseGoDuration(
+          ft.responseHeaderTimeout,
+          defaultTransport.responseHeaderTimeoutMs,
+        ),
         idleConnTimeoutMs: parseGoDuration(ft.idleConnTimeout, defaultTransport.idleConnTimeoutMs),
         maxConnsPerHost: t.maxIdleConnsPerHost ?? defaultTransport.maxConnsPerHost,
         insecureSkipVerify: t.insecureSkipVerify ?? defaultTransport.insecureSkipVerify,
@@ -157,7 +168,11 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
           const found = transports.get(t);
           if (found !== undefined) return found;
           const why = transportFailures.get(t);
-          throw new Error(why ? `serversTransport "${t}" is invalid: ${why}` : `serversTransport "${t}" does not exist`);
+          throw new Error(
+            why
+              ? `serversTransport "${t}" is invalid: ${why}`
+              : `serversTransport "${t}" does not exist`,
+          );
         },
         child: (childName) => {
           try {
@@ -205,11 +220,15 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     middlewares.set(name, info);
     resolving.add(name);
     try {
-      if (types.length !== 1) throw new Error(`a middleware must have exactly one type, found: ${types.join(', ') || 'none'}`);
+      if (types.length !== 1)
+        throw new Error(
+          `a middleware must have exactly one type, found: ${types.join(', ') || 'none'}`,
+        );
       let list: Middleware[];
       if (type.toLowerCase() === 'chain') {
         const members = (cfg[type] as { middlewares?: unknown } | null)?.middlewares;
-        if (!Array.isArray(members)) throw new Error('chain.middlewares must be a list of middleware names');
+        if (!Array.isArray(members))
+          throw new Error('chain.middlewares must be a list of middleware names');
         list = members.flatMap((m) => resolveMiddleware(String(m)));
       } else {
         const def = middlewareDefinition(type);
@@ -218,7 +237,10 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
           list = [def.create(cfg[type], { name, state: opts.state })];
         } catch (err) {
           const field = (err as { field?: string }).field;
-          throw new Error(`${type}${field ? '.' + field : ''}: ${errorMessage(err).replace(`${field}: `, '')}`, { cause: err });
+          throw new Error(
+            `${type}${field ? '.' + field : ''}: ${errorMessage(err).replace(`${field}: `, '')}`,
+            { cause: err },
+          );
         }
       }
       middlewareBuilt.set(name, list);
@@ -242,16 +264,25 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
   const defaults = allEntryPoints.some((e) => e.asDefault)
     ? allEntryPoints.filter((e) => e.asDefault).map((e) => e.name)
     : allEntryPoints.filter((e) => e.name !== 'traefik').map((e) => e.name);
-  const perEntryPoint = new Map<string, { exact: Map<string, CompiledRoute[]>; any: CompiledRoute[] }>();
+  const perEntryPoint = new Map<
+    string,
+    { exact: Map<string, CompiledRoute[]>; any: CompiledRoute[] }
+  >();
   for (const ep of allEntryPoints) perEntryPoint.set(ep.name, { exact: new Map(), any: [] });
   const epMiddlewares = new Map<string, Middleware[]>();
   const epMiddlewareErrors = new Map<string, string>();
   for (const ep of allEntryPoints) {
     try {
-      epMiddlewares.set(ep.name, ep.http.middlewares.flatMap((m) => {
-        if (!m.includes('@')) throw new Error(`entrypoint middleware "${m}" must be qualified with its provider (name@provider)`);
-        return resolveMiddleware(m);
-      }));
+      epMiddlewares.set(
+        ep.name,
+        ep.http.middlewares.flatMap((m) => {
+          if (!m.includes('@'))
+            throw new Error(
+              `entrypoint middleware "${m}" must be qualified with its provider (name@provider)`,
+            );
+          return resolveMiddleware(m);
+        }),
+      );
     } catch (err) {
       epMiddlewareErrors.set(ep.name, errorMessage(err));
     }
@@ -281,7 +312,10 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
         continue;
       }
       if (r.tls !== undefined) {
-        fail('TLS routers are not supported yet (HTTPS entrypoints land with the TLS issue)', 'tls');
+        fail(
+          'TLS routers are not supported yet (HTTPS entrypoints land with the TLS issue)',
+          'tls',
+        );
         continue;
       }
       let rule;
@@ -293,7 +327,10 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
       }
       const priority = r.priority !== undefined && r.priority !== 0 ? r.priority : rule.priority;
       if (priority > MAX_USER_PRIORITY) {
-        fail(`the router priority ${priority} exceeds the max user-defined priority ${MAX_USER_PRIORITY}`, 'priority');
+        fail(
+          `the router priority ${priority} exceeds the max user-defined priority ${MAX_USER_PRIORITY}`,
+          'priority',
+        );
         continue;
       }
       info.priority = priority;
@@ -372,7 +409,10 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     const any = slot.any.sort(byPriority);
     const byHost = new Map<string, CompiledRoute[]>();
     for (const [host, list] of slot.exact) {
-      byHost.set(host, any.length === 0 ? list.sort(byPriority) : list.concat(any).sort(byPriority));
+      byHost.set(
+        host,
+        any.length === 0 ? list.sort(byPriority) : list.concat(any).sort(byPriority),
+      );
     }
     entryPoints.set(ep, { byHost, any });
   }

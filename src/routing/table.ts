@@ -64,7 +64,10 @@ export interface RoutingTable {
   readonly compileMs: number;
 }
 
-export function findRoute(routes: EntryPointRoutes, ctx: RequestContext): CompiledRoute | undefined {
+export function findRoute(
+  routes: EntryPointRoutes,
+  ctx: RequestContext,
+): CompiledRoute | undefined {
   const list = routes.byHost.get(ctx.host) ?? routes.any;
   for (let i = 0; i < list.length; i++) {
     const r = list[i]!;

@@ -45,8 +45,8 @@ export class RequestContext {
   /** the last upstream failure, for the access log */
   upstreamError: Error | undefined = undefined;
   /** middlewares that edit the response head register here (status, flat header list) */
-  responseHeaderHooks: ((ctx: RequestContext, status: number, headers: string[]) => void)[] | undefined =
-    undefined;
+  responseHeaderHooks:
+    ((ctx: RequestContext, status: number, headers: string[]) => void)[] | undefined = undefined;
   private parsedQuery: URLSearchParams | undefined = undefined;
 
   constructor(

@@ -52,13 +52,102 @@ export function createTrustCheck(ep: EntryPointConfig): (ip: string) => boolean 
 const kTrusted = Symbol('portico.trusted');
 type TrustedSocket = Socket & { [kTrusted]?: boolean };
 
-/** Splits an absolute-form target (`GET http://host/path`): RFC 9112 §3.2.2 says its authority wins over Host. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/i;
+
+/**
+ * Splits an absolute-form target (`GET http://host/path`): RFC 9112 §3.2.2 says
+ * its authority wins over Host. An empty authority is refused (§3.2.2), and so
+ * is userinfo (RFC 9110 §4.2.4), by the Host character check in the caller.
+ */
 function splitAbsolute(url: string): { host: string; target: string } | null {
-  const m = /^https?:\/\/([^/?#]*)(.*)$/i.exec(url);
-  if (m === null) return null;
+  const m = ABSOLUTE_FORM.exec(url);
+  if (m === null || m[1] === undefined || m[1] === '') return null;
   const rest = m[2] ?? '';
-  return { host: m[1] ?? '', target: rest === '' ? '/' : rest.startsWith('?') ? '/' + rest : rest };
+  return {
+    host: m[1],
+    target: rest === '' ? '/' : rest.charCodeAt(0) === 0x3f ? '/' + rest : rest,
+  };
 }
+
+/**
+ * Bytes allowed in a Host header (Go's httpguts.ValidHostHeader, which Traefik
+ * relies on): reg-name, IP literals, port, sub-delims. No space, '/', '@', '\\'
+ * or controls, so a Host cannot smuggle a path or userinfo past routing.
+ */
+const HOST_BYTES = (() => {
+  const t = new Uint8Array(128);
+  const ok = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!$%&'()*+,-.:;=[]_~";
+  for (let i = 0; i < ok.length; i++) t[ok.charCodeAt(i)] = 1;
+  return t;
+})();
+
+function validHost(host: string): boolean {
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c >= 128 || HOST_BYTES[c] === 0) return false;
+  }
+  return true;
+}
+
+/** RFC 9112 §3.2: more than one Host header is a 400. Node keeps only the first in req.headers. */
+function hasDuplicateHost(raw: string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    // case-insensitive "host" without a lower-cased copy (header names are tokens: | 0x20 is safe)
+    if (
+      n.length === 4 &&
+      (n.charCodeAt(0) | 0x20) === 0x68 &&
+      (n.charCodeAt(1) | 0x20) === 0x6f &&
+      (n.charCodeAt(2) | 0x20) === 0x73 &&
+      (n.charCodeAt(3) | 0x20) === 0x74
+    ) {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
+}
+
+/** The only transfer coding the proxy can re-frame faithfully; anything else is a 501 (RFC 9112 §6.1). */
+function unsupportedTransferEncoding(te: string | undefined): boolean {
+  return te !== undefined && te !== 'chunked' && te.toLowerCase() !== 'chunked';
+}
+
+/** Raw answers on the socket when Node's parser gave up on the request (no ServerResponse exists). */
+const CLIENT_ERROR_RESPONSES = new Map<number, string>(
+  (
+    [
+      [400, 'Bad Request'],
+      [408, 'Request Timeout'],
+      [413, 'Content Too Large'],
+      [431, 'Request Header Fields Too Large'],
+    ] as const
+  ).map(([status, text]) => [
+    status,
+    `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+      `content-length: ${text.length + 1}\r\n\r\n${text}\n`,
+  ]),
+);
+
+/** The status for a clientError: llhttp codes (HPE_*) and Node's own timeout error. */
+export function clientErrorStatus(code: string | undefined): number {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    default:
+      // every other parse error (framing, tokens, line endings, Content-Length, chunk size) is the client's
+      return 400;
+  }
+}
+
+type SocketWithMessage = Duplex & {
+  _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null;
+};
 
 /**
  * An untrusted client's X-Forwarded-* (and X-Real-Ip, Forwarded) are removed
@@ -68,8 +157,19 @@ function splitAbsolute(url: string): { host: string; target: string } | null {
 function dropForwardedHeaders(headers: IncomingMessage['headers']): void {
   for (const name in headers) {
     if (name.charCodeAt(0) !== 0x78 && name.charCodeAt(0) !== 0x66) continue; // 'x' or 'f'
-    if (name.startsWith('x-forwarded-') || name === 'x-real-ip' || name === 'forwarded') delete headers[name];
+    if (name.startsWith('x-forwarded-') || name === 'x-real-ip' || name === 'forwarded')
+      delete headers[name];
   }
+}
+
+/** How often Node sweeps connections for the header/request deadlines: a fraction of the shorter one. */
+function checkingInterval(headersMs: number, requestMs: number): number {
+  const shortest = Math.min(
+    headersMs > 0 ? headersMs : Infinity,
+    requestMs > 0 ? requestMs : Infinity,
+  );
+  if (shortest === Infinity) return 30_000;
+  return Math.max(25, Math.min(1000, Math.floor(shortest / 4)));
 }
 
 export function createEntryPoint(opts: {
@@ -98,12 +198,14 @@ export function createEntryPoint(opts: {
     requestTimeout: t.readTimeoutMs,
     headersTimeout: t.readHeaderTimeoutMs,
     keepAliveTimeout: t.idleTimeoutMs,
+    // Node enforces the two timeouts above only when this timer sweeps (default every 30 s)
+    connectionsCheckingInterval: checkingInterval(t.readHeaderTimeoutMs, t.readTimeoutMs),
     requireHostHeader: true,
     joinDuplicateHeaders: false,
     noDelay: true,
   });
-  // connectionsCheckingInterval enforces the two timeouts above; a short one catches slow clients sooner
-  server.maxRequestsPerSocket = ep.transport.keepAliveMaxRequests > 0 ? ep.transport.keepAliveMaxRequests : 0;
+  server.maxRequestsPerSocket =
+    ep.transport.keepAliveMaxRequests > 0 ? ep.transport.keepAliveMaxRequests : 0;
   server.timeout = 0;
 
   const trustedFor = (socket: TrustedSocket, ip: string): boolean => {
@@ -126,18 +228,46 @@ export function createEntryPoint(opts: {
     if (draining && inFlight === 0) drained?.();
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: { socket: Duplex; head: Buffer }): void => {
+  /** a refusal before routing: the connection is closed after it, as framing may be in doubt */
+  const refuse = (res: ServerResponse, status: number): void => {
+    res.shouldKeepAlive = false;
+    sendStatus(res, status);
+  };
+
+  const handle = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    upgrade?: { socket: Duplex; head: Buffer },
+  ): void => {
     const table = opts.holder.current;
+    // HTTP/0.9 ("GET /" with no version) has no headers and no framing: never forward it
+    if (req.httpVersionMajor !== 1) {
+      refuse(res, 400);
+      return;
+    }
+    if (unsupportedTransferEncoding(req.headers['transfer-encoding'])) {
+      // Node accepts "gzip, chunked"; dropping the hop-by-hop header would hand the upstream a body it cannot read
+      refuse(res, 501);
+      return;
+    }
+    if (hasDuplicateHost(req.rawHeaders)) {
+      refuse(res, 400);
+      return;
+    }
     let rawHost = req.headers.host ?? '';
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 0x2f) {
       const abs = splitAbsolute(url);
       if (abs === null) {
-        sendStatus(res, 400);
+        refuse(res, 400);
         return;
       }
       rawHost = abs.host;
       url = abs.target;
+    }
+    if (!validHost(rawHost)) {
+      refuse(res, 400);
+      return;
     }
     let path: string;
     let query: string;
@@ -150,24 +280,39 @@ export function createEntryPoint(opts: {
       sendStatus(res, 400);
       return;
     }
-    const ctx = new RequestContext(req, res, name, scheme, canonicalHost(rawHost), rawHost, path, query, upgrade);
+    const ctx = new RequestContext(
+      req,
+      res,
+      name,
+      scheme,
+      canonicalHost(rawHost),
+      rawHost,
+      path,
+      query,
+      upgrade,
+    );
     ctx.trusted = trustedFor(req.socket as TrustedSocket, ctx.clientIp);
     if (!ctx.trusted) dropForwardedHeaders(req.headers);
     inFlight++;
     res.once('close', () => finish(ctx));
     if (draining) res.shouldKeepAlive = false;
-    const routes = table.entryPoints.get(name);
-    const route = routes === undefined ? undefined : findRoute(routes, ctx);
-    if (route === undefined) {
-      sendStatus(res, 404);
-      return;
-    }
-    ctx.routerName = route.name;
+    // a throw here would be an uncaught exception in a server listener: the whole process would go
     try {
+      const routes = table.entryPoints.get(name);
+      const route = routes === undefined ? undefined : findRoute(routes, ctx);
+      if (route === undefined) {
+        sendStatus(res, 404);
+        return;
+      }
+      ctx.routerName = route.name;
       route.handler(ctx);
     } catch (err) {
-      log.error({ err, router: route.name }, 'request handler failed');
-      sendStatus(res, 500);
+      log.error({ err, router: ctx.routerName }, 'request handler failed');
+      try {
+        sendStatus(res, 500);
+      } catch {
+        res.destroy();
+      }
     }
   };
 
@@ -185,16 +330,46 @@ export function createEntryPoint(opts: {
     handle(req, res, { socket, head });
   });
 
+  /*
+   * Node's parser refused the bytes (HPE_*), a timeout fired (ERR_HTTP_REQUEST_TIMEOUT, which carries
+   * no bytesParsed), or the socket failed mid-parse (ECONNRESET). Nothing of the request was handed
+   * to a router, so nothing reached an upstream. An answer is written only when no response has
+   * started on this socket (as Node does), so a pipelined response is never corrupted; then the
+   * connection is closed, because after a framing error the next byte's meaning is unknown.
+   */
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     log.debug({ err: err.message, code: err.code }, 'client error');
-    if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === undefined) {
+    const msg = (socket as SocketWithMessage)._httpMessage;
+    if (
+      !socket.writable ||
+      socket.destroyed ||
+      err.code === 'ECONNRESET' ||
+      (msg != null && msg.headersSent)
+    ) {
       socket.destroy();
       return;
     }
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const text = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    if (msg != null && msg.req?.complete === true) {
+      // the error is in a pipelined request after one still being answered: an answer now would be
+      // read as that one's. Let it finish, then close (nothing after the bad bytes is parsed).
+      msg.shouldKeepAlive = false;
+      return;
+    }
+    const response =
+      CLIENT_ERROR_RESPONSES.get(clientErrorStatus(err.code)) ?? CLIENT_ERROR_RESPONSES.get(400)!;
+    socket.end(response);
+    if (msg != null) {
+      // the request in flight has a malformed body (bad chunk size, chunk overflow...): its response
+      // must not write after this one, and its body must never reach an upstream. Destroying it now,
+      // in the same tick as the parse error, makes the forwarder's onConnect abort before undici
+      // writes a byte upstream (undici starts a streamed body on a later microtask at the earliest).
+      msg.shouldKeepAlive = false;
+      const req = msg.req;
+      if (req !== undefined && !req.destroyed) req.destroy();
+    }
+    // destroy once flushed, and in any case soon: a peer that never reads must not hold the socket
+    socket.once('finish', () => socket.destroy());
+    setTimeout(() => socket.destroy(), 1000).unref();
   });
 
   server.on('connection', (socket: Socket) => {
@@ -212,7 +387,11 @@ export function createEntryPoint(opts: {
         server.listen({ port: ep.port, host: ep.host === '' ? undefined : ep.host }, () => {
           server.off('error', reject);
           const a = server.address();
-          resolve(typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : { host: ep.host, port: ep.port });
+          resolve(
+            typeof a === 'object' && a !== null
+              ? { host: a.address, port: a.port }
+              : { host: ep.host, port: ep.port },
+          );
         });
       }),
     shutdown: (graceMs) =>

@@ -142,11 +142,12 @@ function needsSanitising(path: string): boolean {
  */
 export function normaliseTarget(target: string, policy: PathPolicy): SplitTarget {
   if (target.charCodeAt(0) !== 0x2f) throw new BadPathError('request target must start with /');
+  // fragments never reach a server in a valid request (RFC 9112 §3.2.1), in the path or after the
+  // query: refuse them rather than guess what a later hop makes of them (GHSA-fvhj-4qfh-q2hm)
+  if (target.includes('#')) throw new BadPathError('fragment in request target');
   const q = target.indexOf('?');
   let path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q + 1);
-  // fragments never reach a server in a valid request; refuse them rather than guess
-  if (path.includes('#')) throw new BadPathError('fragment in request target');
   if (path.includes('%')) path = normaliseEscapes(path, policy.encoded);
   if (policy.sanitize && needsSanitising(path)) path = removeDotSegments(path);
   return { path, query };

@@ -53,7 +53,10 @@ export function createRouterServer(opts: {
   const state = new StateRegistry();
   const entryPoints = new Map<string, EntryPointServer>();
   for (const ep of Object.values(staticConfig.entryPoints)) {
-    entryPoints.set(ep.name, createEntryPoint({ config: ep, holder, logger, accessLog: opts.accessLog }));
+    entryPoints.set(
+      ep.name,
+      createEntryPoint({ config: ep, holder, logger, accessLog: opts.accessLog }),
+    );
   }
   let version = 0;
 
@@ -68,10 +71,20 @@ export function createRouterServer(opts: {
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
           const addr = staticConfig.entryPoints[name]!.address;
-          const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
-          throw new ListenError(`entrypoint ${name}: cannot listen on ${addr}: ${why}`, { cause: err });
+          const why =
+            e.code === 'EADDRINUSE'
+              ? 'address already in use'
+              : e.code === 'EACCES'
+                ? 'permission denied'
+                : e.message;
+          throw new ListenError(`entrypoint ${name}: cannot listen on ${addr}: ${why}`, {
+            cause: err,
+          });
         }
-        logger.info({ entryPoint: name, address: `${out[name].host}:${out[name].port}` }, 'entrypoint listening');
+        logger.info(
+          { entryPoint: name, address: `${out[name].host}:${out[name].port}` },
+          'entrypoint listening',
+        );
       }
       return out;
     },
@@ -98,10 +111,18 @@ export function createRouterServer(opts: {
       state.commit();
       const log = logger.child({ version: table.version });
       for (const e of table.errors) {
-        log.error({ kind: e.kind, name: e.name, field: e.field }, `${e.kind} ${e.name}: ${e.message}`);
+        log.error(
+          { kind: e.kind, name: e.name, field: e.field },
+          `${e.kind} ${e.name}: ${e.message}`,
+        );
       }
       log.info(
-        { routers: table.routers.size, services: table.services.size, errors: table.errors.length, compileMs: Math.round(table.compileMs * 10) / 10 },
+        {
+          routers: table.routers.size,
+          services: table.services.size,
+          errors: table.errors.length,
+          compileMs: Math.round(table.compileMs * 10) / 10,
+        },
         'configuration applied',
       );
       return table;

@@ -26,7 +26,9 @@ const DURATION = Number(process.env.DURATION ?? 6);
 const CONNS = Number(process.env.CONNS ?? 50);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const PIN = process.env.PIN ?? (os.availableParallelism() >= 2 ? 'split' : 'none');
-const WORKERS = Number(process.env.PORTICO_BENCH_WORKERS ?? (PIN === 'split' ? 1 : os.availableParallelism()));
+const WORKERS = Number(
+  process.env.PORTICO_BENCH_WORKERS ?? (PIN === 'split' ? 1 : os.availableParallelism()),
+);
 const HOSTS = Number(process.env.HOSTS ?? 10_000);
 const ONLY = process.env.TARGETS?.split(',');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'portico-bench-'));
@@ -51,7 +53,10 @@ function start(name, cmd, args, env = {}) {
   const [c, a] = pinned(0, cmd, args);
   const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.setEncoding('utf8');
-  child.stderr.on('data', (d) => process.env.BENCH_VERBOSE && process.stderr.write(`[${name}] ${d}`));
+  child.stderr.on(
+    'data',
+    (d) => process.env.BENCH_VERBOSE && process.stderr.write(`[${name}] ${d}`),
+  );
   children.push(child);
   return child;
 }
@@ -66,10 +71,12 @@ async function waitFor(url, host) {
     try {
       // fetch() would drop the Host header: use node:http
       const status = await new Promise((resolve, reject) => {
-        http.get(url, { headers: { host }, agent: false }, (res) => {
-          res.resume();
-          resolve(res.statusCode);
-        }).on('error', reject);
+        http
+          .get(url, { headers: { host }, agent: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          })
+          .on('error', reject);
       });
       if (status === 200) return;
     } catch {
@@ -98,7 +105,9 @@ function parseWrk(out) {
     const v = Number(m[1]);
     return m[2] === 'us' ? v : m[2] === 'ms' ? v * 1000 : v * 1e6;
   };
-  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?timeout (\d+)/.exec(out)?.[1] ?? 0);
+  const errors =
+    Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) +
+    Number(/Socket errors:.*?timeout (\d+)/.exec(out)?.[1] ?? 0);
   return { rps, p50: lat(50), p99: lat(99), errors };
 }
 
@@ -106,13 +115,30 @@ async function load(url, host, conns, duration) {
   if (useWrk) {
     const threads = Math.min(conns, 2);
     const [c, a] = PIN === 'split' ? ['taskset', ['-c', '1', 'wrk']] : ['wrk', []];
-    const args = [...a, '-t', String(threads), '-c', String(conns), '-d', `${duration}s`, '--latency', '-H', `Host: ${host}`, url];
+    const args = [
+      ...a,
+      '-t',
+      String(threads),
+      '-c',
+      String(conns),
+      '-d',
+      `${duration}s`,
+      '--latency',
+      '-H',
+      `Host: ${host}`,
+      url,
+    ];
     const out = execFileSync(c, args, { encoding: 'utf8', timeout: (duration + 15) * 1000 });
     return parseWrk(out);
   }
   const { default: autocannon } = await import('autocannon');
   const r = await autocannon({ url, connections: conns, duration, headers: { host } });
-  return { rps: r.requests.average, p50: r.latency.p50 * 1000, p99: r.latency.p99 * 1000, errors: r.non2xx + r.errors };
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50 * 1000,
+    p99: r.latency.p99 * 1000,
+    errors: r.non2xx + r.errors,
+  };
 }
 
 function median(xs) {
@@ -121,9 +147,26 @@ function median(xs) {
 }
 
 function writeDynamic(file, hosts, backend) {
-  const lines = ['http:', '  routers:', '    bench:', "      rule: Host(`bench.local`)", '      service: backend'];
-  for (let i = 0; i < hosts; i++) lines.push(`    h${i}:`, `      rule: Host(\`host${i}.bench.local\`)`, '      service: backend');
-  lines.push('  services:', '    backend:', '      loadBalancer:', '        servers:', `          - url: ${backend}`);
+  const lines = [
+    'http:',
+    '  routers:',
+    '    bench:',
+    '      rule: Host(`bench.local`)',
+    '      service: backend',
+  ];
+  for (let i = 0; i < hosts; i++)
+    lines.push(
+      `    h${i}:`,
+      `      rule: Host(\`host${i}.bench.local\`)`,
+      '      service: backend',
+    );
+  lines.push(
+    '  services:',
+    '    backend:',
+    '      loadBalancer:',
+    '        servers:',
+    `          - url: ${backend}`,
+  );
   writeFileSync(file, lines.join('\n') + '\n');
 }
 
@@ -132,16 +175,33 @@ async function compileBench() {
   const { StateRegistry } = await import(path.join(root, 'dist/src/routing/state.js'));
   const { loadStaticConfig } = await import(path.join(root, 'dist/src/config/static.js'));
   const { pino } = await import('pino');
-  const sc = loadStaticConfig({ argv: ['--entryPoints.web.address=127.0.0.1:0', '--workers=0'], env: {} });
+  const sc = loadStaticConfig({
+    argv: ['--entryPoints.web.address=127.0.0.1:0', '--workers=0'],
+    env: {},
+  });
   const routers = {};
-  for (let i = 0; i < 10_000; i++) routers[`r${i}@file`] = { rule: `Host(\`host${i}.example.com\`) && PathPrefix(\`/api\`)`, service: 's@file' };
-  const config = { http: { routers, services: { 's@file': { loadBalancer: { servers: [{ url: 'http://127.0.0.1:1' }] } } } } };
+  for (let i = 0; i < 10_000; i++)
+    routers[`r${i}@file`] = {
+      rule: `Host(\`host${i}.example.com\`) && PathPrefix(\`/api\`)`,
+      service: 's@file',
+    };
+  const config = {
+    http: {
+      routers,
+      services: { 's@file': { loadBalancer: { servers: [{ url: 'http://127.0.0.1:1' }] } } },
+    },
+  };
   const times = [];
   for (let i = 0; i < 5; i++) {
     const state = new StateRegistry();
     state.begin();
     const t0 = performance.now();
-    compile(config, { entryPoints: sc.entryPoints, transportDefaults: sc.serversTransport, state, logger: pino({ level: 'silent' }) });
+    compile(config, {
+      entryPoints: sc.entryPoints,
+      transportDefaults: sc.serversTransport,
+      state,
+      logger: pino({ level: 'silent' }),
+    });
     times.push(performance.now() - t0);
     state.closeAll();
   }
@@ -174,7 +234,9 @@ function startBackend(port) {
     start('backend', 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')]);
     return 'nginx';
   }
-  start('backend', process.execPath, [path.join(root, 'test/bench/backend.mjs')], { PORT: String(port) });
+  start('backend', process.execPath, [path.join(root, 'test/bench/backend.mjs')], {
+    PORT: String(port),
+  });
   return 'node';
 }
 
@@ -188,10 +250,22 @@ async function main() {
   targets.push({ name: 'direct', url: backend + '/', host: 'bench.local' });
 
   const barePort = await freePort();
-  start('bare', process.execPath, [path.join(root, 'test/bench/bare-proxy.mjs')], { PORT: String(barePort), TARGET: backend, WORKERS: String(WORKERS) });
-  targets.push({ name: `bare http-proxy-3 (cluster ${WORKERS})`, key: 'bare', url: `http://127.0.0.1:${barePort}/`, host: 'bench.local' });
+  start('bare', process.execPath, [path.join(root, 'test/bench/bare-proxy.mjs')], {
+    PORT: String(barePort),
+    TARGET: backend,
+    WORKERS: String(WORKERS),
+  });
+  targets.push({
+    name: `bare http-proxy-3 (cluster ${WORKERS})`,
+    key: 'bare',
+    url: `http://127.0.0.1:${barePort}/`,
+    host: 'bench.local',
+  });
 
-  for (const [key, hosts] of [['portico', 0], ['portico-10k', HOSTS]]) {
+  for (const [key, hosts] of [
+    ['portico', 0],
+    ['portico-10k', HOSTS],
+  ]) {
     const dir = path.join(tmp, key);
     mkdirSync(dir);
     writeDynamic(path.join(dir, 'dynamic.yml'), hosts, backend);
@@ -206,16 +280,28 @@ async function main() {
       '--accessLog=true',
       `--accessLog.filePath=${path.join(dir, 'access.log')}`,
     ]);
-    targets.push({ name: key === 'portico' ? `portico (${WORKERS} worker, access log on)` : `portico, ${hosts} host routes`, key, url: `http://127.0.0.1:${port}/`, host: key === 'portico' ? 'bench.local' : `host${Math.floor(hosts / 2)}.bench.local` });
+    targets.push({
+      name:
+        key === 'portico'
+          ? `portico (${WORKERS} worker, access log on)`
+          : `portico, ${hosts} host routes`,
+      key,
+      url: `http://127.0.0.1:${port}/`,
+      host: key === 'portico' ? 'bench.local' : `host${Math.floor(hosts / 2)}.bench.local`,
+    });
   }
   for (const t of targets) await waitFor(t.url, t.host);
   const selected = targets.filter((t) => !ONLY || ONLY.includes(t.key ?? t.name));
 
   // warm-up: JITs and connection pools
   for (const t of selected) await load(t.url, t.host, CONNS, 2);
-  const results = new Map(selected.map((t) => [t.name, { rps: [], p50: [], p99: [], p50c1: [], errors: 0 }]));
+  const results = new Map(
+    selected.map((t) => [t.name, { rps: [], p50: [], p99: [], p50c1: [], errors: 0 }]),
+  );
   for (let round = 0; round < ROUNDS; round++) {
-    const order = selected.slice(round % selected.length).concat(selected.slice(0, round % selected.length));
+    const order = selected
+      .slice(round % selected.length)
+      .concat(selected.slice(0, round % selected.length));
     for (const t of order) {
       const r = await load(t.url, t.host, CONNS, DURATION);
       const one = await load(t.url, t.host, 1, Math.max(2, Math.floor(DURATION / 2)));
@@ -228,12 +314,22 @@ async function main() {
     }
   }
   const compileMs = await compileBench();
-  const summary = [...results].map(([name, acc]) => ({ name, rps: median(acc.rps), p50: median(acc.p50), p99: median(acc.p99), p50c1: median(acc.p50c1), errors: acc.errors, spread: acc.rps }));
+  const summary = [...results].map(([name, acc]) => ({
+    name,
+    rps: median(acc.rps),
+    p50: median(acc.p50),
+    p99: median(acc.p99),
+    p50c1: median(acc.p50c1),
+    errors: acc.errors,
+    spread: acc.rps,
+  }));
   const direct = summary.find((s) => s.name === 'direct');
   const bare = summary.find((s) => s.name.startsWith('bare'));
   const ours = summary.find((s) => s.name.startsWith('portico ('));
   const lines = [];
-  lines.push(`| target | req/s | vs direct | vs bare proxy | p50 @${CONNS}c | p99 @${CONNS}c | p50 @1c | +p50 @1c vs direct | errors |`);
+  lines.push(
+    `| target | req/s | vs direct | vs bare proxy | p50 @${CONNS}c | p99 @${CONNS}c | p50 @1c | +p50 @1c vs direct | errors |`,
+  );
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of summary) {
     lines.push(
@@ -249,7 +345,9 @@ async function main() {
     '',
     ...lines,
     '',
-    tenK && ours ? `10,000 host routes vs 1 route: ${(tenK.rps / ours.rps).toFixed(3)} of the throughput` : '',
+    tenK && ours
+      ? `10,000 host routes vs 1 route: ${(tenK.rps / ours.rps).toFixed(3)} of the throughput`
+      : '',
     ours && bare ? `portico vs bare http-proxy-3 cluster: ${(ours.rps / bare.rps).toFixed(2)}` : '',
     `compile 10,000 routers: ${compileMs.toFixed(1)} ms (median of 5)`,
   ].join('\n');

@@ -64,7 +64,11 @@ export function simpleRoute(
   return {
     http: {
       routers: {
-        r: { rule: extra.rule ?? 'PathPrefix(`/`)', service: 's', ...(extra.middlewares ? { middlewares: extra.middlewares } : {}) },
+        r: {
+          rule: extra.rule ?? 'PathPrefix(`/`)',
+          service: 's',
+          ...(extra.middlewares ? { middlewares: extra.middlewares } : {}),
+        },
       },
       services: { s: { loadBalancer: { servers: servers.map((url) => ({ url })), ...extra.lb } } },
     },

@@ -17,7 +17,10 @@ export interface PorticoProcess {
   stdout(): string;
   stderr(): string;
   /** waits for a log record matching the predicate */
-  waitForLog(pred: (rec: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    pred: (rec: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -64,7 +67,8 @@ export function runPortico(args: string[], env: NodeJS.ProcessEnv = {}): Portico
       eventually(
         () => {
           const found = lines.find(pred);
-          if (found === undefined) throw new Error(`no matching log record yet; stdout:\n${out}\nstderr:\n${err}`);
+          if (found === undefined)
+            throw new Error(`no matching log record yet; stdout:\n${out}\nstderr:\n${err}`);
           return found;
         },
         { timeoutMs },

@@ -30,13 +30,21 @@ export type UpstreamHandler = (
 /** Default handler: 200 with a JSON echo of method, url and headers, plus `x-upstream: <name>`. */
 export function echo(name: string): UpstreamHandler {
   return (req, res, body) => {
-    const payload = JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, body });
+    const payload = JSON.stringify({
+      name,
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      body,
+    });
     res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
     res.end(payload);
   };
 }
 
-export async function startUpstream(handler: UpstreamHandler | string = 'upstream'): Promise<Upstream> {
+export async function startUpstream(
+  handler: UpstreamHandler | string = 'upstream',
+): Promise<Upstream> {
   const h = typeof handler === 'string' ? echo(handler) : handler;
   const seen: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
@@ -44,7 +52,13 @@ export async function startUpstream(handler: UpstreamHandler | string = 'upstrea
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
       h(req, res, body);
     });
   });

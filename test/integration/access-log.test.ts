@@ -30,9 +30,14 @@ function get(url: string, headers: Record<string, string> = {}): Promise<number>
 async function setup(format: 'json' | 'common') {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'portico-al-')), 'access.log');
   const accessLog = createAccessLog({ filePath: file, format, bufferingSize: 0 });
-  const up = await startUpstream((_req, res) => res.writeHead(201, { 'content-length': '5' }).end('hello'));
+  const up = await startUpstream((_req, res) =>
+    res.writeHead(201, { 'content-length': '5' }).end('hello'),
+  );
   const r = await startRouter(simpleRoute([up.url], { rule: 'Host(`log.test`)' }), { accessLog });
-  cleanups.push(() => up.close(), () => r.close());
+  cleanups.push(
+    () => up.close(),
+    () => r.close(),
+  );
   const lines = async (n: number): Promise<string[]> =>
     eventually(() => {
       accessLog.flush();
@@ -46,7 +51,9 @@ async function setup(format: 'json' | 'common') {
 describe('access log', () => {
   it('writes Traefik JSON fields for a routed request and for a 404', async () => {
     const { r, up, lines } = await setup('json');
-    expect(await get(`${r.url}/path?q=1`, { host: 'log.test', 'user-agent': 'test-agent' })).toBe(201);
+    expect(await get(`${r.url}/path?q=1`, { host: 'log.test', 'user-agent': 'test-agent' })).toBe(
+      201,
+    );
     expect(await get(`${r.url}/nowhere`, { host: 'other.test' })).toBe(404);
     const [routed, missing] = (await lines(2)).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(routed).toMatchObject({
@@ -65,12 +72,20 @@ describe('access log', () => {
     });
     expect(typeof routed!.Duration).toBe('number');
     expect(routed!.Duration as number).toBeGreaterThan(0);
-    expect(missing).toMatchObject({ DownstreamStatus: 404, RouterName: '', RequestHost: 'other.test' });
+    expect(missing).toMatchObject({
+      DownstreamStatus: 404,
+      RouterName: '',
+      RequestHost: 'other.test',
+    });
   });
 
   it('writes Common Log Format lines', async () => {
     const { r, up, lines } = await setup('common');
-    await get(`${r.url}/clf`, { host: 'log.test', 'user-agent': 'agent/1.0', referer: 'http://ref.test/' });
+    await get(`${r.url}/clf`, {
+      host: 'log.test',
+      'user-agent': 'agent/1.0',
+      referer: 'http://ref.test/',
+    });
     const [line] = await lines(1);
     expect(line).toMatch(
       new RegExp(

@@ -33,12 +33,23 @@ interface Reply {
   body: string;
 }
 
-function get(url: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Reply> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+  body?: string,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -94,12 +105,16 @@ describe('status mapping', () => {
 
   it('uses the global serversTransport response-header timeout', async () => {
     const u = await upstream((_req, res) => setTimeout(() => res.end('late'), 2000));
-    const r = await router(simpleRoute([u.url]), { flags: ['--serversTransport.forwardingTimeouts.responseHeaderTimeout=150ms'] });
+    const r = await router(simpleRoute([u.url]), {
+      flags: ['--serversTransport.forwardingTimeouts.responseHeaderTimeout=150ms'],
+    });
     expect((await get(r.url + '/')).status).toBe(504);
   });
 
   it('relays the upstream status and body unchanged', async () => {
-    const u = await upstream((_req, res) => res.writeHead(418, { 'x-tea': 'pot' }).end('short and stout'));
+    const u = await upstream((_req, res) =>
+      res.writeHead(418, { 'x-tea': 'pot' }).end('short and stout'),
+    );
     const r = await router(simpleRoute([u.url]));
     const reply = await get(r.url + '/');
     expect(reply.status).toBe(418);
@@ -145,7 +160,11 @@ describe('streaming', () => {
       req.resume();
     });
     const r = await router(simpleRoute([u.url]));
-    const req = http.request(r.url + '/', { method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } });
+    const req = http.request(r.url + '/', {
+      method: 'POST',
+      agent: false,
+      headers: { 'transfer-encoding': 'chunked' },
+    });
     const done = new Promise<string>((resolve, reject) => {
       req.on('response', (res) => {
         let b = '';
@@ -188,7 +207,11 @@ describe('websocket', () => {
           server.close(() => r());
         }),
     );
-    const r = await router(simpleRoute([`http://127.0.0.1:${(server.address() as AddressInfo).port}`], { rule: 'Path(`/ws`)' }));
+    const r = await router(
+      simpleRoute([`http://127.0.0.1:${(server.address() as AddressInfo).port}`], {
+        rule: 'Path(`/ws`)',
+      }),
+    );
     const ws = new WebSocket(`ws://127.0.0.1:${r.port}/ws`);
     const reply = await new Promise<string>((resolve, reject) => {
       ws.on('open', () => ws.send('hello'));
@@ -204,7 +227,9 @@ describe('websocket', () => {
   it('answers 404 to an upgrade no router takes', async () => {
     const r = await router(simpleRoute(['http://127.0.0.1:1'], { rule: 'Path(`/ws`)' }));
     const ws = new WebSocket(`ws://127.0.0.1:${r.port}/other`);
-    const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    const status = await new Promise<number>((resolve) =>
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    );
     expect(status).toBe(404);
   });
 
@@ -212,7 +237,9 @@ describe('websocket', () => {
     const port = await closedPort();
     const r = await router(simpleRoute([`http://127.0.0.1:${port}`]));
     const ws = new WebSocket(`ws://127.0.0.1:${r.port}/`);
-    const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    const status = await new Promise<number>((resolve) =>
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    );
     expect(status).toBe(502);
   });
 });
@@ -276,8 +303,14 @@ describe('headers', () => {
 
   it('keeps and appends X-Forwarded-* from a trusted source', async () => {
     const u = await upstream();
-    const r = await router(simpleRoute([u.url]), { flags: ['--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32'] });
-    await get(r.url + '/', { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-real-ip': '203.0.113.9' });
+    const r = await router(simpleRoute([u.url]), {
+      flags: ['--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32'],
+    });
+    await get(r.url + '/', {
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-proto': 'https',
+      'x-real-ip': '203.0.113.9',
+    });
     const h = u.seen[0]!.headers;
     expect(h['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('https');
@@ -295,7 +328,12 @@ describe('headers', () => {
   it('forwards the request method, path, query and body', async () => {
     const u = await upstream();
     const r = await router(simpleRoute([u.url]));
-    const reply = await get(r.url + '/a/b?x=1&y=%20', { 'content-type': 'text/plain' }, 'PUT', 'payload');
+    const reply = await get(
+      r.url + '/a/b?x=1&y=%20',
+      { 'content-type': 'text/plain' },
+      'PUT',
+      'payload',
+    );
     expect(reply.status).toBe(200);
     expect(u.seen[0]).toMatchObject({ method: 'PUT', url: '/a/b?x=1&y=%20', body: 'payload' });
   });

@@ -26,7 +26,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function get(port: number, host: string, pathname = '/'): Promise<{ status: number; body: string }> {
+function get(
+  port: number,
+  host: string,
+  pathname = '/',
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
       .get({ host: '127.0.0.1', port, path: pathname, headers: { host }, agent: false }, (res) => {
@@ -40,9 +44,20 @@ function get(port: number, host: string, pathname = '/'): Promise<{ status: numb
 
 function yaml(routes: Record<string, string>): string {
   const lines = ['http:', '  routers:'];
-  for (const [host] of Object.entries(routes)) lines.push(`    ${host.replace(/\W/g, '')}:`, `      rule: Host(\`${host}\`)`, `      service: ${host.replace(/\W/g, '')}`);
+  for (const [host] of Object.entries(routes))
+    lines.push(
+      `    ${host.replace(/\W/g, '')}:`,
+      `      rule: Host(\`${host}\`)`,
+      `      service: ${host.replace(/\W/g, '')}`,
+    );
   lines.push('  services:');
-  for (const [host, url] of Object.entries(routes)) lines.push(`    ${host.replace(/\W/g, '')}:`, '      loadBalancer:', '        servers:', `          - url: ${url}`);
+  for (const [host, url] of Object.entries(routes))
+    lines.push(
+      `    ${host.replace(/\W/g, '')}:`,
+      '      loadBalancer:',
+      '        servers:',
+      `          - url: ${url}`,
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -52,14 +67,23 @@ beforeAll(async () => {
   return () => up.close();
 });
 
-async function start(extra: string[], dyn: string): Promise<{ p: PorticoProcess; port: number; file: string }> {
+async function start(
+  extra: string[],
+  dyn: string,
+): Promise<{ p: PorticoProcess; port: number; file: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-rt-'));
   const file = path.join(dir, 'dynamic.yml');
   writeFileSync(file, dyn);
   const port = await freePort();
-  const p = runPortico([`--entryPoints.web.address=127.0.0.1:${port}`, `--providers.file.filename=${file}`, ...extra]);
+  const p = runPortico([
+    `--entryPoints.web.address=127.0.0.1:${port}`,
+    `--providers.file.filename=${file}`,
+    ...extra,
+  ]);
   cleanups.push(() => p.stop('SIGKILL'));
-  await eventually(async () => expect((await get(port, 'a.test')).status).toBe(200), { timeoutMs: 15_000 });
+  await eventually(async () => expect((await get(port, 'a.test')).status).toBe(200), {
+    timeoutMs: 15_000,
+  });
   return { p, port, file };
 }
 
@@ -81,15 +105,20 @@ describe('start-up', () => {
     expect(p.stderr()).toMatch(message);
   });
 
-  it.each([['--workers=0'], ['--workers=2']])('exits 1 naming the entrypoint when its port is taken (%s)', async (workers) => {
-    const squatter = net.createServer();
-    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
-    const port = (squatter.address() as net.AddressInfo).port;
-    const p = runPortico([`--entryPoints.web.address=127.0.0.1:${port}`, workers]);
-    expect((await p.exit).code).toBe(1);
-    expect(p.stderr()).toMatch(new RegExp(`entrypoint web: cannot listen on 127.0.0.1:${port}: address already in use`));
-  });
+  it.each([['--workers=0'], ['--workers=2']])(
+    'exits 1 naming the entrypoint when its port is taken (%s)',
+    async (workers) => {
+      const squatter = net.createServer();
+      await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
+      const port = (squatter.address() as net.AddressInfo).port;
+      const p = runPortico([`--entryPoints.web.address=127.0.0.1:${port}`, workers]);
+      expect((await p.exit).code).toBe(1);
+      expect(p.stderr()).toMatch(
+        new RegExp(`entrypoint web: cannot listen on 127.0.0.1:${port}: address already in use`),
+      );
+    },
+  );
 
   it('names a bad PORTICO_* variable', async () => {
     const p = runPortico([], { PORTICO_LOG_LEVL: 'DEBUG' });
@@ -109,11 +138,16 @@ describe.each([
     writeFileSync(file + '.tmp', yaml({ 'a.test': up.url, 'b.test': up.url }));
     renameSync(file + '.tmp', file);
     const changed = Date.now();
-    await eventually(async () => expect((await get(port, 'b.test')).status).toBe(200), { timeoutMs: 2000 });
+    await eventually(async () => expect((await get(port, 'b.test')).status).toBe(200), {
+      timeoutMs: 2000,
+    });
     expect(Date.now() - changed).toBeLessThan(2000);
 
     writeFileSync(file, 'http:\n  routers:\n    a: [unclosed\n');
-    const bad = await p.waitForLog((r) => typeof r.msg === 'string' && /dynamic\.yml:\d+:\d+/.test(String(r.msg)), 5000);
+    const bad = await p.waitForLog(
+      (r) => typeof r.msg === 'string' && /dynamic\.yml:\d+:\d+/.test(String(r.msg)),
+      5000,
+    );
     expect(String(bad.msg)).toMatch(/dynamic\.yml:\d+:\d+/);
     // the last good configuration keeps serving
     expect((await get(port, 'a.test')).status).toBe(200);
@@ -125,8 +159,13 @@ describe('signals', () => {
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {
     const slow = await startUpstream((_req, res) => setTimeout(() => res.end('slow answer'), 700));
     cleanups.push(() => slow.close());
-    const { p, port } = await start(['--workers=0'], yaml({ 'a.test': up.url, 'slow.test': slow.url }));
-    await eventually(async () => expect((await get(port, 'slow.test')).status).toBe(200), { timeoutMs: 5000 });
+    const { p, port } = await start(
+      ['--workers=0'],
+      yaml({ 'a.test': up.url, 'slow.test': slow.url }),
+    );
+    await eventually(async () => expect((await get(port, 'slow.test')).status).toBe(200), {
+      timeoutMs: 5000,
+    });
     const inFlight = get(port, 'slow.test');
     await new Promise((r) => setTimeout(r, 150));
     p.child.kill('SIGTERM');
@@ -138,8 +177,13 @@ describe('signals', () => {
   it('drains in a cluster too and exits 0', async () => {
     const slow = await startUpstream((_req, res) => setTimeout(() => res.end('slow answer'), 700));
     cleanups.push(() => slow.close());
-    const { p, port } = await start(['--workers=2'], yaml({ 'a.test': up.url, 'slow.test': slow.url }));
-    await eventually(async () => expect((await get(port, 'slow.test')).status).toBe(200), { timeoutMs: 5000 });
+    const { p, port } = await start(
+      ['--workers=2'],
+      yaml({ 'a.test': up.url, 'slow.test': slow.url }),
+    );
+    await eventually(async () => expect((await get(port, 'slow.test')).status).toBe(200), {
+      timeoutMs: 5000,
+    });
     const inFlight = get(port, 'slow.test');
     await new Promise((r) => setTimeout(r, 150));
     p.child.kill('SIGTERM');
@@ -149,8 +193,13 @@ describe('signals', () => {
 });
 
 describe('cluster', () => {
-  const workerPids = (p: PorticoProcess): number[] =>
-    [...new Set(p.lines.filter((r) => r.msg === 'entrypoint listening' && typeof r.worker === 'number').map((r) => r.worker as number))];
+  const workerPids = (p: PorticoProcess): number[] => [
+    ...new Set(
+      p.lines
+        .filter((r) => r.msg === 'entrypoint listening' && typeof r.worker === 'number')
+        .map((r) => r.worker as number),
+    ),
+  ];
 
   it('replaces a crashed worker and keeps serving', async () => {
     const { p, port } = await start(['--workers=2'], yaml({ 'a.test': up.url }));

@@ -20,12 +20,17 @@ function config(i: number): DynamicConfig {
   };
   // upstream c is only in some configurations: its pool is closed and re-created while requests are in flight
   // a varying set of unrelated routers, so every swap really changes the table
-  for (let k = 0; k < (i % 7) + 1; k++) routers[`extra${k}`] = { rule: `Host(\`extra${k}-${i}.test\`)`, service: 'svc' };
+  for (let k = 0; k < (i % 7) + 1; k++)
+    routers[`extra${k}`] = { rule: `Host(\`extra${k}-${i}.test\`)`, service: 'svc' };
   return {
     http: {
       routers,
       services: {
-        svc: { loadBalancer: { servers: i % 3 === 0 ? [{ url: a.url }] : [{ url: a.url }, { url: c.url }] } },
+        svc: {
+          loadBalancer: {
+            servers: i % 3 === 0 ? [{ url: a.url }] : [{ url: a.url }, { url: c.url }],
+          },
+        },
         svc2: { loadBalancer: { servers: [{ url: b.url }] } },
       },
     },

@@ -33,13 +33,27 @@ function build(config: DynamicConfig, flags: string[] = []): RoutingTable {
   return table;
 }
 
-function ctxFor(target: { host?: string; path?: string; method?: string; headers?: Record<string, string> }): RequestContext {
+function ctxFor(target: {
+  host?: string;
+  path?: string;
+  method?: string;
+  headers?: Record<string, string>;
+}): RequestContext {
   const req = new http.IncomingMessage(new Socket());
   req.method = target.method ?? 'GET';
   req.headers = { host: target.host ?? 'example.test', ...target.headers };
   const res = new http.ServerResponse(req);
   const [path, query = ''] = (target.path ?? '/').split('?');
-  return new RequestContext(req, res, 'web', 'http', (target.host ?? 'example.test').toLowerCase(), target.host ?? '', path!, query);
+  return new RequestContext(
+    req,
+    res,
+    'web',
+    'http',
+    (target.host ?? 'example.test').toLowerCase(),
+    target.host ?? '',
+    path!,
+    query,
+  );
 }
 
 function route(table: RoutingTable, target: Parameters<typeof ctxFor>[0]): string | undefined {
@@ -53,11 +67,21 @@ describe('priority', () => {
     // [rules by router name, request, expected winner]
     [{ a: 'PathPrefix(`/`)', b: 'PathPrefix(`/api`)' }, { path: '/api/x' }, 'b@file'],
     [{ a: 'PathPrefix(`/`)', b: 'PathPrefix(`/api`)' }, { path: '/web' }, 'a@file'],
-    [{ a: 'Host(`x.test`)', b: 'Host(`x.test`) && PathPrefix(`/a`)' }, { host: 'x.test', path: '/a' }, 'b@file'],
+    [
+      { a: 'Host(`x.test`)', b: 'Host(`x.test`) && PathPrefix(`/a`)' },
+      { host: 'x.test', path: '/a' },
+      'b@file',
+    ],
     // Traefik's documented example: the longer HostRegexp outranks the shorter Host
-    [{ a: 'HostRegexp(`[a-z]+\\.traefik\\.com`)', b: 'Host(`foobar.traefik.com`)' }, { host: 'foobar.traefik.com' }, 'a@file'],
+    [
+      { a: 'HostRegexp(`[a-z]+\\.traefik\\.com`)', b: 'Host(`foobar.traefik.com`)' },
+      { host: 'foobar.traefik.com' },
+      'a@file',
+    ],
   ])('%j takes %j → %s', (rules, target, winner) => {
-    const routers = Object.fromEntries(Object.entries(rules).map(([n, rule]) => [n, { rule, service: 's' }]));
+    const routers = Object.fromEntries(
+      Object.entries(rules).map(([n, rule]) => [n, { rule, service: 's' }]),
+    );
     expect(route(build({ http: { routers, services: { s: svc } } }), target)).toBe(winner);
   });
 
@@ -72,7 +96,9 @@ describe('priority', () => {
       },
     });
     expect(route(table, { host: 'x.test' })).toBe('short@file');
-    expect(table.routers.get('long@file')!.priority).toBe('Host(`x.test`) && PathPrefix(`/`)'.length);
+    expect(table.routers.get('long@file')!.priority).toBe(
+      'Host(`x.test`) && PathPrefix(`/`)'.length,
+    );
   });
 
   it('a host-pinned router and a catch-all are ordered together by priority', () => {
@@ -95,7 +121,8 @@ describe('priority', () => {
 describe('host index', () => {
   it('finds exact-host routers among many and never matches other hosts', () => {
     const routers: Record<string, { rule: string; service: string }> = {};
-    for (let i = 0; i < 2000; i++) routers[`h${i}`] = { rule: `Host(\`h${i}.test\`) || Host(\`alias${i}.test\`)`, service: 's' };
+    for (let i = 0; i < 2000; i++)
+      routers[`h${i}`] = { rule: `Host(\`h${i}.test\`) || Host(\`alias${i}.test\`)`, service: 's' };
     routers.regex = { rule: 'HostRegexp(`^r[0-9]+\\.test$`)', service: 's' };
     const table = build({ http: { routers, services: { s: svc } } });
     const ep = table.entryPoints.get('web')!;
@@ -110,20 +137,56 @@ describe('host index', () => {
 
 describe('broken elements are left out, the rest serves', () => {
   it.each([
-    ['bad rule syntax', { rule: 'Host(`a.test`', service: 's' }, 'rule', /error while parsing rule .*position/],
-    ['unknown matcher', { rule: 'Hots(`a.test`)', service: 's' }, 'rule', /unknown matcher Hots, did you mean Host\?/],
-    ['unknown service', { rule: 'Host(`a.test`)', service: 'nope' }, 'service', /the service "nope@file" does not exist/],
-    ['unknown middleware', { rule: 'Host(`a.test`)', service: 's', middlewares: ['ghost'] }, 'middlewares', /middleware "ghost@file" does not exist/],
-    ['unknown entrypoint only', { rule: 'Host(`a.test`)', service: 's', entryPoints: ['websecure'] }, 'entryPoints', /no valid entryPoint/],
-    ['v2 rule syntax', { rule: 'Host(`a.test`)', service: 's', ruleSyntax: 'v2' }, 'ruleSyntax', /only v3/],
+    [
+      'bad rule syntax',
+      { rule: 'Host(`a.test`', service: 's' },
+      'rule',
+      /error while parsing rule .*position/,
+    ],
+    [
+      'unknown matcher',
+      { rule: 'Hots(`a.test`)', service: 's' },
+      'rule',
+      /unknown matcher Hots, did you mean Host\?/,
+    ],
+    [
+      'unknown service',
+      { rule: 'Host(`a.test`)', service: 'nope' },
+      'service',
+      /the service "nope@file" does not exist/,
+    ],
+    [
+      'unknown middleware',
+      { rule: 'Host(`a.test`)', service: 's', middlewares: ['ghost'] },
+      'middlewares',
+      /middleware "ghost@file" does not exist/,
+    ],
+    [
+      'unknown entrypoint only',
+      { rule: 'Host(`a.test`)', service: 's', entryPoints: ['websecure'] },
+      'entryPoints',
+      /no valid entryPoint/,
+    ],
+    [
+      'v2 rule syntax',
+      { rule: 'Host(`a.test`)', service: 's', ruleSyntax: 'v2' },
+      'ruleSyntax',
+      /only v3/,
+    ],
   ])('%s', (_label, broken, field, message) => {
     const table = build({
-      http: { routers: { good: { rule: 'Host(`good.test`)', service: 's' }, broken }, services: { s: svc } },
+      http: {
+        routers: { good: { rule: 'Host(`good.test`)', service: 's' }, broken },
+        services: { s: svc },
+      },
     });
     const info = table.routers.get('broken@file')!;
     expect(info.status).toBe('disabled');
     expect(info.errors.join('\n')).toMatch(message);
-    expect(table.errors.find((e) => e.name === 'broken@file')).toMatchObject({ kind: 'router', field });
+    expect(table.errors.find((e) => e.name === 'broken@file')).toMatchObject({
+      kind: 'router',
+      field,
+    });
     expect(route(table, { host: 'good.test' })).toBe('good@file');
     expect(route(table, { host: 'a.test' })).toBeUndefined();
   });
@@ -156,7 +219,9 @@ describe('broken elements are left out, the rest serves', () => {
         services: { s: svc },
       },
     });
-    expect(table.middlewares.get('ap@file')!.errors.join()).toMatch(/addPrefix\.prefix: must be a string starting with \//);
+    expect(table.middlewares.get('ap@file')!.errors.join()).toMatch(
+      /addPrefix\.prefix: must be a string starting with \//,
+    );
     expect(table.routers.get('r@file')!.status).toBe('disabled');
   });
 
@@ -164,7 +229,10 @@ describe('broken elements are left out, the rest serves', () => {
     const table = build({
       http: {
         routers: { r: { rule: 'Host(`a.test`)', service: 'w1' } },
-        services: { w1: { weighted: { services: [{ name: 'w2' }] } }, w2: { weighted: { services: [{ name: 'w1' }] } } },
+        services: {
+          w1: { weighted: { services: [{ name: 'w2' }] } },
+          w2: { weighted: { services: [{ name: 'w1' }] } },
+        },
       },
     });
     expect(table.routers.get('r@file')!.errors.join()).toMatch(/cycle/);
@@ -190,7 +258,10 @@ describe('entrypoint middlewares', () => {
       {
         http: {
           routers: { r: { rule: 'PathPrefix(`/`)', service: 's', middlewares: ['add'] } },
-          middlewares: { add: { addPrefix: { prefix: '/inner' } }, outer: { addPrefix: { prefix: '/outer' } } },
+          middlewares: {
+            add: { addPrefix: { prefix: '/inner' } },
+            outer: { addPrefix: { prefix: '/outer' } },
+          },
           services: { s: svc },
         },
       },
