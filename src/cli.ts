@@ -18,7 +18,6 @@ import {
 import { createLogger } from './observability/logger.js';
 import { loadDynamicSources } from '../providers/file/index.js';
 import { mergeSnapshots } from './config/aggregate.js';
-import { validateDynamic } from './config/validate.js';
 import { compile } from './routing/compile.js';
 import { StateRegistry } from './routing/state.js';
 import { ListenError } from './server/router-server.js';
@@ -90,16 +89,15 @@ async function check(argv: string[]): Promise<number> {
     ...(sc.providers.file.directory ? { directory: sc.providers.file.directory } : {}),
   });
   const merged = mergeSnapshots([snapshot]);
-  const validated = validateDynamic(merged.config);
   const state = new StateRegistry();
   state.begin();
   const logger = createLogger({ level: 'fatal', format: 'json' });
-  const table = compile(validated.config, {
+  const table = compile(merged.config, {
     entryPoints: sc.entryPoints,
     transportDefaults: sc.serversTransport,
     state,
     logger,
-    errors: [...merged.errors, ...validated.errors],
+    errors: merged.errors,
   });
   state.closeAll();
   for (const e of table.errors) {

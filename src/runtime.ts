@@ -19,6 +19,17 @@ import { createWhoami } from './quickstart/whoami.js';
 
 export const QUICKSTART_WHOAMI_PORT = 8081;
 
+/** How long the slowest entrypoint may take to drain (accept grace + grace period). */
+function longestDrain(sc: StaticConfig): number {
+  return Math.max(
+    0,
+    ...Object.values(sc.entryPoints).map(
+      (e) =>
+        e.transport.lifeCycle.graceTimeOutMs + e.transport.lifeCycle.requestAcceptGraceTimeoutMs,
+    ),
+  );
+}
+
 export interface RunningPortico {
   /** bound addresses per entrypoint (single-process mode; empty in a cluster primary) */
   addresses: Record<string, { host: string; port: number }>;
@@ -113,12 +124,7 @@ export async function runSingle(
     async close() {
       abort.abort();
       aggregator.close();
-      await router.shutdown(
-        Math.max(
-          ...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs),
-          0,
-        ),
-      );
+      await router.shutdown();
       whoami?.close();
       whoami?.closeAllConnections();
     },
@@ -193,10 +199,7 @@ export async function runPrimary(
       const workers = Object.values(cluster.workers ?? {}).filter(
         (w): w is Worker => w !== undefined,
       );
-      const grace = Math.max(
-        ...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs),
-        0,
-      );
+      const grace = longestDrain(sc);
       await Promise.all(
         workers.map(
           (w) =>
@@ -231,15 +234,11 @@ export async function runWorker(sc: StaticConfig): Promise<void> {
     setTimeout(() => process.exit(1), 100);
     return;
   }
-  const grace = Math.max(
-    ...Object.values(sc.entryPoints).map((e) => e.transport.lifeCycle.graceTimeOutMs),
-    0,
-  );
   let stopping = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await router.shutdown(grace);
+    await router.shutdown();
     process.exit(code);
   };
   process.on('message', (msg: WorkerMessage) => {

@@ -14,6 +14,7 @@ import type {
 } from './dynamic.js';
 import type { ProviderSnapshot } from './provider.js';
 import { stableKey } from '../routing/state.js';
+import { validateDynamic } from './validate.js';
 
 function qualifyName(name: string, provider: string): string {
   return name.includes('@') ? name : `${name}@${provider}`;
@@ -104,7 +105,11 @@ export interface MergedConfig {
   errors: ElementError[];
 }
 
-/** Merges qualified snapshots; names cannot collide across providers since each carries its own suffix. */
+/**
+ * Validates each snapshot (which also canonicalises field names, so `Service:`
+ * and `service:` mean the same), qualifies it with its provider and merges them;
+ * names cannot collide across providers since each carries its own suffix.
+ */
 export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedConfig {
   const http: Required<HttpConfig> = {
     routers: {},
@@ -114,7 +119,10 @@ export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedCon
   };
   const errors: ElementError[] = [];
   const tls: NonNullable<DynamicConfig['tls']> = {};
-  for (const snap of snapshots) {
+  for (const raw of snapshots) {
+    const validated = validateDynamic(raw.config, raw.provider);
+    errors.push(...validated.errors);
+    const snap: ProviderSnapshot = { ...raw, config: validated.config };
     const q = qualify(snap);
     Object.assign(http.routers, q.routers);
     Object.assign(http.services, q.services);

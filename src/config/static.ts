@@ -207,8 +207,8 @@ const ENTRY_POINT = group(
               name,
               leaf(
                 BOOL,
-                'accept requests whose path contains this percent-encoded character',
-                'true',
+                'accept requests whose path contains this percent-encoded character (Traefik rejects them by default too)',
+                'false',
               ),
             ]),
           ),
@@ -344,7 +344,7 @@ const SCHEMA: Group = group(
         insecureSkipVerify: leaf(BOOL, 'do not verify upstream TLS certificates', 'false'),
         maxIdleConnsPerHost: leaf(
           int(0),
-          'idle keep-alive connections kept per upstream host',
+          'maximum connections per upstream origin (keep-alive pool size; 0 = unlimited)',
           String(DEFAULTS.maxIdleConnsPerHost),
         ),
         rootCAs: leaf(
@@ -356,7 +356,7 @@ const SCHEMA: Group = group(
           {
             dialTimeout: leaf(
               DURATION,
-              'upstream connect deadline; 0 = none',
+              'upstream connect deadline; 0 = the default',
               ms(DEFAULTS.dialTimeoutMs),
             ),
             responseHeaderTimeout: leaf(
@@ -1226,7 +1226,7 @@ function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
   ep.http.maxHeaderBytes = get('http.maxHeaderBytes', ep.http.maxHeaderBytes);
   ep.http.sanitizePath = get('http.sanitizePath', ep.http.sanitizePath);
   for (const name of ENCODED_CHARACTERS) {
-    ep.http.encodedCharacters[name] = get(`http.encodedCharacters.${name}`, true);
+    ep.http.encodedCharacters[name] = get(`http.encodedCharacters.${name}`, false);
   }
   ep.asDefault = get('asDefault', false);
   return ep;

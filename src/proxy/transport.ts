@@ -21,6 +21,19 @@ export interface TransportSettings {
   serverName: string | undefined;
 }
 
+/** A rootCAs entry is a PEM block or a file holding one (Traefik accepts both). */
+export function loadCA(entry: string): string {
+  if (entry.includes('-----BEGIN')) return entry;
+  try {
+    return readFileSync(entry, 'utf8');
+  } catch (err) {
+    throw new Error(
+      `rootCAs: cannot read ${entry}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
 export function transportKey(t: Omit<TransportSettings, 'key' | 'name'>): string {
   return JSON.stringify([
     t.dialTimeoutMs,
@@ -52,7 +65,7 @@ export function createPool(origin: string, t: TransportSettings): Pool {
           connect: {
             rejectUnauthorized: !t.insecureSkipVerify,
             ...(t.serverName ? { servername: t.serverName } : {}),
-            ...(t.rootCAs.length > 0 ? { ca: t.rootCAs.map((f) => readFileSync(f, 'utf8')) } : {}),
+            ...(t.rootCAs.length > 0 ? { ca: t.rootCAs.map(loadCA) } : {}),
           },
         }
       : {}),

@@ -24,10 +24,18 @@ function rejectUpgrade(socket: Socket, status: number): void {
   );
 }
 
+export interface WebSocketTls {
+  rejectUnauthorized?: boolean;
+  ca?: string | Buffer | (string | Buffer)[];
+  servername?: string;
+}
+
 export function forwardWebSocket(
   ctx: RequestContext,
   server: UpstreamServer,
   opts: ForwardOptions,
+  preservePath = false,
+  tls: WebSocketTls = {},
 ): void {
   const upgrade = ctx.upgrade!;
   ctx.upstreamUrl = server.url;
@@ -40,12 +48,22 @@ export function forwardWebSocket(
   }
   const req = ctx.req;
   req.headers = headers as typeof req.headers;
-  req.url = ctx.target();
+  req.url = preservePath && server.basePath !== '' ? server.basePath + ctx.target() : ctx.target();
   const socket = upgrade.socket as Socket;
   // for the access log: the response object on an upgraded socket never writes a status line itself
   ctx.res.statusCode = 101;
   ctx.originStatus = 101;
-  proxy.ws(req, socket, upgrade.head, { target: server.origin }, (err: Error) => {
+  // the serversTransport's TLS settings apply to upgrades as to every other request
+  const target = server.origin.startsWith('https:')
+    ? {
+        target: server.origin,
+        secure: tls.rejectUnauthorized !== false,
+        ...(tls.ca
+          ? { ca: Array.isArray(tls.ca) ? tls.ca.map(String).join('\n') : String(tls.ca) }
+          : {}),
+      }
+    : { target: server.origin };
+  proxy.ws(req, socket, upgrade.head, target, (err: Error) => {
     ctx.upstreamError = err;
     ctx.originStatus = 0;
     ctx.res.statusCode = statusForUpstreamError(err);

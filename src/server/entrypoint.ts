@@ -23,8 +23,11 @@ export interface EntryPointServer {
   name: string;
   server: http.Server;
   listen(): Promise<{ host: string; port: number }>;
-  /** stop accepting, let in-flight requests finish up to graceMs, then cut what is left */
-  shutdown(graceMs: number): Promise<void>;
+  /**
+   * Keep accepting for requestAcceptGraceTimeout, then stop accepting and let in-flight
+   * requests finish for up to graceMs (default: the entrypoint's graceTimeOut), then cut what is left.
+   */
+  shutdown(graceMs?: number): Promise<void>;
   inFlight(): number;
   /** whether a client address may set X-Forwarded-* */
   isTrusted(ip: string): boolean;
@@ -187,6 +190,7 @@ export function createEntryPoint(opts: {
   const isTrusted = createTrustCheck(ep);
   const policy: PathPolicy = { sanitize: ep.http.sanitizePath, encoded: ep.http.encodedCharacters };
   const t = ep.transport.respondingTimeouts;
+  const writeTimeoutMs = t.writeTimeoutMs;
   let inFlight = 0;
   let draining = false;
   let drained: (() => void) | null = null;
@@ -296,6 +300,14 @@ export function createEntryPoint(opts: {
     inFlight++;
     res.once('close', () => finish(ctx));
     if (draining) res.shouldKeepAlive = false;
+    if (writeTimeoutMs > 0 && upgrade === undefined) {
+      // Go's WriteTimeout: the whole response must be written within this, or the connection is cut
+      const timer = setTimeout(() => {
+        if (!res.writableFinished) res.destroy();
+      }, writeTimeoutMs);
+      timer.unref();
+      res.once('close', () => clearTimeout(timer));
+    }
     // a throw here would be an uncaught exception in a server listener: the whole process would go
     try {
       const routes = table.entryPoints.get(name);
@@ -394,20 +406,34 @@ export function createEntryPoint(opts: {
           );
         });
       }),
-    shutdown: (graceMs) =>
+    shutdown: (graceMs = ep.transport.lifeCycle.graceTimeOutMs) =>
       new Promise<void>((resolve) => {
         draining = true;
-        server.close();
-        server.closeIdleConnections();
+        const acceptFor = ep.transport.lifeCycle.requestAcceptGraceTimeoutMs;
+        // requestAcceptGraceTimeout: keep accepting while a load balancer in front notices we are going
+        const stopAccepting = (): void => {
+          server.close();
+          server.closeIdleConnections();
+        };
+        if (acceptFor > 0) setTimeout(stopAccepting, acceptFor).unref();
+        else stopAccepting();
         const done = (): void => {
           clearTimeout(timer);
           server.closeAllConnections();
           resolve();
         };
-        const timer = setTimeout(done, graceMs);
+        const timer = setTimeout(done, acceptFor + graceMs);
         timer.unref();
-        if (inFlight === 0) done();
-        else drained = done;
+        if (inFlight === 0 && acceptFor === 0) done();
+        else
+          drained = () => {
+            if (acceptFor === 0 || !server.listening) done();
+          };
+        if (acceptFor > 0) {
+          setTimeout(() => {
+            if (inFlight === 0) done();
+          }, acceptFor).unref();
+        }
       }),
   };
 }

@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import type { DynamicConfig, ElementError } from '../config/dynamic.js';
 import type { StaticConfig } from '../config/static-types.js';
-import { validateDynamic } from '../config/validate.js';
 import { compile } from '../routing/compile.js';
 import { StateRegistry } from '../routing/state.js';
 import type { RoutingTable } from '../routing/table.js';
@@ -26,6 +25,7 @@ export interface RouterServer {
   /** resolves with the bound address of each entrypoint (port 0 becomes a real port) */
   listen(): Promise<Record<string, { host: string; port: number }>>;
   applyConfig(config: DynamicConfig, errors?: ElementError[]): RoutingTable;
+  /** drains every entrypoint; graceMs overrides each entrypoint's own graceTimeOut */
   shutdown(graceMs?: number): Promise<void>;
 }
 
@@ -89,16 +89,16 @@ export function createRouterServer(opts: {
       return out;
     },
     applyConfig(config, errors = []) {
-      const validated = validateDynamic(config);
+      // the aggregator validated each provider's snapshot already (mergeSnapshots)
       state.begin();
       let table: RoutingTable;
       try {
-        table = compile(validated.config, {
+        table = compile(config, {
           entryPoints: staticConfig.entryPoints,
           transportDefaults: staticConfig.serversTransport,
           state,
           logger,
-          errors: [...errors, ...validated.errors],
+          errors,
           version: ++version,
           ...(opts.internalServices ? { internalServices: opts.internalServices } : {}),
         });
@@ -127,7 +127,7 @@ export function createRouterServer(opts: {
       );
       return table;
     },
-    async shutdown(graceMs = 10_000) {
+    async shutdown(graceMs) {
       await Promise.all([...entryPoints.values()].map((ep) => ep.shutdown(graceMs)));
       state.closeAll();
       opts.accessLog?.flush();

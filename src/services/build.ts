@@ -4,7 +4,6 @@
  * from validated config; the state that must survive swaps (health, pools,
  * round-robin position) comes from the StateRegistry.
  */
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { request as undiciRequest } from 'undici';
 import type { Handler, RequestContext } from '../server/context.js';
@@ -20,7 +19,7 @@ import { forward, type ForwardObserver, type UpstreamServer } from '../proxy/for
 import { forwardWebSocket } from '../proxy/websocket.js';
 import { sendStatus } from '../proxy/errors.js';
 import { upstreamHeaders } from '../proxy/headers.js';
-import { createPool, type TransportSettings } from '../proxy/transport.js';
+import { createPool, loadCA, type TransportSettings } from '../proxy/transport.js';
 import type { StateRegistry } from '../routing/state.js';
 import { stableKey } from '../routing/state.js';
 import { SmoothWeightedRoundRobin } from './wrr.js';
@@ -62,7 +61,7 @@ function healthTls(t: TransportSettings): HealthCheckTlsOptions {
   return {
     rejectUnauthorized: !t.insecureSkipVerify,
     ...(t.serverName ? { servername: t.serverName } : {}),
-    ...(t.rootCAs.length > 0 ? { ca: t.rootCAs.map((f) => readFileSync(f, 'utf8')) } : {}),
+    ...(t.rootCAs.length > 0 ? { ca: t.rootCAs.map(loadCA) } : {}),
   };
 }
 
@@ -112,6 +111,7 @@ function buildLoadBalancer(
   ctx: ServiceBuildContext,
 ): ServiceRuntime {
   const transport = ctx.transport(lb.serversTransport);
+  const wsTls = healthTls(transport);
   const servers = (lb.servers ?? []).map((s, i) => parseServer(s, i, ctx, transport));
   const configKey = stableKey({
     servers: lb.servers,
@@ -206,7 +206,7 @@ function buildLoadBalancer(
         entryPointPort: ctx.entryPointPort(rc),
         ...(observer ? { observer } : {}),
       };
-      if (rc.upgrade !== undefined) forwardWebSocket(rc, server, opts);
+      if (rc.upgrade !== undefined) forwardWebSocket(rc, server, opts, server.preservePath, wsTls);
       else forward(rc, server, opts, server.preservePath);
     },
     mirror(rc, body) {

@@ -338,3 +338,57 @@ describe('headers', () => {
     expect(u.seen[0]).toMatchObject({ method: 'PUT', url: '/a/b?x=1&y=%20', body: 'payload' });
   });
 });
+
+describe('entrypoint lifecycle', () => {
+  it('cuts a response that takes longer than writeTimeout', async () => {
+    const u = await upstream((_req, res) => {
+      res.writeHead(200);
+      res.write('start');
+      setTimeout(() => res.end('never in time'), 3000).unref();
+    });
+    const r = await router(simpleRoute([u.url]), {
+      flags: ['--entryPoints.web.transport.respondingTimeouts.writeTimeout=300ms'],
+    });
+    const outcome = await new Promise<string>((resolve) => {
+      http
+        .get(r.url + '/', { agent: false }, (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => resolve('completed'));
+          res.on('error', () => resolve('cut'));
+          res.on('aborted', () => resolve('cut'));
+        })
+        .on('error', () => resolve('cut'));
+    });
+    expect(outcome).toBe('cut');
+  });
+
+  it('drains for graceTimeOut, then cuts what is left', async () => {
+    const u = await upstream((_req, res) => setTimeout(() => res.end('late'), 3000).unref());
+    const r = await startRouter(simpleRoute([u.url]), {
+      flags: ['--entryPoints.web.transport.lifeCycle.graceTimeOut=200ms'],
+    });
+    cleanups.push(() => r.close());
+    const pending = get(r.url + '/').then(
+      (reply) => `status ${reply.status}`,
+      () => 'cut',
+    );
+    await new Promise((res) => setTimeout(res, 100));
+    const started = Date.now();
+    await r.router.shutdown();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await pending).toBe('cut');
+  });
+
+  it('keeps accepting during requestAcceptGraceTimeout', async () => {
+    const u = await upstream();
+    const r = await startRouter(simpleRoute([u.url]), {
+      flags: ['--entryPoints.web.transport.lifeCycle.requestAcceptGraceTimeout=400ms'],
+    });
+    cleanups.push(() => r.close());
+    const stopping = r.router.shutdown();
+    await new Promise((res) => setTimeout(res, 100));
+    expect((await get(r.url + '/')).status).toBe(200);
+    await stopping;
+    await expect(get(r.url + '/')).rejects.toThrow(/ECONNREFUSED/);
+  });
+});

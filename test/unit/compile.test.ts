@@ -9,7 +9,6 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
-import { validateDynamic } from '../../src/config/validate.js';
 import { compile } from '../../src/routing/compile.js';
 import { StateRegistry } from '../../src/routing/state.js';
 import { findRoute, type RoutingTable } from '../../src/routing/table.js';
@@ -18,16 +17,15 @@ import { testStaticConfig } from '../helpers/portico.js';
 
 function build(config: DynamicConfig, flags: string[] = []): RoutingTable {
   const merged = mergeSnapshots([{ provider: 'file', config, errors: [] }]);
-  const validated = validateDynamic(merged.config);
   const sc = testStaticConfig(flags);
   const state = new StateRegistry();
   state.begin();
-  const table = compile(validated.config, {
+  const table = compile(merged.config, {
     entryPoints: sc.entryPoints,
     transportDefaults: sc.serversTransport,
     state,
     logger: pino({ level: 'silent' }),
-    errors: validated.errors,
+    errors: merged.errors,
   });
   state.closeAll();
   return table;
@@ -278,5 +276,34 @@ describe('entrypoint middlewares', () => {
     };
     r.handler(ctx);
     expect(seenPath === '' ? ctx.path : seenPath).toBe('/inner/outer/p');
+  });
+});
+
+describe('merged configuration', () => {
+  it('resolves references written with capitalised field names (keys are case-insensitive, as in Traefik)', () => {
+    const table = build({
+      http: {
+        Routers: { r: { Rule: 'Host(`a.test`)', Service: 'w', Middlewares: ['m'] } },
+        Middlewares: { m: { StripPrefix: { prefixes: ['/x'] } } },
+        Services: { w: { Weighted: { Services: [{ Name: 's' }] } }, s: svc },
+      },
+    } as unknown as DynamicConfig);
+    expect(table.routers.get('r@file')).toMatchObject({
+      status: 'enabled',
+      service: 'w@file',
+      middlewares: ['m@file'],
+    });
+    expect(route(table, { host: 'a.test' })).toBe('r@file');
+  });
+
+  it('reports tcp and udp sections as not supported yet instead of dropping them silently', () => {
+    const table = build({
+      http: { routers: { r: { rule: 'Host(`a.test`)', service: 's' } }, services: { s: svc } },
+      tcp: { routers: { t: { rule: 'HostSNI(`*`)', service: 'x' } } },
+    });
+    expect(table.errors.map((e) => e.message).join('\n')).toMatch(
+      /tcp routing is not supported yet/,
+    );
+    expect(route(table, { host: 'a.test' })).toBe('r@file');
   });
 });
