@@ -122,6 +122,13 @@ async function run(argv: string[]): Promise<void> {
   }
   const sc = quickstartConfig(loadOrExit(argv), argv);
   const logger = createLogger(sc.log);
+  if (sc.api) {
+    // accepted so Traefik static files load, but say plainly that nothing serves it yet
+    logger.warn(
+      { option: 'api' },
+      'the API and dashboard are not available yet; api@internal routers will report a missing service',
+    );
+  }
   process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
     if (err.code !== undefined && HARMLESS.has(err.code)) {
       logger.warn({ err: err.message, code: err.code }, 'socket error outside a request');

@@ -326,7 +326,7 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
         continue;
       }
       const priority = r.priority !== undefined && r.priority !== 0 ? r.priority : rule.priority;
-      if (priority > MAX_USER_PRIORITY) {
+      if (priority > MAX_USER_PRIORITY && info.provider !== 'internal') {
         fail(
           `the router priority ${priority} exceeds the max user-defined priority ${MAX_USER_PRIORITY}`,
           'priority',

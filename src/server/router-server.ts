@@ -42,6 +42,30 @@ function emptyTable(): RoutingTable {
   };
 }
 
+/**
+ * Routers Portico adds itself (`@internal`), at the top of the priority range
+ * Traefik reserves for them: `/ping` on the ping entrypoint.
+ */
+function withInternalRouters(config: DynamicConfig, sc: StaticConfig): DynamicConfig {
+  if (!sc.ping) return config;
+  const http = config.http ?? {};
+  return {
+    ...config,
+    http: {
+      ...http,
+      routers: {
+        ...http.routers,
+        'ping@internal': {
+          rule: 'Path(`/ping`)',
+          service: 'ping@internal',
+          entryPoints: [sc.ping.entryPoint],
+          priority: Number.MAX_SAFE_INTEGER,
+        },
+      },
+    },
+  };
+}
+
 export function createRouterServer(opts: {
   staticConfig: StaticConfig;
   logger: Logger;
@@ -59,6 +83,20 @@ export function createRouterServer(opts: {
     );
   }
   let version = 0;
+  let stopping = false;
+  const internalServices = new Map<string, Handler>(opts.internalServices ?? []);
+  if (staticConfig.ping) {
+    // liveness: 200 while serving, 503 once draining so load balancers stop sending (Traefik's terminatingStatusCode)
+    internalServices.set('ping@internal', (ctx) => {
+      const status = stopping ? 503 : 200;
+      const body = stopping ? 'Service Unavailable' : 'OK';
+      ctx.res.writeHead(status, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': body.length,
+      });
+      ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
+    });
+  }
 
   return {
     holder,
@@ -93,14 +131,14 @@ export function createRouterServer(opts: {
       state.begin();
       let table: RoutingTable;
       try {
-        table = compile(config, {
+        table = compile(withInternalRouters(config, staticConfig), {
           entryPoints: staticConfig.entryPoints,
           transportDefaults: staticConfig.serversTransport,
           state,
           logger,
           errors,
           version: ++version,
-          ...(opts.internalServices ? { internalServices: opts.internalServices } : {}),
+          internalServices,
         });
       } catch (err) {
         // compile records element errors itself; reaching here is a bug, and the old table keeps serving
@@ -128,6 +166,7 @@ export function createRouterServer(opts: {
       return table;
     },
     async shutdown(graceMs) {
+      stopping = true;
       await Promise.all([...entryPoints.values()].map((ep) => ep.shutdown(graceMs)));
       state.closeAll();
       opts.accessLog?.flush();

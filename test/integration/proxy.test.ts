@@ -392,3 +392,14 @@ describe('entrypoint lifecycle', () => {
     await expect(get(r.url + '/')).rejects.toThrow(/ECONNREFUSED/);
   });
 });
+
+describe('ping', () => {
+  it('answers /ping on its entrypoint with 200 OK, above every user router', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), { flags: ['--ping.entryPoint=web'] });
+    const reply = await get(r.url + '/ping');
+    expect(reply).toMatchObject({ status: 200, body: 'OK' });
+    expect(u.seen).toHaveLength(0);
+    expect((await get(r.url + '/other')).status).toBe(200);
+  });
+});
