@@ -17,6 +17,12 @@ import {
 } from './runtime.js';
 import { createLogger } from './observability/logger.js';
 import { loadDynamicSources } from '../providers/file/index.js';
+import {
+  buildDockerConfig,
+  createDockerClient,
+  listContainers,
+} from '../providers/docker/index.js';
+import type { ProviderSnapshot } from './config/provider.js';
 import { mergeSnapshots } from './config/aggregate.js';
 import { compile } from './routing/compile.js';
 import { StateRegistry } from './routing/state.js';
@@ -33,6 +39,7 @@ Usage:
   portico --quickstart         start with the embedded quickstart: file provider on
                                deploy/quickstart/dynamic.yml and a demo upstream (whoami)
   portico check [options]      load the static and dynamic configuration, report every error, exit 1 if any
+  portico check --docker       the same for the containers of a running Docker daemon (bad labels included)
   portico version              print the version
   portico --help               this text
 
@@ -77,18 +84,63 @@ function quickstartConfig(sc: StaticConfig, argv: string[]): StaticConfig {
 }
 
 async function check(argv: string[]): Promise<number> {
-  const sc = quickstartConfig(loadOrExit(argv), argv);
-  if (!sc.providers.file) {
+  // `--docker` reads the Docker provider's containers once (the daemon must be running)
+  const wantDocker = argv.includes('--docker');
+  const rest = argv.filter((a) => a !== '--docker');
+  const sc = quickstartConfig(
+    loadOrExit(
+      wantDocker && !rest.some((a) => /^--providers\.docker/i.test(a))
+        ? [...rest, '--providers.docker.watch=false']
+        : rest,
+    ),
+    rest,
+  );
+  const snapshots: ProviderSnapshot[] = [];
+  if (sc.providers.file) {
+    snapshots.push(
+      await loadDynamicSources({
+        ...(sc.providers.file.filename ? { filename: sc.providers.file.filename } : {}),
+        ...(sc.providers.file.directory ? { directory: sc.providers.file.directory } : {}),
+      }),
+    );
+  }
+  if (sc.providers.docker) {
+    const docker = createDockerClient(sc.providers.docker);
+    let containers;
+    try {
+      containers = await listContainers(docker);
+    } catch (err) {
+      process.stdout.write(`docker: cannot list containers: ${(err as Error).message}\n`);
+      return 1;
+    }
+    const result = buildDockerConfig(containers, {
+      exposedByDefault: sc.providers.docker.exposedByDefault,
+      defaultRule: sc.providers.docker.defaultRule,
+      allowEmptyServices: sc.providers.docker.allowEmptyServices,
+      ...(sc.providers.docker.network ? { network: sc.providers.docker.network } : {}),
+      ...(sc.providers.docker.constraints ? { constraints: sc.providers.docker.constraints } : {}),
+    });
+    for (const d of result.diagnostics) {
+      process.stdout.write(
+        `docker ${d.level}: container ${d.container}: label ${d.key}=${JSON.stringify(d.value)}: ${d.message}\n`,
+      );
+    }
     process.stdout.write(
-      'no file provider configured: nothing to check beyond the static configuration (ok)\n',
+      `docker: ${containers.length} containers, ${result.diagnostics.length} label diagnostics\n`,
+    );
+    snapshots.push({
+      provider: 'docker',
+      config: result.config,
+      errors: result.errors.filter((e) => !(e.kind === 'provider' && e.name === 'docker')),
+    });
+  }
+  if (snapshots.length === 0) {
+    process.stdout.write(
+      'no provider configured: nothing to check beyond the static configuration (ok)\n',
     );
     return 0;
   }
-  const snapshot = await loadDynamicSources({
-    ...(sc.providers.file.filename ? { filename: sc.providers.file.filename } : {}),
-    ...(sc.providers.file.directory ? { directory: sc.providers.file.directory } : {}),
-  });
-  const merged = mergeSnapshots([snapshot]);
+  const merged = mergeSnapshots(snapshots);
   const state = new StateRegistry();
   state.begin();
   const logger = createLogger({ level: 'fatal', format: 'json' });

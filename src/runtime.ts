@@ -12,6 +12,7 @@ import type { StaticConfig } from './config/static-types.js';
 import type { Provider, ProviderSnapshot } from './config/provider.js';
 import { Aggregator, type MergedConfig } from './config/aggregate.js';
 import { createFileProvider } from '../providers/file/index.js';
+import { createDockerProvider } from '../providers/docker/index.js';
 import { createLogger } from './observability/logger.js';
 import { createAccessLog } from './observability/access-log.js';
 import { createRouterServer, type RouterServer } from './server/router-server.js';
@@ -54,6 +55,14 @@ function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
         ...(sc.providers.file.directory ? { directory: sc.providers.file.directory } : {}),
         watch: sc.providers.file.watch,
         logger: logger.child({ provider: 'file' }),
+      }),
+    );
+  }
+  if (sc.providers.docker) {
+    providers.push(
+      createDockerProvider({
+        ...sc.providers.docker,
+        logger: logger.child({ provider: 'docker' }),
       }),
     );
   }

@@ -56,6 +56,18 @@ export interface FileProviderConfig {
   watch: boolean;
 }
 
+export interface DockerProviderConfig {
+  /** unix:///path or tcp://host:port; undefined = DOCKER_HOST, else the default socket */
+  endpoint?: string;
+  exposedByDefault: boolean;
+  defaultRule: string;
+  network?: string;
+  constraints?: string;
+  watch: boolean;
+  allowEmptyServices: boolean;
+  tls: { ca?: string; cert?: string; key?: string; insecureSkipVerify: boolean };
+}
+
 export interface AccessLogConfig {
   filePath?: string;
   format: 'json' | 'common';
@@ -78,6 +90,7 @@ export interface StaticConfig {
   providers: {
     providersThrottleDurationMs: number;
     file?: FileProviderConfig;
+    docker?: DockerProviderConfig;
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

@@ -262,10 +262,44 @@ const SCHEMA: Group = group(
             unsupported: ['debugLogGeneratedTemplate'],
           },
         ),
+        docker: group(
+          {
+            endpoint: leaf(
+              STRING,
+              'Docker API endpoint: unix:///path/docker.sock or tcp://host:port (default: DOCKER_HOST, else unix:///var/run/docker.sock)',
+            ),
+            exposedByDefault: leaf(BOOL, 'route containers that have no enable label', 'true'),
+            defaultRule: leaf(
+              STRING,
+              'rule template for containers without a rule',
+              'Host(`{{ normalize .Name }}`)',
+            ),
+            network: leaf(STRING, 'default network to reach containers on'),
+            constraints: leaf(
+              STRING,
+              'which containers to consider: Label(`k`,`v`), LabelRegex(`k`,`re`), !, &&, ||',
+            ),
+            watch: leaf(BOOL, 'follow Docker events', 'true'),
+            allowEmptyServices: leaf(
+              BOOL,
+              'keep services without a running healthy container (503 instead of 404)',
+              'false',
+            ),
+            tls: group({
+              ca: leaf(PATH, 'CA certificate for a tcp:// endpoint'),
+              cert: leaf(PATH, 'client certificate for a tcp:// endpoint'),
+              key: leaf(PATH, 'client key for a tcp:// endpoint'),
+              insecureSkipVerify: leaf(BOOL, 'do not verify the daemon certificate', 'false'),
+            }),
+          },
+          {
+            section: { help: 'Docker provider: container labels become routes' },
+            unsupported: ['useBindPortIP', 'httpClientTimeout', 'username', 'password', 'password'],
+          },
+        ),
       },
       {
         unsupported: [
-          'docker',
           'swarm',
           'kubernetesIngress',
           'kubernetesCRD',
@@ -1327,6 +1361,32 @@ function build(ctx: Context): StaticConfig {
     if (directory) file.directory = absolute(ctx, directory.value as string);
   }
 
+  let docker: StaticConfig['providers']['docker'];
+  if (valueOf(ctx, 'providers.docker', false)) {
+    const endpoint = entry(ctx, 'providers.docker.endpoint');
+    if (endpoint && !/^(unix|tcp|http|https):\/\//.test(String(endpoint.value))) {
+      throw new StaticConfigError(endpoint.origin, 'expected unix:///path or tcp://host:port');
+    }
+    const constraints = entry(ctx, 'providers.docker.constraints');
+    docker = {
+      exposedByDefault: valueOf(ctx, 'providers.docker.exposedByDefault', true),
+      defaultRule: valueOf(ctx, 'providers.docker.defaultRule', 'Host(`{{ normalize .Name }}`)'),
+      watch: valueOf(ctx, 'providers.docker.watch', true),
+      allowEmptyServices: valueOf(ctx, 'providers.docker.allowEmptyServices', false),
+      tls: {
+        insecureSkipVerify: valueOf(ctx, 'providers.docker.tls.insecureSkipVerify', false),
+      },
+    };
+    if (endpoint) docker.endpoint = String(endpoint.value);
+    const network = entry(ctx, 'providers.docker.network');
+    if (network) docker.network = String(network.value);
+    if (constraints) docker.constraints = String(constraints.value);
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      const e = entry(ctx, `providers.docker.tls.${k}`);
+      if (e) docker.tls[k] = absolute(ctx, e.value as string);
+    }
+  }
+
   const log: StaticConfig['log'] = {
     level: valueOf(ctx, 'log.level', 'info') as StaticConfig['log']['level'],
     format: valueOf(ctx, 'log.format', 'json') as StaticConfig['log']['format'],
@@ -1390,6 +1450,7 @@ function build(ctx: Context): StaticConfig {
     quickstart: valueOf(ctx, 'quickstart', false),
   };
   if (file) config.providers.file = file;
+  if (docker) config.providers.docker = docker;
   if (accessLog) config.accessLog = accessLog;
   if (api) config.api = api;
   if (ping) config.ping = ping;
@@ -1516,7 +1577,7 @@ function buildHelp(): string {
     '',
     `Without any entry point Portico listens on "web" at ${DEFAULTS.webAddress} (unprivileged; Traefik uses :80).`,
     `api.insecure and ping add entry point "traefik" on ${DEFAULTS.internalAddress} unless configured.`,
-    'Setting any option of accessLog, api, ping or providers.file turns that section on.',
+    'Setting any option of accessLog, api, ping, providers.file or providers.docker turns that section on.',
     'Traefik options Portico does not implement yet are reported as such, never ignored.',
     '',
     'Options:',

@@ -8,7 +8,7 @@
  * locally, but in CI (CI=true) they must fail, so a missing install step
  * cannot hide behind a green run.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -30,6 +30,8 @@ export interface Dockerd {
   socket: string;
   env: NodeJS.ProcessEnv;
   docker(...args: string[]): string;
+  /** runs docker without blocking this process's event loop (the router under test lives here too) */
+  dockerAsync(...args: string[]): Promise<string>;
   stop(): Promise<void>;
   start(): Promise<void>;
   destroy(): Promise<void>;
@@ -91,6 +93,8 @@ export async function startDockerd(): Promise<Dockerd> {
         '--ip6tables=false',
         '--bridge=none',
         '--storage-driver=vfs',
+        // containers outlive a daemon restart, as on a production host with live-restore
+        '--live-restore',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], detached: false },
     );
@@ -127,11 +131,21 @@ export async function startDockerd(): Promise<Dockerd> {
   execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
   docker('import', tar, TEST_IMAGE);
 
+  const dockerAsync = (...args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      execFile('docker', args, { env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`docker ${args.join(' ')}: ${stderr || err.message}`))
+          : resolve(stdout.trim()),
+      );
+    });
+
   return {
     root,
     socket,
     env,
     docker,
+    dockerAsync,
     stop,
     start,
     async destroy() {

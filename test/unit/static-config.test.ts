@@ -625,9 +625,9 @@ describe('errors', () => {
     ['typo in a leaf', ['--log.levle=debug'], {}, '--log.levle', /did you mean --log\.level\?/],
     [
       'unsupported traefik option',
-      ['--providers.docker.endpoint=x'],
+      ['--providers.swarm.endpoint=x'],
       {},
-      '--providers.docker.endpoint',
+      '--providers.swarm.endpoint',
       /not support yet/,
     ],
     [
@@ -658,9 +658,16 @@ describe('errors', () => {
     [
       'unsupported traefik variable',
       [],
-      { PORTICO_PROVIDERS_DOCKER_ENDPOINT: 'unix:///var/run/docker.sock' },
-      'PORTICO_PROVIDERS_DOCKER_ENDPOINT',
-      /providers\.docker is a traefik option that portico does not support yet/,
+      { PORTICO_PROVIDERS_SWARM_ENDPOINT: 'unix:///var/run/docker.sock' },
+      'PORTICO_PROVIDERS_SWARM_ENDPOINT',
+      /providers\.swarm is a traefik option that portico does not support yet/,
+    ],
+    [
+      'docker endpoint scheme',
+      ['--providers.docker.endpoint=/var/run/docker.sock'],
+      {},
+      '--providers.docker.endpoint',
+      /expected unix:\/\/\/path or tcp:\/\/host:port/,
     ],
     [
       'no close match',

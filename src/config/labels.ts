@@ -1,0 +1,869 @@
+/*
+ * One decoder for flat label keys (Docker labels, later Kubernetes annotations):
+ * `traefik.http.routers.web.tls.domains[0].sans=a.example,b.example` becomes a
+ * typed tree in Traefik's dynamic-configuration shape.
+ *
+ * As in Traefik (paerser matches node names with strings.EqualFold), keys are
+ * case-insensitive: element names keep the spelling of their first key (in
+ * sorted order), field names are rewritten to their canonical camelCase, map
+ * keys (header names) are kept as written. Lists are one comma-separated value,
+ * structs in a list take an `[n]` index.
+ *
+ * Unlike Traefik, which fails the whole decode on the first unknown key and
+ * skips the container, every bad key is reported as data (key, value, reason)
+ * and only the element it belongs to is left out, so one typo does not take a
+ * container's other routers down with it.
+ */
+import { middlewareTypes } from '../../middlewares/registry.js';
+import { parseDuration, suggest } from './validate.js';
+
+/* ------------------------------------------------------------------ types */
+
+export type LabelLevel = 'error' | 'warning';
+
+export type LabelElementKind = 'router' | 'service' | 'middleware' | 'serversTransport';
+
+export interface LabelIssue {
+  /** the key as written */
+  key: string;
+  value: string;
+  message: string;
+  /** `error`: the element the key belongs to (if any) is left out; `warning`: kept */
+  level: LabelLevel;
+  element?: { kind: LabelElementKind; name: string };
+}
+
+/** A server as labels describe it: `port`/`scheme` are turned into a `url` by the provider. */
+export interface LabelServer {
+  url?: string;
+  port?: number;
+  scheme?: string;
+  weight?: number;
+  preservePath?: boolean;
+}
+
+export interface LabelRouter {
+  rule?: string;
+  ruleSyntax?: string;
+  entryPoints?: string[];
+  middlewares?: string[];
+  service?: string;
+  priority?: number;
+  tls?: {
+    certResolver?: string;
+    options?: string;
+    domains?: { main?: string; sans?: string[] }[];
+  };
+  observability?: Record<string, unknown>;
+}
+
+export interface LabelService {
+  loadBalancer?: Record<string, unknown> & { servers?: LabelServer[] };
+  weighted?: Record<string, unknown>;
+  mirroring?: Record<string, unknown>;
+  failover?: Record<string, unknown>;
+}
+
+export interface LabelHttp {
+  routers: Record<string, LabelRouter>;
+  services: Record<string, LabelService>;
+  middlewares: Record<string, Record<string, unknown>>;
+  serversTransports: Record<string, Record<string, unknown>>;
+}
+
+export interface DecodedLabels {
+  /** elements whose every key decoded; names unqualified, references kept as written */
+  http: LabelHttp;
+  /** every element name declared, decoded or left out, per kind (first spelling) */
+  declared: Record<LabelElementKind, string[]>;
+  /**
+   * keys under the prefix that belong to the caller (`providerKeys`), by their
+   * lower-cased path after the prefix, e.g. `enable`, `docker.network`
+   */
+  extra: Record<string, { key: string; value: string }>;
+  /** the prefix the labels use (first one found), for messages about keys not written */
+  prefix: string | undefined;
+  issues: LabelIssue[];
+}
+
+export interface DecodeLabelsOptions {
+  /** accepted roots in precedence order, e.g. `['portico', 'traefik']` */
+  prefixes: readonly string[];
+  /** first path segments after the prefix that the caller decodes itself, e.g. `enable`, `docker` */
+  providerKeys?: readonly string[];
+  /** whether servers transports may be defined (Traefik's Docker labels cannot) */
+  serversTransports?: boolean;
+}
+
+/* ------------------------------------------------------------------ specs */
+
+type Spec =
+  | { t: 'string'; oneOf?: readonly string[] }
+  | { t: 'int'; min?: number; max?: number }
+  | { t: 'bool' }
+  | { t: 'duration' }
+  | { t: 'list' }
+  | { t: 'map'; of: Spec; keepCase?: boolean }
+  | { t: 'array'; of: Spec }
+  | { t: 'object'; fields: Record<string, Spec>; allowEmpty?: boolean }
+  /** free-form options of a middleware type whose fields are unknown here */
+  | { t: 'free'; keepCase: boolean };
+
+const S: Spec = { t: 'string' };
+const I: Spec = { t: 'int' };
+const B: Spec = { t: 'bool' };
+const D: Spec = { t: 'duration' };
+const L: Spec = { t: 'list' };
+const M: Spec = { t: 'map', of: S, keepCase: true };
+const oneOf = (...values: string[]): Spec => ({ t: 'string', oneOf: values });
+const obj = (fields: Record<string, Spec>, allowEmpty = false): Spec => ({
+  t: 'object',
+  fields,
+  allowEmpty,
+});
+const arr = (of: Spec): Spec => ({ t: 'array', of });
+
+const serverSpec = obj({
+  url: S,
+  port: { t: 'int', min: 1, max: 65535 },
+  scheme: S,
+  weight: { t: 'int', min: 0 },
+  preservePath: B,
+});
+
+const stickySpec = obj(
+  {
+    cookie: obj(
+      {
+        name: S,
+        secure: B,
+        httpOnly: B,
+        sameSite: oneOf('none', 'lax', 'strict'),
+        maxAge: I,
+        path: S,
+        domain: S,
+      },
+      true,
+    ),
+  },
+  true,
+);
+
+const routerSpec = obj({
+  rule: S,
+  ruleSyntax: oneOf('v2', 'v3'),
+  entryPoints: L,
+  middlewares: L,
+  service: S,
+  priority: I,
+  tls: obj(
+    {
+      certResolver: S,
+      options: S,
+      domains: arr(obj({ main: S, sans: L })),
+    },
+    true,
+  ),
+  observability: obj({ accessLogs: B, metrics: B, tracing: B, traceVerbosity: S }),
+});
+
+const serviceSpec = obj({
+  loadBalancer: obj({
+    // `server.*` is Traefik's label form of servers[0] (label-slice-as-struct)
+    server: serverSpec,
+    servers: arr(serverSpec),
+    strategy: oneOf('wrr', 'p2c', 'hrw', 'leasttime'),
+    sticky: stickySpec,
+    healthCheck: obj({
+      scheme: S,
+      mode: oneOf('http', 'grpc'),
+      path: S,
+      method: S,
+      status: { t: 'int', min: 100, max: 599 },
+      port: { t: 'int', min: 1, max: 65535 },
+      interval: D,
+      unhealthyInterval: D,
+      timeout: D,
+      hostname: S,
+      followRedirects: B,
+      headers: M,
+    }),
+    passiveHealthCheck: obj({ failureWindow: D, maxFailedAttempts: I }),
+    passHostHeader: B,
+    responseForwarding: obj({ flushInterval: D }),
+    serversTransport: S,
+  }),
+  weighted: obj({
+    services: arr(obj({ name: S, weight: I })),
+    sticky: stickySpec,
+    healthCheck: obj({}, true),
+  }),
+  mirroring: obj({
+    service: S,
+    mirrors: arr(obj({ name: S, percent: I })),
+    mirrorBody: B,
+    maxBodySize: I,
+    healthCheck: obj({}, true),
+  }),
+  failover: obj({ service: S, fallback: S, healthCheck: obj({}, true) }),
+});
+
+const serversTransportSpec = obj({
+  serverName: S,
+  insecureSkipVerify: B,
+  rootCAs: L,
+  certificates: arr(obj({ certFile: S, keyFile: S })),
+  maxIdleConnsPerHost: I,
+  disableHTTP2: B,
+  peerCertURI: S,
+  forwardingTimeouts: obj({
+    dialTimeout: D,
+    responseHeaderTimeout: D,
+    idleConnTimeout: D,
+    readIdleTimeout: D,
+    pingTimeout: D,
+  }),
+  spiffe: obj({ ids: L, trustDomain: S }),
+});
+
+const ipStrategy = obj({ depth: I, excludedIPs: L, ipv6Subnet: I });
+const sourceCriterion = obj({ ipStrategy, requestHeaderName: S, requestHost: B });
+const authSpec = obj({ users: L, usersFile: S, realm: S, removeHeader: B, headerField: S });
+const certInfoSubject = obj({
+  country: B,
+  province: B,
+  locality: B,
+  organization: B,
+  organizationalUnit: B,
+  commonName: B,
+  serialNumber: B,
+  domainComponent: B,
+});
+
+/**
+ * Option fields of Traefik's middleware types, so options get their canonical
+ * spelling and typed values (lists, booleans, numbers). Which types exist is
+ * the registry's business (`middlewareTypes()`); a type missing here keeps its
+ * option names lower-cased as written and its values as text.
+ */
+const MIDDLEWARE_OPTIONS: Record<string, Spec> = {
+  addPrefix: obj({ prefix: S }),
+  stripPrefix: obj({ prefixes: L, forceSlash: B }),
+  stripPrefixRegex: obj({ regex: L }),
+  replacePath: obj({ path: S }),
+  replacePathRegex: obj({ regex: S, replacement: S }),
+  redirectScheme: obj({ scheme: S, port: S, permanent: B }),
+  redirectRegex: obj({ regex: S, replacement: S, permanent: B }),
+  basicAuth: authSpec,
+  digestAuth: authSpec,
+  forwardAuth: obj({
+    address: S,
+    tls: obj({ ca: S, cert: S, key: S, insecureSkipVerify: B, caOptional: B }),
+    trustForwardHeader: B,
+    authResponseHeaders: L,
+    authResponseHeadersRegex: S,
+    authRequestHeaders: L,
+    addAuthCookiesToResponse: L,
+    headerField: S,
+    forwardBody: B,
+    maxBodySize: I,
+    preserveLocationHeader: B,
+    preserveRequestMethod: B,
+  }),
+  headers: obj({
+    customRequestHeaders: M,
+    customResponseHeaders: M,
+    accessControlAllowCredentials: B,
+    accessControlAllowHeaders: L,
+    accessControlAllowMethods: L,
+    accessControlAllowOriginList: L,
+    accessControlAllowOriginListRegex: L,
+    accessControlExposeHeaders: L,
+    accessControlMaxAge: I,
+    addVaryHeader: B,
+    allowedHosts: L,
+    hostsProxyHeaders: L,
+    sslProxyHeaders: M,
+    stsSeconds: I,
+    stsIncludeSubdomains: B,
+    stsPreload: B,
+    forceSTSHeader: B,
+    frameDeny: B,
+    customFrameOptionsValue: S,
+    contentTypeNosniff: B,
+    browserXssFilter: B,
+    customBrowserXSSValue: S,
+    contentSecurityPolicy: S,
+    contentSecurityPolicyReportOnly: S,
+    publicKey: S,
+    referrerPolicy: S,
+    permissionsPolicy: S,
+    isDevelopment: B,
+  }),
+  ipAllowList: obj({ sourceRange: L, ipStrategy, rejectStatusCode: I }),
+  ipWhiteList: obj({ sourceRange: L, ipStrategy }),
+  inFlightReq: obj({ amount: I, sourceCriterion }),
+  rateLimit: obj({ average: I, period: D, burst: I, sourceCriterion }),
+  retry: obj({ attempts: I, initialInterval: D }),
+  circuitBreaker: obj({
+    expression: S,
+    checkPeriod: D,
+    fallbackDuration: D,
+    recoveryDuration: D,
+    responseCode: I,
+  }),
+  compress: obj({
+    excludedContentTypes: L,
+    includedContentTypes: L,
+    minResponseBodyBytes: I,
+    defaultEncoding: S,
+    encodings: L,
+  }),
+  contentType: obj({ autoDetect: B }),
+  buffering: obj({
+    maxRequestBodyBytes: I,
+    memRequestBodyBytes: I,
+    maxResponseBodyBytes: I,
+    memResponseBodyBytes: I,
+    retryExpression: S,
+  }),
+  chain: obj({ middlewares: L }),
+  errors: obj({ status: L, service: S, query: S, statusRewrites: M }),
+  grpcWeb: obj({ allowOrigins: L }),
+  passTLSClientCert: obj({
+    pem: B,
+    info: obj({
+      notAfter: B,
+      notBefore: B,
+      sans: B,
+      serialNumber: B,
+      subject: certInfoSubject,
+      issuer: certInfoSubject,
+    }),
+  }),
+  // plugin options go to the plugin as written
+  plugin: { t: 'free', keepCase: true },
+};
+
+const SECTIONS: Record<string, { kind: LabelElementKind; key: keyof LabelHttp; spec?: Spec }> = {
+  routers: { kind: 'router', key: 'routers', spec: routerSpec },
+  services: { kind: 'service', key: 'services', spec: serviceSpec },
+  middlewares: { kind: 'middleware', key: 'middlewares' },
+  serverstransports: {
+    kind: 'serversTransport',
+    key: 'serversTransports',
+    spec: serversTransportSpec,
+  },
+};
+
+/* ------------------------------------------------------------------- tree */
+
+interface Leaf {
+  key: string;
+  value: string;
+}
+
+/** A node of the key tree: children merged ignoring case, first spelling kept. */
+interface Node {
+  name: string;
+  children: Map<string, Node>;
+  /** set when a key ends here; more than one when the same path was written twice */
+  leaves: Leaf[];
+}
+
+function newNode(name: string): Node {
+  return { name, children: new Map(), leaves: [] };
+}
+
+function allLeaves(node: Node): Leaf[] {
+  const out = [...node.leaves];
+  for (const child of node.children.values()) out.push(...allLeaves(child));
+  return out;
+}
+
+/** `domains[0]` → `domains`, `[0]`; undefined for a malformed segment. */
+function splitSegment(segment: string): string[] | undefined {
+  const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(segment);
+  if (!m || m[1] === '') return undefined;
+  const out = [m[1]!];
+  for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) out.push(`[${idx[1]}]`);
+  return out;
+}
+
+function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+const TRUE_TEXT = new Set(['1', 't', 'true']);
+const FALSE_TEXT = new Set(['0', 'f', 'false']);
+
+/** Go's strconv.ParseBool, which Traefik uses for label booleans. */
+export function parseLabelBool(value: string): boolean | undefined {
+  const v = value.trim().toLowerCase();
+  if (TRUE_TEXT.has(v)) return true;
+  if (FALSE_TEXT.has(v)) return false;
+  return undefined;
+}
+
+/** Comma-separated list, as Traefik splits label values for slice fields. */
+export function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+interface Ctx {
+  issues: LabelIssue[];
+  element?: { kind: LabelElementKind; name: string };
+}
+
+function report(ctx: Ctx, leaves: Leaf[], message: string, level: LabelLevel = 'error'): void {
+  for (const leaf of leaves) {
+    ctx.issues.push({
+      key: leaf.key,
+      value: leaf.value,
+      message,
+      level,
+      ...(ctx.element ? { element: ctx.element } : {}),
+    });
+  }
+}
+
+const SKIP = Symbol('skip');
+
+function scalar(spec: Spec, leaf: Leaf, ctx: Ctx): unknown {
+  const { value } = leaf;
+  const fail = (message: string): typeof SKIP => {
+    report(ctx, [leaf], message);
+    return SKIP;
+  };
+  switch (spec.t) {
+    case 'string': {
+      if (!spec.oneOf) return value;
+      const match = spec.oneOf.find((o) => o.toLowerCase() === value.trim().toLowerCase());
+      return match ?? fail(`invalid value "${value}", expected one of: ${spec.oneOf.join(', ')}`);
+    }
+    case 'int': {
+      if (!/^[-+]?\d+$/.test(value.trim())) return fail(`expected an integer, got "${value}"`);
+      const n = Number(value.trim());
+      if (!Number.isSafeInteger(n)) return fail(`integer out of range: ${value}`);
+      if (spec.min !== undefined && n < spec.min)
+        return fail(`must be at least ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max)
+        return fail(`must be at most ${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'bool': {
+      const b = parseLabelBool(value);
+      return b ?? fail(`expected a boolean (true or false), got "${value}"`);
+    }
+    case 'duration': {
+      const seconds = parseDuration(value);
+      if (seconds === undefined)
+        return fail(`invalid duration "${value}", expected e.g. "500ms", "10s" or "1m30s"`);
+      return value.trim();
+    }
+    case 'list':
+      return splitList(value);
+    default:
+      return fail('expected a value here');
+  }
+}
+
+/** Converts `node` (whose own name is already matched) against `spec`. */
+function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
+  if (node.leaves.length > 1) {
+    const distinct = new Set(node.leaves.map((l) => l.value));
+    if (distinct.size > 1) {
+      report(
+        ctx,
+        node.leaves,
+        `"${path}" given ${node.leaves.length} times with different values; keys are case-insensitive`,
+      );
+      return SKIP;
+    }
+  }
+  const leaf = node.leaves[0];
+  const hasChildren = node.children.size > 0;
+
+  if (spec.t === 'object' || spec.t === 'map' || spec.t === 'array' || spec.t === 'free') {
+    if (leaf && !hasChildren) {
+      if (spec.t === 'object' && spec.allowEmpty) {
+        const b = parseLabelBool(leaf.value);
+        if (b === undefined) {
+          report(
+            ctx,
+            [leaf],
+            `expected true to enable "${path}" with defaults, got "${leaf.value}"`,
+          );
+          return SKIP;
+        }
+        return b ? {} : SKIP;
+      }
+      report(ctx, [leaf], `"${path}" takes sub-keys, not a value`);
+      return SKIP;
+    }
+    if (leaf) {
+      // `tls=true` next to `tls.certresolver=…`: the block exists either way
+      if (!(spec.t === 'object' && spec.allowEmpty && parseLabelBool(leaf.value) !== undefined)) {
+        report(ctx, [leaf], `"${path}" takes sub-keys, not a value`);
+        return SKIP;
+      }
+    }
+  } else {
+    if (hasChildren) {
+      const under = [...node.children.values()].flatMap(allLeaves);
+      report(ctx, under, `"${path}" is a value and takes no sub-keys`);
+      return SKIP;
+    }
+    return leaf ? scalar(spec, leaf, ctx) : SKIP;
+  }
+
+  switch (spec.t) {
+    case 'object': {
+      const known = Object.keys(spec.fields);
+      const byLower = new Map(known.map((k) => [k.toLowerCase(), k]));
+      const out: Record<string, unknown> = {};
+      let failed = false;
+      for (const child of node.children.values()) {
+        const canonical = byLower.get(child.name.toLowerCase());
+        if (canonical === undefined) {
+          const hint = child.name.startsWith('[') ? undefined : suggest(child.name, known);
+          const what = child.name.startsWith('[')
+            ? `"${path}" is not a list, ${child.name} does not apply`
+            : `unknown field "${child.name}" in ${path}` +
+              (hint ? `, did you mean "${hint}"?` : '');
+          report(ctx, allLeaves(child), what);
+          failed = true;
+          continue;
+        }
+        const v = convert(spec.fields[canonical]!, child, `${path}.${canonical}`, ctx);
+        if (v === SKIP) {
+          if (allLeaves(child).length > 0 && !isDisabledBlock(spec.fields[canonical]!, child))
+            failed = true;
+          continue;
+        }
+        setKey(out, canonical, v);
+      }
+      return failed ? SKIP : out;
+    }
+    case 'map': {
+      const out: Record<string, unknown> = {};
+      let failed = false;
+      for (const child of node.children.values()) {
+        const v = convert(spec.of, child, `${path}.${child.name}`, ctx);
+        if (v === SKIP) failed = true;
+        else setKey(out, spec.keepCase ? child.name : child.name.toLowerCase(), v);
+      }
+      return failed ? SKIP : out;
+    }
+    case 'array': {
+      const items: [number, unknown][] = [];
+      let failed = false;
+      for (const child of node.children.values()) {
+        const m = /^\[(\d+)\]$/.exec(child.name);
+        if (!m) {
+          report(
+            ctx,
+            allLeaves(child),
+            `"${path}" is a list: write ${path}[0].${child.name}, not ${path}.${child.name}`,
+          );
+          failed = true;
+          continue;
+        }
+        const v = convert(spec.of, child, `${path}${child.name}`, ctx);
+        if (v === SKIP) failed = true;
+        else items.push([Number(m[1]), v]);
+      }
+      // indexes give the order; gaps (domains[0], domains[2]) are closed up
+      return failed ? SKIP : items.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+    }
+    case 'free':
+      return free(node, spec.keepCase, path, ctx);
+    default:
+      return SKIP;
+  }
+}
+
+/** `tls=false` alone: nothing to add, but not an error either. */
+function isDisabledBlock(spec: Spec, node: Node): boolean {
+  return (
+    spec.t === 'object' &&
+    spec.allowEmpty === true &&
+    node.children.size === 0 &&
+    node.leaves.length > 0 &&
+    node.leaves.every((l) => parseLabelBool(l.value) === false)
+  );
+}
+
+function free(node: Node, keepCase: boolean, path: string, ctx: Ctx): unknown {
+  const out: Record<string, unknown> = {};
+  let failed = false;
+  for (const child of node.children.values()) {
+    const name = keepCase ? child.name : child.name.toLowerCase();
+    const childPath = `${path}.${name}`;
+    if (child.children.size === 0) {
+      const v = convert(S, child, childPath, ctx);
+      if (v === SKIP) failed = true;
+      else setKey(out, name, v);
+      continue;
+    }
+    if (child.leaves.length > 0) {
+      report(ctx, child.leaves, `"${childPath}" takes sub-keys, not a value`);
+      failed = true;
+      continue;
+    }
+    const v = free(child, keepCase, childPath, ctx);
+    if (v === SKIP) failed = true;
+    else setKey(out, name, v);
+  }
+  return failed ? SKIP : out;
+}
+
+function decodeMiddleware(node: Node, ctx: Ctx): unknown {
+  const name = node.name;
+  if (node.leaves.length > 0) {
+    report(
+      ctx,
+      node.leaves,
+      `middleware "${name}" needs a type, e.g. ${name}.stripprefix.prefixes`,
+    );
+  }
+  const types = [...node.children.values()];
+  if (types.length === 0) return SKIP;
+  if (types.length > 1) {
+    const names = types.map((t) => t.name).join(', ');
+    report(
+      ctx,
+      types.flatMap(allLeaves),
+      `middleware "${name}" must have exactly one type, found: ${names}`,
+    );
+    return SKIP;
+  }
+  if (node.leaves.length > 0) return SKIP;
+  const typeNode = types[0]!;
+  const known = middlewareTypes();
+  const registered = known.find((t) => t.toLowerCase() === typeNode.name.toLowerCase());
+  const traefikType = Object.keys(MIDDLEWARE_OPTIONS).find(
+    (t) => t.toLowerCase() === typeNode.name.toLowerCase(),
+  );
+  const type = registered ?? traefikType ?? typeNode.name.toLowerCase();
+  if (registered === undefined) {
+    const hint = suggest(typeNode.name, known);
+    report(
+      ctx,
+      allLeaves(typeNode),
+      `unknown middleware type "${typeNode.name}"` +
+        (hint ? `, did you mean "${hint}"?` : ` (known: ${known.join(', ')})`),
+      'warning',
+    );
+  }
+  const spec: Spec = (traefikType && MIDDLEWARE_OPTIONS[traefikType]) || {
+    t: 'free',
+    keepCase: false,
+  };
+  let options: unknown;
+  if (typeNode.children.size === 0) {
+    // `contenttype=true`: a type whose options all take their defaults
+    const b = typeNode.leaves.length > 0 ? parseLabelBool(typeNode.leaves[0]!.value) : undefined;
+    if (b !== true) {
+      report(
+        ctx,
+        typeNode.leaves,
+        `middleware "${name}" of type ${type} needs options, or "true" to use the defaults`,
+      );
+      return SKIP;
+    }
+    options = {};
+  } else {
+    const asObject: Spec = spec.t === 'object' ? { ...spec, allowEmpty: true } : spec;
+    options = convert(asObject, typeNode, type, ctx);
+  }
+  if (options === SKIP) return SKIP;
+  const out: Record<string, unknown> = {};
+  setKey(out, type, options);
+  return out;
+}
+
+/**
+ * Decodes the labels under any of `opts.prefixes` into Traefik's dynamic
+ * configuration shape. Never throws: every key that cannot be decoded is an
+ * issue, and an element with an error-level issue is left out of `http` (it is
+ * still listed in `declared`).
+ */
+export function decodeLabels(
+  labels: Readonly<Record<string, string>>,
+  opts: DecodeLabelsOptions,
+): DecodedLabels {
+  const issues: LabelIssue[] = [];
+  const extra: DecodedLabels['extra'] = {};
+  const providerKeys = new Set((opts.providerKeys ?? []).map((k) => k.toLowerCase()));
+  const prefixes = opts.prefixes.map((p) => p.toLowerCase());
+  const sections = new Map<string, Map<string, Node>>();
+  let usedPrefix: string | undefined;
+  const malformedKeys = new Set<string>();
+
+  // per path after the prefix: the winning prefix rank, so `portico.` shadows `traefik.`
+  const byPath = new Map<string, { rank: number; leaf: Leaf }[]>();
+  for (const key of Object.keys(labels).sort()) {
+    const lower = key.toLowerCase();
+    const rank = prefixes.findIndex((p) => lower.startsWith(p + '.'));
+    if (rank < 0) continue;
+    const rest = key.slice(prefixes[rank]!.length + 1);
+    const entry = { rank, leaf: { key, value: labels[key]! } };
+    const list = byPath.get(rest.toLowerCase());
+    if (list) list.push(entry);
+    else byPath.set(rest.toLowerCase(), [entry]);
+  }
+
+  for (const entries of byPath.values()) {
+    const best = Math.min(...entries.map((e) => e.rank));
+    for (const e of entries) {
+      if (e.rank === best) continue;
+      const winner = entries.find((x) => x.rank === best)!;
+      if (winner.leaf.value !== e.leaf.value) {
+        issues.push({
+          key: e.leaf.key,
+          value: e.leaf.value,
+          message: `ignored: "${winner.leaf.key}" takes precedence`,
+          level: 'warning',
+        });
+      }
+    }
+    for (const { rank, leaf } of entries.filter((e) => e.rank === best)) {
+      usedPrefix ??= opts.prefixes[rank];
+      const rest = leaf.key.slice(prefixes[rank]!.length + 1);
+      const raw = rest.split('.');
+      const root = raw[0]!.toLowerCase();
+      const bad = (message: string, level: LabelLevel = 'error') =>
+        issues.push({ key: leaf.key, value: leaf.value, message, level });
+
+      if (providerKeys.has(root)) {
+        extra[rest.toLowerCase()] = leaf;
+        continue;
+      }
+      if (root === 'tcp' || root === 'udp') {
+        bad(`${root} routing is not supported yet; label ignored`, 'warning');
+        continue;
+      }
+      if (root === 'tls') {
+        bad('tls stores and options cannot be defined with labels yet; label ignored', 'warning');
+        continue;
+      }
+      if (root !== 'http') {
+        const hint = suggest(raw[0]!, ['http', 'tcp', 'udp', 'tls', ...providerKeys]);
+        bad(`unknown label "${raw[0]}"` + (hint ? `, did you mean "${hint}"?` : ''));
+        continue;
+      }
+      const sectionName = raw[1]?.toLowerCase();
+      const section = sectionName === undefined ? undefined : SECTIONS[sectionName];
+      if (!section) {
+        const hint = raw[1] ? suggest(raw[1], ['routers', 'services', 'middlewares']) : undefined;
+        bad(
+          raw[1] === undefined
+            ? 'expected http.routers, http.services or http.middlewares'
+            : `unknown section "http.${raw[1]}"` + (hint ? `, did you mean "http.${hint}"?` : ''),
+        );
+        continue;
+      }
+      const name = raw[2];
+      if (!name) {
+        bad(`missing a ${section.kind} name after "http.${raw[1]}"`);
+        continue;
+      }
+      if (section.kind === 'serversTransport' && opts.serversTransports === false) {
+        bad(
+          'servers transports cannot be defined with labels; define it in a file and reference it as name@file',
+          'error',
+        );
+        continue;
+      }
+      let elements = sections.get(section.key);
+      if (!elements) sections.set(section.key, (elements = new Map()));
+      let node = elements.get(name.toLowerCase());
+      if (!node) elements.set(name.toLowerCase(), (node = newNode(name)));
+      let malformed = false;
+      const path: string[] = [];
+      for (const seg of raw.slice(3)) {
+        const parts = splitSegment(seg);
+        if (!parts) {
+          malformed = true;
+          break;
+        }
+        path.push(...parts);
+      }
+      if (malformed || raw.slice(3).some((s) => s === '')) {
+        bad('malformed key: empty segment or bad [n] index');
+        // the element is still declared, and left out for this bad key
+        node.leaves.push({ key: leaf.key, value: leaf.value });
+        malformedKeys.add(leaf.key);
+        continue;
+      }
+      let cursor = node;
+      for (const part of path) {
+        let next = cursor.children.get(part.toLowerCase());
+        if (!next) cursor.children.set(part.toLowerCase(), (next = newNode(part)));
+        cursor = next;
+      }
+      cursor.leaves.push({ key: leaf.key, value: leaf.value });
+    }
+  }
+
+  const http: LabelHttp = { routers: {}, services: {}, middlewares: {}, serversTransports: {} };
+  const declared: DecodedLabels['declared'] = {
+    router: [],
+    service: [],
+    middleware: [],
+    serversTransport: [],
+  };
+  for (const section of Object.values(SECTIONS)) {
+    const elements = sections.get(section.key);
+    if (!elements) continue;
+    for (const node of elements.values()) {
+      declared[section.kind].push(node.name);
+      const ctx: Ctx = { issues: [], element: { kind: section.kind, name: node.name } };
+      const hadMalformed = node.leaves.some((l) => malformedKeys.has(l.key));
+      let value: unknown = SKIP;
+      if (hadMalformed) {
+        markElement(issues, node, section.kind);
+        continue;
+      }
+      if (section.kind === 'middleware') value = decodeMiddleware(node, ctx);
+      else if (node.leaves.length > 0) {
+        report(
+          ctx,
+          node.leaves,
+          `a ${section.kind} takes sub-keys, e.g. .${exampleField(section.kind)}`,
+        );
+      } else value = convert(section.spec!, node, node.name, ctx);
+      issues.push(...ctx.issues);
+      const failed = ctx.issues.some((i) => i.level === 'error');
+      if (!failed && value !== SKIP) setKey(http[section.key], node.name, value);
+    }
+  }
+  return { http, declared, extra, prefix: usedPrefix, issues };
+}
+
+/** Malformed keys were reported before the element was known: attach the element now. */
+function markElement(issues: LabelIssue[], node: Node, kind: LabelElementKind): void {
+  const keys = new Set(node.leaves.map((l) => l.key));
+  for (const issue of issues) {
+    if (keys.has(issue.key) && !issue.element) issue.element = { kind, name: node.name };
+  }
+}
+
+function exampleField(kind: LabelElementKind): string {
+  return kind === 'router'
+    ? 'rule'
+    : kind === 'service'
+      ? 'loadbalancer.server.port'
+      : 'servername';
+}
