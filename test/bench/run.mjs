@@ -240,6 +240,46 @@ function startBackend(port) {
   return 'node';
 }
 
+/** ns per routing lookup with n host routes: the hash index keeps this flat as n grows */
+async function lookupBench() {
+  const { compile } = await import(path.join(root, 'dist/src/routing/compile.js'));
+  const { findRoute } = await import(path.join(root, 'dist/src/routing/table.js'));
+  const { StateRegistry } = await import(path.join(root, 'dist/src/routing/state.js'));
+  const { loadStaticConfig } = await import(path.join(root, 'dist/src/config/static.js'));
+  const { pino } = await import('pino');
+  const sc = loadStaticConfig({ argv: ['--entryPoints.web.address=127.0.0.1:0', '--workers=0'], env: {} });
+  const out = {};
+  for (const n of [10, 10_000]) {
+    const routers = {};
+    for (let i = 0; i < n; i++) routers[`r${i}@file`] = { rule: `Host(\`host${i}.example.com\`)`, service: 's@file' };
+    // a few catch-all routers, as real configurations have
+    routers['api@file'] = { rule: 'PathPrefix(`/api`) && Method(`POST`)', service: 's@file' };
+    const config = { http: { routers, services: { 's@file': { loadBalancer: { servers: [{ url: 'http://127.0.0.1:1' }] } } } } };
+    const state = new StateRegistry();
+    state.begin();
+    const table = compile(config, { entryPoints: sc.entryPoints, transportDefaults: sc.serversTransport, state, logger: pino({ level: 'silent' }) });
+    state.closeAll();
+    const ep = table.entryPoints.get('web');
+    const ctxs = Array.from({ length: 64 }, (_, i) => ({
+      host: `host${(i * 7919) % n}.example.com`,
+      path: '/x',
+      method: 'GET',
+      headers: {},
+      clientIp: '127.0.0.1',
+      query: () => new URLSearchParams(),
+    }));
+    let found = 0;
+    const N = 2_000_000;
+    for (let i = 0; i < 200_000; i++) if (findRoute(ep, ctxs[i & 63])) found++;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) if (findRoute(ep, ctxs[i & 63])) found++;
+    const ns = Number(process.hrtime.bigint() - t0) / N;
+    if (found < N) throw new Error('lookup bench: some hosts were not found');
+    out[n] = ns;
+  }
+  return out;
+}
+
 async function main() {
   const backendPort = await freePort();
   const backendKind = startBackend(backendPort);
@@ -314,6 +354,7 @@ async function main() {
     }
   }
   const compileMs = await compileBench();
+  const lookupNs = await lookupBench();
   const summary = [...results].map(([name, acc]) => ({
     name,
     rps: median(acc.rps),
@@ -350,6 +391,10 @@ async function main() {
       : '',
     ours && bare ? `portico vs bare http-proxy-3 cluster: ${(ours.rps / bare.rps).toFixed(2)}` : '',
     `compile 10,000 routers: ${compileMs.toFixed(1)} ms (median of 5)`,
+    `routing lookup: ${lookupNs[10].toFixed(1)} ns with 10 host routes, ${lookupNs[10000].toFixed(1)} ns with 10,000 (ratio ${(lookupNs[10000] / lookupNs[10]).toFixed(2)})`,
+    '',
+    'req/s per round (order rotates each round):',
+    ...summary.map((s) => `- ${s.name}: ${s.spread.map((x) => Math.round(x)).join(', ')}`),
   ].join('\n');
   process.stdout.write(report + '\n');
   mkdirSync(path.join(root, 'bench-results'), { recursive: true });
