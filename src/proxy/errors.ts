@@ -5,6 +5,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { ServerResponse } from 'node:http';
+import type { ResponseWriter } from '../server/context.js';
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
@@ -19,9 +20,12 @@ export function statusForUpstreamError(err: unknown): 502 | 504 {
   return 502;
 }
 
-/** Writes a short plain-text error response, unless the response already started. */
+/**
+ * Writes a short plain-text error response, unless the response already
+ * started. Takes a ServerResponse or a middleware's ResponseWriter wrapper.
+ */
 export function sendStatus(
-  res: ServerResponse,
+  res: ServerResponse | ResponseWriter,
   status: number,
   extraHeaders?: Record<string, string>,
 ): void {
@@ -31,11 +35,16 @@ export function sendStatus(
     return;
   }
   const body = (STATUS_CODES[status] ?? 'Error') + '\n';
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-content-type-options': 'nosniff',
-    ...extraHeaders,
-  });
+  const headers = [
+    'content-type',
+    'text/plain; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'x-content-type-options',
+    'nosniff',
+  ];
+  if (extraHeaders !== undefined)
+    for (const [k, v] of Object.entries(extraHeaders)) headers.push(k, v);
+  (res as ResponseWriter).writeHead(status, undefined, headers);
   res.end(body);
 }

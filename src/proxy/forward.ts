@@ -52,7 +52,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.abortUpstream = abort;
     const ctx = this.ctx;
     // the request stream may be consumed already (mirroring reads the body first): look at the client side
-    if (ctx.clientGone || ctx.res.destroyed) {
+    if (ctx.clientGone || ctx.writer.destroyed) {
       abort(new Error('client went away'));
       return;
     }
@@ -72,7 +72,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.resume = resume;
     const ctx = this.ctx;
     ctx.originStatus = statusCode;
-    const res = ctx.res;
+    const res = ctx.writer;
     if (res.headersSent || res.destroyed) return false;
     const headers = responseHeaders((rawHeaders ?? []) as Buffer[]);
     const hooks = ctx.responseHeaderHooks;
@@ -83,7 +83,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    const res = this.ctx.res;
+    const res = this.ctx.writer;
     this.ctx.bytesOut += chunk.length;
     if (res.write(chunk)) return true;
     if (!this.drainHooked) {
@@ -95,20 +95,20 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.ctx.abortUpstream = undefined;
-    this.ctx.res.end();
+    this.ctx.writer.end();
   }
 
   onError(err: Error): void {
     const ctx = this.ctx;
     ctx.abortUpstream = undefined;
-    if (ctx.res.destroyed || ctx.clientGone) return; // the client left first: nothing to answer
+    if (ctx.writer.destroyed || ctx.clientGone) return; // the client left first: nothing to answer
     ctx.upstreamError = err;
     this.observer?.failure(this.server, err);
-    if (ctx.res.headersSent) {
-      ctx.res.destroy(err);
+    if (ctx.writer.headersSent) {
+      ctx.writer.destroy(err);
       return;
     }
-    sendStatus(ctx.res, statusForUpstreamError(err));
+    sendStatus(ctx.writer, statusForUpstreamError(err));
   }
 }
 

@@ -7,9 +7,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
+/**
+ * Where a handler writes its response. The client's ServerResponse is one;
+ * middlewares that must see or change what the next handler answers
+ * (compress, errors, retry, circuit breaker, buffering) install a wrapper in
+ * `ctx.writer` before calling next and forward to the one they replaced, as
+ * Go's ResponseWriter wrappers do. Headers are a flat [name, value, ...] list.
+ */
+export interface ResponseWriter {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown;
+  write(chunk: Buffer | string): boolean;
+  end(chunk?: Buffer | string): unknown;
+  destroy(err?: Error): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+  on(event: 'drain', listener: () => void): unknown;
+}
+
 export class RequestContext {
   readonly req: IncomingMessage;
+  /** the client's response: the access log and connection bookkeeping read it */
   readonly res: ServerResponse;
+  /** what handlers write to: the client's response, or a middleware's wrapper around it */
+  writer: ResponseWriter;
   readonly entryPoint: string;
   readonly scheme: 'http' | 'https';
   /** canonical host: lower-case, no port, no trailing dot; '' when the request has none */
@@ -62,6 +83,7 @@ export class RequestContext {
   ) {
     this.req = req;
     this.res = res;
+    this.writer = res as unknown as ResponseWriter;
     this.entryPoint = entryPoint;
     this.scheme = scheme;
     this.host = host;

@@ -190,7 +190,7 @@ function buildLoadBalancer(
       rc.serviceName = name;
       const chosen = pick(rc);
       if (chosen === undefined) {
-        sendStatus(rc.res, 503);
+        sendStatus(rc.writer, 503);
         return;
       }
       const { server, setCookie } = chosen;
@@ -282,7 +282,7 @@ function buildWeighted(
     handle(rc) {
       rc.serviceName = name;
       const child = pick(rc);
-      if (child === undefined) sendStatus(rc.res, 503);
+      if (child === undefined) sendStatus(rc.writer, 503);
       else child.handle(rc);
     },
     mirror(rc, body) {

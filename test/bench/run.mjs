@@ -247,17 +247,31 @@ async function lookupBench() {
   const { StateRegistry } = await import(path.join(root, 'dist/src/routing/state.js'));
   const { loadStaticConfig } = await import(path.join(root, 'dist/src/config/static.js'));
   const { pino } = await import('pino');
-  const sc = loadStaticConfig({ argv: ['--entryPoints.web.address=127.0.0.1:0', '--workers=0'], env: {} });
+  const sc = loadStaticConfig({
+    argv: ['--entryPoints.web.address=127.0.0.1:0', '--workers=0'],
+    env: {},
+  });
   const out = {};
   for (const n of [10, 10_000]) {
     const routers = {};
-    for (let i = 0; i < n; i++) routers[`r${i}@file`] = { rule: `Host(\`host${i}.example.com\`)`, service: 's@file' };
+    for (let i = 0; i < n; i++)
+      routers[`r${i}@file`] = { rule: `Host(\`host${i}.example.com\`)`, service: 's@file' };
     // a few catch-all routers, as real configurations have
     routers['api@file'] = { rule: 'PathPrefix(`/api`) && Method(`POST`)', service: 's@file' };
-    const config = { http: { routers, services: { 's@file': { loadBalancer: { servers: [{ url: 'http://127.0.0.1:1' }] } } } } };
+    const config = {
+      http: {
+        routers,
+        services: { 's@file': { loadBalancer: { servers: [{ url: 'http://127.0.0.1:1' }] } } },
+      },
+    };
     const state = new StateRegistry();
     state.begin();
-    const table = compile(config, { entryPoints: sc.entryPoints, transportDefaults: sc.serversTransport, state, logger: pino({ level: 'silent' }) });
+    const table = compile(config, {
+      entryPoints: sc.entryPoints,
+      transportDefaults: sc.serversTransport,
+      state,
+      logger: pino({ level: 'silent' }),
+    });
     state.closeAll();
     const ep = table.entryPoints.get('web');
     const ctxs = Array.from({ length: 64 }, (_, i) => ({
