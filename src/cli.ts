@@ -128,11 +128,8 @@ async function check(argv: string[]): Promise<number> {
     process.stdout.write(
       `docker: ${containers.length} containers, ${result.diagnostics.length} label diagnostics\n`,
     );
-    snapshots.push({
-      provider: 'docker',
-      config: result.config,
-      errors: result.errors.filter((e) => !(e.kind === 'provider' && e.name === 'docker')),
-    });
+    // every error counts for the exit code; bad labels were printed above with their container, key and value
+    snapshots.push({ provider: 'docker', config: result.config, errors: result.errors });
   }
   if (snapshots.length === 0) {
     process.stdout.write(
@@ -153,6 +150,7 @@ async function check(argv: string[]): Promise<number> {
   });
   state.closeAll();
   for (const e of table.errors) {
+    if (e.kind === 'provider' && e.name === 'docker' && e.field?.includes(' label ')) continue;
     process.stdout.write(`${e.kind} ${e.name}${e.field ? ` (${e.field})` : ''}: ${e.message}\n`);
   }
   process.stdout.write(

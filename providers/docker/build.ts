@@ -57,6 +57,8 @@ export interface ContainerInfo {
   networks: ContainerNetwork[];
   /** exposed ports (NetworkSettings.Ports keys), with their bindings when published */
   ports: ContainerPort[];
+  /** Config.StopSignal (e.g. SIGQUIT for nginx images): a kill with it means the container is stopping */
+  stopSignal?: string;
 }
 
 export interface DockerBuildOptions {
@@ -506,8 +508,14 @@ export function buildDockerConfig(
     }
 
     const running = c.state.status === 'running';
-    // allowEmptyServices: a labelled service whose containers are all stopped answers 503, not 404
-    if (!running && !allowNonRunning && !opts.allowEmptyServices) return undefined;
+    const ownLabels = Object.keys(c.labels).filter((k) => {
+      const lower = k.toLowerCase();
+      return prefixes.some((p) => lower.startsWith(p.toLowerCase() + '.'));
+    });
+    // allowEmptyServices: a *labelled* service whose containers are all stopped answers 503, not 404
+    // (an unlabelled stopped container stays out even with exposedByDefault)
+    const keepStopped = opts.allowEmptyServices === true && ownLabels.length > 0;
+    if (!running && !allowNonRunning && !keepStopped) return undefined;
     const health = c.state.health ?? '';
     const healthy = health === '' || health === 'none' || health === 'healthy';
     // Traefik keeps a container with a health check out until it is healthy (starting included)
@@ -524,6 +532,15 @@ export function buildDockerConfig(
     // services: the labelled ones, or a default one named after the container
     const declaredServices = decoded.declared.service;
     const labelServices = Object.entries(decoded.http.services);
+    // like Traefik: a container that only has tcp/udp labels gets no invented HTTP router or service
+    const onlyOtherProtocols =
+      ownLabels.length > 0 &&
+      ownLabels.every((k) => /^[^.]+\.(tcp|udp|enable|docker)\b/i.test(k)) &&
+      ownLabels.some((k) => /^[^.]+\.(tcp|udp)\./i.test(k));
+    if (onlyOtherProtocols) {
+      flush();
+      return undefined;
+    }
     if (declaredServices.length === 0) labelServices.push([serviceName, { loadBalancer: {} }]);
     for (const [name, svc] of labelServices) {
       const built = buildService(name, svc as Record<string, unknown>);

@@ -6,6 +6,8 @@
  * a short backoff, so routes catch up within a few seconds of its return.
  */
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { constants as osConstants } from 'node:os';
 import Docker from 'dockerode';
 import type { Provider, ProviderSnapshot } from '../../src/config/provider.js';
 import type { DockerProviderConfig } from '../../src/config/static-types.js';
@@ -37,6 +39,12 @@ export interface DockerProvider extends Provider {
   diagnostics(): LabelDiagnostic[];
   /** whether the daemon answered last time we asked */
   connected(): boolean;
+}
+
+/** Docker reports kill signals as numbers ("15"); images name their stop signal ("SIGQUIT"). */
+function signalNumber(name: string): string | undefined {
+  const n = osConstants.signals[(name.startsWith('SIG') ? name : `SIG${name}`) as keyof typeof osConstants.signals];
+  return n === undefined ? undefined : String(n);
 }
 
 const STOP_SIGNALS = new Set([
@@ -82,6 +90,7 @@ export function createDockerClient(
     ...(cfg.tls.ca ? { ca: readFileSync(cfg.tls.ca) } : {}),
     ...(cfg.tls.cert ? { cert: readFileSync(cfg.tls.cert) } : {}),
     ...(cfg.tls.key ? { key: readFileSync(cfg.tls.key) } : {}),
+    ...(useTls && cfg.tls.insecureSkipVerify ? { agent: new https.Agent({ rejectUnauthorized: false }) } : {}),
   });
 }
 
@@ -123,6 +132,10 @@ export function toContainerInfo(i: Docker.ContainerInspectInfo): ContainerInfo {
       ...(n.GlobalIPv6Address ? { ipv6Address: n.GlobalIPv6Address } : {}),
     })),
     ports: [...ports.values()],
+    // not in @types/dockerode, but the Engine API returns it
+    ...((i.Config as { StopSignal?: string } | undefined)?.StopSignal
+      ? { stopSignal: (i.Config as { StopSignal?: string }).StopSignal! }
+      : {}),
   };
 }
 
@@ -176,7 +189,7 @@ export function createDockerProvider(opts: DockerProviderOptions): DockerProvide
       current.add(key);
       if (reported.has(key)) continue;
       reported.add(key);
-      const rec = { provider: 'docker', container: d.container, label: d.key, value: d.value };
+      const rec = { container: d.container, label: d.key, value: d.value };
       if (d.level === 'error')
         log.error(
           rec,
@@ -245,7 +258,12 @@ export function createDockerProvider(opts: DockerProviderOptions): DockerProvide
         log.debug({ provider: 'docker', action, container: id.slice(0, 12) }, 'docker event');
         if (action === 'kill' || action === 'stop') {
           const signalName = ev.Actor?.Attributes?.signal;
-          if (action === 'stop' || signalName === undefined || STOP_SIGNALS.has(signalName)) {
+          const own = containers.find((c) => c.id === id)?.stopSignal;
+          const isStop =
+            signalName === undefined ||
+            STOP_SIGNALS.has(signalName) ||
+            (own !== undefined && (own === signalName || own === `SIG${signalName}` || signalNumber(own) === signalName));
+          if (action === 'stop' || isStop) {
             if (!stopping.has(id) && containers.some((c) => c.id === id)) {
               stopping.add(id);
               publish();
@@ -324,7 +342,7 @@ export function createDockerProvider(opts: DockerProviderOptions): DockerProvide
             { once: true },
           );
         });
-        backoff = Math.min(backoff * 2, 1000);
+        backoff = Math.min(backoff * 2, 500);
       }
       if (timer !== undefined) clearTimeout(timer);
     },

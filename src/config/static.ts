@@ -294,7 +294,7 @@ const SCHEMA: Group = group(
           },
           {
             section: { help: 'Docker provider: container labels become routes' },
-            unsupported: ['useBindPortIP', 'httpClientTimeout', 'username', 'password', 'password'],
+            unsupported: ['useBindPortIP', 'httpClientTimeout', 'username', 'password'],
           },
         ),
       },
@@ -1365,7 +1365,7 @@ function build(ctx: Context): StaticConfig {
   if (valueOf(ctx, 'providers.docker', false)) {
     const endpoint = entry(ctx, 'providers.docker.endpoint');
     if (endpoint && !/^(unix|tcp|http|https):\/\//.test(String(endpoint.value))) {
-      throw new StaticConfigError(endpoint.origin, 'expected unix:///path or tcp://host:port');
+      throw new StaticConfigError(endpoint.origin, 'expected unix:///path, tcp://host:port, http:// or https://');
     }
     const constraints = entry(ctx, 'providers.docker.constraints');
     docker = {

@@ -19,6 +19,7 @@ import {
   writeFileSync,
   copyFileSync,
 } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { eventually } from './eventually.js';
@@ -28,6 +29,8 @@ export const TEST_IMAGE = 'portico-test-busybox:latest';
 export interface Dockerd {
   root: string;
   socket: string;
+  /** the same daemon on tcp://127.0.0.1:<tcpPort> (plain HTTP, loopback only) */
+  tcpPort: number;
   env: NodeJS.ProcessEnv;
   docker(...args: string[]): string;
   /** runs docker without blocking this process's event loop (the router under test lives here too) */
@@ -66,6 +69,12 @@ export function skipDocker(): boolean {
 
 export async function startDockerd(): Promise<Dockerd> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'portico-dockerd-'));
+  const tcpPort = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
   const socket = path.join(root, 'docker.sock');
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}` };
   let child: ChildProcess | undefined;
@@ -87,6 +96,8 @@ export async function startDockerd(): Promise<Dockerd> {
         path.join(root, 'exec'),
         '--host',
         `unix://${socket}`,
+        '--host',
+        `tcp://127.0.0.1:${tcpPort}`,
         '--pidfile',
         path.join(root, 'docker.pid'),
         '--iptables=false',
@@ -143,6 +154,7 @@ export async function startDockerd(): Promise<Dockerd> {
   return {
     root,
     socket,
+    tcpPort,
     env,
     docker,
     dockerAsync,

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { eventually } from '../helpers/eventually.js';
 import { skipDocker, startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { testStaticConfig } from '../helpers/portico.js';
+import { runPortico } from '../helpers/process.js';
 import { createRouterServer, type RouterServer } from '../../src/server/router-server.js';
 import { Aggregator } from '../../src/config/aggregate.js';
 import { createDockerProvider, type DockerProvider } from '../../providers/docker/index.js';
@@ -239,6 +240,36 @@ describe.skipIf(skip)('docker provider (real engine)', () => {
       value: 'high',
     });
     expect(diag!.message).toMatch(/integer|number/);
+  });
+
+  it.each([
+    ['a tcp:// endpoint', () => ({ endpoint: `tcp://127.0.0.1:${d.tcpPort}`, env: {} })],
+    ['DOCKER_HOST', () => ({ endpoint: undefined, env: { DOCKER_HOST: `unix://${d.socket}` } })],
+  ])('connects through %s', async (_label, where) => {
+    const { endpoint, env } = where();
+    const one = createDockerProvider({
+      ...(endpoint ? { endpoint } : {}),
+      env,
+      exposedByDefault: true,
+      defaultRule: 'Host(`{{ normalize .Name }}`)',
+      watch: false,
+      allowEmptyServices: false,
+      tls: { insecureSkipVerify: false },
+      logger: pino({ level: 'silent' }),
+    });
+    const snaps: import('../../src/config/provider.js').ProviderSnapshot[] = [];
+    await one.start((s) => snaps.push(s), new AbortController().signal);
+    expect(one.connected()).toBe(true);
+    expect(Object.keys(snaps[0]!.config.http?.routers ?? {})).toContain('shop');
+  });
+
+  it('portico check --docker lists each bad label and exits 1', async () => {
+    // the 'typo' container of the test above carries a bad priority label
+    const p = runPortico(['check', '--docker', `--providers.docker.endpoint=unix://${d.socket}`]);
+    const { code } = await p.exit;
+    expect(p.stdout()).toMatch(/docker error: container typo: label traefik\.http\.routers\.bad\.priority="high": /);
+    expect(p.stdout()).toMatch(/docker: \d+ containers, \d+ label diagnostics/);
+    expect(code).toBe(1);
   });
 
   it('keeps serving while the daemon is down and catches up within 3 s of its return', async () => {

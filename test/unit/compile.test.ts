@@ -307,3 +307,49 @@ describe('merged configuration', () => {
     expect(route(table, { host: 'a.test' })).toBe('r@file');
   });
 });
+
+describe('references across providers', () => {
+  it('resolves name@provider and qualifies unqualified names with the referring provider', () => {
+    const merged = mergeSnapshots([
+      {
+        provider: 'docker',
+        config: {
+          http: {
+            routers: {
+              app: {
+                rule: 'Host(`app.test`)',
+                service: 'app',
+                middlewares: ['strip@file', 'local'],
+              },
+            },
+            middlewares: { local: { addPrefix: { prefix: '/local' } } },
+            services: { app: svc },
+          },
+        },
+        errors: [],
+      },
+      {
+        provider: 'file',
+        config: { http: { middlewares: { strip: { stripPrefix: { prefixes: ['/x'] } } } } },
+        errors: [],
+      },
+    ]);
+    const sc = testStaticConfig();
+    const state = new StateRegistry();
+    state.begin();
+    const table = compile(merged.config, {
+      entryPoints: sc.entryPoints,
+      transportDefaults: sc.serversTransport,
+      state,
+      logger: pino({ level: 'silent' }),
+      errors: merged.errors,
+    });
+    state.closeAll();
+    expect(table.routers.get('app@docker')).toMatchObject({
+      status: 'enabled',
+      middlewares: ['strip@file', 'local@docker'],
+      service: 'app@docker',
+    });
+    expect(table.middlewares.get('strip@file')!.usedBy).toEqual(['app@docker']);
+  });
+});

@@ -456,8 +456,8 @@ describe('buildDockerConfig: golden configs', () => {
       }),
     ],
     [
-      'allowEmptyServices keeps a stopped container with no servers (503 rather than 404)',
-      [ctr({ state: { status: 'exited' } })],
+      'allowEmptyServices keeps a stopped labelled container with no servers (503 rather than 404)',
+      [ctr({ state: { status: 'exited' }, labels: { 'traefik.enable': 'true' } })],
       { allowEmptyServices: true },
       http({
         routers: { whoami: whoamiRouter },
@@ -468,6 +468,12 @@ describe('buildDockerConfig: golden configs', () => {
       'a stopped container is left out without allowEmptyServices',
       [ctr({ state: { status: 'exited' } })],
       {},
+      http({}),
+    ],
+    [
+      'a stopped container without labels stays out even with allowEmptyServices',
+      [ctr({ state: { status: 'exited' } })],
+      { allowEmptyServices: true },
       http({}),
     ],
     [
@@ -649,7 +655,7 @@ describe('buildDockerConfig: bad labels keep the rest of the container', () => {
       'tcp labels reported as not supported; no default HTTP router is invented for them',
       [ctr({ labels: { 'traefik.tcp.routers.db.rule': 'HostSNI(`*`)' } })],
       {},
-      http({ routers: { whoami: whoamiRouter }, services: { whoami: lb('http://172.17.0.2:80') } }),
+      http({}),
       [
         d(
           'traefik.tcp.routers.db.rule',

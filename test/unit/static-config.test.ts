@@ -667,7 +667,7 @@ describe('errors', () => {
       ['--providers.docker.endpoint=/var/run/docker.sock'],
       {},
       '--providers.docker.endpoint',
-      /expected unix:\/\/\/path or tcp:\/\/host:port/,
+      /expected unix:\/\/\/path, tcp:\/\/host:port/,
     ],
     [
       'no close match',
