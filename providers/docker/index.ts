@@ -43,7 +43,10 @@ export interface DockerProvider extends Provider {
 
 /** Docker reports kill signals as numbers ("15"); images name their stop signal ("SIGQUIT"). */
 function signalNumber(name: string): string | undefined {
-  const n = osConstants.signals[(name.startsWith('SIG') ? name : `SIG${name}`) as keyof typeof osConstants.signals];
+  const n =
+    osConstants.signals[
+      (name.startsWith('SIG') ? name : `SIG${name}`) as keyof typeof osConstants.signals
+    ];
   return n === undefined ? undefined : String(n);
 }
 
@@ -90,7 +93,9 @@ export function createDockerClient(
     ...(cfg.tls.ca ? { ca: readFileSync(cfg.tls.ca) } : {}),
     ...(cfg.tls.cert ? { cert: readFileSync(cfg.tls.cert) } : {}),
     ...(cfg.tls.key ? { key: readFileSync(cfg.tls.key) } : {}),
-    ...(useTls && cfg.tls.insecureSkipVerify ? { agent: new https.Agent({ rejectUnauthorized: false }) } : {}),
+    ...(useTls && cfg.tls.insecureSkipVerify
+      ? { agent: new https.Agent({ rejectUnauthorized: false }) }
+      : {}),
   });
 }
 
@@ -262,7 +267,10 @@ export function createDockerProvider(opts: DockerProviderOptions): DockerProvide
           const isStop =
             signalName === undefined ||
             STOP_SIGNALS.has(signalName) ||
-            (own !== undefined && (own === signalName || own === `SIG${signalName}` || signalNumber(own) === signalName));
+            (own !== undefined &&
+              (own === signalName ||
+                own === `SIG${signalName}` ||
+                signalNumber(own) === signalName));
           if (action === 'stop' || isStop) {
             if (!stopping.has(id) && containers.some((c) => c.id === id)) {
               stopping.add(id);

@@ -1365,7 +1365,10 @@ function build(ctx: Context): StaticConfig {
   if (valueOf(ctx, 'providers.docker', false)) {
     const endpoint = entry(ctx, 'providers.docker.endpoint');
     if (endpoint && !/^(unix|tcp|http|https):\/\//.test(String(endpoint.value))) {
-      throw new StaticConfigError(endpoint.origin, 'expected unix:///path, tcp://host:port, http:// or https://');
+      throw new StaticConfigError(
+        endpoint.origin,
+        'expected unix:///path, tcp://host:port, http:// or https://',
+      );
     }
     const constraints = entry(ctx, 'providers.docker.constraints');
     docker = {

@@ -267,7 +267,9 @@ describe.skipIf(skip)('docker provider (real engine)', () => {
     // the 'typo' container of the test above carries a bad priority label
     const p = runPortico(['check', '--docker', `--providers.docker.endpoint=unix://${d.socket}`]);
     const { code } = await p.exit;
-    expect(p.stdout()).toMatch(/docker error: container typo: label traefik\.http\.routers\.bad\.priority="high": /);
+    expect(p.stdout()).toMatch(
+      /docker error: container typo: label traefik\.http\.routers\.bad\.priority="high": /,
+    );
     expect(p.stdout()).toMatch(/docker: \d+ containers, \d+ label diagnostics/);
     expect(code).toBe(1);
   });
