@@ -1,18 +1,24 @@
 /* StripPrefix: removes the first matching prefix from the path and tells the upstream in X-Forwarded-Prefix. */
-import { ConfigElementError } from '../src/errors.js';
 import type { MiddlewareDefinition } from './types.js';
+import { decodeOptions } from './schema.js';
+
+const options = {
+  prefixes: {
+    type: 'stringList',
+    required: true,
+    description: 'prefixes to remove; the longest match wins',
+  },
+} as const;
 
 export const stripPrefix: MiddlewareDefinition = {
   type: 'stripPrefix',
   description:
     'removes a path prefix before forwarding; the upstream sees it in X-Forwarded-Prefix',
-  create(options) {
-    const o = (options ?? {}) as { prefixes?: unknown };
-    if (!Array.isArray(o.prefixes) || o.prefixes.some((p) => typeof p !== 'string')) {
-      throw new ConfigElementError('must be a list of strings', 'prefixes');
-    }
+  options,
+  create(raw) {
+    const o = decodeOptions<{ prefixes: string[] }>(options, raw);
     // longest first, so /api/v1 wins over /api whatever the order written
-    const prefixes = [...(o.prefixes as string[])].sort((a, b) => b.length - a.length);
+    const prefixes = [...o.prefixes].sort((a, b) => b.length - a.length);
     return (next) => (ctx) => {
       for (const prefix of prefixes) {
         if (prefix !== '' && ctx.path.startsWith(prefix)) {

@@ -6,6 +6,7 @@
  */
 import type { Handler } from '../src/server/context.js';
 import type { StateRegistry } from '../src/routing/state.js';
+import type { OptionsSchema } from './schema.js';
 
 export interface MiddlewareBuildContext {
   /** qualified middleware name, `name@provider` */
@@ -20,5 +21,7 @@ export interface MiddlewareDefinition {
   type: string;
   /** one line for the docs and the dashboard */
   description: string;
+  /** the options, for validation (decodeOptions), label decoding and the docs */
+  options: OptionsSchema;
   create(options: unknown, ctx: MiddlewareBuildContext): Middleware;
 }

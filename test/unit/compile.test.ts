@@ -218,7 +218,7 @@ describe('broken elements are left out, the rest serves', () => {
       },
     });
     expect(table.middlewares.get('ap@file')!.errors.join()).toMatch(
-      /addPrefix\.prefix: must be a string starting with \//,
+      /addPrefix\.prefix: must start with \//,
     );
     expect(table.routers.get('r@file')!.status).toBe('disabled');
   });
