@@ -7,11 +7,19 @@
 import type { Handler } from '../src/server/context.js';
 import type { StateRegistry } from '../src/routing/state.js';
 import type { OptionsSchema } from './schema.js';
+import type { Logger } from 'pino';
 
 export interface MiddlewareBuildContext {
   /** qualified middleware name, `name@provider` */
   name: string;
+  /** state that outlives a configuration swap (rate-limit buckets, breaker state): acquire by key */
   state: StateRegistry;
+  logger: Logger;
+  /**
+   * A service by name, for middlewares that send requests to one (errors). Unqualified
+   * names are qualified with the middleware's provider. Throws when it does not exist.
+   */
+  service(name: string): { handle: Handler };
 }
 
 export type Middleware = (next: Handler) => Handler;

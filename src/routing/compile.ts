@@ -234,7 +234,14 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
         const def = middlewareDefinition(type);
         if (def === undefined) throw new Error(`unknown middleware type "${type}"`);
         try {
-          list = [def.create(cfg[type], { name, state: opts.state })];
+          list = [
+            def.create(cfg[type], {
+              name,
+              state: opts.state,
+              logger: opts.logger.child({ middleware: name }),
+              service: (svc) => resolveService(svc.includes('@') ? svc : `${svc}@${providerOf(name)}`),
+            }),
+          ];
         } catch (err) {
           const field = (err as { field?: string }).field;
           throw new Error(
