@@ -239,7 +239,8 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
               name,
               state: opts.state,
               logger: opts.logger.child({ middleware: name }),
-              service: (svc) => resolveService(svc.includes('@') ? svc : `${svc}@${providerOf(name)}`),
+              service: (svc) =>
+                resolveService(svc.includes('@') ? svc : `${svc}@${providerOf(name)}`),
             }),
           ];
         } catch (err) {
