@@ -14,7 +14,8 @@
  * and only the element it belongs to is left out, so one typo does not take a
  * container's other routers down with it.
  */
-import { middlewareTypes } from '../../middlewares/registry.js';
+import { middlewareDefinitions, middlewareTypes } from '../../middlewares/registry.js';
+import type { OptionSpec, OptionsSchema } from '../../middlewares/schema.js';
 import { parseDuration, suggest } from './validate.js';
 
 /* ------------------------------------------------------------------ types */
@@ -628,6 +629,42 @@ function free(node: Node, keepCase: boolean, path: string, ctx: Ctx): unknown {
   return failed ? SKIP : out;
 }
 
+/** A middleware option schema (middlewares/schema.ts) as a label spec: types drive text decoding. */
+function specFromSchema(schema: OptionsSchema): Spec {
+  const fields: Record<string, Spec> = {};
+  for (const [name, o] of Object.entries(schema)) fields[name] = specFromOption(o);
+  return { t: 'object', fields, allowEmpty: true };
+}
+
+function specFromOption(o: OptionSpec): Spec {
+  switch (o.type) {
+    case 'string':
+      return o.oneOf ? { t: 'string', oneOf: o.oneOf } : S;
+    case 'int':
+      return {
+        t: 'int',
+        ...(o.min !== undefined ? { min: o.min } : {}),
+        ...(o.max !== undefined ? { max: o.max } : {}),
+      };
+    case 'bool':
+      return B;
+    case 'duration':
+      return D;
+    case 'stringList':
+    case 'intList':
+      return L;
+    case 'stringMap':
+      return M;
+    case 'object':
+      return specFromSchema(o.fields ?? {});
+    case 'number':
+      // decodeOptions checks the number; labels carry it as text
+      return S;
+    case 'any':
+      return { t: 'free', keepCase: false };
+  }
+}
+
 function decodeMiddleware(node: Node, ctx: Ctx): unknown {
   const name = node.name;
   if (node.leaves.length > 0) {
@@ -666,10 +703,12 @@ function decodeMiddleware(node: Node, ctx: Ctx): unknown {
       'warning',
     );
   }
-  const spec: Spec = (traefikType && MIDDLEWARE_OPTIONS[traefikType]) || {
-    t: 'free',
-    keepCase: false,
-  };
+  // the middleware's own option schema is the source of truth; the table above only
+  // covers Traefik types Portico does not register
+  const def = registered ? middlewareDefinitions().find((d) => d.type === registered) : undefined;
+  const spec: Spec = def
+    ? specFromSchema(def.options)
+    : (traefikType && MIDDLEWARE_OPTIONS[traefikType]) || { t: 'free', keepCase: false };
   let options: unknown;
   if (typeNode.children.size === 0) {
     // `contenttype=true`: a type whose options all take their defaults

@@ -34,6 +34,11 @@ function clfTime(now: number): string {
   return clfDate;
 }
 
+/** CLF user field: no spaces or quotes may break the line format */
+function quoteUser(user: string): string {
+  return /^[\x21-\x7e]+$/.test(user) && !user.includes('"') ? user : JSON.stringify(user);
+}
+
 function quote(s: string | undefined): string {
   return s === undefined || s === '' ? '"-"' : JSON.stringify(s);
 }
@@ -69,6 +74,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLogger {
     if (json) {
       dest.write(
         `{"ClientAddr":${JSON.stringify(`${ctx.clientIp}:${ctx.clientPort}`)},"ClientHost":${JSON.stringify(ctx.clientIp)},"ClientPort":"${ctx.clientPort}"` +
+          (ctx.user !== '' ? `,"ClientUsername":${JSON.stringify(ctx.user)}` : '') +
           `,"DownstreamStatus":${status},"DownstreamContentSize":${ctx.bytesOut}` +
           `,"Duration":${durationNs},"OriginStatus":${ctx.originStatus}` +
           `,"RequestHost":${JSON.stringify(ctx.host)},"RequestMethod":${JSON.stringify(ctx.method)},"RequestPath":${JSON.stringify(ctx.target())}` +
@@ -81,7 +87,7 @@ export function createAccessLog(opts: AccessLogOptions): AccessLogger {
     } else {
       // Traefik's CLF: common log format plus request count, router, service URL and duration in ms
       dest.write(
-        `${ctx.clientIp} - - [${clfTime(now)}] "${ctx.method} ${ctx.target()} ${proto}" ${status} ${size ?? ctx.bytesOut} ` +
+        `${ctx.clientIp} - ${ctx.user === '' ? '-' : quoteUser(ctx.user)} [${clfTime(now)}] "${ctx.method} ${ctx.target()} ${proto}" ${status} ${size ?? ctx.bytesOut} ` +
           `${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ${requestCount} ${quote(ctx.routerName)} ${quote(ctx.upstreamUrl)} ${Math.round(durationNs / 1e6)}ms\n`,
       );
     }

@@ -55,6 +55,8 @@ export class RequestContext {
   originStatus = 0;
   /** the client may set X-Forwarded-* (trusted source or insecure entrypoint) */
   trusted = false;
+  /** the authenticated user (basicAuth, digestAuth, forwardAuth headerField), for the access log */
+  user = '';
   /** response body bytes relayed to the client */
   bytesOut = 0;
   /** aborts the upstream exchange in progress; called when the client goes away */

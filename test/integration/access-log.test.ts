@@ -3,6 +3,7 @@
  * Traefik's Common Log Format, written to the configured file.
  */
 import http from 'node:http';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,6 +78,37 @@ describe('access log', () => {
       RouterName: '',
       RequestHost: 'other.test',
     });
+  });
+
+  it('records the user basicAuth authenticated (ClientUsername), never the password', async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'portico-al-')), 'access.log');
+    const accessLog = createAccessLog({ filePath: file, format: 'json', bufferingSize: 0 });
+    const up = await startUpstream('up');
+    const hash = '{SHA}' + createHash('sha1').update('s3cret').digest('base64');
+    const r = await startRouter(
+      {
+        http: {
+          routers: { r: { rule: 'Host(`log.test`)', service: 's', middlewares: ['auth'] } },
+          middlewares: { auth: { basicAuth: { users: [`alice:${hash}`] } } },
+          services: { s: { loadBalancer: { servers: [{ url: up.url }] } } },
+        },
+      },
+      { accessLog },
+    );
+    cleanups.push(
+      () => up.close(),
+      () => r.close(),
+    );
+    const basic = 'Basic ' + Buffer.from('alice:s3cret').toString('base64');
+    expect(await get(`${r.url}/`, { host: 'log.test', authorization: basic })).toBe(200);
+    const line = await eventually(() => {
+      accessLog.flush();
+      const text = readFileSync(file, 'utf8').trim();
+      if (text === '') throw new Error('no line yet');
+      return text;
+    });
+    expect(JSON.parse(line)).toMatchObject({ ClientUsername: 'alice', DownstreamStatus: 200 });
+    expect(line).not.toContain('s3cret');
   });
 
   it('writes Common Log Format lines', async () => {

@@ -1,0 +1,442 @@
+/*
+ * CircuitBreaker (Traefik's, after vulcand/oxy's cbreaker): watches what
+ * happens after it in the chain over a rolling 10-second window and, when
+ * `expression` holds, opens: requests get responseCode (503) without reaching
+ * the service for fallbackDuration. Then it recovers: a linearly growing share
+ * of requests goes through for recoveryDuration (the expression still
+ * applies: a match opens it again), after which it closes.
+ *
+ * The expression is parsed once, at build time, into closures; errors name
+ * the position. It is evaluated after a response at most once per
+ * checkPeriod, never per request. Outcomes are observed by wrapping
+ * ctx.writer: the status written, a network failure (ctx.upstreamError set
+ * when the proxy wrote its 502/504), and the latency since ctx.startTime when
+ * the response ends. State lives in ctx.state so a configuration swap that
+ * keeps the middleware unchanged keeps the circuit as it was.
+ */
+import { STATUS_CODES } from 'node:http';
+import { ConfigElementError } from '../src/errors.js';
+import { sendStatus } from '../src/proxy/errors.js';
+import { stableKey } from '../src/routing/state.js';
+import type { RequestContext, ResponseWriter } from '../src/server/context.js';
+import type { MiddlewareDefinition } from './types.js';
+import { decodeOptions } from './schema.js';
+
+const WINDOW_BUCKETS = 10;
+const BUCKET_MS = 1000;
+/** latency samples kept per one-second bucket (reservoir sampled beyond that) */
+const MAX_SAMPLES = 1024;
+
+// --- metrics: a rolling window of one-second buckets -----------------------------
+
+class Bucket {
+  epoch = -1;
+  total = 0;
+  netErrors = 0;
+  codes = new Map<number, number>();
+  latencies: number[] = [];
+
+  reset(epoch: number): void {
+    this.epoch = epoch;
+    this.total = 0;
+    this.netErrors = 0;
+    this.codes.clear();
+    this.latencies.length = 0;
+  }
+}
+
+export class Metrics {
+  private buckets = Array.from({ length: WINDOW_BUCKETS }, () => new Bucket());
+
+  record(status: number, netError: boolean, latencyMs: number, now: number): void {
+    const epoch = Math.floor(now / BUCKET_MS);
+    const b = this.buckets[epoch % WINDOW_BUCKETS]!;
+    if (b.epoch !== epoch) b.reset(epoch);
+    b.total++;
+    if (netError) b.netErrors++;
+    b.codes.set(status, (b.codes.get(status) ?? 0) + 1);
+    if (b.latencies.length < MAX_SAMPLES) b.latencies.push(latencyMs);
+    else {
+      const i = Math.floor(Math.random() * b.total);
+      if (i < MAX_SAMPLES) b.latencies[i] = latencyMs;
+    }
+  }
+
+  reset(): void {
+    for (const b of this.buckets) b.reset(-1);
+  }
+
+  private live(now: number): Bucket[] {
+    const epoch = Math.floor(now / BUCKET_MS);
+    return this.buckets.filter((b) => b.epoch > epoch - WINDOW_BUCKETS && b.epoch !== -1);
+  }
+
+  requests(now: number): number {
+    let n = 0;
+    for (const b of this.live(now)) n += b.total;
+    return n;
+  }
+
+  networkErrorRatio(now: number): number {
+    let n = 0;
+    let e = 0;
+    for (const b of this.live(now)) {
+      n += b.total;
+      e += b.netErrors;
+    }
+    return n === 0 ? 0 : e / n;
+  }
+
+  /** responses with status in [from, to) over those in [divFrom, divTo); 0 when none of the latter */
+  responseCodeRatio(from: number, to: number, divFrom: number, divTo: number, now: number): number {
+    let a = 0;
+    let d = 0;
+    for (const b of this.live(now))
+      for (const [code, n] of b.codes) {
+        if (code >= from && code < to) a += n;
+        if (code >= divFrom && code < divTo) d += n;
+      }
+    return d === 0 ? 0 : a / d;
+  }
+
+  latencyAtQuantile(q: number, now: number): number {
+    const all: number[] = [];
+    for (const b of this.live(now)) for (const l of b.latencies) all.push(l);
+    if (all.length === 0) return 0;
+    all.sort((x, y) => x - y);
+    const idx = Math.min(all.length - 1, Math.max(0, Math.ceil((q / 100) * all.length) - 1));
+    return Math.floor(all[idx]!);
+  }
+}
+
+// --- the expression language ---------------------------------------------------------
+
+export type Predicate = (m: Metrics, now: number) => boolean;
+type Value = (m: Metrics, now: number) => number;
+
+interface Token {
+  kind: 'ident' | 'number' | 'op' | '(' | ')' | ',' | 'end';
+  text: string;
+  pos: number;
+}
+
+const FUNCTIONS: Record<string, { args: number; make: (a: number[], pos: number) => Value }> = {
+  NetworkErrorRatio: { args: 0, make: () => (m, now) => m.networkErrorRatio(now) },
+  ResponseCodeRatio: {
+    args: 4,
+    make: ([a, b, c, d], pos) => {
+      for (const v of [a!, b!, c!, d!])
+        if (!Number.isInteger(v)) throw exprError('ResponseCodeRatio takes integer statuses', pos);
+      return (m, now) => m.responseCodeRatio(a!, b!, c!, d!, now);
+    },
+  },
+  LatencyAtQuantileMS: {
+    args: 1,
+    make: ([q], pos) => {
+      if (!(q! > 0 && q! <= 100))
+        throw exprError('LatencyAtQuantileMS takes a quantile between 0 and 100', pos);
+      return (m, now) => m.latencyAtQuantile(q!, now);
+    },
+  },
+  RequestThreshold: { args: 0, make: () => (m, now) => m.requests(now) },
+};
+
+function exprError(message: string, pos: number): ConfigElementError {
+  return new ConfigElementError(`${message} (at position ${pos + 1})`, 'expression');
+}
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = [];
+  const re =
+    /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|(\d+(?:\.\d*)?|\.\d+)|(&&|\|\||>=|<=|==|!=|>|<)|([(),]))/y;
+  let i = 0;
+  while (i < src.length) {
+    if (/^\s*$/.test(src.slice(i))) break;
+    re.lastIndex = i;
+    const m = re.exec(src);
+    if (m === null) {
+      const at = i + (src.slice(i).length - src.slice(i).trimStart().length);
+      throw exprError(`unexpected character "${src[at]}"`, at);
+    }
+    const pos = re.lastIndex - m[0].trimStart().length;
+    if (m[1] !== undefined) out.push({ kind: 'ident', text: m[1], pos });
+    else if (m[2] !== undefined) out.push({ kind: 'number', text: m[2], pos });
+    else if (m[3] !== undefined) out.push({ kind: 'op', text: m[3], pos });
+    else out.push({ kind: m[4] as '(' | ')' | ',', text: m[4]!, pos });
+    i = re.lastIndex;
+  }
+  out.push({ kind: 'end', text: 'end of expression', pos: src.length });
+  return out;
+}
+
+const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+  '>': (a, b) => a > b,
+  '>=': (a, b) => a >= b,
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '==': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+};
+
+/** Parses a circuit breaker expression; throws ConfigElementError naming the position. */
+export function parseExpression(src: string): Predicate {
+  const tokens = tokenize(src);
+  let i = 0;
+  const peek = (): Token => tokens[i]!;
+  const take = (): Token => tokens[i++]!;
+  const expect = (kind: Token['kind'], what: string): Token => {
+    const t = take();
+    if (t.kind !== kind) throw exprError(`expected ${what}, found "${t.text}"`, t.pos);
+    return t;
+  };
+
+  const call = (): Value => {
+    const name = expect('ident', 'a function such as NetworkErrorRatio()');
+    const fn = FUNCTIONS[name.text];
+    if (fn === undefined)
+      throw exprError(
+        `unknown function ${name.text}; known: ${Object.keys(FUNCTIONS).join(', ')}`,
+        name.pos,
+      );
+    expect('(', `"(" after ${name.text}`);
+    const args: number[] = [];
+    if (peek().kind !== ')') {
+      for (;;) {
+        args.push(Number(expect('number', 'a number').text));
+        if (peek().kind !== ',') break;
+        take();
+      }
+    }
+    expect(')', '")"');
+    if (args.length !== fn.args)
+      throw exprError(`${name.text} takes ${fn.args} argument(s), got ${args.length}`, name.pos);
+    return fn.make(args, name.pos);
+  };
+
+  const comparison = (): Predicate => {
+    const value = call();
+    const op = take();
+    const cmp = op.kind === 'op' ? COMPARE[op.text] : undefined;
+    if (cmp === undefined)
+      throw exprError(`expected a comparison (> >= < <= == !=), found "${op.text}"`, op.pos);
+    const limit = Number(expect('number', 'a number to compare with').text);
+    return (m, now) => cmp(value(m, now), limit);
+  };
+
+  const primary = (): Predicate => {
+    if (peek().kind === '(') {
+      take();
+      const inner = or();
+      expect(')', '")"');
+      return inner;
+    }
+    return comparison();
+  };
+
+  const and = (): Predicate => {
+    let left = primary();
+    while (peek().kind === 'op' && peek().text === '&&') {
+      take();
+      const l = left;
+      const r = primary();
+      left = (m, now) => l(m, now) && r(m, now);
+    }
+    return left;
+  };
+
+  const or = (): Predicate => {
+    let left = and();
+    while (peek().kind === 'op' && peek().text === '||') {
+      take();
+      const l = left;
+      const r = and();
+      left = (m, now) => l(m, now) || r(m, now);
+    }
+    return left;
+  };
+
+  if (src.trim() === '') throw new ConfigElementError('must not be empty', 'expression');
+  const p = or();
+  const rest = peek();
+  if (rest.kind !== 'end') throw exprError(`unexpected "${rest.text}"`, rest.pos);
+  return p;
+}
+
+// --- the breaker ---------------------------------------------------------------------
+
+const CLOSED = 0;
+const OPEN = 1;
+const RECOVERING = 2;
+
+export class Breaker {
+  state = CLOSED;
+  until = 0;
+  nextCheck = 0;
+  recoveryStart = 0;
+  allowed = 0;
+  denied = 0;
+  readonly metrics = new Metrics();
+
+  constructor(
+    private readonly condition: Predicate,
+    private readonly checkPeriodMs: number,
+    private readonly fallbackMs: number,
+    private readonly recoveryMs: number,
+  ) {}
+
+  /** true when this request must get the fallback answer */
+  reject(now: number): boolean {
+    if (this.state === CLOSED) return false;
+    if (this.state === OPEN) {
+      if (now < this.until) return true;
+      this.state = RECOVERING;
+      this.until = now + this.recoveryMs;
+      this.recoveryStart = now;
+      this.allowed = 0;
+      this.denied = 0;
+    }
+    if (now > this.until) {
+      this.state = CLOSED;
+      return false;
+    }
+    // oxy's ratio controller: let through while allowed/(allowed+denied) stays under a target growing to 0.5
+    const target = (0.5 * (now - this.recoveryStart)) / this.recoveryMs;
+    const ratio = (this.allowed + 1) / (this.allowed + 1 + this.denied);
+    if (ratio < target) {
+      this.allowed++;
+      return false;
+    }
+    this.denied++;
+    return true;
+  }
+
+  record(status: number, netError: boolean, latencyMs: number, now: number): void {
+    this.metrics.record(status, netError, latencyMs, now);
+    if (now < this.nextCheck) return;
+    this.nextCheck = now + this.checkPeriodMs;
+    if (this.state === OPEN) return;
+    if (!this.condition(this.metrics, now)) return;
+    this.state = OPEN;
+    this.until = now + this.fallbackMs;
+    this.metrics.reset();
+  }
+}
+
+/** Watches one request's response for the breaker, forwarding everything unchanged. */
+class ObservingWriter implements ResponseWriter {
+  private status = 0;
+  private done = false;
+
+  constructor(
+    private readonly out: ResponseWriter,
+    private readonly ctx: RequestContext,
+    private readonly breaker: Breaker,
+  ) {}
+
+  get headersSent(): boolean {
+    return this.out.headersSent;
+  }
+
+  get destroyed(): boolean {
+    return this.out.destroyed;
+  }
+
+  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+    this.status = status;
+    return this.out.writeHead(status, statusText, headers);
+  }
+
+  write(chunk: Buffer | string): boolean {
+    return this.out.write(chunk);
+  }
+
+  end(chunk?: Buffer | string): unknown {
+    const r = this.out.end(chunk);
+    this.finish();
+    return r;
+  }
+
+  destroy(err?: Error): unknown {
+    const r = this.out.destroy(err);
+    this.finish();
+    return r;
+  }
+
+  on(event: 'drain', listener: () => void): unknown {
+    return this.out.on(event, listener);
+  }
+
+  once(event: 'drain', listener: () => void): unknown {
+    return this.out.once(event, listener);
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    const now = performance.now();
+    this.breaker.record(
+      this.status,
+      this.ctx.upstreamError !== undefined,
+      now - this.ctx.startTime,
+      now,
+    );
+  }
+}
+
+const options = {
+  expression: {
+    type: 'string',
+    required: true,
+    description: 'when to open, e.g. NetworkErrorRatio() > 0.30',
+  },
+  checkPeriod: { type: 'duration', description: 'how often the expression is checked (100ms)' },
+  fallbackDuration: { type: 'duration', description: 'how long the circuit stays open (10s)' },
+  recoveryDuration: { type: 'duration', description: 'how long recovery ramps traffic up (10s)' },
+  responseCode: {
+    type: 'int',
+    min: 100,
+    max: 599,
+    description: 'status answered while open (503)',
+  },
+} as const;
+
+interface Options {
+  expression: string;
+  checkPeriod?: number;
+  fallbackDuration?: number;
+  recoveryDuration?: number;
+  responseCode?: number;
+}
+
+export const circuitBreaker: MiddlewareDefinition = {
+  type: 'circuitBreaker',
+  description: 'stops sending requests to a failing service for a while (answers 503)',
+  options,
+  create(raw, build) {
+    const o = decodeOptions<Options>(options, raw);
+    const condition = parseExpression(o.expression);
+    const code = o.responseCode ?? 503;
+    if (STATUS_CODES[code] === undefined)
+      throw new ConfigElementError(`${code} is not a known HTTP status`, 'responseCode');
+    const recoveryMs = o.recoveryDuration ?? 10_000;
+    const breaker = build.state.acquire(
+      `circuitBreaker:${build.name}:${stableKey(o)}`,
+      () =>
+        new Breaker(
+          condition,
+          o.checkPeriod ?? 100,
+          o.fallbackDuration ?? 10_000,
+          // a zero ramp would divide by zero: recover at once instead
+          Math.max(recoveryMs, 1e-3),
+        ),
+    );
+    return (next) => (ctx) => {
+      if (breaker.reject(performance.now())) {
+        sendStatus(ctx.writer, code);
+        return;
+      }
+      ctx.writer = new ObservingWriter(ctx.writer, ctx, breaker);
+      next(ctx);
+    };
+  },
+};

@@ -1,0 +1,301 @@
+/*
+ * Retry: sends the request again when the upstream could not be reached,
+ * before anything of a response went to the client. Each attempt calls the
+ * rest of the chain again, so the load balancer picks a server afresh.
+ *
+ * How an attempt is observed: ctx.writer is replaced by an attempt writer.
+ * When the first thing written is the 502/504 the proxy writes for a network
+ * failure (ctx.upstreamError set) and another attempt is allowed, the attempt
+ * writer swallows it, clears ctx.upstreamError, waits the backoff and calls
+ * next(ctx) again; anything else goes straight through and ends the retrying.
+ * The last attempt gets the real writer.
+ *
+ * Which failures are retried: a failure while connecting (nothing reached the
+ * upstream) for every method, as Traefik does; any other network failure
+ * (reset after the request was sent) only for idempotent methods, unless
+ * retryNonIdempotentMethod. Status-based retries (`status`, Traefik v3.7) are
+ * for idempotent methods too.
+ *
+ * A request body is buffered into ctx.body (up to maxRequestBodyBytes, 2 MiB)
+ * so that every attempt can send it; a body announced larger is streamed once
+ * with retries off, and a chunked body that turns out larger is refused (413).
+ *
+ * Backoff is Traefik's: initialInterval, growing by 2^(1/(attempts-1)) per
+ * attempt so the last wait is about twice the first, with ±50% jitter.
+ */
+import { ConfigElementError } from '../src/errors.js';
+import { sendStatus } from '../src/proxy/errors.js';
+import type { RequestContext, ResponseWriter } from '../src/server/context.js';
+import type { MiddlewareDefinition } from './types.js';
+import { decodeOptions } from './schema.js';
+
+const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
+const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
+/** failures that happen before a byte of the request left: safe to send again whatever the method */
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+
+const options = {
+  attempts: {
+    type: 'int',
+    required: true,
+    min: 1,
+    description: 'how many times the request is tried in all',
+  },
+  initialInterval: {
+    type: 'duration',
+    description: 'first wait of the exponential backoff (default 0: retry at once)',
+  },
+  timeout: {
+    type: 'duration',
+    description: 'no new attempt after this time since the first (default 0: no limit)',
+  },
+  maxRequestBodyBytes: {
+    type: 'int',
+    min: -1,
+    description: 'largest request body kept for replay (default 2 MiB; -1: no limit)',
+  },
+  status: {
+    type: 'stringList',
+    description: 'also retry on these response statuses or ranges ("500-599")',
+  },
+  disableRetryOnNetworkError: {
+    type: 'bool',
+    description: 'do not retry network failures (needs status)',
+  },
+  retryNonIdempotentMethod: {
+    type: 'bool',
+    description: 'also retry POST, PATCH and LOCK requests',
+  },
+} as const;
+
+interface Options {
+  attempts: number;
+  initialInterval?: number;
+  timeout?: number;
+  maxRequestBodyBytes?: number;
+  status?: string[];
+  disableRetryOnNetworkError?: boolean;
+  retryNonIdempotentMethod?: boolean;
+}
+
+/** "500", "500-599" (both ends included) → [from, to] pairs */
+export function parseStatusRanges(list: string[], path: string): [number, number][] {
+  return list.map((item, i) => {
+    const m = /^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$/.exec(item);
+    const from = m ? Number(m[1]) : NaN;
+    const to = m ? Number(m[2] ?? m[1]) : NaN;
+    if (!m || from < 100 || to > 599 || from > to)
+      throw new ConfigElementError(
+        `"${item}" is not a status or status range like 500-599`,
+        `${path}[${i}]`,
+      );
+    return [from, to];
+  });
+}
+
+interface Policy {
+  attempts: number;
+  initialMs: number;
+  multiplier: number;
+  timeoutMs: number;
+  ranges: [number, number][] | null;
+  retryNetwork: boolean;
+  retryNonIdempotent: boolean;
+}
+
+/** One attempt's view of the response: holds back what would be retried, passes the rest. */
+class AttemptWriter implements ResponseWriter {
+  /** 0: nothing written yet, 1: passing through, 2: swallowed (a retry follows) */
+  private mode = 0;
+  private settled = false;
+
+  constructor(
+    private readonly out: ResponseWriter,
+    private readonly ctx: RequestContext,
+    private readonly shouldRetry: (status: number) => boolean,
+    private readonly retry: () => void,
+  ) {}
+
+  get headersSent(): boolean {
+    return this.mode === 2 ? true : this.out.headersSent;
+  }
+
+  get destroyed(): boolean {
+    return this.out.destroyed;
+  }
+
+  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+    if (this.mode === 0 && this.shouldRetry(status)) {
+      this.mode = 2;
+      return this;
+    }
+    this.mode = 1;
+    return this.out.writeHead(status, statusText, headers);
+  }
+
+  write(chunk: Buffer | string): boolean {
+    return this.mode === 2 ? true : this.out.write(chunk);
+  }
+
+  end(chunk?: Buffer | string): unknown {
+    if (this.mode === 2) {
+      this.next();
+      return this;
+    }
+    return this.out.end(chunk);
+  }
+
+  destroy(err?: Error): unknown {
+    if (this.mode === 2) {
+      // the swallowed response broke off: it was going to be replaced anyway
+      this.next();
+      return this;
+    }
+    return this.out.destroy(err);
+  }
+
+  on(event: 'drain', listener: () => void): unknown {
+    if (this.mode !== 2) this.out.on(event, listener);
+    return this;
+  }
+
+  once(event: 'drain', listener: () => void): unknown {
+    if (this.mode !== 2) this.out.once(event, listener);
+    return this;
+  }
+
+  private next(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.ctx.upstreamError = undefined;
+    this.retry();
+  }
+}
+
+function run(
+  ctx: RequestContext,
+  next: (ctx: RequestContext) => void,
+  p: Policy,
+  idempotent: boolean,
+): void {
+  const out = ctx.writer;
+  const started = performance.now();
+  let attempt = 1;
+  let interval = p.initialMs;
+
+  const shouldRetry = (status: number): boolean => {
+    if (p.timeoutMs > 0 && performance.now() - started >= p.timeoutMs) return false;
+    const err = ctx.upstreamError;
+    if (err !== undefined && (status === 502 || status === 504)) {
+      if (!p.retryNetwork) return false;
+      const code = (err as { code?: string }).code;
+      return (code !== undefined && CONNECT_CODES.has(code)) || idempotent;
+    }
+    if (p.ranges === null || !idempotent) return false;
+    for (const [from, to] of p.ranges) if (status >= from && status <= to) return true;
+    return false;
+  };
+
+  const backoff = (): number => {
+    if (interval <= 0) return 0;
+    const wait = interval * (0.5 + Math.random());
+    interval = Math.min(interval * p.multiplier, 60_000);
+    return wait;
+  };
+
+  const tryOnce = (): void => {
+    if (ctx.clientGone || out.destroyed) return;
+    if (attempt >= p.attempts) {
+      ctx.writer = out;
+      next(ctx);
+      return;
+    }
+    ctx.writer = new AttemptWriter(out, ctx, shouldRetry, () => {
+      attempt++;
+      const wait = backoff();
+      // never re-enter the chain from inside the failing attempt's callback
+      if (wait > 0) setTimeout(tryOnce, wait);
+      else setImmediate(tryOnce);
+    });
+    next(ctx);
+  };
+  tryOnce();
+}
+
+export const retry: MiddlewareDefinition = {
+  type: 'retry',
+  description: 'sends the request again when the upstream cannot be reached',
+  options,
+  create(raw) {
+    const o = decodeOptions<Options>(options, raw);
+    const ranges =
+      o.status !== undefined && o.status.length > 0 ? parseStatusRanges(o.status, 'status') : null;
+    if (o.disableRetryOnNetworkError === true && ranges === null)
+      throw new ConfigElementError(
+        'needs status: with network retries disabled there is nothing to retry on',
+        'disableRetryOnNetworkError',
+      );
+    const p: Policy = {
+      attempts: o.attempts,
+      initialMs: o.initialInterval ?? 0,
+      multiplier: o.attempts > 1 ? 2 ** (1 / (o.attempts - 1)) : 1,
+      timeoutMs: o.timeout ?? 0,
+      ranges,
+      retryNetwork: o.disableRetryOnNetworkError !== true,
+      retryNonIdempotent: o.retryNonIdempotentMethod === true,
+    };
+    const maxBody = o.maxRequestBodyBytes ?? DEFAULT_MAX_BODY;
+
+    return (next) => (ctx) => {
+      if (p.attempts === 1 || ctx.upgrade !== undefined) {
+        next(ctx);
+        return;
+      }
+      const idempotent = p.retryNonIdempotent || !NON_IDEMPOTENT.has(ctx.method);
+      const h = ctx.req.headers;
+      const cl = h['content-length'];
+      const hasBody =
+        ctx.body === undefined &&
+        (cl !== undefined ? cl !== '0' : h['transfer-encoding'] !== undefined);
+      if (!hasBody) {
+        run(ctx, next, p, idempotent);
+        return;
+      }
+      if (maxBody >= 0 && cl !== undefined && Number(cl) > maxBody) {
+        // too large to keep: sent once, as it streams
+        next(ctx);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let failed = false;
+      const req = ctx.req;
+      const onData = (c: Buffer): void => {
+        size += c.length;
+        if (maxBody >= 0 && size > maxBody) {
+          failed = true;
+          req.off('data', onData);
+          req.resume();
+          ctx.res.shouldKeepAlive = false;
+          sendStatus(ctx.writer, 413);
+          return;
+        }
+        chunks.push(c);
+      };
+      req.on('data', onData);
+      req.once('end', () => {
+        if (failed || ctx.clientGone) return;
+        ctx.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        run(ctx, next, p, idempotent);
+      });
+    };
+  },
+};
