@@ -5,7 +5,7 @@
  * building objects, which keeps the hot path short (see docs/benchmarks.md).
  */
 import type { Dispatcher, Pool } from 'undici';
-import type { RequestContext } from '../server/context.js';
+import type { RequestContext, ResponseWriter } from '../server/context.js';
 import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
 
@@ -93,9 +93,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  onComplete(): void {
-    this.ctx.abortUpstream = undefined;
-    this.ctx.writer.end();
+  onComplete(trailers: Buffer[] | string[] | null): void {
+    const ctx = this.ctx;
+    ctx.abortUpstream = undefined;
+    if (trailers !== null && trailers.length > 0) relayTrailers(ctx, trailers as Buffer[]);
+    ctx.writer.end();
   }
 
   onError(err: Error): void {
@@ -110,6 +112,22 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     }
     sendStatus(ctx.writer, statusForUpstreamError(err));
   }
+}
+
+/** Upstream trailers (gRPC status, checksums) go on to the client, or to a writer that wants them. */
+function relayTrailers(ctx: RequestContext, raw: Buffer[]): void {
+  const flat: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    flat.push(raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1'));
+  const writer = ctx.writer as ResponseWriter & { addTrailers?: (t: string[]) => void };
+  if (writer !== (ctx.res as unknown)) {
+    writer.addTrailers?.(flat);
+    return;
+  }
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  // node sends trailers only on chunked responses; on others they are dropped, as HTTP/1.1 requires
+  ctx.res.addTrailers(pairs);
 }
 
 /** Sends the request in ctx to one upstream server and streams the answer back. */

@@ -23,6 +23,8 @@ export interface ResponseWriter {
   destroy(err?: Error): unknown;
   once(event: 'drain', listener: () => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
+  /** upstream trailers (flat list), when the writer wants them (gRPC-Web turns them into a body frame) */
+  addTrailers?(trailers: string[]): void;
 }
 
 export class RequestContext {

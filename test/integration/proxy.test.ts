@@ -403,3 +403,24 @@ describe('ping', () => {
     expect((await get(r.url + '/other')).status).toBe(200);
   });
 });
+
+describe('trailers', () => {
+  it('relays upstream trailers on a chunked response', async () => {
+    const u = await upstream((_req, res) => {
+      res.writeHead(200, { trailer: 'x-checksum', 'content-type': 'text/plain' });
+      res.write('body');
+      res.addTrailers({ 'x-checksum': 'abc123' });
+      res.end();
+    });
+    const r = await router(simpleRoute([u.url]));
+    const trailers = await new Promise<NodeJS.Dict<string>>((resolve, reject) => {
+      http
+        .get(r.url + '/', { agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.trailers));
+        })
+        .on('error', reject);
+    });
+    expect(trailers['x-checksum']).toBe('abc123');
+  });
+});

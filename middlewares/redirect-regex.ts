@@ -1,0 +1,106 @@
+/*
+ * RedirectRegex: matches an RE2 expression against the request URL as the
+ * client asked for it (scheme://host[:port]/path?query, with the path as
+ * routing saw it) and, when the Go-style replacement gives a different URL,
+ * answers with a redirect to it. No match, or the same URL: the request goes on.
+ * The redirect helpers here are shared with RedirectScheme.
+ */
+import { STATUS_CODES } from 'node:http';
+import { sendStatus } from '../src/proxy/errors.js';
+import type { RequestContext } from '../src/server/context.js';
+import type { MiddlewareDefinition } from './types.js';
+import { decodeOptions } from './schema.js';
+import { compileOptionRegex } from './strip-prefix-regex.js';
+import { hasBadEscape } from './replace-path.js';
+import { parseGoTemplate, replaceAllGo } from './replace-path-regex.js';
+
+const options = {
+  regex: { type: 'string', required: true, description: 'RE2 expression matched against the URL' },
+  replacement: {
+    type: 'string',
+    required: true,
+    description: 'the redirect target; ${1} inserts a group',
+  },
+  permanent: { type: 'bool', description: 'answer 301/308 instead of 302/307' },
+} as const;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * Whether Go's url.Parse would refuse the URL (Traefik then answers 502):
+ * control characters, a broken %-escape, or an escape inside the host.
+ */
+export function unparsableUrl(url: string): boolean {
+  if (CONTROL.test(url) || hasBadEscape(url)) return true;
+  const auth = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(url);
+  return auth !== null && auth[1]!.includes('%');
+}
+
+const NOT_URL_SAFE = /[^\x21-\x7e]/u;
+const NOT_URL_SAFE_ALL = /[^\x21-\x7e]/gu;
+
+/** Percent-encodes spaces and non-ASCII (as Go's URL.String() does), so the Location header is valid. */
+function escapeUrl(url: string): string {
+  if (!NOT_URL_SAFE.test(url)) return url;
+  return url.replace(NOT_URL_SAFE_ALL, (ch) => {
+    let out = '';
+    for (const b of Buffer.from(ch, 'utf8'))
+      out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+    return out;
+  });
+}
+
+/**
+ * Writes the redirect: 302, or 307 when the method is not GET (the client
+ * must repeat the method and body); permanent gives 301 / 308. The body is
+ * the status text, as Traefik writes it.
+ */
+export function writeRedirect(ctx: RequestContext, location: string, permanent: boolean): void {
+  const get = ctx.method === 'GET';
+  const status = permanent ? (get ? 301 : 308) : get ? 302 : 307;
+  const body = STATUS_CODES[status]!;
+  ctx.writer.writeHead(status, undefined, [
+    'location',
+    escapeUrl(location),
+    'content-type',
+    'text/plain; charset=utf-8',
+    'content-length',
+    String(body.length),
+  ]);
+  ctx.writer.end(ctx.method === 'HEAD' ? undefined : body);
+}
+
+export const redirectRegex: MiddlewareDefinition = {
+  type: 'redirectRegex',
+  description: 'redirects the client when the request URL matches a regular expression',
+  options,
+  create(raw) {
+    const o = decodeOptions<{ regex: string; replacement: string; permanent?: boolean }>(
+      options,
+      raw,
+    );
+    const test = compileOptionRegex(o.regex, 'regex');
+    const all = new RegExp(test.source, test.flags + 'g');
+    const parts = parseGoTemplate(o.replacement);
+    const permanent = o.permanent === true;
+    return (next) => (ctx) => {
+      // Traefik's raw URL: the scheme of this hop (no X-Forwarded-Proto), the Host header as sent
+      const oldUrl = ctx.scheme + '://' + ctx.rawHost + ctx.target();
+      if (!test.test(oldUrl)) {
+        next(ctx);
+        return;
+      }
+      const newUrl = replaceAllGo(all, oldUrl, parts);
+      if (unparsableUrl(newUrl)) {
+        sendStatus(ctx.writer, 502);
+        return;
+      }
+      if (newUrl === oldUrl) {
+        next(ctx);
+        return;
+      }
+      writeRedirect(ctx, newUrl, permanent);
+    };
+  },
+};

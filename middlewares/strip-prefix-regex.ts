@@ -1,0 +1,61 @@
+/*
+ * StripPrefixRegex: removes the start of the path matched by the first of a
+ * list of RE2 expressions and tells the upstream what was removed in
+ * X-Forwarded-Prefix. As in Traefik, a regex is not anchored: it counts only
+ * when its leftmost match is a non-empty prefix of the path.
+ */
+import { ConfigElementError } from '../src/errors.js';
+import { compileRe2 } from '../src/rules/regex.js';
+import type { MiddlewareDefinition } from './types.js';
+import { decodeOptions } from './schema.js';
+
+const options = {
+  regex: {
+    type: 'stringList',
+    required: true,
+    description:
+      'RE2 expressions matching the path prefix to remove; the first one that matches wins',
+  },
+} as const;
+
+/** Compiles one option value as RE2, naming the option when it does not compile. */
+export function compileOptionRegex(pattern: string, field: string, flags = ''): RegExp {
+  try {
+    const re = compileRe2(pattern.trim());
+    return flags === '' ? re : new RegExp(re.source, re.flags + flags);
+  } catch (err) {
+    throw new ConfigElementError(
+      `invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`,
+      field,
+    );
+  }
+}
+
+export const stripPrefixRegex: MiddlewareDefinition = {
+  type: 'stripPrefixRegex',
+  description:
+    'removes the path prefix matched by a regular expression; the upstream sees it in X-Forwarded-Prefix',
+  options,
+  create(raw) {
+    const o = decodeOptions<{ regex: string[] }>(options, raw);
+    if (o.regex.length === 0)
+      throw new ConfigElementError('must list at least one expression', 'regex');
+    const expressions = o.regex.map((p, i) => compileOptionRegex(p, `regex[${i}]`));
+    return (next) => (ctx) => {
+      const path = ctx.path;
+      for (let i = 0; i < expressions.length; i++) {
+        const m = expressions[i]!.exec(path);
+        if (m === null) continue;
+        const prefix = m[0];
+        // Traefik skips a regex whose leftmost match is empty or not at the start of the path
+        if (prefix === '' || !path.startsWith(prefix)) continue;
+        const rest = path.slice(prefix.length);
+        ctx.path = rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : '/' + rest;
+        // set, not added: a forged value from the client must never reach the upstream next to ours
+        ctx.req.headers['x-forwarded-prefix'] = prefix;
+        break;
+      }
+      next(ctx);
+    };
+  },
+};
