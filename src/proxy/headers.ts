@@ -96,7 +96,7 @@ export function upstreamHeaders(
   const scheme = upgrade ? (ctx.scheme === 'https' ? 'wss' : 'ws') : ctx.scheme;
   out.push('x-forwarded-proto', typeof proto === 'string' ? proto : scheme);
   const fwdHost = trusted ? headers['x-forwarded-host'] : undefined;
-  out.push('x-forwarded-host', typeof fwdHost === 'string' ? fwdHost : ctx.rawHost);
+  out.push('x-forwarded-host', typeof fwdHost === 'string' ? fwdHost : ctx.requestHost);
   const fwdPort = trusted ? headers['x-forwarded-port'] : undefined;
   out.push(
     'x-forwarded-port',
@@ -109,7 +109,7 @@ export function upstreamHeaders(
 }
 
 function forwardedPort(ctx: RequestContext, entryPointPort: number): string {
-  const raw = ctx.rawHost;
+  const raw = ctx.requestHost;
   const close = raw.lastIndexOf(']');
   const colon = raw.lastIndexOf(':');
   if (colon > close && colon !== -1) return raw.slice(colon + 1);

@@ -38,7 +38,10 @@ export class RequestContext {
   /** canonical host: lower-case, no port, no trailing dot; '' when the request has none */
   readonly host: string;
   /** the Host header as received (with port), forwarded when passHostHeader is true */
-  readonly rawHost: string;
+  /** the Host sent upstream when passHostHeader is true; starts as received, middlewares may replace it */
+  rawHost: string;
+  /** the Host header exactly as the client sent it (X-Forwarded-Host, X-Forwarded-Port) */
+  readonly requestHost: string;
   /** normalised path, used for routing and forwarded upstream; middlewares may rewrite it */
   path: string;
   /** raw query string without '?' */
@@ -92,12 +95,13 @@ export class RequestContext {
     this.scheme = scheme;
     this.host = host;
     this.rawHost = rawHost;
+    this.requestHost = rawHost;
     this.path = path;
     this.rawQuery = rawQuery;
     this.method = req.method ?? 'GET';
-    const addr = req.socket.remoteAddress ?? '';
+    const addr = req.socket?.remoteAddress ?? '';
     this.clientIp = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
-    this.clientPort = req.socket.remotePort ?? 0;
+    this.clientPort = req.socket?.remotePort ?? 0;
     this.startTime = performance.now();
     this.upgrade = upgrade;
   }
