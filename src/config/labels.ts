@@ -227,122 +227,14 @@ const serversTransportSpec = obj({
   spiffe: obj({ ids: L, trustDomain: S }),
 });
 
-const ipStrategy = obj({ depth: I, excludedIPs: L, ipv6Subnet: I });
-const sourceCriterion = obj({ ipStrategy, requestHeaderName: S, requestHost: B });
-const authSpec = obj({ users: L, usersFile: S, realm: S, removeHeader: B, headerField: S });
-const certInfoSubject = obj({
-  country: B,
-  province: B,
-  locality: B,
-  organization: B,
-  organizationalUnit: B,
-  commonName: B,
-  serialNumber: B,
-  domainComponent: B,
-});
-
 /**
- * Option fields of Traefik's middleware types, so options get their canonical
- * spelling and typed values (lists, booleans, numbers). Which types exist is
- * the registry's business (`middlewareTypes()`); a type missing here keeps its
- * option names lower-cased as written and its values as text.
+ * Middleware types that have no option schema of their own: `chain` is
+ * resolved by the compiler, `plugin` options are free-form and keep their
+ * case. Every other type is decoded from its definition's schema
+ * (middlewares/*.ts), the one description of its options.
  */
 const MIDDLEWARE_OPTIONS: Record<string, Spec> = {
-  addPrefix: obj({ prefix: S }),
-  stripPrefix: obj({ prefixes: L, forceSlash: B }),
-  stripPrefixRegex: obj({ regex: L }),
-  replacePath: obj({ path: S }),
-  replacePathRegex: obj({ regex: S, replacement: S }),
-  redirectScheme: obj({ scheme: S, port: S, permanent: B }),
-  redirectRegex: obj({ regex: S, replacement: S, permanent: B }),
-  basicAuth: authSpec,
-  digestAuth: authSpec,
-  forwardAuth: obj({
-    address: S,
-    tls: obj({ ca: S, cert: S, key: S, insecureSkipVerify: B, caOptional: B }),
-    trustForwardHeader: B,
-    authResponseHeaders: L,
-    authResponseHeadersRegex: S,
-    authRequestHeaders: L,
-    addAuthCookiesToResponse: L,
-    headerField: S,
-    forwardBody: B,
-    maxBodySize: I,
-    preserveLocationHeader: B,
-    preserveRequestMethod: B,
-  }),
-  headers: obj({
-    customRequestHeaders: M,
-    customResponseHeaders: M,
-    accessControlAllowCredentials: B,
-    accessControlAllowHeaders: L,
-    accessControlAllowMethods: L,
-    accessControlAllowOriginList: L,
-    accessControlAllowOriginListRegex: L,
-    accessControlExposeHeaders: L,
-    accessControlMaxAge: I,
-    addVaryHeader: B,
-    allowedHosts: L,
-    hostsProxyHeaders: L,
-    sslProxyHeaders: M,
-    stsSeconds: I,
-    stsIncludeSubdomains: B,
-    stsPreload: B,
-    forceSTSHeader: B,
-    frameDeny: B,
-    customFrameOptionsValue: S,
-    contentTypeNosniff: B,
-    browserXssFilter: B,
-    customBrowserXSSValue: S,
-    contentSecurityPolicy: S,
-    contentSecurityPolicyReportOnly: S,
-    publicKey: S,
-    referrerPolicy: S,
-    permissionsPolicy: S,
-    isDevelopment: B,
-  }),
-  ipAllowList: obj({ sourceRange: L, ipStrategy, rejectStatusCode: I }),
-  ipWhiteList: obj({ sourceRange: L, ipStrategy }),
-  inFlightReq: obj({ amount: I, sourceCriterion }),
-  rateLimit: obj({ average: I, period: D, burst: I, sourceCriterion }),
-  retry: obj({ attempts: I, initialInterval: D }),
-  circuitBreaker: obj({
-    expression: S,
-    checkPeriod: D,
-    fallbackDuration: D,
-    recoveryDuration: D,
-    responseCode: I,
-  }),
-  compress: obj({
-    excludedContentTypes: L,
-    includedContentTypes: L,
-    minResponseBodyBytes: I,
-    defaultEncoding: S,
-    encodings: L,
-  }),
-  contentType: obj({ autoDetect: B }),
-  buffering: obj({
-    maxRequestBodyBytes: I,
-    memRequestBodyBytes: I,
-    maxResponseBodyBytes: I,
-    memResponseBodyBytes: I,
-    retryExpression: S,
-  }),
   chain: obj({ middlewares: L }),
-  errors: obj({ status: L, service: S, query: S, statusRewrites: M }),
-  grpcWeb: obj({ allowOrigins: L }),
-  passTLSClientCert: obj({
-    pem: B,
-    info: obj({
-      notAfter: B,
-      notBefore: B,
-      sans: B,
-      serialNumber: B,
-      subject: certInfoSubject,
-      issuer: certInfoSubject,
-    }),
-  }),
-  // plugin options go to the plugin as written
   plugin: { t: 'free', keepCase: true },
 };
 
