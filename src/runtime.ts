@@ -17,6 +17,7 @@ import { createLogger } from './observability/logger.js';
 import { createAccessLog } from './observability/access-log.js';
 import { createRouterServer, type RouterServer } from './server/router-server.js';
 import { createWhoami } from './quickstart/whoami.js';
+import { generateDefaultCertificate } from './tls/default-certificate.js';
 
 export const QUICKSTART_WHOAMI_PORT = 8081;
 
@@ -179,6 +180,13 @@ export async function runPrimary(
       if (!shuttingDown) fork();
     }, delay).unref();
   });
+  // one default certificate for every worker: clients must not see a different one per connection
+  if (
+    sc.defaultCertificate === undefined &&
+    Object.values(sc.entryPoints).some((e) => e.http.tls)
+  ) {
+    sc.defaultCertificate = await generateDefaultCertificate();
+  }
   for (let i = 0; i < sc.workers; i++) fork();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));

@@ -33,6 +33,16 @@ export interface EntryPointConfig {
     keepAliveMaxRequests: number;
   };
   http: {
+    /** set: TLS is terminated here and every router on this entrypoint is an HTTPS router */
+    tls?: { options?: string; certResolver?: string };
+    /** entryPoints.<n>.http.redirections.entryPoint: every request is redirected to another entrypoint */
+    redirect?: {
+      to: string;
+      toOrigin: string;
+      scheme: string;
+      permanent: boolean;
+      priority: number;
+    };
     middlewares: string[];
     /** request header bytes limit; larger requests get 431 (default 1 MiB like Traefik? Portico: 32 KiB) */
     maxHeaderBytes: number;
@@ -105,6 +115,11 @@ export interface StaticConfig {
   workers: number;
   /** Portico: built-in demo upstream + quickstart dynamic config */
   quickstart: boolean;
+  /**
+   * Internal, not an option: the default TLS certificate, generated at start by the
+   * primary and carried to the workers so every worker presents the same one.
+   */
+  defaultCertificate?: { cert: string; key: string };
   /** absolute path of the configuration file that was read, if any */
   configFile?: string;
 }

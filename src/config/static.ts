@@ -201,6 +201,29 @@ const ENTRY_POINT = group(
           String(DEFAULTS.maxHeaderBytes),
         ),
         sanitizePath: leaf(BOOL, 'clean ".." and "//" from request paths before routing', 'true'),
+        tls: group(
+          {
+            options: leaf(
+              STRING,
+              'TLS options (tls.options in the dynamic configuration) for every router here',
+            ),
+            certResolver: leaf(STRING, 'certificate resolver for every router here'),
+          },
+          {
+            section: {
+              help: 'terminate TLS: every router on this entrypoint becomes an HTTPS router',
+            },
+            unsupported: ['domains'],
+          },
+        ),
+        redirections: group({
+          entryPoint: group({
+            to: leaf(STRING, 'redirect every request to this entrypoint (e.g. websecure)'),
+            scheme: leaf(STRING, 'scheme of the redirect target', 'https'),
+            permanent: leaf(BOOL, '301/308 rather than 302/307', 'true'),
+            priority: leaf(int(1), 'priority of the redirecting router', 'max - 1'),
+          }),
+        }),
         encodedCharacters: group(
           Object.fromEntries(
             ENCODED_CHARACTERS.map((name) => [
@@ -214,7 +237,7 @@ const ENTRY_POINT = group(
           ),
         ),
       },
-      { unsupported: ['tls', 'redirections', 'encodeQuerySemicolons'] },
+      { unsupported: ['encodeQuerySemicolons'] },
     ),
   },
   {
@@ -1262,6 +1285,24 @@ function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
   for (const name of ENCODED_CHARACTERS) {
     ep.http.encodedCharacters[name] = get(`http.encodedCharacters.${name}`, false);
   }
+  if (valueOf(ctx, `${p}http.tls`, false)) {
+    const options = entry(ctx, `${p}http.tls.options`);
+    const resolver = entry(ctx, `${p}http.tls.certResolver`);
+    ep.http.tls = {
+      ...(options ? { options: String(options.value) } : {}),
+      ...(resolver ? { certResolver: String(resolver.value) } : {}),
+    };
+  }
+  const to = entry(ctx, `${p}http.redirections.entryPoint.to`);
+  if (to) {
+    ep.http.redirect = {
+      to: String(to.value),
+      toOrigin: to.origin,
+      scheme: get('http.redirections.entryPoint.scheme', 'https'),
+      permanent: get('http.redirections.entryPoint.permanent', true),
+      priority: get('http.redirections.entryPoint.priority', Number.MAX_SAFE_INTEGER - 1),
+    };
+  }
   ep.asDefault = get('asDefault', false);
   return ep;
 }
@@ -1336,6 +1377,14 @@ function build(ctx: Context): StaticConfig {
     );
   }
   checkAddresses(entryPoints, addressOrigins);
+  for (const ep of Object.values(entryPoints)) {
+    const r = ep.http.redirect;
+    if (r && !entryPoints[r.to]) {
+      throw new StaticConfigError(r.toOrigin, `entrypoint "${r.to}" does not exist`);
+    }
+    if (r && r.to === ep.name)
+      throw new StaticConfigError(r.toOrigin, 'an entrypoint cannot redirect to itself');
+  }
 
   let file: StaticConfig['providers']['file'];
   if (valueOf(ctx, 'providers.file', false)) {

@@ -15,6 +15,7 @@ import { buildService, type ServiceRuntime } from '../services/build.js';
 import { parseGoDuration } from '../services/duration.js';
 import { transportKey, type TransportSettings } from '../proxy/transport.js';
 import type { StateRegistry } from './state.js';
+import { buildCertificateStore, type KeyPair } from '../tls/store.js';
 import {
   byPriority,
   type CompiledRoute,
@@ -36,6 +37,8 @@ export interface CompileOptions {
   /** errors found before compiling (providers, validation); carried into the table */
   errors?: ElementError[];
   version?: number;
+  /** the default TLS certificate; with it, the table carries a certificate store */
+  defaultCertificate?: KeyPair | undefined;
   /** handlers for `name@internal` services (api, dashboard, ping, noop) */
   internalServices?: ReadonlyMap<string, Handler>;
 }
@@ -319,12 +322,11 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
         fail(`ruleSyntax ${r.ruleSyntax} is not supported; only v3 rules are`, 'ruleSyntax');
         continue;
       }
-      if (r.tls !== undefined) {
-        fail(
-          'TLS routers are not supported yet (HTTPS entrypoints land with the TLS issue)',
-          'tls',
+      if (r.tls?.certResolver !== undefined) {
+        info.errors.push(
+          `tls.certResolver "${r.tls.certResolver}": ACME resolvers are not wired to the router yet; the certificate store serves this router`,
         );
-        continue;
+        info.status = 'warning';
       }
       let rule;
       try {
@@ -343,10 +345,21 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
       }
       info.priority = priority;
       const eps = info.entryPoints.filter((ep) => {
-        if (perEntryPoint.has(ep)) return true;
-        info.errors.push(`entryPoint "${ep}" doesn't exist`);
-        info.status = 'warning';
-        return false;
+        if (!perEntryPoint.has(ep)) {
+          info.errors.push(`entryPoint "${ep}" doesn't exist`);
+          info.status = 'warning';
+          return false;
+        }
+        // a TLS router needs an entrypoint that terminates TLS; a plain router on such an
+        // entrypoint becomes an HTTPS router (Traefik's entrypoint-level tls)
+        if (r.tls !== undefined && opts.entryPoints[ep]?.http.tls === undefined) {
+          info.errors.push(
+            `entryPoint "${ep}" does not terminate TLS (set entryPoints.${ep}.http.tls): the router is not served there`,
+          );
+          info.status = 'warning';
+          return false;
+        }
+        return true;
       });
       if (eps.length === 0) {
         fail('no valid entryPoint for this router', 'entryPoints');
@@ -425,8 +438,17 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     entryPoints.set(ep, { byHost, any });
   }
 
+  let certificates;
+  if (opts.defaultCertificate !== undefined) {
+    certificates = buildCertificateStore(config.tls?.certificates ?? [], {
+      defaultCertificate: opts.defaultCertificate,
+    });
+    errors.push(...certificates.errors);
+  }
+
   return {
     version: opts.version ?? 0,
+    certificates,
     entryPoints,
     routers,
     services,

@@ -7,6 +7,7 @@
 import type { Handler, RequestContext } from '../server/context.js';
 import type { ElementError } from '../config/dynamic.js';
 import type { ServiceRuntime } from '../services/build.js';
+import type { CertificateStore } from '../tls/store.js';
 
 export interface CompiledRoute {
   name: string;
@@ -62,6 +63,8 @@ export interface RoutingTable {
   /** every element error: provider problems, validation and compile failures */
   readonly errors: readonly ElementError[];
   readonly compileMs: number;
+  /** certificates for the TLS entrypoints (undefined when none terminates TLS) */
+  readonly certificates: CertificateStore | undefined;
 }
 
 export function findRoute(

@@ -5,6 +5,7 @@
  * request, so a request finishes on the table it started with.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import { BlockList, isIPv6, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -181,11 +182,13 @@ export function createEntryPoint(opts: {
   logger: Logger;
   accessLog?: AccessLogger | undefined;
   scheme?: 'http' | 'https';
+  /** presented when the client sends no SNI (TLS entrypoints) */
+  defaultCertificate?: { cert: string; key: string } | undefined;
 }): EntryPointServer {
   const ep = opts.config;
   const name = ep.name;
   const log = opts.logger.child({ entryPoint: name });
-  const scheme = opts.scheme ?? 'http';
+  const scheme = ep.http.tls !== undefined ? 'https' : (opts.scheme ?? 'http');
   const accessLog = opts.accessLog;
   const isTrusted = createTrustCheck(ep);
   const policy: PathPolicy = { sanitize: ep.http.sanitizePath, encoded: ep.http.encodedCharacters };
@@ -195,7 +198,7 @@ export function createEntryPoint(opts: {
   let draining = false;
   let drained: (() => void) | null = null;
 
-  const server = http.createServer({
+  const httpOptions = {
     // never the lenient parser: request smuggling hides in what it accepts
     insecureHTTPParser: false,
     maxHeaderSize: ep.http.maxHeaderBytes,
@@ -207,7 +210,28 @@ export function createEntryPoint(opts: {
     requireHostHeader: true,
     joinDuplicateHeaders: false,
     noDelay: true,
-  });
+  };
+  const tlsTerminating = ep.http.tls !== undefined;
+  const server: http.Server = tlsTerminating
+    ? https.createServer({
+        ...httpOptions,
+        // the certificate follows the SNI name, from the store of the table in force now
+        SNICallback: (servername, cb) => {
+          const store = opts.holder.current.certificates;
+          if (store === undefined) cb(new Error('no certificate store'));
+          else cb(null, store.select(servername));
+        },
+        // clients that send no SNI get the default certificate
+        ...(opts.defaultCertificate ?? {}),
+        minVersion: 'TLSv1.2',
+        ALPNProtocols: ['http/1.1'],
+      })
+    : http.createServer(httpOptions);
+  if (tlsTerminating) {
+    server.on('tlsClientError', (err: Error) =>
+      log.debug({ err: err.message }, 'tls handshake failed'),
+    );
+  }
   server.maxRequestsPerSocket =
     ep.transport.keepAliveMaxRequests > 0 ? ep.transport.keepAliveMaxRequests : 0;
   server.timeout = 0;

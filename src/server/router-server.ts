@@ -13,6 +13,7 @@ import type { RoutingTable } from '../routing/table.js';
 import type { AccessLogger } from '../observability/access-log.js';
 import { createEntryPoint, type EntryPointServer, type TableHolder } from './entrypoint.js';
 import type { Handler } from './context.js';
+import { generateDefaultCertificate } from '../tls/default-certificate.js';
 
 /** An entrypoint could not bind its address; the CLI reports it and exits 1. */
 export class ListenError extends Error {
@@ -39,6 +40,7 @@ function emptyTable(): RoutingTable {
     middlewares: new Map(),
     errors: [],
     compileMs: 0,
+    certificates: undefined,
   };
 }
 
@@ -47,22 +49,52 @@ function emptyTable(): RoutingTable {
  * Traefik reserves for them: `/ping` on the ping entrypoint.
  */
 function withInternalRouters(config: DynamicConfig, sc: StaticConfig): DynamicConfig {
-  if (!sc.ping) return config;
+  const routers: NonNullable<NonNullable<DynamicConfig['http']>['routers']> = {};
+  if (sc.ping) {
+    routers['ping@internal'] = {
+      rule: 'Path(`/ping`)',
+      service: 'ping@internal',
+      entryPoints: [sc.ping.entryPoint],
+      priority: Number.MAX_SAFE_INTEGER,
+    };
+  }
+  for (const ep of Object.values(sc.entryPoints)) {
+    if (!ep.http.redirect) continue;
+    routers[`${ep.name}-to-${ep.http.redirect.to}@internal`] = {
+      rule: 'PathPrefix(`/`)',
+      service: `redirect-${ep.name}@internal`,
+      entryPoints: [ep.name],
+      priority: ep.http.redirect.priority,
+    };
+  }
+  if (Object.keys(routers).length === 0) return config;
   const http = config.http ?? {};
-  return {
-    ...config,
-    http: {
-      ...http,
-      routers: {
-        ...http.routers,
-        'ping@internal': {
-          rule: 'Path(`/ping`)',
-          service: 'ping@internal',
-          entryPoints: [sc.ping.entryPoint],
-          priority: Number.MAX_SAFE_INTEGER,
-        },
-      },
-    },
+  return { ...config, http: { ...http, routers: { ...http.routers, ...routers } } };
+}
+
+/**
+ * entryPoints.<n>.http.redirections.entryPoint: answers every request with a
+ * redirect to the same host and path on the target entrypoint's port (omitted
+ * when it is the scheme's default), as Traefik does.
+ */
+function redirectHandler(sc: StaticConfig, from: string): Handler {
+  const r = sc.entryPoints[from]!.http.redirect!;
+  const port = sc.entryPoints[r.to]!.port;
+  const defaultPort = r.scheme === 'https' ? 443 : 80;
+  const portPart = port === defaultPort || port === 0 ? '' : `:${port}`;
+  return (ctx) => {
+    const permanentKeepsMethod = ctx.method !== 'GET' && ctx.method !== 'HEAD';
+    const status = r.permanent
+      ? permanentKeepsMethod
+        ? 308
+        : 301
+      : permanentKeepsMethod
+        ? 307
+        : 302;
+    const host = ctx.host.includes(':') ? `[${ctx.host}]` : ctx.host;
+    const location = `${r.scheme}://${host}${portPart}${ctx.target()}`;
+    ctx.writer.writeHead(status, undefined, ['location', location, 'content-length', '0']);
+    ctx.writer.end();
   };
 }
 
@@ -76,15 +108,27 @@ export function createRouterServer(opts: {
   const holder: TableHolder = { current: emptyTable() };
   const state = new StateRegistry();
   const entryPoints = new Map<string, EntryPointServer>();
-  for (const ep of Object.values(staticConfig.entryPoints)) {
-    entryPoints.set(
-      ep.name,
-      createEntryPoint({ config: ep, holder, logger, accessLog: opts.accessLog }),
-    );
-  }
+  const createEntryPoints = (): void => {
+    for (const ep of Object.values(staticConfig.entryPoints)) {
+      entryPoints.set(
+        ep.name,
+        createEntryPoint({
+          config: ep,
+          holder,
+          logger,
+          accessLog: opts.accessLog,
+          defaultCertificate: staticConfig.defaultCertificate,
+        }),
+      );
+    }
+  };
   let version = 0;
   let stopping = false;
   const internalServices = new Map<string, Handler>(opts.internalServices ?? []);
+  for (const ep of Object.values(staticConfig.entryPoints)) {
+    if (ep.http.redirect)
+      internalServices.set(`redirect-${ep.name}@internal`, redirectHandler(staticConfig, ep.name));
+  }
   if (staticConfig.ping) {
     // liveness: 200 while serving, 503 once draining so load balancers stop sending (Traefik's terminatingStatusCode)
     internalServices.set('ping@internal', (ctx) => {
@@ -103,6 +147,14 @@ export function createRouterServer(opts: {
     entryPoints,
     async listen() {
       const out: Record<string, { host: string; port: number }> = {};
+      if (
+        staticConfig.defaultCertificate === undefined &&
+        Object.values(staticConfig.entryPoints).some((e) => e.http.tls)
+      ) {
+        staticConfig.defaultCertificate = await generateDefaultCertificate();
+      }
+      // TLS entrypoints need the default certificate when they are made
+      if (entryPoints.size === 0) createEntryPoints();
       for (const [name, ep] of entryPoints) {
         try {
           out[name] = await ep.listen();
@@ -139,6 +191,7 @@ export function createRouterServer(opts: {
           errors,
           version: ++version,
           internalServices,
+          defaultCertificate: staticConfig.defaultCertificate,
         });
       } catch (err) {
         // compile records element errors itself; reaching here is a bug, and the old table keeps serving

@@ -632,10 +632,20 @@ describe('errors', () => {
     ],
     [
       'unsupported entrypoint option',
-      ['--entryPoints.web.http.tls'],
+      ['--entryPoints.web.http.encodeQuerySemicolons'],
       {},
-      '--entryPoints.web.http.tls',
+      '--entryPoints.web.http.encodeQuerySemicolons',
       /not support yet/,
+    ],
+    [
+      'redirection to a missing entrypoint',
+      [
+        '--entryPoints.web.address=:1',
+        '--entryPoints.web.http.redirections.entryPoint.to=websecure',
+      ],
+      {},
+      '--entryPoints.web.http.redirections.entryPoint.to',
+      /entrypoint "websecure" does not exist/,
     ],
     ['group without option', ['--entryPoints.web'], {}, '--entryPoints.web', /group of options/],
     ['positional argument', ['serve'], {}, 'serve', /unexpected argument/],
