@@ -7,10 +7,9 @@
  * ask for x-grpc-web are answered here for the origins in allowOrigins, as
  * Traefik (improbable-eng/grpc-web + rs/cors) does.
  *
- * What is missing: gRPC needs HTTP/2 to the upstream and Portico forwards over
- * HTTP/1.1 today, and the ResponseWriter contract has no trailers yet. The
- * conversion is complete and tested on its own; the writer below takes
- * trailers through `addTrailers()`, which the HTTP/2 forwarder will call.
+ * The gRPC server is reached through an h2c service (src/proxy/forward-h2.ts),
+ * whose forwarder hands the response trailers to the writer below through
+ * `addTrailers()`.
  */
 import type { RequestContext, ResponseWriter } from '../src/server/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
@@ -247,7 +246,7 @@ function header(ctx: RequestContext, name: string): string | undefined {
 export const grpcWeb: MiddlewareDefinition = {
   type: 'grpcWeb',
   description:
-    'converts gRPC-Web calls from browsers to gRPC and back (needs HTTP/2 upstreams, not available yet)',
+    'converts gRPC-Web calls from browsers to gRPC and back (serve the gRPC server through an h2c:// service)',
   options,
   create(raw) {
     const o = decodeOptions<{ allowOrigins?: string[] }>(options, raw);

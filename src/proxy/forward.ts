@@ -114,11 +114,18 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Upstream trailers (gRPC status, checksums) go on to the client, or to a writer that wants them. */
 function relayTrailers(ctx: RequestContext, raw: Buffer[]): void {
   const flat: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2)
     flat.push(raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1'));
+  relayTrailerList(ctx, flat);
+}
+
+/**
+ * Upstream trailers (gRPC status, checksums; flat [name, value, ...]) go on to
+ * the client, or to a writer that wants them. Shared with the HTTP/2 forwarder.
+ */
+export function relayTrailerList(ctx: RequestContext, flat: string[]): void {
   const writer = ctx.writer as ResponseWriter & { addTrailers?: (t: string[]) => void };
   if (writer !== (ctx.res as unknown)) {
     writer.addTrailers?.(flat);

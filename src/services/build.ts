@@ -16,6 +16,13 @@ import type {
 } from '../config/dynamic.js';
 import { ConfigElementError } from '../errors.js';
 import { forward, type ForwardObserver, type UpstreamServer } from '../proxy/forward.js';
+import {
+  forwardH2c,
+  H2cSession,
+  mirrorH2c,
+  type H2cObserver,
+  type H2cServer,
+} from '../proxy/forward-h2.js';
 import { forwardWebSocket } from '../proxy/websocket.js';
 import { sendStatus } from '../proxy/errors.js';
 import { upstreamHeaders } from '../proxy/headers.js';
@@ -49,12 +56,16 @@ export interface ServiceBuildContext {
   entryPointPort(ctx: RequestContext): number;
 }
 
-interface LbServer extends UpstreamServer {
+interface LbServerInfo {
   weight: number;
   key: string;
   /** prefix the server URL's path to the request path (per server, as in Traefik) */
   preservePath: boolean;
 }
+
+/** http/https servers go through undici's pools, h2c servers through an HTTP/2 session. */
+type LbServer =
+  (UpstreamServer & LbServerInfo & { kind: 'http' }) | (H2cServer & LbServerInfo & { kind: 'h2c' });
 
 /** Health probes go through the service's serversTransport TLS settings, as in Traefik. */
 function healthTls(t: TransportSettings): HealthCheckTlsOptions {
@@ -80,11 +91,33 @@ function parseServer(
       `loadBalancer.servers[${index}].url`,
     );
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+  if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'h2c:') {
     throw new ConfigElementError(
-      `scheme ${u.protocol.slice(0, -1)} is not supported (use http or https)`,
+      `scheme ${u.protocol.slice(0, -1)} is not supported (use http, https or h2c)`,
       `loadBalancer.servers[${index}].url`,
     );
+  }
+  const basePath = u.pathname === '/' || u.pathname === '' ? '' : u.pathname.replace(/\/$/, '');
+  const info: LbServerInfo = {
+    weight: raw.weight ?? 1,
+    key: serverKey(raw.url),
+    preservePath: raw.preservePath === true,
+  };
+  if (u.protocol === 'h2c:') {
+    if (u.hostname === '') {
+      throw new ConfigElementError(
+        `invalid url ${JSON.stringify(raw.url)}: missing host`,
+        `loadBalancer.servers[${index}].url`,
+      );
+    }
+    // h2c is HTTP/2 over plain TCP: the session dials http://host:port (port 80 when omitted)
+    const origin = `http://${u.host}`;
+    const session = ctx.state.acquire(
+      `h2c:${transport.key}|${origin}`,
+      () => new H2cSession(origin, transport),
+      (s) => s.close(),
+    );
+    return { kind: 'h2c', url: raw.url, origin, hostPort: u.host, basePath, session, ...info };
   }
   const origin = u.origin;
   const pool = ctx.state.acquire(
@@ -92,17 +125,7 @@ function parseServer(
     () => createPool(origin, transport),
     (p) => void p.close().catch(() => undefined),
   );
-  const basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
-  return {
-    url: raw.url,
-    origin,
-    hostPort: u.host,
-    basePath,
-    pool,
-    weight: raw.weight ?? 1,
-    key: serverKey(raw.url),
-    preservePath: raw.preservePath === true,
-  };
+  return { kind: 'http', url: raw.url, origin, hostPort: u.host, basePath, pool, ...info };
 }
 
 function buildLoadBalancer(
@@ -154,10 +177,10 @@ function buildLoadBalancer(
   const isUp = (url: string): boolean =>
     (health === undefined || health.isUp(url)) && (passive === undefined || passive.isUp(url));
 
-  const observer: ForwardObserver | undefined = passive
+  const observer: (ForwardObserver & H2cObserver) | undefined = passive
     ? {
-        failure: (s) => passive.recordFailure(s.url),
-        success: (s, status) =>
+        failure: (s: { url: string }) => passive.recordFailure(s.url),
+        success: (s: { url: string }, status: number) =>
           status >= 500 ? passive.recordFailure(s.url) : passive.recordSuccess(s.url),
       }
     : undefined;
@@ -206,13 +229,38 @@ function buildLoadBalancer(
         entryPointPort: ctx.entryPointPort(rc),
         ...(observer ? { observer } : {}),
       };
-      if (rc.upgrade !== undefined) forwardWebSocket(rc, server, opts, server.preservePath, wsTls);
+      if (server.kind === 'h2c') {
+        if (rc.upgrade !== undefined) {
+          // http-proxy-3 speaks HTTP/1.1 upgrades only; RFC 8441 (WebSocket over HTTP/2) is not done
+          rc.upstreamUrl = server.url;
+          rc.upstreamError = new Error('WebSocket upgrades to h2c servers are not supported');
+          log.warn(
+            { server: server.url, path: rc.path },
+            'WebSocket upgrade to an h2c server refused (not supported): answering 502',
+          );
+          sendStatus(rc.writer, 502);
+          return;
+        }
+        forwardH2c(rc, server, opts, server.preservePath);
+      } else if (rc.upgrade !== undefined)
+        forwardWebSocket(rc, server, opts, server.preservePath, wsTls);
       else forward(rc, server, opts, server.preservePath);
     },
     mirror(rc, body) {
       const url = wrr.next(isUp);
       if (url === undefined) return;
       const server = byUrl.get(url)!;
+      if (server.kind === 'h2c') {
+        mirrorH2c(
+          rc,
+          server,
+          { passHostHeader, trusted: rc.trusted, entryPointPort: ctx.entryPointPort(rc) },
+          server.preservePath,
+          body,
+          (err) => log.debug({ err: err.message, server: server.url }, 'mirror request failed'),
+        );
+        return;
+      }
       // the same header treatment as the main request: hop-by-hop stripped, forwarded family set
       const headers = upstreamHeaders(rc, {
         passHostHeader,
