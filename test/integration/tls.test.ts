@@ -66,7 +66,7 @@ function httpsGet(
           resolve({
             status: res.statusCode ?? 0,
             body,
-            peerSubjectCN: cert.subject.CN,
+            peerSubjectCN: String(cert.subject.CN ?? ''),
             peerSan: cert.subjectaltname ?? '',
           }),
         );

@@ -1,0 +1,116 @@
+/*
+ * Answers the CA's validation requests while an order is pending.
+ *
+ * HTTP-01 (RFC 8555 8.3): GET /.well-known/acme-challenge/<token> on port 80
+ * returns the key authorization. The future HTTP entrypoint calls handle()
+ * before routing; it returns false for anything it does not know, so a user
+ * router can still serve other paths under /.well-known/.
+ *
+ * TLS-ALPN-01 (RFC 8737): a TLS handshake on port 443 with SNI <domain> and
+ * ALPN `acme-tls/1` must present a self-signed certificate carrying the
+ * acmeIdentifier extension. getCertificate() hands that SecureContext to the
+ * TLS entrypoint's SNICallback, only while the challenge is pending.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import tls, { type SecureContext } from 'node:tls';
+
+export const HTTP01_PREFIX = '/.well-known/acme-challenge/';
+export const ACME_TLS_ALPN = 'acme-tls/1';
+
+export interface Http01Responder {
+  /** Answers a challenge request it knows; false (nothing written) otherwise. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Publishes `keyAuthorization` for `token`; with `domain`, only for requests to that host. */
+  set(token: string, keyAuthorization: string, domain?: string): void;
+  delete(token: string): void;
+  /** number of pending tokens */
+  readonly size: number;
+}
+
+function hostname(req: IncomingMessage): string | undefined {
+  const host = req.headers.host;
+  if (!host) return undefined;
+  // strip the port, keep IPv6 literals intact
+  const m = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/.exec(host.trim());
+  return m?.[1]?.toLowerCase();
+}
+
+export function createHttp01Responder(): Http01Responder {
+  const tokens = new Map<string, { keyAuthorization: string; domain: string | undefined }>();
+  return {
+    handle(req, res) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+      const url = req.url ?? '';
+      const pathname = url.split('?', 1)[0]!;
+      if (!pathname.startsWith(HTTP01_PREFIX)) return false;
+      const token = pathname.slice(HTTP01_PREFIX.length);
+      const entry = tokens.get(token);
+      if (!entry) return false;
+      const host = hostname(req);
+      if (entry.domain && host && host !== entry.domain) return false;
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(entry.keyAuthorization),
+        'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : entry.keyAuthorization);
+      return true;
+    },
+    set(token, keyAuthorization, domain) {
+      tokens.set(token, { keyAuthorization, domain: domain?.toLowerCase() });
+    },
+    delete(token) {
+      tokens.delete(token);
+    },
+    get size() {
+      return tokens.size;
+    },
+  };
+}
+
+export interface TlsAlpnResponder {
+  /**
+   * The `acme-tls/1` certificate for `servername` while its challenge is
+   * pending. Pass the client's offered ALPN protocols when known: the
+   * challenge certificate is only for handshakes that offer `acme-tls/1`.
+   */
+  getCertificate(
+    servername: string,
+    offeredProtocols?: readonly string[],
+  ): SecureContext | undefined;
+  /** A ready SNICallback for a TLS server dedicated to challenges. */
+  sniCallback(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
+  /** Publishes the challenge certificate (from acme-client's crypto.createAlpnCertificate). */
+  set(servername: string, keyPem: string | Buffer, certPem: string | Buffer): void;
+  delete(servername: string): void;
+  readonly size: number;
+}
+
+export function createTlsAlpnResponder(): TlsAlpnResponder {
+  const contexts = new Map<string, SecureContext>();
+  const getCertificate = (
+    servername: string,
+    offered?: readonly string[],
+  ): SecureContext | undefined => {
+    if (offered && !offered.includes(ACME_TLS_ALPN)) return undefined;
+    return contexts.get(servername.toLowerCase());
+  };
+  return {
+    getCertificate,
+    sniCallback(servername, cb) {
+      cb(null, getCertificate(servername));
+    },
+    set(servername, keyPem, certPem) {
+      contexts.set(
+        servername.toLowerCase(),
+        tls.createSecureContext({ key: keyPem, cert: certPem }),
+      );
+    },
+    delete(servername) {
+      contexts.delete(servername.toLowerCase());
+    },
+    get size() {
+      return contexts.size;
+    },
+  };
+}
