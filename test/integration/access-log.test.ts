@@ -2,43 +2,29 @@
  * The access log: one line per request with Traefik's field names (JSON) or
  * Traefik's Common Log Format, written to the configured file.
  */
-import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
-import { startUpstream } from '../helpers/upstream.js';
-import { createAccessLog, simpleRoute, startRouter } from '../helpers/portico.js';
+import { createAccessLog, simpleRoute } from '../helpers/portico.js';
+import { request } from '../helpers/http.js';
+import { useCleanups } from '../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { upstream, router } = useCleanups();
 
-function get(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { headers, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      })
-      .on('error', reject);
-  });
+async function get(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return (await request(url, { headers })).status;
 }
 
 async function setup(format: 'json' | 'common') {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'portico-al-')), 'access.log');
   const accessLog = createAccessLog({ filePath: file, format, bufferingSize: 0 });
-  const up = await startUpstream((_req, res) =>
+  const up = await upstream((_req, res) =>
     res.writeHead(201, { 'content-length': '5' }).end('hello'),
   );
-  const r = await startRouter(simpleRoute([up.url], { rule: 'Host(`log.test`)' }), { accessLog });
-  cleanups.push(
-    () => up.close(),
-    () => r.close(),
-  );
+  const r = await router(simpleRoute([up.url], { rule: 'Host(`log.test`)' }), { accessLog });
   const lines = async (n: number): Promise<string[]> =>
     eventually(() => {
       accessLog.flush();
@@ -83,9 +69,9 @@ describe('access log', () => {
   it('records the user basicAuth authenticated (ClientUsername), never the password', async () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'portico-al-')), 'access.log');
     const accessLog = createAccessLog({ filePath: file, format: 'json', bufferingSize: 0 });
-    const up = await startUpstream('up');
+    const up = await upstream('up');
     const hash = '{SHA}' + createHash('sha1').update('s3cret').digest('base64');
-    const r = await startRouter(
+    const r = await router(
       {
         http: {
           routers: { r: { rule: 'Host(`log.test`)', service: 's', middlewares: ['auth'] } },
@@ -94,10 +80,6 @@ describe('access log', () => {
         },
       },
       { accessLog },
-    );
-    cleanups.push(
-      () => up.close(),
-      () => r.close(),
     );
     const basic = 'Basic ' + Buffer.from('alice:s3cret').toString('base64');
     expect(await get(`${r.url}/`, { host: 'log.test', authorization: basic })).toBe(200);

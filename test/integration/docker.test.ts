@@ -3,38 +3,22 @@
  * here, recipe in test/helpers/dockerd.ts). Containers run busybox httpd with
  * --network host on 127.0.0.1 ports; traffic goes to loopback only.
  */
-import http from 'node:http';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { eventually } from '../helpers/eventually.js';
 import { skipDocker, startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/dockerd.js';
 import { testStaticConfig } from '../helpers/portico.js';
 import { runPortico } from '../helpers/process.js';
+import { freePort, request } from '../helpers/http.js';
 import { createRouterServer, type RouterServer } from '../../src/server/router-server.js';
 import { Aggregator } from '../../src/config/aggregate.js';
 import { createDockerProvider, type DockerProvider } from '../../providers/docker/index.js';
 
 const skip = skipDocker();
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function get(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
+async function get(port: number, host: string): Promise<{ status: number; body: string }> {
+  const { status, body } = await request(`http://127.0.0.1:${port}/`, { headers: { host } });
+  return { status, body };
 }
 
 describe.skipIf(skip)('docker provider (real engine)', () => {

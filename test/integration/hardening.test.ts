@@ -6,15 +6,14 @@
  * and forwarding the same path.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { simpleRoute, startRouter, type TestRouter } from '../helpers/portico.js';
+import type { Upstream } from '../helpers/upstream.js';
+import { simpleRoute } from '../helpers/portico.js';
+import { useCleanups } from '../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const scope = useCleanups();
+const { router } = scope;
 
 interface Watched extends Upstream {
   /** request heads that reached the upstream, complete or not (`seen` only lists completed ones) */
@@ -24,19 +23,12 @@ interface Watched extends Upstream {
 }
 
 async function upstream(): Promise<Watched> {
-  const u = (await startUpstream()) as Watched;
+  const u = (await scope.upstream()) as Watched;
   u.arrivals = [];
   u.connections = 0;
   u.server.on('request', (req) => u.arrivals.push(`${req.method} ${req.url}`));
   u.server.on('connection', () => u.connections++);
-  cleanups.push(() => u.close());
   return u;
-}
-
-async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
-  const r = await startRouter(...args);
-  cleanups.push(() => r.close());
-  return r;
 }
 
 interface RawResponse {

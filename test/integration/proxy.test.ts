@@ -3,35 +3,14 @@
  * WebSocket upgrades and header handling.
  */
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer, WebSocket } from 'ws';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { simpleRoute, startRouter, type TestRouter } from '../helpers/portico.js';
+import { simpleRoute } from '../helpers/portico.js';
+import { closedPort, request, type Reply } from '../helpers/http.js';
+import { useCleanups } from '../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function upstream(handler?: Parameters<typeof startUpstream>[0]): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
-  const r = await startRouter(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+const { defer, upstream, router } = useCleanups();
 
 function get(
   url: string,
@@ -39,31 +18,7 @@ function get(
   method = 'GET',
   body?: string,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** a port with nothing listening: bind, note the port, close */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  return request(url, { method, headers, body });
 }
 
 describe('status mapping', () => {
@@ -199,7 +154,7 @@ describe('websocket', () => {
       socket.on('message', (m) => socket.send(`echo:${m.toString()}`));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
+    defer(
       () =>
         new Promise<void>((r) => {
           wss.close();
@@ -364,10 +319,9 @@ describe('entrypoint lifecycle', () => {
 
   it('drains for graceTimeOut, then cuts what is left', async () => {
     const u = await upstream((_req, res) => setTimeout(() => res.end('late'), 3000).unref());
-    const r = await startRouter(simpleRoute([u.url]), {
+    const r = await router(simpleRoute([u.url]), {
       flags: ['--entryPoints.web.transport.lifeCycle.graceTimeOut=200ms'],
     });
-    cleanups.push(() => r.close());
     const pending = get(r.url + '/').then(
       (reply) => `status ${reply.status}`,
       () => 'cut',
@@ -381,10 +335,9 @@ describe('entrypoint lifecycle', () => {
 
   it('keeps accepting during requestAcceptGraceTimeout', async () => {
     const u = await upstream();
-    const r = await startRouter(simpleRoute([u.url]), {
+    const r = await router(simpleRoute([u.url]), {
       flags: ['--entryPoints.web.transport.lifeCycle.requestAcceptGraceTimeout=400ms'],
     });
-    cleanups.push(() => r.close());
     const stopping = r.router.shutdown();
     await new Promise((res) => setTimeout(res, 100));
     expect((await get(r.url + '/')).status).toBe(200);

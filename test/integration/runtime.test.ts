@@ -3,43 +3,29 @@
  * provider, graceful SIGTERM drain, and the cluster (workers replaced when
  * they crash, gone when the primary dies).
  */
-import http from 'node:http';
 import net from 'node:net';
 import { mkdtempSync, writeFileSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { isAlive, runPortico, type PorticoProcess } from '../helpers/process.js';
+import { freePort, request } from '../helpers/http.js';
+import { useCleanups } from '../helpers/scope.js';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { defer, upstream } = useCleanups();
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function get(
+/** a request to 127.0.0.1:port with the given Host header */
+async function get(
   port: number,
   host: string,
   pathname = '/',
 ): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: pathname, headers: { host }, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
+  const { status, body } = await request(`http://127.0.0.1:${port}${pathname}`, {
+    headers: { host },
   });
+  return { status, body };
 }
 
 function yaml(routes: Record<string, string>): string {
@@ -80,7 +66,7 @@ async function start(
     `--providers.file.filename=${file}`,
     ...extra,
   ]);
-  cleanups.push(() => p.stop('SIGKILL'));
+  defer(() => p.stop('SIGKILL'));
   await eventually(async () => expect((await get(port, 'a.test')).status).toBe(200), {
     timeoutMs: 15_000,
   });
@@ -110,7 +96,7 @@ describe('start-up', () => {
     async (workers) => {
       const squatter = net.createServer();
       await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
-      cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
+      defer(() => new Promise<void>((r) => squatter.close(() => r())));
       const port = (squatter.address() as net.AddressInfo).port;
       const p = runPortico([`--entryPoints.web.address=127.0.0.1:${port}`, workers]);
       expect((await p.exit).code).toBe(1);
@@ -157,8 +143,7 @@ describe.each([
 
 describe('signals', () => {
   it('drains in-flight requests on SIGTERM, then exits 0', async () => {
-    const slow = await startUpstream((_req, res) => setTimeout(() => res.end('slow answer'), 700));
-    cleanups.push(() => slow.close());
+    const slow = await upstream((_req, res) => setTimeout(() => res.end('slow answer'), 700));
     const { p, port } = await start(
       ['--workers=0'],
       yaml({ 'a.test': up.url, 'slow.test': slow.url }),
@@ -175,8 +160,7 @@ describe('signals', () => {
   });
 
   it('drains in a cluster too and exits 0', async () => {
-    const slow = await startUpstream((_req, res) => setTimeout(() => res.end('slow answer'), 700));
-    cleanups.push(() => slow.close());
+    const slow = await upstream((_req, res) => setTimeout(() => res.end('slow answer'), 700));
     const { p, port } = await start(
       ['--workers=2'],
       yaml({ 'a.test': up.url, 'slow.test': slow.url }),

@@ -5,66 +5,32 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
-import { startUpstream, echo, type Upstream, type UpstreamHandler } from '../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../helpers/portico.js';
+import { echo, type Upstream } from '../helpers/upstream.js';
 import { eventually } from '../helpers/eventually.js';
+import { closedPort, request, type Reply as HttpReply } from '../helpers/http.js';
+import { useCleanups } from '../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { defer, upstream, router } = useCleanups();
 
-async function upstream(handler?: UpstreamHandler | string): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(config: DynamicConfig): Promise<TestRouter> {
-  const r = await startRouter(config);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
+interface Reply extends HttpReply {
   /** which upstream answered (its x-upstream header), '' for answers Portico made itself */
   from: string;
 }
 
-function get(
+async function get(
   url: string,
   headers: Record<string, string> = {},
   method = 'GET',
   body?: string,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-          from: String(res.headers['x-upstream'] ?? ''),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  const res = await request(url, { method, headers, body });
+  return { ...res, from: String(res.headers['x-upstream'] ?? '') };
 }
 
 /** sends n requests one after the other (order matters for round robin) */
@@ -83,15 +49,6 @@ function tally(replies: Reply[]): Record<string, number> {
   for (const r of replies)
     out[r.from || String(r.status)] = (out[r.from || String(r.status)] ?? 0) + 1;
   return out;
-}
-
-/** a port with nothing listening: bind, note the port, close */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** An upstream whose /health answer can be flipped; every other path echoes with x-upstream: name. */
@@ -353,7 +310,7 @@ async function httpsUpstream(name: string): Promise<{ url: string; probes: () =>
     res.writeHead(200, { 'x-upstream': name }).end('ok');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
+  defer(
     () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
@@ -373,7 +330,7 @@ describe('active health check over HTTPS', () => {
       'rootCAs',
       () => {
         const dir = mkdtempSync(join(tmpdir(), 'portico-ca-'));
-        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+        defer(() => rmSync(dir, { recursive: true, force: true }));
         writeFileSync(join(dir, 'ca.pem'), TEST_CERT);
         return { rootCAs: [join(dir, 'ca.pem')] };
       },

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startRouter, type TestRouter } from '../helpers/portico.js';
+import { request } from '../helpers/http.js';
 
 let a: Upstream;
 let b: Upstream;
@@ -59,20 +60,14 @@ describe('swap under load', () => {
     let sent = 0;
     const maxRequests = 20_000;
     const deadline = Date.now() + 20_000;
+    const count = (key: number | string): void => {
+      statuses.set(key, (statuses.get(key) ?? 0) + 1);
+    };
     const one = (): Promise<void> =>
-      new Promise((resolve) => {
-        const req = http.get(`${r.url}/`, { agent, headers: { host: 'load.test' } }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            statuses.set(res.statusCode ?? 0, (statuses.get(res.statusCode ?? 0) ?? 0) + 1);
-            resolve();
-          });
-        });
-        req.on('error', (err: NodeJS.ErrnoException) => {
-          statuses.set(err.code ?? 'error', (statuses.get(err.code ?? 'error') ?? 0) + 1);
-          resolve();
-        });
-      });
+      request(`${r.url}/`, { agent, headers: { host: 'load.test' } }).then(
+        (res) => count(res.status),
+        (err: NodeJS.ErrnoException) => count(err.code ?? 'error'),
+      );
     const loop = async (): Promise<void> => {
       while (!stop && sent < maxRequests && Date.now() < deadline) {
         sent++;

@@ -3,49 +3,21 @@
  * challenge, headerField (a forged value never gets through), removeHeader,
  * usersFile merging, the verification cache, config errors and labels.
  */
-import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
-import { startUpstream, type Upstream } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { Upstream } from '../../helpers/upstream.js';
+import { request, type Reply } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { upstream, router } = useCleanups();
 
-async function upstream(): Promise<Upstream> {
-  const u = await startUpstream();
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
-  const r = await startRouter(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-}
-
-function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { headers, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (url: string, headers: Record<string, string> = {}): Promise<Reply> =>
+  request(url, { headers });
 
 function basic(user: string, password: string): string {
   return 'Basic ' + Buffer.from(`${user}:${password}`, 'utf8').toString('base64');

@@ -4,33 +4,17 @@
  * of the buffered request on network errors, validation and label decoding.
  */
 import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { startUpstream, type Upstream, type UpstreamHandler } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { UpstreamHandler } from '../../helpers/upstream.js';
+import { closedPort } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
 import { buffering } from '../../../middlewares/buffering.js';
 import type { MiddlewareBuildContext } from '../../../middlewares/types.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function upstream(handler?: UpstreamHandler | string): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(cfg: DynamicConfig): Promise<TestRouter> {
-  const r = await startRouter(cfg);
-  cleanups.push(() => r.close());
-  return r;
-}
+const { upstream, router } = useCleanups();
 
 interface Reply {
   status: number;
@@ -67,14 +51,6 @@ function request(
       req.end();
     } else req.end(body);
   });
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function config(

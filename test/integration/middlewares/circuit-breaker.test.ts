@@ -3,56 +3,24 @@
  * a slow one): tripping on each metric, the fallback status, recovery,
  * state across swaps, expression errors with positions, and labels.
  */
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
-import { startUpstream, type Upstream, type UpstreamHandler } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { UpstreamHandler } from '../../helpers/upstream.js';
 import { eventually } from '../../helpers/eventually.js';
+import { closedPort, request } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { upstream, router } = useCleanups();
 
-async function upstream(handler?: UpstreamHandler): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
-  const r = await startRouter(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-function get(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function get(url: string): Promise<number> {
+  return (await request(url)).status;
 }
 
 async function statuses(url: string, n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(await get(url));
   return out;
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function withMiddleware(

@@ -6,51 +6,28 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { createHash, randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { startUpstream, type Upstream, type UpstreamHandler } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { UpstreamHandler } from '../../helpers/upstream.js';
+import { request as send, type Reply as HttpReply } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
 import { compress } from '../../../middlewares/compress.js';
 import type { MiddlewareBuildContext } from '../../../middlewares/types.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { upstream, router } = useCleanups();
 
-async function upstream(handler?: UpstreamHandler): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
+/** the body stays bytes: it may be compressed */
+type Reply = Omit<HttpReply, 'body'> & { body: Buffer };
 
-async function router(config: DynamicConfig): Promise<TestRouter> {
-  const r = await startRouter(config);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function request(url: string, reqHeaders: Record<string, string> = {}, method = 'GET') {
-  return new Promise<Reply>((resolve, reject) => {
-    const req = http.request(url, { method, headers: reqHeaders, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function request(
+  url: string,
+  reqHeaders: Record<string, string> = {},
+  method = 'GET',
+): Promise<Reply> {
+  const res = await send(url, { method, headers: reqHeaders });
+  return { ...res, body: res.bytes };
 }
 
 function decode(res: Reply): string {

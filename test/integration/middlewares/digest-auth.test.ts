@@ -4,7 +4,6 @@
  * stale nonces (unknown and expired), the request-URI check, headerField,
  * removeHeader, nonces surviving a config swap, config errors and labels.
  */
-import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,42 +12,19 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
 import { NONCE_LIFETIME_MS } from '../../../middlewares/digest-auth.js';
-import { startUpstream, type Upstream } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { TestRouter } from '../../helpers/portico.js';
+import type { Upstream } from '../../helpers/upstream.js';
+import { request, type Reply } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
+const { upstream, router } = useCleanups();
+// registered after useCleanups' hook, so it runs first: the cleanups need real timers
+afterEach(() => {
   vi.useRealTimers();
-  while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function upstream(): Promise<Upstream> {
-  const u = await startUpstream();
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
-  const r = await startRouter(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-}
-
-function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> =>
+  request(url, { method, headers });
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 const ha1 = (user: string, realm: string, password: string): string =>

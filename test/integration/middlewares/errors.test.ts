@@ -4,72 +4,26 @@
  * statuses written by Portico or inner middlewares, the page request's
  * headers, validation and Docker-label decoding.
  */
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import bcrypt from 'bcryptjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { startUpstream, type Upstream, type UpstreamHandler } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { UpstreamHandler } from '../../helpers/upstream.js';
+import { closedPort, request as send, type Reply } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
 import { errors } from '../../../middlewares/errors.js';
 import type { MiddlewareBuildContext } from '../../../middlewares/types.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function upstream(handler?: UpstreamHandler | string): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(cfg: DynamicConfig): Promise<TestRouter> {
-  const r = await startRouter(cfg);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+const { upstream, router } = useCleanups();
 
 function request(
   url: string,
-  reqHeaders: Record<string, string> = {},
+  headers: Record<string, string> = {},
   method = 'GET',
   body?: string,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: reqHeaders, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  return send(url, { method, headers, body });
 }
 
 /** the app answers `status` with a body of its own; the pages service echoes what it was asked */

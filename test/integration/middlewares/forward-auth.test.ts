@@ -6,42 +6,21 @@
  * authRequestHeaders, forwardBody/maxBodySize, Location handling, methods,
  * cookies, an unreachable or TLS auth server, config errors and labels.
  */
-import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
-import { startUpstream, type Upstream, type UpstreamHandler } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { Upstream, UpstreamHandler } from '../../helpers/upstream.js';
 import { eventually } from '../../helpers/eventually.js';
+import { closedPort, request as send, type Reply } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function upstream(handler?: UpstreamHandler | string): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
-  const r = await startRouter(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+const { defer, upstream, router } = useCleanups();
 
 function request(
   url: string,
@@ -49,21 +28,7 @@ function request(
   method = 'GET',
   body?: string,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return send(url, { method, headers, body });
 }
 
 function withAuth(u: Upstream, forwardAuth: Record<string, unknown>): DynamicConfig {
@@ -136,10 +101,7 @@ describe('forwardAuth: decision', () => {
   });
 
   it('answers 500 when the auth server cannot be reached', async () => {
-    const s = net.createServer();
-    await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-    const port = (s.address() as AddressInfo).port;
-    await new Promise<void>((res) => s.close(() => res()));
+    const port = await closedPort();
     const u = await upstream();
     const r = await router(withAuth(u, { address: `http://127.0.0.1:${port}/auth` }));
     expect((await request(r.url + '/')).status).toBe(500);
@@ -407,7 +369,7 @@ describe('forwardAuth: TLS', () => {
       },
     );
     await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-    cleanups.push(
+    defer(
       () =>
         new Promise<void>((res) => {
           server.closeAllConnections();

@@ -4,17 +4,14 @@
  * leave, config errors and labels.
  */
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
-import { startUpstream, type Upstream } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { Upstream } from '../../helpers/upstream.js';
 import { eventually } from '../../helpers/eventually.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { defer, upstream, router } = useCleanups();
 
 /** an upstream that answers only when told to */
 async function holdingUpstream(): Promise<{
@@ -23,21 +20,14 @@ async function holdingUpstream(): Promise<{
   releaseAll(): void;
 }> {
   const held: http.ServerResponse[] = [];
-  const u = await startUpstream((_req, res) => {
+  const u = await upstream((_req, res) => {
     held.push(res);
   });
   const releaseAll = (): void => {
     for (const res of held.splice(0)) if (!res.destroyed) res.end('ok');
   };
-  cleanups.push(() => u.close());
-  cleanups.push(releaseAll);
+  defer(releaseAll);
   return { u, held, releaseAll };
-}
-
-async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
-  const r = await startRouter(...args);
-  cleanups.push(() => r.close());
-  return r;
 }
 
 function send(

@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
@@ -37,55 +37,22 @@ import {
   grpcContentType,
   grpcWebResponseHeaders,
 } from '../../../middlewares/grpc-web.js';
-import { startUpstream, type Upstream, type UpstreamHandler } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { Upstream, UpstreamHandler } from '../../helpers/upstream.js';
+import {
+  request as send,
+  type Reply as HttpReply,
+  type RequestOptions,
+} from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { defer, upstream, router } = useCleanups();
 
-async function upstream(handler?: UpstreamHandler | string): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
+/** the body stays bytes: gRPC-Web frames and binary payloads */
+type Reply = Omit<HttpReply, 'body'> & { body: Buffer };
 
-async function router(config: DynamicConfig, flags: string[] = []): Promise<TestRouter> {
-  const r = await startRouter(config, { flags });
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function request(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(opts.body);
-  });
+async function request(url: string, opts: RequestOptions = {}): Promise<Reply> {
+  const res = await send(url, opts);
+  return { ...res, body: res.bytes };
 }
 
 function withMiddleware(u: Upstream | null, middlewares: Record<string, unknown>): DynamicConfig {
@@ -379,7 +346,7 @@ async function mtlsRequest(
     },
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
+  defer(
     () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
@@ -507,7 +474,7 @@ describe('passTLSClientCert', () => {
     const u = await upstream();
     const r = await router(
       withMiddleware(u, { m: { passTLSClientCert: { pem: true, info: { notAfter: true } } } }),
-      ['--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32'],
+      { flags: ['--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32'] },
     );
     const reply = await request(r.url + '/', {
       headers: {

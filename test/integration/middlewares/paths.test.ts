@@ -4,55 +4,19 @@
  * the upstream sees (path, query, X-Forwarded-Prefix, X-Replaced-Path), the
  * normalised path shared by routing and rewriting, config errors and labels.
  */
-import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
 import { parseGoTemplate, replaceAllGo } from '../../../middlewares/replace-path-regex.js';
-import { startUpstream, type Upstream } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { Upstream } from '../../helpers/upstream.js';
+import { request, type Reply } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function upstream(): Promise<Upstream> {
-  const u = await startUpstream();
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(config: DynamicConfig): Promise<TestRouter> {
-  const r = await startRouter(config);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+const { upstream, router } = useCleanups();
 
 /** raw request target: node sends the path exactly as given, dots and all */
-function get(base: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(base + path, { headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (base: string, path: string, headers: Record<string, string> = {}): Promise<Reply> =>
+  request(base + path, { headers });
 
 function withMiddlewares(
   u: Upstream,

@@ -5,34 +5,14 @@
  * forwarders only, config errors and labels.
  */
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
-import { startUpstream, type Upstream } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { Upstream } from '../../helpers/upstream.js';
+import { request as send, type Reply } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function upstream(): Promise<Upstream> {
-  const u = await startUpstream();
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(config: DynamicConfig, flags: string[] = []): Promise<TestRouter> {
-  const r = await startRouter(config, { flags });
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+const { upstream, router } = useCleanups();
 
 function request(
   base: string,
@@ -40,21 +20,7 @@ function request(
   headers: Record<string, string> = {},
   method = 'GET',
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(base + path, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-    });
-    req.on('error', reject);
-    req.end(method === 'POST' ? 'payload' : undefined);
-  });
+  return send(base + path, { method, headers, body: method === 'POST' ? 'payload' : undefined });
 }
 
 function withMiddleware(u: Upstream, middlewares: Record<string, unknown>): DynamicConfig {
@@ -186,9 +152,9 @@ describe('redirectScheme', () => {
     });
     expect(forged.status).toBe(302);
 
-    const trusted = await router(config, [
-      '--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32',
-    ]);
+    const trusted = await router(config, {
+      flags: ['--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32'],
+    });
     for (const proto of ['https', 'wss', 'HTTPS'])
       expect(
         (await request(trusted.url, '/x', { host: 'example.com', 'x-forwarded-proto': proto }))

@@ -4,66 +4,27 @@
  * connections, status-based retries, body replay and its limit, config
  * errors and labels.
  */
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
-import { startUpstream, type Upstream, type UpstreamHandler } from '../../helpers/upstream.js';
-import { startRouter, type TestRouter } from '../../helpers/portico.js';
+import type { UpstreamHandler } from '../../helpers/upstream.js';
+import { closedPort, request as send, type Reply } from '../../helpers/http.js';
+import { useCleanups } from '../../helpers/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
+const { upstream, router } = useCleanups();
 
-async function upstream(handler?: UpstreamHandler | string): Promise<Upstream> {
-  const u = await startUpstream(handler);
-  cleanups.push(() => u.close());
-  return u;
-}
-
-async function router(...args: Parameters<typeof startRouter>): Promise<TestRouter> {
-  const r = await startRouter(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-interface Reply {
-  status: number;
-  body: string;
-}
-
+/** body as an array is sent part by part (chunked: no Content-Length announced) */
 function request(
   url: string,
   method = 'GET',
   body?: string | string[],
   headers: Record<string, string> = {},
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-      );
-    });
-    req.on('error', reject);
-    if (Array.isArray(body)) {
-      // chunked: no Content-Length announced
-      for (const part of body) req.write(part);
-      req.end();
-    } else req.end(body);
-  });
+  return send(url, { method, body, headers });
 }
 
 async function closedUrl(): Promise<string> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `http://127.0.0.1:${port}`;
+  return `http://127.0.0.1:${await closedPort()}`;
 }
 
 function withRetry(servers: string[], retry: Record<string, unknown> | undefined): DynamicConfig {
