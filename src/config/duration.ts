@@ -5,25 +5,11 @@
  */
 
 import { StaticConfigError } from '../errors.js';
-
-/* Go's unit table (time.ParseDuration), expressed in milliseconds. */
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3, // U+00B5 micro sign, accepted by Go
-  μs: 1e-3, // U+03BC greek mu, accepted by Go
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
+import { tryParseGoDuration } from '../services/duration.js';
 
 /* Node timers overflow above 2^31-1 ms and then fire immediately, which would
    turn a very long timeout into an instant one; refuse instead. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
-
-const NUMBER = /^\d+(?:\.\d*)?$|^\.\d+$/;
-const COMPONENT = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 
 const EXAMPLES = 'examples: 100ms, 1.5s, 2m, 1h30m, or a number of seconds';
 
@@ -54,33 +40,12 @@ export function parseDuration(value: unknown, option: string): number {
 
 function parseDurationString(text: string, option: string): number {
   if (text === '') throw new StaticConfigError(option, `empty duration (${EXAMPLES})`);
-  if (NUMBER.test(text)) return Number(text) * 1000;
-  let rest = text;
-  if (rest.startsWith('+')) rest = rest.slice(1);
-  else if (rest.startsWith('-')) {
-    throw new StaticConfigError(option, `duration must not be negative`);
-  }
-  // Go accepts a bare "0" without a unit; any other unitless value is an error there.
-  if (rest === '0') return 0;
-  let total = 0;
-  let index = 0;
-  while (index < rest.length) {
-    COMPONENT.lastIndex = index;
-    const match = COMPONENT.exec(rest);
-    if (!match) {
-      throw new StaticConfigError(
-        option,
-        `${JSON.stringify(text)} is not a duration (${EXAMPLES})`,
-      );
-    }
-    const [, amount = '', unit = ''] = match;
-    total += Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
-    index = COMPONENT.lastIndex;
-  }
-  if (index === 0) {
+  if (text.startsWith('-')) throw new StaticConfigError(option, `duration must not be negative`);
+  const ms = tryParseGoDuration(text);
+  if (ms === undefined) {
     throw new StaticConfigError(option, `${JSON.stringify(text)} is not a duration (${EXAMPLES})`);
   }
-  return total;
+  return ms;
 }
 
 function finish(ms: number, option: string): number {

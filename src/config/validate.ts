@@ -15,6 +15,7 @@
  * numeric `rule` is more likely a mistake than intent.
  */
 import type { DynamicConfig, ElementError } from './dynamic.js';
+import { tryParseGoDuration } from '../services/duration.js';
 
 export interface ValidateResult {
   config: DynamicConfig;
@@ -353,31 +354,10 @@ function canonicalEntries(
 const TRUE_TEXT = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 const FALSE_TEXT = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 
-const DURATION_RE = /^[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
-const SECONDS_RE = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$/;
-
 /** Seconds for a Go duration string, or a bare number of seconds (Traefik's ptypes.Duration). */
 export function parseDuration(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  const text = value.trim();
-  if (SECONDS_RE.test(text)) return Number(text);
-  if (!DURATION_RE.test(text)) return undefined;
-  const unit: Record<string, number> = {
-    ns: 1e-9,
-    us: 1e-6,
-    µs: 1e-6,
-    μs: 1e-6,
-    ms: 1e-3,
-    s: 1,
-    m: 60,
-    h: 3600,
-  };
-  const sign = text.startsWith('-') ? -1 : 1;
-  let total = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
-    total += Number(m[1]) * unit[m[2]!]!;
-  }
-  return sign * total;
+  const ms = tryParseGoDuration(value);
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 const SKIP = Symbol('skip');
