@@ -18,6 +18,7 @@ import { createAccessLog } from './observability/access-log.js';
 import { createRouterServer, type RouterServer } from './server/router-server.js';
 import { createWhoami } from './quickstart/whoami.js';
 import { generateDefaultCertificate } from './tls/default-certificate.js';
+import { createAcmeManager, type AcmeManager } from './tls/acme/manager.js';
 
 export const QUICKSTART_WHOAMI_PORT = 8081;
 
@@ -101,6 +102,22 @@ function createDataPlane(sc: StaticConfig, logger: Logger): RouterServer {
   return createRouterServer({ staticConfig: sc, logger, accessLog });
 }
 
+/** ACME resolvers run next to the providers; their certificates join the configuration as a snapshot. */
+async function startAcme(
+  sc: StaticConfig,
+  logger: Logger,
+  aggregator: Aggregator,
+): Promise<AcmeManager | undefined> {
+  if (!sc.certificatesResolvers) return undefined;
+  const manager = await createAcmeManager({
+    resolvers: sc.certificatesResolvers,
+    logger,
+    emit: (snapshot) => aggregator.update(snapshot),
+  });
+  aggregator.update(manager.snapshot());
+  return manager;
+}
+
 /** Runs everything in this process. */
 export async function runSingle(
   sc: StaticConfig,
@@ -111,9 +128,11 @@ export async function runSingle(
   const addresses = await router.listen();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
+  const acmeRef: { current?: AcmeManager } = {};
   const aggregator = new Aggregator({
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
+      acmeRef.current?.update(merged.config);
       try {
         router.applyConfig(merged.config, merged.errors);
         readyResolve();
@@ -123,6 +142,8 @@ export async function runSingle(
     },
   });
   const abort = new AbortController();
+  const acme = await startAcme(sc, logger, aggregator);
+  if (acme) acmeRef.current = acme;
   const providers = buildProviders(sc, logger);
   startProviders(providers, aggregator, abort.signal, logger);
   if (providers.length === 0) aggregator.flush();
@@ -134,6 +155,7 @@ export async function runSingle(
     async close() {
       abort.abort();
       aggregator.close();
+      await acme?.close();
       await router.shutdown();
       whoami?.close();
       whoami?.closeAllConnections();
@@ -190,9 +212,11 @@ export async function runPrimary(
   for (let i = 0; i < sc.workers; i++) fork();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
+  const acmeRef: { current?: AcmeManager } = {};
   const aggregator = new Aggregator({
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
+      acmeRef.current?.update(merged.config);
       last = merged;
       for (const w of Object.values(cluster.workers ?? {}))
         if (w) send(w, { type: 'config', merged });
@@ -200,6 +224,8 @@ export async function runPrimary(
     },
   });
   const abort = new AbortController();
+  const acme = await startAcme(sc, logger, aggregator);
+  if (acme) acmeRef.current = acme;
   const providers = buildProviders(sc, logger);
   startProviders(providers, aggregator, abort.signal, logger);
   if (providers.length === 0) aggregator.flush();
@@ -213,6 +239,7 @@ export async function runPrimary(
       shuttingDown = true;
       abort.abort();
       aggregator.close();
+      await acme?.close();
       const workers = Object.values(cluster.workers ?? {}).filter(
         (w): w is Worker => w !== undefined,
       );

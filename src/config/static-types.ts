@@ -95,7 +95,21 @@ export interface ServersTransportDefaults {
   };
 }
 
+export interface AcmeResolverConfig {
+  email: string;
+  caServer: string;
+  /** absolute path of an acme.json, or a redis:// URL */
+  storage: string;
+  keyType: 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096';
+  /** files or PEM, trusted for the caServer's HTTPS */
+  caCertificates: string[];
+  httpChallenge: { entryPoint: string };
+  eab?: { kid: string; hmacEncoded: string };
+}
+
 export interface StaticConfig {
+  /** certificatesResolvers.<name>.acme */
+  certificatesResolvers?: Record<string, AcmeResolverConfig>;
   entryPoints: Record<string, EntryPointConfig>;
   providers: {
     providersThrottleDurationMs: number;

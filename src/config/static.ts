@@ -253,6 +253,54 @@ const ENTRY_POINT = group(
   },
 );
 
+const RESOLVER = group({
+  acme: group(
+    {
+      email: leaf(STRING, 'account email'),
+      caServer: leaf(STRING, 'ACME directory URL', "Let's Encrypt production"),
+      storage: leaf(
+        STRING,
+        'acme.json path (Traefik layout), or redis://host:port to share certificates between replicas',
+        'acme.json',
+      ),
+      keyType: leaf(STRING, 'EC256, EC384, RSA2048 or RSA4096', 'RSA4096'),
+      caCertificates: leaf(
+        list('pathOrPem'),
+        'CA certificates trusted for the caServer (files or PEM)',
+      ),
+      httpChallenge: group(
+        {
+          entryPoint: leaf(
+            STRING,
+            'entrypoint (port 80 from outside) answering HTTP-01 challenges',
+          ),
+        },
+        { section: { help: 'validate with HTTP-01' }, unsupported: ['delay'] },
+      ),
+      tlsChallenge: group({}, { section: { help: 'validate with TLS-ALPN-01 (not wired yet)' } }),
+      eab: group({
+        kid: leaf(STRING, 'external account binding key id'),
+        hmacEncoded: leaf(STRING, 'base64url HMAC key'),
+      }),
+    },
+    {
+      section: { help: "ACME (Let's Encrypt) certificates for routers with tls.certResolver" },
+      unsupported: [
+        'dnsChallenge',
+        'preferredChain',
+        'caSystemCertPool',
+        'caServerName',
+        'certificatesDuration',
+        'profile',
+        'emailAddresses',
+        'disableCommonName',
+        'clientTimeout',
+        'clientResponseHeaderTimeout',
+      ],
+    },
+  ),
+});
+
 const SCHEMA: Group = group(
   {
     configFile: leaf(
@@ -267,6 +315,7 @@ const SCHEMA: Group = group(
       { help: 'Portico never checks for updates or sends usage data' },
     ),
     entryPoints: { kind: 'map', item: ENTRY_POINT, placeholder: '<name>' },
+    certificatesResolvers: { kind: 'map', item: RESOLVER, placeholder: '<resolver>' },
     providers: group(
       {
         providersThrottleDuration: leaf(
@@ -441,7 +490,6 @@ const SCHEMA: Group = group(
   },
   {
     unsupported: [
-      'certificatesResolvers',
       'metrics',
       'tracing',
       'experimental',
@@ -485,12 +533,15 @@ class Store {
    * one name) and where it was first mentioned (for "address is required")
    */
   readonly entryPointNames = new Map<string, { name: string; source: Source }>();
+  /** the same for certificate resolver names */
+  readonly resolverNames = new Map<string, { name: string; source: Source }>();
 
-  canonicalName(name: string, source: Source): string {
+  canonicalName(name: string, source: Source, map = 'entryPoints'): string {
+    const names = map === 'certificatesResolvers' ? this.resolverNames : this.entryPointNames;
     const lower = name.toLowerCase();
-    const known = this.entryPointNames.get(lower);
+    const known = names.get(lower);
     if (known !== undefined) return known.name;
-    this.entryPointNames.set(lower, { name, source });
+    names.set(lower, { name, source });
     return name;
   }
 
@@ -502,8 +553,11 @@ class Store {
   /** records a raw value for a resolved target; conversion errors name `origin` */
   apply(target: Target, raw: unknown, origin: string, source: Source): void {
     const path = [...target.path];
-    if (path[0] === 'entryPoints' && path[1] !== undefined) {
-      path[1] = this.canonicalName(path[1], source);
+    if (
+      (path[0] === 'entryPoints' || path[0] === 'certificatesResolvers') &&
+      path[1] !== undefined
+    ) {
+      path[1] = this.canonicalName(path[1], source, path[0]);
     }
     const { node } = target;
     if (node.kind === 'group') {
@@ -1145,7 +1199,7 @@ class YamlWalker {
           );
         }
         // `web: {}` still declares the entry point, so a missing address is reported
-        this.store.canonicalName(key, this.source);
+        this.store.canonicalName(key, this.source, path[0]);
         this.walk(pair.value, schema.item, [...path, key], keyWritten, keyLine);
         continue;
       }
@@ -1439,6 +1493,52 @@ function build(ctx: Context): StaticConfig {
     }
   }
 
+  const certificatesResolvers: StaticConfig['certificatesResolvers'] = {};
+  for (const { name } of store.resolverNames.values()) {
+    const p = `certificatesResolvers.${name}.acme`;
+    if (!valueOf(ctx, p, false)) continue;
+    const http = valueOf(ctx, `${p}.httpChallenge`, false);
+    const tlsCh = valueOf(ctx, `${p}.tlsChallenge`, false);
+    const httpEp = entry(ctx, `${p}.httpChallenge.entryPoint`);
+    if (!http && !tlsCh) {
+      throw new StaticConfigError(
+        `${p}.httpChallenge.entryPoint`,
+        'an ACME resolver needs httpChallenge (tlsChallenge is not wired yet)',
+      );
+    }
+    if (tlsCh && !http) {
+      throw new StaticConfigError(
+        `${p}.tlsChallenge`,
+        'TLS-ALPN-01 is not wired to the entrypoints yet; use httpChallenge',
+      );
+    }
+    if (!httpEp)
+      throw new StaticConfigError(
+        `${p}.httpChallenge.entryPoint`,
+        'is required with httpChallenge',
+      );
+    const epName = store.knownName(String(httpEp.value)) ?? String(httpEp.value);
+    const keyTypeEntry = entry(ctx, `${p}.keyType`);
+    const keyType = String(keyTypeEntry?.value ?? 'RSA4096').toUpperCase();
+    if (!['EC256', 'EC384', 'RSA2048', 'RSA4096'].includes(keyType)) {
+      throw new StaticConfigError(keyTypeEntry!.origin, 'must be EC256, EC384, RSA2048 or RSA4096');
+    }
+    const storage = valueOf(ctx, `${p}.storage`, 'acme.json');
+    const kid = entry(ctx, `${p}.eab.kid`);
+    const hmac = entry(ctx, `${p}.eab.hmacEncoded`);
+    certificatesResolvers[name] = {
+      email: valueOf(ctx, `${p}.email`, ''),
+      caServer: valueOf(ctx, `${p}.caServer`, 'https://acme-v02.api.letsencrypt.org/directory'),
+      storage: /^rediss?:\/\//.test(storage) ? storage : absolute(ctx, storage),
+      keyType: keyType as 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096',
+      caCertificates: valueOf<string[]>(ctx, `${p}.caCertificates`, []).map((c) =>
+        c.includes('-----BEGIN') ? c : absolute(ctx, c),
+      ),
+      httpChallenge: { entryPoint: epName },
+      ...(kid && hmac ? { eab: { kid: String(kid.value), hmacEncoded: String(hmac.value) } } : {}),
+    };
+  }
+
   const log: StaticConfig['log'] = {
     level: valueOf(ctx, 'log.level', 'info') as StaticConfig['log']['level'],
     format: valueOf(ctx, 'log.format', 'json') as StaticConfig['log']['format'],
@@ -1501,6 +1601,8 @@ function build(ctx: Context): StaticConfig {
     workers: valueOf(ctx, 'workers', availableParallelism()),
     quickstart: valueOf(ctx, 'quickstart', false),
   };
+  if (Object.keys(certificatesResolvers).length > 0)
+    config.certificatesResolvers = certificatesResolvers;
   if (file) config.providers.file = file;
   if (docker) config.providers.docker = docker;
   if (accessLog) config.accessLog = accessLog;

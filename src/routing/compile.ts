@@ -37,6 +37,8 @@ export interface CompileOptions {
   /** errors found before compiling (providers, validation); carried into the table */
   errors?: ElementError[];
   version?: number;
+  /** names of the configured certificatesResolvers */
+  certResolvers?: string[];
   /** the default TLS certificate; with it, the table carries a certificate store */
   defaultCertificate?: KeyPair | undefined;
   /** handlers for `name@internal` services (api, dashboard, ping, noop) */
@@ -322,10 +324,12 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
         fail(`ruleSyntax ${r.ruleSyntax} is not supported; only v3 rules are`, 'ruleSyntax');
         continue;
       }
-      if (r.tls?.certResolver !== undefined) {
-        info.errors.push(
-          `tls.certResolver "${r.tls.certResolver}": ACME resolvers are not wired to the router yet; the certificate store serves this router`,
-        );
+      if (
+        r.tls?.certResolver !== undefined &&
+        !(opts.certResolvers ?? []).includes(r.tls.certResolver)
+      ) {
+        // like Traefik: the router serves with the certificates the store has; the resolver error is a warning
+        info.errors.push(`the certificate resolver "${r.tls.certResolver}" does not exist`);
         info.status = 'warning';
       }
       let rule;

@@ -192,6 +192,7 @@ export function createRouterServer(opts: {
           version: ++version,
           internalServices,
           defaultCertificate: staticConfig.defaultCertificate,
+          certResolvers: Object.keys(staticConfig.certificatesResolvers ?? {}),
         });
       } catch (err) {
         // compile records element errors itself; reaching here is a bug, and the old table keeps serving

@@ -941,9 +941,15 @@ describe('file errors', () => {
     ],
     [
       'unsupported option',
-      'certificatesResolvers:\n  le: {}\n',
-      'portico.yml: certificatesResolvers (line 1)',
+      'metrics:\n  prometheus: {}\n',
+      'portico.yml: metrics (line 1)',
       /not support yet/,
+    ],
+    [
+      'acme resolver without a challenge',
+      'certificatesResolvers:\n  le:\n    acme:\n      email: a@b.c\n',
+      'certificatesResolvers.le.acme.httpChallenge.entryPoint',
+      /needs httpChallenge/,
     ],
     [
       'configFile inside the file',

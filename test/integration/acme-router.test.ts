@@ -1,0 +1,130 @@
+/*
+ * ACME end to end through the real command: a router with tls.certResolver
+ * gets a certificate from a real ACME server (pebble) over HTTP-01 answered on
+ * the web entrypoint, serves it on the TLS entrypoint (verified against
+ * pebble's root), and a restart reuses the stored certificate without a new
+ * order. Runs with a worker process, as in production.
+ */
+import https from 'node:https';
+import tls from 'node:tls';
+import { mkdtempSync, writeFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/http.js';
+import { skipPebble, startPebble, type Pebble } from '../helpers/pebble.js';
+import { runPortico, type PorticoProcess } from '../helpers/process.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const skip = skipPebble();
+
+function trustedGet(
+  port: number,
+  rootPem: string,
+): Promise<{ status: number; body: string; serial: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/',
+        servername: 'acme.test',
+        headers: { host: 'acme.test' },
+        ca: rootPem,
+        agent: false,
+      },
+      (res) => {
+        const serial = (res.socket as tls.TLSSocket).getPeerCertificate().serialNumber;
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, serial }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe.skipIf(skip)('ACME certificates for routers (real pebble)', () => {
+  let pebble: Pebble;
+  let up: Upstream;
+  let dir: string;
+  let args: string[];
+  let securePort: number;
+  const running: PorticoProcess[] = [];
+
+  beforeAll(async () => {
+    pebble = await startPebble();
+    up = await startUpstream('acme-upstream');
+    dir = mkdtempSync(path.join(os.tmpdir(), 'portico-acme-e2e-'));
+    writeFileSync(path.join(dir, 'pebble-listener.pem'), pebble.listenerCertPem);
+    writeFileSync(
+      path.join(dir, 'dynamic.yml'),
+      [
+        'http:',
+        '  routers:',
+        '    secure:',
+        '      rule: Host(`acme.test`)',
+        '      entryPoints: [websecure]',
+        '      service: app',
+        '      tls:',
+        '        certResolver: pebble',
+        '  services:',
+        '    app:',
+        '      loadBalancer:',
+        '        servers:',
+        `          - url: ${up.url}`,
+        '',
+      ].join('\n'),
+    );
+    securePort = await freePort();
+    args = [
+      `--entryPoints.web.address=127.0.0.1:${pebble.httpPort}`,
+      `--entryPoints.websecure.address=127.0.0.1:${securePort}`,
+      '--entryPoints.websecure.http.tls',
+      `--certificatesResolvers.pebble.acme.caServer=${pebble.directoryUrl}`,
+      '--certificatesResolvers.pebble.acme.email=ops@example.com',
+      `--certificatesResolvers.pebble.acme.storage=${path.join(dir, 'acme.json')}`,
+      `--certificatesResolvers.pebble.acme.caCertificates=${path.join(dir, 'pebble-listener.pem')}`,
+      '--certificatesResolvers.pebble.acme.keyType=EC256',
+      '--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web',
+      `--providers.file.filename=${path.join(dir, 'dynamic.yml')}`,
+      '--workers=1',
+    ];
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const p of running) await p.stop('SIGKILL');
+    await up?.close();
+    await pebble?.stop();
+  });
+
+  let firstSerial = '';
+
+  it('obtains a certificate over HTTP-01 and serves it, trusted by the CA root', async () => {
+    const p = runPortico(args);
+    running.push(p);
+    const reply = await eventually(() => trustedGet(securePort, pebble.rootPem), {
+      timeoutMs: 45_000,
+      intervalMs: 250,
+    });
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body).name).toBe('acme-upstream');
+    firstSerial = reply.serial;
+    // stored for the next start, readable only by its owner
+    expect(statSync(path.join(dir, 'acme.json')).mode & 0o777).toBe(0o600);
+    expect((await p.stop('SIGTERM')).code).toBe(0);
+  }, 60_000);
+
+  it('reuses the stored certificate after a restart, without a new order', async () => {
+    const p = runPortico(args);
+    running.push(p);
+    const reply = await eventually(() => trustedGet(securePort, pebble.rootPem), {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
+    expect(reply.serial).toBe(firstSerial);
+    expect((await p.stop('SIGTERM')).code).toBe(0);
+  }, 40_000);
+});
