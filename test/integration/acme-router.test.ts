@@ -16,12 +16,14 @@ import { freePort } from '../helpers/http.js';
 import { skipPebble, startPebble, type Pebble } from '../helpers/pebble.js';
 import { runPortico, type PorticoProcess } from '../helpers/process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { skipRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 
-const skip = skipPebble();
+const skip = skipPebble() || skipRedis();
 
 function trustedGet(
   port: number,
   rootPem: string,
+  servername = 'acme.test',
 ): Promise<{ status: number; body: string; serial: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -29,8 +31,8 @@ function trustedGet(
         host: '127.0.0.1',
         port,
         path: '/',
-        servername: 'acme.test',
-        headers: { host: 'acme.test' },
+        servername,
+        headers: { host: servername },
         ca: rootPem,
         agent: false,
       },
@@ -127,4 +129,72 @@ describe.skipIf(skip)('ACME certificates for routers (real pebble)', () => {
     expect(reply.serial).toBe(firstSerial);
     expect((await p.stop('SIGTERM')).code).toBe(0);
   }, 40_000);
+
+  it('two Portico processes sharing Redis place exactly one order and both serve the certificate', async () => {
+    const redis: RedisServer = await startRedis();
+    try {
+      const shared = path.join(dir, 'shared.yml');
+      writeFileSync(
+        shared,
+        [
+          'http:',
+          '  routers:',
+          '    shared:',
+          '      rule: Host(`shared.test`)',
+          '      entryPoints: [websecure]',
+          '      service: app',
+          '      tls:',
+          '        certResolver: pebble',
+          '  services:',
+          '    app:',
+          '      loadBalancer:',
+          '        servers:',
+          `          - url: ${up.url}`,
+          '',
+        ].join('\n'),
+      );
+      // replica A owns the port the CA validates on; replica B only serves HTTPS: whichever of them
+      // orders, the challenge is answered (Redis shares pending challenges between replicas)
+      const common = (webPort: number, tlsPort: number): string[] => [
+        `--entryPoints.web.address=127.0.0.1:${webPort}`,
+        `--entryPoints.websecure.address=127.0.0.1:${tlsPort}`,
+        '--entryPoints.websecure.http.tls',
+        `--certificatesResolvers.pebble.acme.caServer=${pebble.directoryUrl}`,
+        '--certificatesResolvers.pebble.acme.email=ops@example.com',
+        `--certificatesResolvers.pebble.acme.storage=redis://127.0.0.1:${redis.port}`,
+        `--certificatesResolvers.pebble.acme.caCertificates=${path.join(dir, 'pebble-listener.pem')}`,
+        '--certificatesResolvers.pebble.acme.keyType=EC256',
+        '--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web',
+        `--providers.file.filename=${shared}`,
+        '--workers=0',
+      ];
+      const tlsA = await freePort();
+      const tlsB = await freePort();
+      const a = runPortico(common(pebble.httpPort, tlsA));
+      const b = runPortico(common(await freePort(), tlsB));
+      running.push(a, b);
+      const [ra, rb] = await Promise.all([
+        eventually(() => trustedGet(tlsA, pebble.rootPem, 'shared.test'), {
+          timeoutMs: 45_000,
+          intervalMs: 250,
+        }),
+        eventually(() => trustedGet(tlsB, pebble.rootPem, 'shared.test'), {
+          timeoutMs: 45_000,
+          intervalMs: 250,
+        }),
+      ]);
+      expect(ra.status).toBe(200);
+      expect(rb.status).toBe(200);
+      // one order: both replicas serve the very same certificate
+      expect(ra.serial).toBe(rb.serial);
+      const ordered = [...a.lines, ...b.lines].filter(
+        (l) => l.msg === 'ordering certificate' && l.domain === 'shared.test',
+      );
+      expect(ordered).toHaveLength(1);
+      await a.stop('SIGTERM');
+      await b.stop('SIGTERM');
+    } finally {
+      await redis.stop();
+    }
+  }, 90_000);
 });
