@@ -18,7 +18,7 @@
  */
 import { ConfigElementError } from '../src/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
-import type { Handler, RequestContext, ResponseWriter } from '../src/server/context.js';
+import { requestHasBody, type Handler, type RequestContext, type ResponseWriter } from '../src/server/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 
@@ -263,7 +263,9 @@ class AttemptWriter implements ResponseWriter {
 
 function tooLarge(ctx: RequestContext): void {
   // the rest of the body is not read: the connection cannot be reused
-  sendStatus(ctx.writer, 413, { connection: 'close' });
+  // (shouldKeepAlive rather than a Connection header, which HTTP/2 forbids)
+  ctx.res.shouldKeepAlive = false;
+  sendStatus(ctx.writer, 413);
 }
 
 /** Reads the request body into ctx.body, then calls done; answers 413 itself when it is too large. */
@@ -280,7 +282,7 @@ function readBody(ctx: RequestContext, max: number, done: () => void): void {
       done();
       return;
     }
-  } else if (h['transfer-encoding'] === undefined) {
+  } else if (!requestHasBody(ctx.req)) {
     done(); // no body at all
     return;
   }

@@ -20,7 +20,7 @@ import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { Pool, type Dispatcher } from 'undici';
 import { ConfigElementError } from '../src/errors.js';
-import type { RequestContext } from '../src/server/context.js';
+import { requestHasBody, type RequestContext } from '../src/server/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { connectionTokens } from '../src/proxy/headers.js';
 import { stableKey } from '../src/routing/state.js';
@@ -213,12 +213,7 @@ function readBody(ctx: RequestContext, max: number): Promise<Buffer | null> {
       ? Promise.reject(new BodyTooLarge())
       : Promise.resolve(ctx.body.length > 0 ? ctx.body : null);
   }
-  const h = ctx.req.headers;
-  if (
-    (h['content-length'] === undefined || h['content-length'] === '0') &&
-    h['transfer-encoding'] === undefined
-  )
-    return Promise.resolve(null);
+  if (!requestHasBody(ctx.req)) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
     const req = ctx.req;
     const chunks: Buffer[] = [];
@@ -477,7 +472,8 @@ export const forwardAuth: MiddlewareDefinition = {
             if (err instanceof BodyTooLarge) {
               build.logger.debug({ maxBodySize }, 'forwardAuth: request body too large');
               // the rest of the body is not read: close the connection after answering
-              sendStatus(ctx.writer, 401, { connection: 'close' });
+              ctx.res.shouldKeepAlive = false;
+              sendStatus(ctx.writer, 401);
             } else sendStatus(ctx.writer, 500);
             return;
           }

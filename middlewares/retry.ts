@@ -25,7 +25,7 @@
  */
 import { ConfigElementError } from '../src/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
-import type { RequestContext, ResponseWriter } from '../src/server/context.js';
+import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/server/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 
@@ -260,15 +260,12 @@ export const retry: MiddlewareDefinition = {
         return;
       }
       const idempotent = p.retryNonIdempotent || !NON_IDEMPOTENT.has(ctx.method);
-      const h = ctx.req.headers;
-      const cl = h['content-length'];
-      const hasBody =
-        ctx.body === undefined &&
-        (cl !== undefined ? cl !== '0' : h['transfer-encoding'] !== undefined);
+      const hasBody = ctx.body === undefined && requestHasBody(ctx.req);
       if (!hasBody) {
         run(ctx, next, p, idempotent);
         return;
       }
+      const cl = ctx.req.headers['content-length'];
       if (maxBody >= 0 && cl !== undefined && Number(cl) > maxBody) {
         // too large to keep: sent once, as it streams
         next(ctx);

@@ -18,7 +18,7 @@ import type {
   IncomingHttpHeaders,
   OutgoingHttpHeaders,
 } from 'node:http2';
-import type { RequestContext } from '../server/context.js';
+import { requestHasBody, type RequestContext } from '../server/context.js';
 import { relayTrailerList } from './forward.js';
 import { upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
@@ -179,13 +179,6 @@ export interface H2cForwardOptions extends Omit<UpstreamHeaderOptions, 'serverHo
   observer?: H2cObserver;
 }
 
-function hasBody(ctx: RequestContext): boolean {
-  const h = ctx.req.headers;
-  const cl = h['content-length'];
-  if (cl !== undefined) return cl !== '0';
-  return h['transfer-encoding'] !== undefined;
-}
-
 /** The request head for the h2c server: pseudo-headers, then upstreamHeaders minus what HTTP/2 forbids. */
 function requestHeaders(
   ctx: RequestContext,
@@ -244,7 +237,7 @@ export function forwardH2c(
   if (ctx.clientGone || ctx.writer.destroyed) return;
   const observer = opts.observer;
   const body = ctx.body;
-  const streamBody = body === undefined && hasBody(ctx);
+  const streamBody = body === undefined && requestHasBody(ctx.req);
   let done = false;
   let headerTimer: NodeJS.Timeout | undefined;
 

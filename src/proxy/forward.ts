@@ -5,7 +5,7 @@
  * building objects, which keeps the hot path short (see docs/benchmarks.md).
  */
 import type { Dispatcher, Pool } from 'undici';
-import type { RequestContext, ResponseWriter } from '../server/context.js';
+import { requestHasBody, type RequestContext, type ResponseWriter } from '../server/context.js';
 import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
 
@@ -28,13 +28,6 @@ export interface ForwardObserver {
 
 export interface ForwardOptions extends Omit<UpstreamHeaderOptions, 'serverHost'> {
   observer?: ForwardObserver;
-}
-
-function hasBody(ctx: RequestContext): boolean {
-  const h = ctx.req.headers;
-  const cl = h['content-length'];
-  if (cl !== undefined) return cl !== '0';
-  return h['transfer-encoding'] !== undefined;
 }
 
 class ForwardHandler implements Dispatcher.DispatchHandler {
@@ -145,7 +138,7 @@ export function forward(
   preservePath = false,
 ): void {
   ctx.upstreamUrl = server.url;
-  const body = hasBody(ctx);
+  const body = requestHasBody(ctx.req);
   const path =
     preservePath && server.basePath !== '' ? server.basePath + ctx.target() : ctx.target();
   const headers = upstreamHeaders(ctx, {

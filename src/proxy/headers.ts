@@ -79,6 +79,8 @@ export function upstreamHeaders(
       continue;
     }
     if (name === 'host') continue;
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers upstream
+    if (name.charCodeAt(0) === 0x3a) continue;
     if (tokens !== null && tokens.has(name)) continue;
     // an untrusted client's forwarded family was already dropped by the entrypoint
     if (FORWARDED.has(name)) continue;

@@ -121,6 +121,20 @@ export class RequestContext {
   }
 }
 
+/**
+ * Whether the client's request carries a body: Content-Length above 0 or
+ * Transfer-Encoding on HTTP/1.1; on HTTP/2 (which frames bodies itself) a
+ * stream that did not end with its headers.
+ */
+export function requestHasBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  const cl = h['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  if (h['transfer-encoding'] !== undefined) return true;
+  const stream = (req as { stream?: { endAfterHeaders?: boolean } }).stream;
+  return req.httpVersionMajor === 2 && stream?.endAfterHeaders === false;
+}
+
 /** A step in the request pipeline: a router's middleware chain ends in a service handler. */
 export type Handler = (ctx: RequestContext) => void;
 

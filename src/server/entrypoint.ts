@@ -5,7 +5,7 @@
  * request, so a request finishes on the table it started with.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import http2 from 'node:http2';
 import { BlockList, isIPv6, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -212,9 +212,10 @@ export function createEntryPoint(opts: {
     noDelay: true,
   };
   const tlsTerminating = ep.http.tls !== undefined;
+  // TLS entrypoints speak HTTP/2 and HTTP/1.1 on the same port, chosen by ALPN
   const server: http.Server = tlsTerminating
-    ? https.createServer({
-        ...httpOptions,
+    ? (http2.createSecureServer({
+        allowHTTP1: true,
         // the certificate follows the SNI name, from the store of the table in force now
         SNICallback: (servername, cb) => {
           const store = opts.holder.current.certificates;
@@ -224,9 +225,33 @@ export function createEntryPoint(opts: {
         // clients that send no SNI get the default certificate
         ...(opts.defaultCertificate ?? {}),
         minVersion: 'TLSv1.2',
-        ALPNProtocols: ['http/1.1'],
-      })
+        // Traefik's default; bounded header lists keep HPACK memory in check
+        settings: { maxConcurrentStreams: 250, maxHeaderListSize: ep.http.maxHeaderBytes },
+        maxSessionMemory: 32,
+      }) as unknown as http.Server)
     : http.createServer(httpOptions);
+  // the HTTP/2 server has no closeIdleConnections/closeAllConnections: track its sessions and sockets
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const sockets = new Set<Socket>();
+  if (tlsTerminating) {
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+  }
+  const closeIdle = (): void => {
+    if (!tlsTerminating) server.closeIdleConnections();
+    // GOAWAY: HTTP/2 clients finish their streams and open no new ones
+    else for (const session of sessions) session.close();
+  };
+  const closeAll = (): void => {
+    if (!tlsTerminating) server.closeAllConnections();
+    else for (const socket of sockets) socket.destroy();
+  };
   if (tlsTerminating) {
     server.on('tlsClientError', (err: Error) =>
       log.debug({ err: err.message }, 'tls handshake failed'),
@@ -244,7 +269,8 @@ export function createEntryPoint(opts: {
 
   const finish = (ctx: RequestContext): void => {
     inFlight--;
-    if (!ctx.res.writableFinished) {
+    // Http2ServerResponse has writableEnded but no writableFinished
+    if (!(ctx.res.writableFinished ?? ctx.res.writableEnded)) {
       ctx.clientGone = true;
       const abort = ctx.abortUpstream;
       if (abort !== undefined) {
@@ -269,7 +295,8 @@ export function createEntryPoint(opts: {
   ): void => {
     const table = opts.holder.current;
     // HTTP/0.9 ("GET /" with no version) has no headers and no framing: never forward it
-    if (req.httpVersionMajor !== 1) {
+    // (HTTP/2 arrives only on TLS entrypoints, negotiated by ALPN)
+    if (req.httpVersionMajor !== 1 && !(req.httpVersionMajor === 2 && tlsTerminating)) {
       refuse(res, 400);
       return;
     }
@@ -282,7 +309,8 @@ export function createEntryPoint(opts: {
       refuse(res, 400);
       return;
     }
-    let rawHost = req.headers.host ?? '';
+    // HTTP/2 carries the host in :authority (browsers send no Host header)
+    let rawHost = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
     let url = req.url ?? '/';
     if (url.charCodeAt(0) !== 0x2f) {
       const abs = splitAbsolute(url);
@@ -327,7 +355,7 @@ export function createEntryPoint(opts: {
     if (writeTimeoutMs > 0 && upgrade === undefined) {
       // Go's WriteTimeout: the whole response must be written within this, or the connection is cut
       const timer = setTimeout(() => {
-        if (!res.writableFinished) res.destroy();
+        if (!(res.writableFinished ?? res.writableEnded)) res.destroy();
       }, writeTimeoutMs);
       timer.unref();
       res.once('close', () => clearTimeout(timer));
@@ -437,13 +465,13 @@ export function createEntryPoint(opts: {
         // requestAcceptGraceTimeout: keep accepting while a load balancer in front notices we are going
         const stopAccepting = (): void => {
           server.close();
-          server.closeIdleConnections();
+          closeIdle();
         };
         if (acceptFor > 0) setTimeout(stopAccepting, acceptFor).unref();
         else stopAccepting();
         const done = (): void => {
           clearTimeout(timer);
-          server.closeAllConnections();
+          closeAll();
           resolve();
         };
         const timer = setTimeout(done, acceptFor + graceMs);

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { request as undiciRequest } from 'undici';
-import type { Handler, RequestContext } from '../server/context.js';
+import { requestHasBody, type Handler, type RequestContext } from '../server/context.js';
 import type {
   FailoverConfig,
   LoadBalancerConfig,
@@ -374,9 +374,7 @@ function buildMirroring(
     handle(rc) {
       rc.serviceName = name;
       const targets = chosen();
-      const hasBody =
-        rc.req.headers['content-length'] !== undefined ||
-        rc.req.headers['transfer-encoding'] !== undefined;
+      const hasBody = requestHasBody(rc.req);
       if (targets.length === 0) {
         main.handle(rc);
         return;

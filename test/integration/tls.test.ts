@@ -4,6 +4,7 @@
  * HTTP → HTTPS redirection of an entrypoint. Real TLS handshakes on 127.0.0.1.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -11,6 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import selfsigned from 'selfsigned';
+import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -230,5 +232,116 @@ describe('TLS entrypoint', () => {
     r.apply(next);
     const reply = await httpsGet(securePort, 'secure.test', 'secure.test');
     expect(reply.peerSan).toContain('DNS:renewed.secure.test');
+  });
+});
+
+describe('HTTP/2 on the TLS entrypoint', () => {
+  function h2request(
+    headers: http2.OutgoingHttpHeaders,
+    body?: string,
+  ): Promise<{
+    status: number;
+    headers: http2.IncomingHttpHeaders;
+    body: string;
+    alpn: string | false;
+  }> {
+    return new Promise((resolve, reject) => {
+      const session = http2.connect(`https://127.0.0.1:${securePort}`, {
+        servername: 'secure.test',
+        rejectUnauthorized: false,
+      });
+      session.on('error', reject);
+      const req = session.request(headers);
+      let data = '';
+      let head: http2.IncomingHttpHeaders = {};
+      req.on('response', (h) => (head = h));
+      req.on('data', (c: Buffer) => (data += c.toString()));
+      req.on('end', () => {
+        const alpn = (session.socket as tls.TLSSocket).alpnProtocol ?? false;
+        session.close();
+        resolve({ status: Number(head[':status']), headers: head, body: data, alpn });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('negotiates h2 and routes by :authority, forwarding plain headers upstream', async () => {
+    const reply = await h2request({
+      ':path': '/over-h2?x=1',
+      ':authority': 'secure.test',
+      'x-client': 'h2',
+    });
+    expect(reply.alpn).toBe('h2');
+    expect(reply.status).toBe(200);
+    const seen = up.seen.at(-1)!;
+    expect(seen.url).toBe('/over-h2?x=1');
+    expect(seen.headers.host).toBe('secure.test');
+    expect(seen.headers['x-client']).toBe('h2');
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+    expect(Object.keys(seen.headers).filter((k) => k.startsWith(':'))).toEqual([]);
+  });
+
+  it('streams a request body over h2', async () => {
+    const reply = await h2request(
+      { ':method': 'POST', ':path': '/upload', ':authority': 'secure.test' },
+      'h2 payload',
+    );
+    expect(reply.status).toBe(200);
+    expect(up.seen.at(-1)).toMatchObject({ method: 'POST', body: 'h2 payload' });
+  });
+
+  it('answers 404 over h2 for an unknown host', async () => {
+    const reply = await h2request({ ':path': '/', ':authority': 'nobody.test' });
+    expect(reply.status).toBe(404);
+  });
+});
+
+describe('WebSocket over TLS', () => {
+  it('upgrades wss connections (HTTP/1.1) on the TLS entrypoint', async () => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (socket, req) => {
+      socket.send(`proto=${String(req.headers['x-forwarded-proto'])}`);
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const wsPort = (server.address() as net.AddressInfo).port;
+    try {
+      r.apply({
+        ...config,
+        http: {
+          ...config.http,
+          routers: {
+            ...config.http!.routers,
+            ws: {
+              priority: 1000,
+              rule: 'Host(`secure.test`) && Path(`/ws`)',
+              service: 'ws',
+              entryPoints: ['websecure'],
+              tls: {},
+            },
+          },
+          services: {
+            ...config.http!.services,
+            ws: { loadBalancer: { servers: [{ url: `http://127.0.0.1:${wsPort}` }] } },
+          },
+        },
+      });
+      const ws = new WebSocket(`wss://127.0.0.1:${securePort}/ws`, {
+        servername: 'secure.test',
+        headers: { host: 'secure.test' },
+        rejectUnauthorized: false,
+      } as unknown as ConstructorParameters<typeof WebSocket>[1]);
+      const first = await new Promise<string>((resolve, reject) => {
+        ws.on('message', (m) => resolve(m.toString()));
+        ws.on('error', reject);
+      });
+      ws.close();
+      expect(first).toBe('proto=wss');
+    } finally {
+      wss.close();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
