@@ -18,7 +18,12 @@
  */
 import { ConfigElementError } from '../src/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
-import { requestHasBody, type Handler, type RequestContext, type ResponseWriter } from '../src/server/context.js';
+import {
+  requestHasBody,
+  type Handler,
+  type RequestContext,
+  type ResponseWriter,
+} from '../src/server/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 
