@@ -17,7 +17,7 @@ http:
         servers:
           - url: ${BENCH_BACKEND_URL}
 YAML
-exec node "$here/bin/portico.js" \
+exec node "$here/dist/src/bin.js" \
   --entryPoints.web.address="127.0.0.1:${OURS_PORT}" \
   --providers.file.filename="$dir/dynamic.yml" --providers.file.watch=false \
   --workers="${PORTICO_WORKERS:-1}" --log.level=error \

@@ -325,7 +325,7 @@ async function main() {
     writeDynamic(path.join(dir, 'dynamic.yml'), hosts, backend);
     const port = await freePort();
     start(key, process.execPath, [
-      path.join(root, 'bin/portico.js'),
+      path.join(root, 'dist/src/bin.js'),
       `--entryPoints.web.address=127.0.0.1:${port}`,
       `--providers.file.filename=${path.join(dir, 'dynamic.yml')}`,
       '--providers.file.watch=false',

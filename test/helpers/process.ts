@@ -1,5 +1,5 @@
 /*
- * Runs the real `portico` command (bin/portico.js over dist/) as a child
+ * Runs the real `portico` command (dist/src/bin.js over dist/) as a child
  * process and follows its JSON log, for tests of start-up, reloads, signals
  * and the cluster. Only processes started here are stopped, by pid.
  */
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { eventually } from './eventually.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const BIN = path.join(ROOT, 'bin/portico.js');
+export const BIN = path.join(ROOT, 'dist/src/bin.js');
 
 export interface PorticoProcess {
   child: ChildProcess;
