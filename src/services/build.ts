@@ -223,11 +223,12 @@ function buildLoadBalancer(
           headers.push('set-cookie', cookie),
         );
       }
+      // one small object per request, no spreads on the hot path
       const opts = {
         passHostHeader,
         trusted: rc.trusted,
         entryPointPort: ctx.entryPointPort(rc),
-        ...(observer ? { observer } : {}),
+        observer,
       };
       if (server.kind === 'h2c') {
         if (rc.upgrade !== undefined) {
