@@ -70,7 +70,12 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const headers = responseHeaders((rawHeaders ?? []) as Buffer[]);
     const hooks = ctx.responseHeaderHooks;
     if (hooks !== undefined) for (const hook of hooks) hook(ctx, statusCode, headers);
-    res.writeHead(statusCode, statusText || undefined, headers);
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): node warns if one is given
+    res.writeHead(
+      statusCode,
+      ctx.req.httpVersionMajor === 2 ? undefined : statusText || undefined,
+      headers,
+    );
     this.observer?.success(this.server, statusCode);
     return true;
   }
