@@ -15,23 +15,28 @@ import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { loadUserEntries, passwordVerifier, type PasswordVerifier } from './htpasswd.js';
 
-const options = {
-  users: { type: 'stringList', description: 'users as name:hash (htpasswd: bcrypt, apr1, sha1)' },
-  usersFile: {
-    type: 'string',
-    description: 'htpasswd file, read when the configuration is applied; merged with users',
-  },
-  realm: { type: 'string', description: 'realm sent in the challenge; default "traefik"' },
-  headerField: {
-    type: 'string',
-    description:
-      "request header set to the authenticated user's name (the client's value is dropped)",
-  },
-  removeHeader: {
-    type: 'bool',
-    description: 'remove the Authorization header before forwarding',
-  },
-} as const;
+/** The options basicAuth and digestAuth share; only the user format differs. */
+export function authOptions(userFormat: string, fileFormat: string) {
+  return {
+    users: { type: 'stringList', description: `users as ${userFormat}` },
+    usersFile: {
+      type: 'string',
+      description: `${fileFormat} file, read when the configuration is applied; merged with users`,
+    },
+    realm: { type: 'string', description: 'realm sent in the challenge; default "traefik"' },
+    headerField: {
+      type: 'string',
+      description:
+        "request header set to the authenticated user's name (the client's value is dropped)",
+    },
+    removeHeader: {
+      type: 'bool',
+      description: 'remove the Authorization header before forwarding',
+    },
+  } as const;
+}
+
+const options = authOptions('name:hash (htpasswd: bcrypt, apr1, sha1)', 'htpasswd');
 
 interface BasicAuthOptions {
   users?: string[];

@@ -16,25 +16,9 @@ import { sendStatus } from '../src/proxy/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { loadUserEntries } from './htpasswd.js';
-import { checkHeaderField, checkRealm } from './basic-auth.js';
+import { authOptions, checkHeaderField, checkRealm } from './basic-auth.js';
 
-const options = {
-  users: { type: 'stringList', description: 'users as name:realm:HA1 (htdigest format)' },
-  usersFile: {
-    type: 'string',
-    description: 'htdigest file, read when the configuration is applied; merged with users',
-  },
-  realm: { type: 'string', description: 'realm sent in the challenge; default "traefik"' },
-  headerField: {
-    type: 'string',
-    description:
-      "request header set to the authenticated user's name (the client's value is dropped)",
-  },
-  removeHeader: {
-    type: 'bool',
-    description: 'remove the Authorization header before forwarding',
-  },
-} as const;
+const options = authOptions('name:realm:HA1 (htdigest format)', 'htdigest');
 
 interface DigestAuthOptions {
   users?: string[];
