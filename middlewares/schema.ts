@@ -7,6 +7,7 @@
  */
 import { ConfigElementError } from '../src/errors.js';
 import { parseGoDuration } from '../src/services/duration.js';
+import { suggest } from '../src/config/validate.js';
 
 export type OptionType =
   | 'string'
@@ -39,33 +40,9 @@ export interface OptionSpec {
 
 export type OptionsSchema = Record<string, OptionSpec>;
 
-function levenshtein(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
-}
-
 function suggestion(key: string, names: string[]): string {
-  let best = '';
-  let bestD = Infinity;
-  for (const n of names) {
-    const d = levenshtein(key.toLowerCase(), n.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = n;
-    }
-  }
-  return bestD <= Math.max(2, Math.floor(key.length / 3))
-    ? `; did you mean ${best}?`
-    : `; known: ${names.join(', ')}`;
+  const hint = suggest(key, names);
+  return hint !== undefined ? `; did you mean ${hint}?` : `; known: ${names.join(', ')}`;
 }
 
 function fail(path: string, message: string): never {

@@ -20,7 +20,7 @@ import type {
   ServiceConfig,
 } from '../../src/config/dynamic.js';
 import { decodeLabels, parseLabelBool, type LabelIssue } from '../../src/config/labels.js';
-import { stableStringify } from '../file/merge.js';
+import { stableKey } from '../../src/config/objects.js';
 
 /* ------------------------------------------------------------------ types */
 
@@ -716,7 +716,7 @@ function merge(contributions: readonly Contribution[], errors: ElementError[]): 
     const conflicted = new Set<string>();
     for (const contribution of contributions) {
       for (const [name, value] of Object.entries(contribution[section])) {
-        const fingerprint = stableStringify(withoutServers(kind, value));
+        const fingerprint = stableKey(withoutServers(kind, value));
         const seen = origins.get(name);
         if (!seen) {
           origins.set(name, [{ container: contribution.container, fingerprint }]);

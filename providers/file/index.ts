@@ -19,7 +19,8 @@ import type { ElementError } from '../../src/config/dynamic.js';
 import type { Provider, ProviderSnapshot } from '../../src/config/provider.js';
 import { StaticConfigError } from '../../src/errors.js';
 import { fileError, fileFormat, parseDynamicText, readError, type ParsedFile } from './load.js';
-import { mergeContributions, stableStringify, type FileContribution } from './merge.js';
+import { mergeContributions, type FileContribution } from './merge.js';
+import { stableKey } from '../../src/config/objects.js';
 
 export { loadDynamicFile, parseDynamicText, type LoadResult, type ParsedFile } from './load.js';
 
@@ -317,7 +318,7 @@ export function createFileProvider(opts: FileProviderOptions): Provider {
               again = false;
               const { snapshot, dirs } = await source.refresh();
               if (signal.aborted) return;
-              const key = stableStringify(snapshot);
+              const key = stableKey(snapshot);
               if (key !== lastEmitted) {
                 lastEmitted = key;
                 for (const e of snapshot.errors) {

@@ -5,6 +5,7 @@
  * reported with every file involved, so no file silently wins by sort order.
  */
 import type { DynamicConfig, ElementError } from '../../src/config/dynamic.js';
+import { isPlainObject, setKey, stableKey } from '../../src/config/objects.js';
 import type { ElementOrigin } from '../../src/config/provider.js';
 
 export interface FileContribution {
@@ -29,29 +30,6 @@ const KINDS: Record<string, { kind: ElementError['kind']; noun: string }> = {
   'tls.options': { kind: 'tls', noun: 'tls options' },
   'tls.stores': { kind: 'tls', noun: 'tls store' },
 };
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
-/** JSON with sorted keys: equal for structurally equal values whatever the key order. */
-export function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (isPlainObject(value)) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 interface Definition {
   file: string;
@@ -84,7 +62,7 @@ export function mergeContributions(contributions: readonly FileContribution[]): 
           lists.set(root, byRoot);
           const items = byRoot.get(section) ?? [];
           byRoot.set(section, items);
-          for (const value of sectionValue) items.push({ value, key: stableStringify(value) });
+          for (const value of sectionValue) items.push({ value, key: stableKey(value) });
           continue;
         }
         if (!isPlainObject(sectionValue)) {
@@ -103,7 +81,7 @@ export function mergeContributions(contributions: readonly FileContribution[]): 
             file,
             line: lines[`${root}.${section}/${name}`],
             value,
-            key: stableStringify(value),
+            key: stableKey(value),
           });
         }
       }

@@ -15,6 +15,7 @@
  * container's other routers down with it.
  */
 import { middlewareDefinitions, middlewareTypes } from '../../middlewares/registry.js';
+import { setKey } from './objects.js';
 import type { OptionSpec, OptionsSchema } from '../../middlewares/schema.js';
 import { parseDuration, suggest } from './validate.js';
 
@@ -281,15 +282,6 @@ function splitSegment(segment: string): string[] | undefined {
   const out = [m[1]!];
   for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) out.push(`[${idx[1]}]`);
   return out;
-}
-
-function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
 }
 
 /* ---------------------------------------------------------------- decoding */

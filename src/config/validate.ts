@@ -16,6 +16,7 @@
  */
 import type { DynamicConfig, ElementError } from './dynamic.js';
 import { tryParseGoDuration } from '../services/duration.js';
+import { isPlainObject, setKey } from './objects.js';
 
 export interface ValidateResult {
   config: DynamicConfig;
@@ -257,20 +258,6 @@ const HTTP_KEYS = ['routers', 'services', 'middlewares', 'serversTransports'];
 const TLS_KEYS = ['certificates', 'options', 'stores'];
 
 /* ---------------------------------------------------------------- helpers */
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Assigns without ever touching a prototype, whatever the key (`__proto__` included). */
-function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';

@@ -20,7 +20,7 @@ import type {
 } from 'node:http2';
 import { requestHasBody, type RequestContext } from '../server/context.js';
 import { relayTrailerList } from './forward.js';
-import { upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
+import { RESPONSE_HOP_BY_HOP, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
 import type { TransportSettings } from './transport.js';
 
@@ -35,17 +35,6 @@ const H2_FORBIDDEN = new Set([
   'upgrade',
   'host',
   'http2-settings',
-]);
-
-/** Response headers that must not reach an HTTP/1.1 client as such. */
-const RESPONSE_SKIP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
 ]);
 
 function codedError(message: string, code: string): Error {
@@ -305,7 +294,7 @@ export function forwardH2c(
       stream.close(NGHTTP2_CANCEL);
       return;
     }
-    const headers = flatHeaders(h, RESPONSE_SKIP);
+    const headers = flatHeaders(h, RESPONSE_HOP_BY_HOP);
     const hooks = ctx.responseHeaderHooks;
     if (hooks !== undefined) for (const hook of hooks) hook(ctx, status, headers);
     res.writeHead(status, undefined, headers);

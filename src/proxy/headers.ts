@@ -119,7 +119,8 @@ function forwardedPort(ctx: RequestContext, entryPointPort: number): string {
   return String(entryPointPort);
 }
 
-const RESPONSE_HOP_BY_HOP = new Set([
+/** Response headers that belong to one connection and are never relayed. */
+export const RESPONSE_HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',

@@ -56,14 +56,4 @@ export class StateRegistry {
   }
 }
 
-/** Stable JSON for hashing configuration fragments (object keys sorted). */
-export function stableKey(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const sorted: Record<string, unknown> = {};
-      for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-      return sorted;
-    }
-    return v;
-  });
-}
+export { stableKey } from '../config/objects.js';
