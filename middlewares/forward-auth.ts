@@ -22,7 +22,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { ConfigElementError } from '../src/errors.js';
 import { requestHasBody, type RequestContext } from '../src/server/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
-import { connectionTokens } from '../src/proxy/headers.js';
+import { appendTraceContext, connectionTokens } from '../src/proxy/headers.js';
 import { stableKey } from '../src/routing/state.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
@@ -366,6 +366,7 @@ export const forwardAuth: MiddlewareDefinition = {
         if (REQUEST_SKIP.has(name) || FORWARDED.has(name)) continue;
         if (tokens !== null && tokens.has(name)) continue;
         if (requestAllow !== undefined && !requestAllow.has(name)) continue;
+        if (name === 'traceparent' || name === 'tracestate') continue;
         const v = h[name];
         if (v === undefined) continue;
         if (typeof v === 'string') out.push(name, v);
@@ -381,6 +382,8 @@ export const forwardAuth: MiddlewareDefinition = {
       out.push('x-forwarded-uri', given('x-forwarded-uri') ?? ctx.target());
       out.push('x-forwarded-port', given('x-forwarded-port') ?? portOf(ctx));
       out.push('x-real-ip', given('x-real-ip') ?? ctx.clientIp);
+      // the auth call belongs to the request's trace, whatever authRequestHeaders lets through
+      appendTraceContext(ctx, out);
       return out;
     };
 

@@ -220,6 +220,7 @@ function run(
     }
     ctx.writer = new AttemptWriter(out, ctx, shouldRetry, () => {
       attempt++;
+      ctx.retryAttempts++;
       const wait = backoff();
       // never re-enter the chain from inside the failing attempt's callback
       if (wait > 0) setTimeout(tryOnce, wait);

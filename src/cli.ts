@@ -27,6 +27,13 @@ import { mergeSnapshots } from './config/aggregate.js';
 import { compile } from './routing/compile.js';
 import { StateRegistry } from './routing/state.js';
 import { ListenError } from './server/router-server.js';
+import {
+  ExplainError,
+  explainApiUrl,
+  formatExplain,
+  parseExplainArgs,
+  type ExplainResult,
+} from './api/explain.js';
 
 const packageJson = JSON.parse(
   readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
@@ -40,6 +47,10 @@ Usage:
                                deploy/quickstart/dynamic.yml and a demo upstream (whoami)
   portico check [options]      load the static and dynamic configuration, report every error, exit 1 if any
   portico check --docker       the same for the containers of a running Docker daemon (bad labels included)
+  portico explain URL [--method=GET] [--header='Name: value' ...] [--entryPoint=web]
+                  [--api=http://127.0.0.1:8080] [--json]
+                               which router of a running portico takes URL, and why the others
+                               do not (exit 0 matched, 1 none, 2 usage, 3 API unreachable)
   portico version              print the version
   portico --help               this text
 
@@ -170,15 +181,21 @@ async function run(argv: string[]): Promise<void> {
     await runWorker(sc);
     return;
   }
-  const sc = quickstartConfig(loadOrExit(argv), argv);
-  const logger = createLogger(sc.log);
-  if (sc.api) {
-    // accepted so Traefik static files load, but say plainly that nothing serves it yet
-    logger.warn(
-      { option: 'api' },
-      'the API and dashboard are not available yet; api@internal routers will report a missing service',
+  let sc = quickstartConfig(loadOrExit(argv), argv);
+  if (sc.quickstart && !sc.api) {
+    // the quickstart shows the dashboard, on loopback only: the API has no auth in insecure mode
+    sc = quickstartConfig(
+      loadOrExit([
+        ...argv,
+        '--api.insecure=true',
+        // naming one entrypoint drops the default one: name the ones in force too
+        ...Object.values(sc.entryPoints).map((e) => `--entryPoints.${e.name}.address=${e.address}`),
+        ...(sc.entryPoints.traefik ? [] : ['--entryPoints.traefik.address=127.0.0.1:8080']),
+      ]),
+      argv,
     );
   }
+  const logger = createLogger(sc.log);
   process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
     if (err.code !== undefined && HARMLESS.has(err.code)) {
       logger.warn({ err: err.message, code: err.code }, 'socket error outside a request');
@@ -204,10 +221,14 @@ async function run(argv: string[]): Promise<void> {
   );
   logger.info({ entryPoints: web }, 'portico started');
   if (sc.quickstart) {
-    const ep = Object.values(sc.entryPoints)[0]!;
+    const ep = Object.values(sc.entryPoints).find((e) => e.name !== 'traefik')!;
+    const dash = sc.entryPoints.traefik;
     process.stdout.write(
       `\nPortico quickstart is running.\n` +
         `  demo route:   curl http://localhost:${ep.port}/whoami   (or http://whoami.localhost:${ep.port}/)\n` +
+        (dash
+          ? `  dashboard:     http://localhost:${dash.port}/dashboard/   (API: /api/overview)\n`
+          : '') +
         `  demo upstream: http://127.0.0.1:${QUICKSTART_WHOAMI_PORT} (whoami)\n` +
         `  configuration: ${sc.providers.file?.filename ?? sc.providers.file?.directory} (edit it: changes are live)\n` +
         `  stop:          Ctrl-C\n\n`,
@@ -234,6 +255,52 @@ async function run(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** `portico explain`: asks a running portico's API (/api/explain) and prints the answer. */
+async function explain(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseExplainArgs(argv);
+  } catch (err) {
+    if (!(err instanceof ExplainError)) throw err;
+    process.stderr.write(`portico explain: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  const url = explainApiUrl(args);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    process.stderr.write(
+      `portico explain: cannot reach the API at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}\n` +
+        `  start portico with --api.insecure=true (the API then listens on :8080), or pass --api=<url of the API>\n`,
+    );
+    return 3;
+  }
+  const body = await res.text();
+  if (res.status !== 200) {
+    let message = body.trim();
+    try {
+      const parsed = JSON.parse(body) as { error?: string; message?: string };
+      message = parsed.error ?? parsed.message ?? message;
+    } catch {
+      // not JSON: print the body as it is
+    }
+    process.stderr.write(`portico explain: the API at ${url} answered ${res.status}: ${message}\n`);
+    // a 400 is about what was asked (a bad URL or entrypoint); anything else means no usable API
+    return res.status === 400 ? 2 : 3;
+  }
+  let result: ExplainResult;
+  try {
+    result = JSON.parse(body) as ExplainResult;
+  } catch {
+    process.stderr.write(`portico explain: the API at ${url} did not answer JSON\n`);
+    return 3;
+  }
+  process.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : formatExplain(result));
+  return result.matched === null ? 1 : 0;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
@@ -242,6 +309,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (first === 'version' || first === '--version') {
     process.stdout.write(`portico ${packageJson.version} (node ${process.version})\n`);
+    return;
+  }
+  if (first === 'explain') {
+    process.exitCode = await explain(rest);
     return;
   }
   if (first === 'check') {

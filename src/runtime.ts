@@ -12,13 +12,25 @@ import type { StaticConfig } from './config/static-types.js';
 import type { Provider, ProviderSnapshot } from './config/provider.js';
 import { Aggregator, type MergedConfig } from './config/aggregate.js';
 import { createFileProvider } from '../providers/file/index.js';
-import { createDockerProvider } from '../providers/docker/index.js';
+import { createDockerProvider, type DockerProvider } from '../providers/docker/index.js';
 import { createLogger } from './observability/logger.js';
 import { createAccessLog } from './observability/access-log.js';
 import { createRouterServer, type RouterServer } from './server/router-server.js';
 import { createWhoami } from './quickstart/whoami.js';
 import { generateDefaultCertificate } from './tls/default-certificate.js';
 import { createAcmeManager, type AcmeManager } from './tls/acme/manager.js';
+import type { Handler } from './server/context.js';
+import { ControlState, type ProviderProbe } from './api/state.js';
+import { createApiHandler, type ApiHandler } from './api/handler.js';
+import { forwardedApiService, startControlServer, type ControlServer } from './api/control.js';
+import { packageVersion } from './package-info.js';
+import type { MetricsStore } from './observability/metrics.js';
+import {
+  primaryMetrics,
+  singleProcessMetrics,
+  workerMetrics,
+  type MetricsPlane,
+} from './observability/metrics-cluster.js';
 
 export const QUICKSTART_WHOAMI_PORT = 8081;
 
@@ -40,6 +52,10 @@ export interface RunningPortico {
   logger: Logger;
   /** resolves once the first configuration has been applied */
   ready: Promise<void>;
+  /** what the API serves (set when `api` is enabled) */
+  control?: ControlState | undefined;
+  /** request totals and traffic series (set when metrics.prometheus or api is on) */
+  metrics?: MetricsStore | undefined;
   /** graceful stop: drain up to the grace period, close providers */
   close(): Promise<void>;
 }
@@ -71,17 +87,70 @@ function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
   return providers;
 }
 
+/** what the API can ask a provider beyond its snapshots (Docker: bad labels, daemon reachable) */
+function probeOf(p: Provider): ProviderProbe | undefined {
+  const d = p as Partial<DockerProvider>;
+  if (typeof d.diagnostics !== 'function') return undefined;
+  return {
+    diagnostics: () =>
+      d.diagnostics!().map((x) => ({
+        object: x.container,
+        field: x.key,
+        value: x.value,
+        message: x.message,
+        level: x.level,
+      })),
+    ...(typeof d.connected === 'function' ? { connected: () => d.connected!() } : {}),
+  };
+}
+
 function startProviders(
   providers: Provider[],
   aggregator: Aggregator,
   signal: AbortSignal,
   logger: Logger,
+  control?: ControlState,
 ): void {
   for (const p of providers) {
-    p.start((snap: ProviderSnapshot) => aggregator.update(snap), signal).catch((err: unknown) =>
+    control?.registerProvider(p.name, probeOf(p));
+    const emit = (snap: ProviderSnapshot): void => {
+      control?.onSnapshot(snap);
+      aggregator.update(snap);
+    };
+    p.start(emit, signal).catch((err: unknown) =>
       logger.error({ err, provider: p.name }, 'provider stopped with an error'),
     );
   }
+}
+
+/** `api@internal` (and its alias `dashboard@internal`) answered by `handler` once it is set */
+function apiServices(ref: { handler?: ApiHandler }): Map<string, Handler> {
+  const h: Handler = (ctx) => {
+    if (ref.handler !== undefined) ref.handler(ctx.req, ctx.res, ctx.target());
+    else {
+      ctx.res.writeHead(503, { 'content-length': '0' });
+      ctx.res.end();
+    }
+  };
+  return new Map([
+    ['api@internal', h],
+    ['dashboard@internal', h],
+  ]);
+}
+
+function createControl(
+  sc: StaticConfig,
+  logger: Logger,
+  router: RouterServer,
+  acmeRef: { current?: AcmeManager },
+): ControlState {
+  return new ControlState({
+    staticConfig: sc,
+    logger,
+    version: packageVersion(),
+    table: () => router.holder.current,
+    acmeStatus: () => acmeRef.current?.statusByResolver() ?? {},
+  });
 }
 
 async function startWhoami(logger: Logger): Promise<http.Server> {
@@ -97,9 +166,23 @@ async function startWhoami(logger: Logger): Promise<http.Server> {
   return whoami;
 }
 
-function createDataPlane(sc: StaticConfig, logger: Logger): RouterServer {
+function createDataPlane(
+  sc: StaticConfig,
+  logger: Logger,
+  internalServices?: ReadonlyMap<string, Handler>,
+  metrics?: MetricsPlane,
+): RouterServer {
   const accessLog = sc.accessLog ? createAccessLog(sc.accessLog) : undefined;
-  return createRouterServer({ staticConfig: sc, logger, accessLog });
+  const services = new Map([...(internalServices ?? []), ...(metrics?.internalServices ?? [])]);
+  const router = createRouterServer({
+    staticConfig: sc,
+    logger,
+    accessLog,
+    metrics: metrics?.recorder,
+    internalServices: services,
+  });
+  metrics?.useTable(() => router.holder.current);
+  return router;
 }
 
 /** ACME resolvers run next to the providers; their certificates join the configuration as a snapshot. */
@@ -123,18 +206,33 @@ export async function runSingle(
   sc: StaticConfig,
   logger = createLogger(sc.log),
 ): Promise<RunningPortico> {
-  const router = createDataPlane(sc, logger);
+  const apiRef: { handler?: ApiHandler } = {};
+  const metrics = singleProcessMetrics(sc);
+  const metricsStore = metrics?.store;
+  const router = createDataPlane(
+    sc,
+    logger,
+    sc.api ? apiServices(apiRef) : undefined,
+    metrics?.plane,
+  );
+  const acmeRef: { current?: AcmeManager } = {};
+  const control = sc.api ? createControl(sc, logger, router, acmeRef) : undefined;
+  if (control) {
+    control.traffic = metricsStore;
+    apiRef.handler = createApiHandler(control);
+  }
   const whoami = sc.quickstart ? await startWhoami(logger) : undefined;
   const addresses = await router.listen();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
-  const acmeRef: { current?: AcmeManager } = {};
   const aggregator = new Aggregator({
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
       acmeRef.current?.update(merged.config);
       try {
-        router.applyConfig(merged.config, merged.errors);
+        const table = router.applyConfig(merged.config, merged.errors);
+        metricsStore?.configReloaded();
+        control?.onApplied(merged, table);
         readyResolve();
       } catch {
         // logged by applyConfig; the previous table keeps serving
@@ -145,18 +243,21 @@ export async function runSingle(
   const acme = await startAcme(sc, logger, aggregator);
   if (acme) acmeRef.current = acme;
   const providers = buildProviders(sc, logger);
-  startProviders(providers, aggregator, abort.signal, logger);
+  startProviders(providers, aggregator, abort.signal, logger, control);
   if (providers.length === 0) aggregator.flush();
   return {
     addresses,
     router,
     logger,
     ready,
+    control,
+    metrics: metricsStore,
     async close() {
       abort.abort();
       aggregator.close();
       await acme?.close();
       await router.shutdown();
+      await metrics?.plane.close();
       whoami?.close();
       whoami?.closeAllConnections();
     },
@@ -170,13 +271,40 @@ export async function runPrimary(
 ): Promise<RunningPortico> {
   const whoami = sc.quickstart ? await startWhoami(logger) : undefined;
   let last: MergedConfig | undefined;
+  // the API's state lives here: the primary compiles each configuration too (without
+  // listening) so router status, errors and server health are known where providers run
+  const acmeRef: { current?: AcmeManager } = {};
+  let shadow: RouterServer | undefined;
+  let control: ControlState | undefined;
+  let controlServer: ControlServer | undefined;
+  const metrics = primaryMetrics(sc);
+  const metricsStore = metrics?.store;
+  if (sc.api) {
+    const apiRef: { handler?: ApiHandler } = {};
+    shadow = createRouterServer({
+      staticConfig: sc,
+      // the workers log every element error already
+      logger: logger.child({ component: 'api' }, { level: 'silent' }),
+      internalServices: new Map([...apiServices(apiRef), ...(metrics?.internalServices ?? [])]),
+    });
+    const shadowTable = shadow;
+    metricsStore?.useTable(() => shadowTable.holder.current);
+    control = createControl(sc, logger, shadow, acmeRef);
+    control.traffic = metricsStore;
+    apiRef.handler = createApiHandler(control);
+    controlServer = await startControlServer(apiRef.handler);
+  }
   let shuttingDown = false;
   const recentCrashes: number[] = [];
   const send = (w: Worker, msg: WorkerMessage): void => {
     if (w.isConnected()) w.send(msg);
   };
   const fork = (): Worker => {
-    const w = cluster.fork({ __PORTICO_STATIC: JSON.stringify(sc) });
+    const w = cluster.fork({
+      __PORTICO_STATIC: JSON.stringify(sc),
+      ...(controlServer ? { __PORTICO_CONTROL: controlServer.socketPath } : {}),
+    });
+    metrics?.attach(w);
     w.on('message', (msg: PrimaryMessage) => {
       if (msg.type === 'ready' && last !== undefined) send(w, { type: 'config', merged: last });
       if (msg.type === 'fatal') {
@@ -212,14 +340,21 @@ export async function runPrimary(
   for (let i = 0; i < sc.workers; i++) fork();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
-  const acmeRef: { current?: AcmeManager } = {};
   const aggregator = new Aggregator({
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
       acmeRef.current?.update(merged.config);
       last = merged;
+      metricsStore?.configReloaded();
       for (const w of Object.values(cluster.workers ?? {}))
         if (w) send(w, { type: 'config', merged });
+      if (shadow && control) {
+        try {
+          control.onApplied(merged, shadow.applyConfig(merged.config, merged.errors));
+        } catch (err) {
+          logger.error({ err }, 'the API could not compile the configuration');
+        }
+      }
       readyResolve();
     },
   });
@@ -227,7 +362,7 @@ export async function runPrimary(
   const acme = await startAcme(sc, logger, aggregator);
   if (acme) acmeRef.current = acme;
   const providers = buildProviders(sc, logger);
-  startProviders(providers, aggregator, abort.signal, logger);
+  startProviders(providers, aggregator, abort.signal, logger, control);
   if (providers.length === 0) aggregator.flush();
   logger.info({ workers: sc.workers }, 'primary started');
   return {
@@ -235,11 +370,15 @@ export async function runPrimary(
     router: undefined,
     logger,
     ready,
+    control,
+    metrics: metricsStore,
     async close() {
       shuttingDown = true;
       abort.abort();
       aggregator.close();
       await acme?.close();
+      await controlServer?.close();
+      await shadow?.shutdown(0);
       const workers = Object.values(cluster.workers ?? {}).filter(
         (w): w is Worker => w !== undefined,
       );
@@ -261,6 +400,7 @@ export async function runPrimary(
             }),
         ),
       );
+      metricsStore?.close();
       whoami?.close();
       whoami?.closeAllConnections();
     },
@@ -270,7 +410,21 @@ export async function runPrimary(
 /** Cluster worker: serve, apply what the primary sends, leave with the primary. */
 export async function runWorker(sc: StaticConfig): Promise<void> {
   const logger = createLogger(sc.log).child({ worker: process.pid });
-  const router = createDataPlane(sc, logger);
+  // the API runs in the primary; this worker relays api@internal requests to it
+  const controlSocket = process.env.__PORTICO_CONTROL;
+  const api = controlSocket ? forwardedApiService(controlSocket) : undefined;
+  const metrics = workerMetrics(sc);
+  const router = createDataPlane(
+    sc,
+    logger,
+    api
+      ? new Map([
+          ['api@internal', api],
+          ['dashboard@internal', api],
+        ])
+      : undefined,
+    metrics,
+  );
   try {
     await router.listen();
   } catch (err) {
@@ -283,6 +437,7 @@ export async function runWorker(sc: StaticConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     await router.shutdown();
+    await metrics?.close();
     process.exit(code);
   };
   process.on('message', (msg: WorkerMessage) => {

@@ -74,6 +74,11 @@ function qualifyMiddleware(m: MiddlewareConfig, p: string): MiddlewareConfig {
   return out;
 }
 
+/** TLS options are qualified like other names, except `default`, which Traefik refers to bare. */
+function qualifyTlsOptions(name: string, provider: string): string {
+  return name === 'default' ? name : qualifyName(name, provider);
+}
+
 /** Qualifies every element name and every reference that has no `@provider` with the snapshot's provider. */
 export function qualify(snapshot: ProviderSnapshot): HttpConfig {
   const p = snapshot.provider;
@@ -89,6 +94,9 @@ export function qualify(snapshot: ProviderSnapshot): HttpConfig {
       ...r,
       service: typeof r.service === 'string' ? qualifyName(r.service, p) : r.service,
       ...(r.middlewares ? { middlewares: r.middlewares.map((m) => qualifyName(m, p)) } : {}),
+      ...(r.tls?.options
+        ? { tls: { ...r.tls, options: qualifyTlsOptions(r.tls.options, p) } }
+        : {}),
     };
   }
   for (const [name, s] of Object.entries(http.services ?? {}))
@@ -119,6 +127,7 @@ export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedCon
   };
   const errors: ElementError[] = [];
   const tls: NonNullable<DynamicConfig['tls']> = {};
+  const defaultOptionsFrom: string[] = [];
   for (const raw of snapshots) {
     const validated = validateDynamic(raw.config, raw.provider);
     errors.push(...validated.errors);
@@ -130,9 +139,22 @@ export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedCon
     Object.assign(http.serversTransports, q.serversTransports);
     if (snap.config.tls?.certificates)
       tls.certificates = [...(tls.certificates ?? []), ...snap.config.tls.certificates];
-    if (snap.config.tls?.options) tls.options = { ...tls.options, ...snap.config.tls.options };
+    for (const [name, o] of Object.entries(snap.config.tls?.options ?? {})) {
+      const q = qualifyTlsOptions(name, raw.provider);
+      if (q === 'default') defaultOptionsFrom.push(raw.provider);
+      tls.options = { ...tls.options, [q]: o };
+    }
     if (snap.config.tls?.stores) tls.stores = { ...tls.stores, ...snap.config.tls.stores };
     errors.push(...snap.errors);
+  }
+  if (defaultOptionsFrom.length > 1) {
+    // Traefik drops it too: which provider's `default` wins would depend on snapshot order
+    delete tls.options!.default;
+    errors.push({
+      kind: 'tls',
+      name: 'tls.options.default',
+      message: `the default TLS options are defined by several providers (${defaultOptionsFrom.join(', ')}); the built-in defaults are used`,
+    });
   }
   const config: DynamicConfig = { http };
   if (Object.keys(tls).length > 0) config.tls = tls;

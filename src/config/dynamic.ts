@@ -146,6 +146,8 @@ export interface TlsCertificateConfig {
   certFile: string;
   keyFile: string;
   stores?: string[];
+  /** set by the ACME manager only (internal provider): the resolver that issued the certificate */
+  resolver?: string;
 }
 
 export interface TlsConfig {

@@ -78,10 +78,58 @@ export interface DockerProviderConfig {
   tls: { ca?: string; cert?: string; key?: string; insecureSkipVerify: boolean };
 }
 
+/** what happens to one access-log field or header: Traefik's keep | drop | redact */
+export type AccessLogFieldMode = 'keep' | 'drop' | 'redact';
+
+export interface AccessLogFilters {
+  /** inclusive [from, to] status ranges ("200", "300-302") */
+  statusCodes: [number, number][];
+  /** log requests the retry middleware retried */
+  retryAttempts: boolean;
+  /** log requests that took longer than this; 0 = off */
+  minDurationMs: number;
+}
+
+export interface AccessLogFields {
+  /** for every JSON field not in `names` (Traefik default keep) */
+  defaultMode: AccessLogFieldMode;
+  /** by Traefik field name (ClientUsername, ...) */
+  names: Record<string, AccessLogFieldMode>;
+  headers: {
+    /** for every header not in `names` (Traefik default drop) */
+    defaultMode: AccessLogFieldMode;
+    /** by header name, case-insensitive; the spelling given is the one logged */
+    names: Record<string, AccessLogFieldMode>;
+  };
+}
+
 export interface AccessLogConfig {
   filePath?: string;
   format: 'json' | 'common';
   bufferingSize: number;
+  /** a line is written when any configured filter matches; absent = every request */
+  filters?: AccessLogFilters;
+  /** JSON only; absent = Traefik's defaults (all fields, no headers) */
+  fields?: AccessLogFields;
+}
+
+/** metrics.prometheus (Traefik's names); see docs/metrics.md */
+export interface PrometheusConfig {
+  /** request duration histogram upper bounds, in seconds, ascending */
+  buckets: number[];
+  addEntryPointsLabels: boolean;
+  addRoutersLabels: boolean;
+  addServicesLabels: boolean;
+  /** entry point serving /metrics */
+  entryPoint: string;
+  /** no /metrics router: the user routes to the `prometheus@internal` service */
+  manualRouting: boolean;
+}
+
+export interface MetricsConfig {
+  prometheus?: PrometheusConfig;
+  /** also count requests served by internal routers (api, ping, /metrics) */
+  addInternals: boolean;
 }
 
 export interface ServersTransportDefaults {
@@ -103,7 +151,10 @@ export interface AcmeResolverConfig {
   keyType: 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096';
   /** files or PEM, trusted for the caServer's HTTPS */
   caCertificates: string[];
-  httpChallenge: { entryPoint: string };
+  /** HTTP-01 on this entrypoint (used when both challenges are configured) */
+  httpChallenge?: { entryPoint: string };
+  /** TLS-ALPN-01, answered on every TLS entrypoint */
+  tlsChallenge?: Record<string, never>;
   eab?: { kid: string; hmacEncoded: string };
 }
 
@@ -124,6 +175,8 @@ export interface StaticConfig {
   accessLog?: AccessLogConfig;
   api?: { insecure: boolean; dashboard: boolean };
   ping?: { entryPoint: string };
+  /** set when any metrics option is (Prometheus export; the dashboard's traffic needs only `api`) */
+  metrics?: MetricsConfig;
   serversTransport: ServersTransportDefaults;
   /** Portico: worker processes; 0 = run in this process (no cluster), default = cores */
   workers: number;

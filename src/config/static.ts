@@ -25,7 +25,14 @@ import {
 } from 'yaml';
 import { StaticConfigError } from '../errors.js';
 import { formatDuration, parseDuration } from './duration.js';
-import type { EntryPointConfig, StaticConfig } from './static-types.js';
+import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from '../observability/access-log.js';
+import type {
+  AccessLogFieldMode,
+  AccessLogFields,
+  AccessLogFilters,
+  EntryPointConfig,
+  StaticConfig,
+} from './static-types.js';
 
 // ---------------------------------------------------------------------------
 // Schema
@@ -37,7 +44,7 @@ type LeafType =
   | { t: 'bool' }
   | { t: 'int'; min: number; max: number }
   | { t: 'duration' }
-  | { t: 'list'; item: 'string' | 'cidr' | 'pathOrPem' }
+  | { t: 'list'; item: 'string' | 'cidr' | 'pathOrPem' | 'number' }
   | { t: 'address' }
   | { t: 'enum'; values: Record<string, string>; shown: string };
 
@@ -58,11 +65,13 @@ interface Group {
   help?: string;
 }
 
-/** a map of named items (only entryPoints): any name, each an `item` */
+/** a map of named items (entryPoints, resolvers, access-log field modes): any name, each an `item` */
 interface MapNode {
   kind: 'map';
-  item: Group;
+  item: Group | Leaf;
   placeholder: string;
+  /** what a name is, for errors; default "entry point name" */
+  label?: string;
 }
 
 type SchemaNode = Leaf | Group | MapNode;
@@ -80,7 +89,10 @@ const DURATION: LeafType = { t: 'duration' };
 const STRING: LeafType = { t: 'string' };
 const PATH: LeafType = { t: 'path' };
 const int = (min: number, max = Number.MAX_SAFE_INTEGER): LeafType => ({ t: 'int', min, max });
-const list = (item: 'string' | 'cidr' | 'pathOrPem' = 'string'): LeafType => ({ t: 'list', item });
+const list = (item: 'string' | 'cidr' | 'pathOrPem' | 'number' = 'string'): LeafType => ({
+  t: 'list',
+  item,
+});
 
 const LOG_LEVELS: Record<string, string> = {
   trace: 'trace',
@@ -93,6 +105,11 @@ const LOG_LEVELS: Record<string, string> = {
   panic: 'fatal',
 };
 const FORMATS: Record<string, string> = { json: 'json', common: 'common' };
+const FIELD_MODE: LeafType = {
+  t: 'enum',
+  values: { keep: 'keep', drop: 'drop', redact: 'redact' },
+  shown: 'keep|drop|redact',
+};
 
 const DEFAULTS = {
   readTimeoutMs: 60_000,
@@ -277,7 +294,13 @@ const RESOLVER = group({
         },
         { section: { help: 'validate with HTTP-01' }, unsupported: ['delay'] },
       ),
-      tlsChallenge: group({}, { section: { help: 'validate with TLS-ALPN-01 (not wired yet)' } }),
+      tlsChallenge: group(
+        {},
+        {
+          section: { help: 'validate with TLS-ALPN-01, answered on the TLS entrypoints' },
+          unsupported: ['delay'],
+        },
+      ),
       eab: group({
         kid: leaf(STRING, 'external account binding key id'),
         hmacEncoded: leaf(STRING, 'base64url HMAC key'),
@@ -412,10 +435,47 @@ const SCHEMA: Group = group(
           'common',
         ),
         bufferingSize: leaf(int(0), 'lines buffered before writing', '0'),
+        filters: group(
+          {
+            statusCodes: leaf(
+              list(),
+              'log only responses with these statuses or ranges ("200,300-302")',
+              '(all)',
+            ),
+            retryAttempts: leaf(BOOL, 'log requests the retry middleware retried', 'false'),
+            minDuration: leaf(DURATION, 'log requests that took longer than this', '0s'),
+          },
+          { help: 'a line is written when any filter set here matches' },
+        ),
+        fields: group(
+          {
+            defaultMode: leaf(FIELD_MODE, 'mode of every JSON field not in names', 'keep'),
+            names: {
+              kind: 'map',
+              item: leaf(FIELD_MODE, 'mode of this field (Traefik field name)'),
+              placeholder: '<FieldName>',
+              label: 'field name',
+            },
+            headers: group({
+              defaultMode: leaf(
+                FIELD_MODE,
+                'mode of every header not in names (request_* and downstream_* fields)',
+                'drop',
+              ),
+              names: {
+                kind: 'map',
+                item: leaf(FIELD_MODE, 'mode of this header (case-insensitive)'),
+                placeholder: '<Header-Name>',
+                label: 'header name',
+              },
+            }),
+          },
+          { help: 'JSON format only', unsupported: ['queryParameters'] },
+        ),
       },
       {
         section: { help: 'access log (off by default); setting any accessLog option turns it on' },
-        unsupported: ['filters', 'fields', 'addInternals', 'otlp'],
+        unsupported: ['addInternals', 'otlp'],
       },
     ),
     api: group(
@@ -444,6 +504,43 @@ const SCHEMA: Group = group(
         section: { help: 'GET /ping health check (off by default)' },
         unsupported: ['manualRouting', 'terminatingStatusCode'],
       },
+    ),
+    metrics: group(
+      {
+        addInternals: leaf(
+          BOOL,
+          'also count requests to internal routers (api, ping, /metrics)',
+          'false',
+        ),
+        prometheus: group(
+          {
+            buckets: leaf(
+              list('number'),
+              'request duration histogram buckets, in seconds',
+              '0.1,0.3,1.2,5',
+            ),
+            addEntryPointsLabels: leaf(BOOL, 'per entry point request metrics', 'true'),
+            addRoutersLabels: leaf(BOOL, 'per router request metrics', 'false'),
+            addServicesLabels: leaf(BOOL, 'per service request metrics and server_up', 'true'),
+            entryPoint: leaf(
+              STRING,
+              'entry point serving /metrics ("traefik" is added on :8080 if missing)',
+              'traefik',
+            ),
+            manualRouting: leaf(
+              BOOL,
+              'no /metrics router: route to the prometheus@internal service yourself',
+              'false',
+            ),
+            addInternals: leaf(BOOL, 'same as metrics.addInternals', 'false'),
+          },
+          {
+            section: { help: 'Prometheus metrics on /metrics (off by default)' },
+            unsupported: ['headerLabels'],
+          },
+        ),
+      },
+      { unsupported: ['otlp', 'datadog', 'influxDB2', 'statsD'] },
     ),
     serversTransport: group(
       {
@@ -490,7 +587,6 @@ const SCHEMA: Group = group(
   },
   {
     unsupported: [
-      'metrics',
       'tracing',
       'experimental',
       'hub',
@@ -661,7 +757,9 @@ function resolveSegments(
       path,
       reason:
         node.kind === 'map'
-          ? `missing entry point name and option, e.g. ${node.placeholder}.address`
+          ? node.item.kind === 'leaf'
+            ? `missing ${node.label ?? 'name'}, e.g. ${[...path, node.placeholder].join('.')}`
+            : `missing entry point name and option, e.g. ${node.placeholder}.address`
           : `is a group of options; set one of: ${Object.keys(node.children).join(', ')}`,
     };
   }
@@ -684,7 +782,7 @@ function resolveSegments(
           index,
           node,
           path,
-          reason: `invalid entry point name ${JSON.stringify(name)} (letters, digits, - and _)`,
+          reason: `invalid ${node.label ?? 'entry point name'} ${JSON.stringify(name)} (letters, digits, - and _)`,
         };
       }
       const result = resolveSegments(segments, joinNames, node.item, index + length, [
@@ -849,6 +947,21 @@ function convertList(raw: unknown, origin: string): string[] {
   return out;
 }
 
+/** histogram bounds: positive, finite and strictly ascending, as Prometheus requires */
+function convertBuckets(items: string[], origin: string): number[] {
+  const out: number[] = [];
+  for (const item of items) {
+    const n = Number(item);
+    if (item === '' || !Number.isFinite(n) || n <= 0)
+      throw new StaticConfigError(origin, `${JSON.stringify(item)} is not a positive number`);
+    if (out.length > 0 && n <= out[out.length - 1]!)
+      throw new StaticConfigError(origin, 'buckets must be in ascending order');
+    out.push(n);
+  }
+  if (out.length === 0) throw new StaticConfigError(origin, 'expected at least one bucket');
+  return out;
+}
+
 export function validateCidr(value: string, origin: string): void {
   const [ip = '', prefix, extra] = value.split('/');
   const family = isIP(ip);
@@ -948,6 +1061,7 @@ function convert(type: LeafType, raw: unknown, origin: string): unknown {
     case 'list': {
       const items = convertList(raw, origin);
       if (type.item === 'cidr') for (const item of items) validateCidr(item, origin);
+      if (type.item === 'number') return convertBuckets(items, origin);
       return items;
     }
   }
@@ -1195,11 +1309,11 @@ class YamlWalker {
         if (!ENTRY_POINT_NAME.test(key)) {
           throw new StaticConfigError(
             keyOrigin,
-            `invalid entry point name ${JSON.stringify(key)} (letters, digits, - and _)`,
+            `invalid ${schema.label ?? 'entry point name'} ${JSON.stringify(key)} (letters, digits, - and _)`,
           );
         }
         // `web: {}` still declares the entry point, so a missing address is reported
-        this.store.canonicalName(key, this.source, path[0]);
+        if (schema.item.kind === 'group') this.store.canonicalName(key, this.source, path[0]);
         this.walk(pair.value, schema.item, [...path, key], keyWritten, keyLine);
         continue;
       }
@@ -1361,6 +1475,92 @@ function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
   return ep;
 }
 
+/** accessLog.filters.*: undefined when none is set */
+function buildAccessLogFilters(ctx: Context): AccessLogFilters | undefined {
+  const p = 'accessLog.filters.';
+  const codes = entry(ctx, `${p}statusCodes`);
+  const retry = entry(ctx, `${p}retryAttempts`);
+  const min = entry(ctx, `${p}minDuration`);
+  if (!codes && !retry && !min) return undefined;
+  return {
+    statusCodes: codes ? parseStatusCodes(codes.value as string[], codes.origin) : [],
+    retryAttempts: retry?.value === true,
+    minDurationMs: (min?.value as number | undefined) ?? 0,
+  };
+}
+
+/** "200", "300-302" (both ends included) → [from, to] */
+function parseStatusCodes(items: string[], origin: string): [number, number][] {
+  return items.map((item) => {
+    const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(item);
+    const from = Number(m?.[1]);
+    const to = Number(m?.[2] ?? m?.[1]);
+    if (!m || from < 100 || to > 599 || from > to) {
+      throw new StaticConfigError(
+        origin,
+        `${JSON.stringify(item)} is not a status code or range like 300-302`,
+      );
+    }
+    return [from, to];
+  });
+}
+
+/** the entries of a name → mode map (fields.names, fields.headers.names), highest source first */
+function modeEntries(ctx: Context, prefix: string): Map<string, { name: string; entry: Entry }> {
+  const found = new Map<string, { name: string; entry: Entry }>();
+  for (const [key, e] of ctx.store.entries) {
+    if (!key.startsWith(prefix)) continue;
+    const name = key.slice(prefix.length);
+    const lower = name.toLowerCase();
+    const prev = found.get(lower);
+    // names match case-insensitively: the same field spelt differently by two sources is one option
+    if (!prev || RANK[e.source.kind] >= RANK[prev.entry.source.kind])
+      found.set(lower, { name, entry: e });
+  }
+  return found;
+}
+
+const FIELD_NAMES = [...ACCESS_LOG_FIELDS, ...ACCESS_LOG_TRAEFIK_ONLY_FIELDS];
+
+/** accessLog.fields.*: undefined when none is set (Traefik's defaults apply) */
+function buildAccessLogFields(ctx: Context): AccessLogFields | undefined {
+  const p = 'accessLog.fields.';
+  const fieldModes = modeEntries(ctx, `${p}names.`);
+  const headerModes = modeEntries(ctx, `${p}headers.names.`);
+  const defaultMode = entry(ctx, `${p}defaultMode`);
+  const headerDefault = entry(ctx, `${p}headers.defaultMode`);
+  if (!defaultMode && !headerDefault && fieldModes.size === 0 && headerModes.size === 0) {
+    return undefined;
+  }
+  const names: Record<string, AccessLogFieldMode> = {};
+  for (const [lower, { name, entry: e }] of fieldModes) {
+    const known = FIELD_NAMES.find((f) => f.toLowerCase() === lower);
+    if (known === undefined) {
+      const near = FIELD_NAMES.map((f) => [f, editDistance(lower, f.toLowerCase())] as const).sort(
+        (a, b) => a[1] - b[1],
+      )[0];
+      const hint = near && near[1] <= 3 ? `did you mean ${near[0]}?` : 'see docs/access-log.md';
+      throw new StaticConfigError(
+        e.origin,
+        `unknown access log field ${JSON.stringify(name)}; ${hint}`,
+      );
+    }
+    names[known] = e.value as AccessLogFieldMode;
+  }
+  const headerNames: Record<string, AccessLogFieldMode> = {};
+  for (const { name, entry: e } of headerModes.values())
+    headerNames[name] = e.value as AccessLogFieldMode;
+  return {
+    defaultMode: (defaultMode?.value as AccessLogFieldMode | undefined) ?? 'keep',
+    names,
+    headers: {
+      // Traefik's default: headers are not logged unless asked for
+      defaultMode: (headerDefault?.value as AccessLogFieldMode | undefined) ?? 'drop',
+      names: headerNames,
+    },
+  };
+}
+
 const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::']);
 
 /** two listeners on one port collide if hosts match or either binds every interface */
@@ -1422,9 +1622,15 @@ function build(ctx: Context): StaticConfig {
       );
     }
   }
+  const metrics = buildMetrics(ctx, entryPoints);
   // as Traefik does, the internal entry point appears only when something needs it
   const internal = store.knownName('traefik') ?? 'traefik';
-  if ((api?.insecure || ping?.entryPoint === internal) && !entryPoints[internal]) {
+  if (
+    (api?.insecure ||
+      ping?.entryPoint === internal ||
+      metrics?.prometheus?.entryPoint === internal) &&
+    !entryPoints[internal]
+  ) {
     entryPoints[internal] = defaultEntryPoint(
       internal,
       parseAddress(DEFAULTS.internalAddress, internal),
@@ -1497,27 +1703,21 @@ function build(ctx: Context): StaticConfig {
   for (const { name } of store.resolverNames.values()) {
     const p = `certificatesResolvers.${name}.acme`;
     if (!valueOf(ctx, p, false)) continue;
-    const http = valueOf(ctx, `${p}.httpChallenge`, false);
-    const tlsCh = valueOf(ctx, `${p}.tlsChallenge`, false);
     const httpEp = entry(ctx, `${p}.httpChallenge.entryPoint`);
+    const http = Boolean(valueOf(ctx, `${p}.httpChallenge`, false)) || httpEp !== undefined;
+    const tlsCh = valueOf(ctx, `${p}.tlsChallenge`, false);
     if (!http && !tlsCh) {
       throw new StaticConfigError(
         `${p}.httpChallenge.entryPoint`,
-        'an ACME resolver needs httpChallenge (tlsChallenge is not wired yet)',
+        'an ACME resolver needs httpChallenge or tlsChallenge',
       );
     }
-    if (tlsCh && !http) {
-      throw new StaticConfigError(
-        `${p}.tlsChallenge`,
-        'TLS-ALPN-01 is not wired to the entrypoints yet; use httpChallenge',
-      );
-    }
-    if (!httpEp)
+    if (http && !httpEp)
       throw new StaticConfigError(
         `${p}.httpChallenge.entryPoint`,
         'is required with httpChallenge',
       );
-    const epName = store.knownName(String(httpEp.value)) ?? String(httpEp.value);
+    const epName = httpEp ? (store.knownName(String(httpEp.value)) ?? String(httpEp.value)) : '';
     const keyTypeEntry = entry(ctx, `${p}.keyType`);
     const keyType = String(keyTypeEntry?.value ?? 'RSA4096').toUpperCase();
     if (!['EC256', 'EC384', 'RSA2048', 'RSA4096'].includes(keyType)) {
@@ -1534,7 +1734,8 @@ function build(ctx: Context): StaticConfig {
       caCertificates: valueOf<string[]>(ctx, `${p}.caCertificates`, []).map((c) =>
         c.includes('-----BEGIN') ? c : absolute(ctx, c),
       ),
-      httpChallenge: { entryPoint: epName },
+      ...(http ? { httpChallenge: { entryPoint: epName } } : {}),
+      ...(tlsCh ? { tlsChallenge: {} } : {}),
       ...(kid && hmac ? { eab: { kid: String(kid.value), hmacEncoded: String(hmac.value) } } : {}),
     };
   }
@@ -1555,6 +1756,10 @@ function build(ctx: Context): StaticConfig {
     };
     const path = valueOf<string | undefined>(ctx, 'accessLog.filePath', undefined);
     if (path !== undefined) accessLog.filePath = absolute(ctx, path);
+    const filters = buildAccessLogFilters(ctx);
+    if (filters) accessLog.filters = filters;
+    const fields = buildAccessLogFields(ctx);
+    if (fields) accessLog.fields = fields;
   }
 
   const rootCAs = valueOf<string[]>(ctx, 'serversTransport.rootCAs', []).map((ca) =>
@@ -1608,7 +1813,40 @@ function build(ctx: Context): StaticConfig {
   if (accessLog) config.accessLog = accessLog;
   if (api) config.api = api;
   if (ping) config.ping = ping;
+  if (metrics) config.metrics = metrics;
   return config;
+}
+
+/** metrics.*: undefined unless some metrics option is set (`--metrics.prometheus` switches it on). */
+function buildMetrics(
+  ctx: Context,
+  entryPoints: Record<string, EntryPointConfig>,
+): StaticConfig['metrics'] {
+  const addInternals = valueOf(ctx, 'metrics.addInternals', false);
+  if (!valueOf(ctx, 'metrics.prometheus', false)) {
+    return entry(ctx, 'metrics.addInternals') ? { addInternals } : undefined;
+  }
+  const p = 'metrics.prometheus';
+  const epEntry = entry(ctx, `${p}.entryPoint`);
+  const wanted = (epEntry?.value as string | undefined) ?? 'traefik';
+  const name = ctx.store.knownName(wanted) ?? wanted;
+  if (!entryPoints[name] && name.toLowerCase() !== 'traefik') {
+    throw new StaticConfigError(
+      epEntry?.origin ?? `${p}.entryPoint`,
+      `entry point "${wanted}" is not configured`,
+    );
+  }
+  return {
+    addInternals: addInternals || valueOf(ctx, `${p}.addInternals`, false),
+    prometheus: {
+      buckets: valueOf(ctx, `${p}.buckets`, [0.1, 0.3, 1.2, 5]),
+      addEntryPointsLabels: valueOf(ctx, `${p}.addEntryPointsLabels`, true),
+      addRoutersLabels: valueOf(ctx, `${p}.addRoutersLabels`, false),
+      addServicesLabels: valueOf(ctx, `${p}.addServicesLabels`, true),
+      entryPoint: name,
+      manualRouting: valueOf(ctx, `${p}.manualRouting`, false),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -1730,8 +1968,8 @@ function buildHelp(): string {
     'Relative paths are resolved against the working directory.',
     '',
     `Without any entry point Portico listens on "web" at ${DEFAULTS.webAddress} (unprivileged; Traefik uses :80).`,
-    `api.insecure and ping add entry point "traefik" on ${DEFAULTS.internalAddress} unless configured.`,
-    'Setting any option of accessLog, api, ping, providers.file or providers.docker turns that section on.',
+    `api.insecure, ping and metrics.prometheus add entry point "traefik" on ${DEFAULTS.internalAddress} unless configured.`,
+    'Setting any option of accessLog, api, ping, metrics.prometheus, providers.file or providers.docker turns that section on.',
     'Traefik options Portico does not implement yet are reported as such, never ignored.',
     '',
     'Options:',

@@ -203,6 +203,12 @@ const tlsCertificateSpec = obj(
   { required: ['certFile', 'keyFile'] },
 );
 
+/** The ACME manager's certificates (provider `internal`) also say which resolver issued them. */
+const tlsInternalCertificateSpec = obj(
+  { certFile: str(), keyFile: str(), stores: stringList, resolver: str() },
+  { required: ['certFile', 'keyFile'] },
+);
+
 const tlsOptionSpec = obj({
   minVersion: str(),
   maxVersion: str(),
@@ -702,7 +708,8 @@ export function validateDynamic(config: DynamicConfig, provider?: string): Valid
         const certs: unknown[] = [];
         tls.certificates.forEach((cert, i) => {
           const issues: Issue[] = [];
-          const checked = check(tlsCertificateSpec, cert, `certificates[${i}]`, issues);
+          const spec = provider === 'internal' ? tlsInternalCertificateSpec : tlsCertificateSpec;
+          const checked = check(spec, cert, `certificates[${i}]`, issues);
           if (cert === null)
             issues.push({ field: `certificates[${i}]`, message: 'empty list entry' });
           for (const issue of issues) report('tls', qualify('tls'), issue);

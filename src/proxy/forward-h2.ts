@@ -224,6 +224,8 @@ export function forwardH2c(
   ctx.upstreamUrl = server.url;
   // the request stream may be consumed already (mirroring, retries): look at the client side
   if (ctx.clientGone || ctx.writer.destroyed) return;
+  ctx.originStart = performance.now();
+  ctx.originEnd = 0;
   const observer = opts.observer;
   const body = ctx.body;
   const streamBody = body === undefined && requestHasBody(ctx.req);
@@ -233,6 +235,7 @@ export function forwardH2c(
   const fail = (err: Error, stream?: ClientHttp2Stream): void => {
     if (done) return;
     done = true;
+    ctx.originEnd = performance.now();
     clearTimeout(headerTimer);
     ctx.abortUpstream = undefined;
     if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
@@ -325,6 +328,7 @@ export function forwardH2c(
     }
     done = true;
     ctx.abortUpstream = undefined;
+    ctx.originEnd = performance.now();
     if (trailers !== undefined && trailers.length > 0) relayTrailerList(ctx, trailers);
     ctx.writer.end();
   });

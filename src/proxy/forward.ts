@@ -94,6 +94,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onComplete(trailers: Buffer[] | string[] | null): void {
     const ctx = this.ctx;
     ctx.abortUpstream = undefined;
+    ctx.originEnd = performance.now();
     if (trailers !== null && trailers.length > 0) relayTrailers(ctx, trailers as Buffer[]);
     ctx.writer.end();
   }
@@ -101,6 +102,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const ctx = this.ctx;
     ctx.abortUpstream = undefined;
+    ctx.originEnd = performance.now();
     if (ctx.writer.destroyed || ctx.clientGone) return; // the client left first: nothing to answer
     ctx.upstreamError = err;
     this.observer?.failure(this.server, err);
@@ -143,6 +145,8 @@ export function forward(
   preservePath = false,
 ): void {
   ctx.upstreamUrl = server.url;
+  ctx.originStart = performance.now();
+  ctx.originEnd = 0;
   const body = requestHasBody(ctx.req);
   const path =
     preservePath && server.basePath !== '' ? server.basePath + ctx.target() : ctx.target();

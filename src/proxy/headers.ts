@@ -1,7 +1,7 @@
 /*
  * Header handling for the upstream leg: hop-by-hop stripping (RFC 9110 §7.6.1,
- * including the headers named in Connection) and the X-Forwarded-* family,
- * kept from the client only when it is a trusted source.
+ * including the headers named in Connection), the X-Forwarded-* family,
+ * kept from the client only when it is a trusted source, and W3C traceparent.
  */
 import { hostname } from 'node:os';
 import type { RequestContext } from '../server/context.js';
@@ -84,9 +84,12 @@ export function upstreamHeaders(
     if (tokens !== null && tokens.has(name)) continue;
     // an untrusted client's forwarded family was already dropped by the entrypoint
     if (FORWARDED.has(name)) continue;
+    // trace context is decided once per request (appendTraceContext)
+    if (name === 'traceparent' || name === 'tracestate') continue;
     if (typeof value === 'string') out.push(name, value);
     else for (const v of value) out.push(name, v);
   }
+  appendTraceContext(ctx, out);
   if (upgrade) out.push('connection', 'upgrade', 'upgrade', String(headers.upgrade ?? 'websocket'));
 
   out.push('host', opts.passHostHeader ? ctx.rawHost || opts.serverHost : opts.serverHost);
@@ -108,6 +111,19 @@ export function upstreamHeaders(
   const realIp = trusted ? headers['x-real-ip'] : undefined;
   out.push('x-real-ip', typeof realIp === 'string' ? realIp : ctx.clientIp);
   return out;
+}
+
+/**
+ * W3C Trace Context for an upstream request (src/observability/trace-context.ts):
+ * the client's valid traceparent and its tracestate unchanged, or a generated
+ * traceparent without the tracestate that belonged to the invalid one (spec §4.3).
+ */
+export function appendTraceContext(ctx: RequestContext, out: string[]): void {
+  out.push('traceparent', ctx.traceparent());
+  if (!ctx.traceContinued) return;
+  const state = ctx.req.headers.tracestate;
+  if (typeof state === 'string') out.push('tracestate', state);
+  else if (state !== undefined) for (const v of state) out.push('tracestate', v);
 }
 
 function forwardedPort(ctx: RequestContext, entryPointPort: number): string {

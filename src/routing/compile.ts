@@ -16,6 +16,9 @@ import { parseGoDuration } from '../services/duration.js';
 import { transportKey, type TransportSettings } from '../proxy/transport.js';
 import type { StateRegistry } from './state.js';
 import { buildCertificateStore, type KeyPair } from '../tls/store.js';
+import { buildTlsOptions, DEFAULT_TLS_OPTIONS, type TlsOptionsSet } from '../tls/options.js';
+import { buildTlsSelection, type HostClaim } from '../tls/selection.js';
+import { ACME_TLS_ALPN_SERVICE } from '../tls/acme/challenges.js';
 import {
   byPriority,
   type CompiledRoute,
@@ -51,6 +54,41 @@ function providerOf(name: string): string {
 }
 
 class CycleError extends Error {}
+
+/** The option set a TLS router uses on an entrypoint: its own, else the entrypoint's, else `default`. */
+function tlsOptionsName(
+  router: string | undefined,
+  entryPoint: string | undefined,
+  provider: string,
+): string {
+  const name = router ?? entryPoint ?? DEFAULT_TLS_OPTIONS;
+  // the entrypoint's reference comes from the static configuration: qualify it like the router's own
+  return name === DEFAULT_TLS_OPTIONS || name.includes('@') || provider === ''
+    ? name
+    : `${name}@${provider}`;
+}
+
+/** Why a router cannot use the option set `name`, or undefined when it can. */
+function tlsOptionsProblem(set: TlsOptionsSet, name: string): string | undefined {
+  if (set.options.has(name)) return undefined;
+  const why = set.invalid.get(name);
+  return why === undefined
+    ? `the TLS options "${name}" do not exist`
+    : `the TLS options "${name}" are invalid (${why})`;
+}
+
+/** The TLS-ALPN-01 responder the ACME manager publishes as an internal service, if any. */
+function acmeTlsAlpnAddress(config: DynamicConfig): { host: string; port: number } | undefined {
+  const url =
+    config.http?.services?.[`${ACME_TLS_ALPN_SERVICE}@internal`]?.loadBalancer?.servers?.[0]?.url;
+  if (url === undefined) return undefined;
+  try {
+    const u = new URL(url);
+    return { host: u.hostname, port: Number(u.port) };
+  } catch {
+    return undefined;
+  }
+}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -301,6 +339,10 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     }
   }
 
+  const tlsOptions = buildTlsOptions(config.tls?.options);
+  errors.push(...tlsOptions.errors);
+  const tlsClaims: HostClaim[] = [];
+
   for (const [name, r] of Object.entries(routersCfg)) {
     const info: RouterInfo = {
       name,
@@ -388,6 +430,8 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
       for (const m of info.middlewares) middlewares.get(m)?.usedBy.push(name);
       let handler: Handler = service.handle;
       for (let i = chain.length - 1; i >= 0; i--) handler = chain[i]!(handler);
+      const optionProblems: string[] = [];
+      let served = 0;
       for (const ep of eps) {
         const epErr = epMiddlewareErrors.get(ep);
         if (epErr !== undefined) {
@@ -395,6 +439,25 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
           info.status = info.status === 'enabled' ? 'warning' : info.status;
           continue;
         }
+        const epTls = opts.entryPoints[ep]?.http.tls;
+        if (r.tls !== undefined || epTls !== undefined) {
+          const optName = tlsOptionsName(r.tls?.options, epTls?.options, info.provider);
+          const problem = tlsOptionsProblem(tlsOptions, optName);
+          if (problem !== undefined) {
+            // fail closed: options may require client certificates, never serve without them
+            optionProblems.push(`entryPoint "${ep}": ${problem}`);
+            continue;
+          }
+          if (rule.hosts !== null)
+            tlsClaims.push({ entryPoint: ep, router: name, hosts: rule.hosts, options: optName });
+          else if (optName !== DEFAULT_TLS_OPTIONS) {
+            info.errors.push(
+              `no domain found in rule ${r.rule}: the TLS options "${optName}" apply only to SNI names other routers claim; handshakes for other names use the default options`,
+            );
+            info.status = info.status === 'enabled' ? 'warning' : info.status;
+          }
+        }
+        served++;
         let h = handler;
         const epChain = epMiddlewares.get(ep) ?? [];
         for (let i = epChain.length - 1; i >= 0; i--) h = epChain[i]!(h);
@@ -407,6 +470,13 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
             if (list === undefined) slot.exact.set(host, (list = []));
             list.push(route);
           }
+      }
+      if (optionProblems.length > 0) {
+        if (served === 0) fail(optionProblems.join('; '), 'tls.options');
+        else {
+          info.errors.push(...optionProblems);
+          info.status = info.status === 'enabled' ? 'warning' : info.status;
+        }
       }
     } catch (err) {
       fail(`internal error: ${errorMessage(err)}`);
@@ -443,16 +513,27 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
   }
 
   let certificates;
+  let tls;
   if (opts.defaultCertificate !== undefined) {
     certificates = buildCertificateStore(config.tls?.certificates ?? [], {
       defaultCertificate: opts.defaultCertificate,
+      logger: opts.logger,
     });
     errors.push(...certificates.errors);
+    const built = buildTlsSelection(tlsOptions.options, tlsClaims, acmeTlsAlpnAddress(config));
+    tls = built.selection;
+    for (const [router, messages] of built.warnings) {
+      const info = routers.get(router);
+      if (info === undefined) continue;
+      info.errors.push(...messages);
+      if (info.status === 'enabled') info.status = 'warning';
+    }
   }
 
   return {
     version: opts.version ?? 0,
     certificates,
+    tls,
     entryPoints,
     routers,
     services,

@@ -8,6 +8,7 @@ import type { Handler, RequestContext } from '../server/context.js';
 import type { ElementError } from '../config/dynamic.js';
 import type { ServiceRuntime } from '../services/build.js';
 import type { CertificateStore } from '../tls/store.js';
+import type { TlsSelection } from '../tls/selection.js';
 
 export interface CompiledRoute {
   name: string;
@@ -65,6 +66,8 @@ export interface RoutingTable {
   readonly compileMs: number;
   /** certificates for the TLS entrypoints (undefined when none terminates TLS) */
   readonly certificates: CertificateStore | undefined;
+  /** TLS options per entrypoint and SNI name (with `certificates`) */
+  readonly tls?: TlsSelection | undefined;
 }
 
 export function findRoute(

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { generateTraceparent, isValidTraceparent } from '../observability/trace-context.js';
 
 /**
  * Where a handler writes its response. The client's ServerResponse is one;
@@ -51,8 +52,12 @@ export class RequestContext {
   readonly clientIp: string;
   readonly clientPort: number;
   readonly startTime: number;
+  /** performance.now() when the response closed: set once in finish(), read by the access log and metrics */
+  endTime = 0;
   /** set for WebSocket/upgrade requests: the raw client socket and the bytes read past the headers */
   readonly upgrade: { socket: Duplex; head: Buffer } | undefined;
+  /** HTTP/2 only: the session's socket, kept because the stream forgets its session when it closes (access log TLS fields) */
+  readonly sessionSocket: unknown;
   /** filled in as the request moves along, for the access log */
   routerName = '';
   serviceName = '';
@@ -72,10 +77,18 @@ export class RequestContext {
   body: Buffer | undefined = undefined;
   /** the last upstream failure, for the access log */
   upstreamError: Error | undefined = undefined;
+  /** retries the retry middleware made (attempts - 1), for the access log's RetryAttempts */
+  retryAttempts = 0;
+  /** performance.now() when the last upstream attempt started and ended (0: none), for OriginDuration */
+  originStart = 0;
+  originEnd = 0;
+  /** the incoming traceparent was valid and is forwarded as it is, with its tracestate */
+  traceContinued = false;
   /** middlewares that edit the response head register here (status, flat header list) */
   responseHeaderHooks:
     ((ctx: RequestContext, status: number, headers: string[]) => void)[] | undefined = undefined;
   private parsedQuery: URLSearchParams | undefined = undefined;
+  private traceparentValue: string | undefined = undefined;
 
   constructor(
     req: IncomingMessage,
@@ -104,6 +117,11 @@ export class RequestContext {
     this.clientPort = req.socket?.remotePort ?? 0;
     this.startTime = performance.now();
     this.upgrade = upgrade;
+    this.sessionSocket =
+      req.httpVersionMajor === 2
+        ? (req as unknown as { stream?: { session?: { socket?: unknown } } }).stream?.session
+            ?.socket
+        : undefined;
   }
 
   get headers() {
@@ -113,6 +131,23 @@ export class RequestContext {
   query(): URLSearchParams {
     if (this.parsedQuery === undefined) this.parsedQuery = new URLSearchParams(this.rawQuery);
     return this.parsedQuery;
+  }
+
+  /**
+   * The W3C traceparent sent upstream and logged: the client's when valid,
+   * else a generated one. Decided once, so retries, mirrors, forwardAuth and
+   * the access log all agree.
+   */
+  traceparent(): string {
+    let value = this.traceparentValue;
+    if (value === undefined) {
+      const given = this.req.headers.traceparent;
+      this.traceContinued = isValidTraceparent(given);
+      value = this.traceparentValue = this.traceContinued
+        ? (given as string)
+        : generateTraceparent();
+    }
+    return value;
   }
 
   /** the path and query as they will be sent upstream */

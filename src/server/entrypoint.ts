@@ -7,14 +7,17 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import { BlockList, isIPv6, type Socket } from 'node:net';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EntryPointConfig } from '../config/static-types.js';
 import { findRoute, type RoutingTable } from '../routing/table.js';
 import { sendStatus } from '../proxy/errors.js';
 import type { AccessLogger } from '../observability/access-log.js';
+import type { RequestMetrics } from '../observability/metrics.js';
 import { canonicalHost, RequestContext } from './context.js';
 import { BadPathError, normaliseTarget, type PathPolicy } from './path.js';
+import { createTlsHandshake } from '../tls/handshake.js';
 
 export interface TableHolder {
   current: RoutingTable;
@@ -63,7 +66,7 @@ const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/i;
  * its authority wins over Host. An empty authority is refused (§3.2.2), and so
  * is userinfo (RFC 9110 §4.2.4), by the Host character check in the caller.
  */
-function splitAbsolute(url: string): { host: string; target: string } | null {
+export function splitAbsolute(url: string): { host: string; target: string } | null {
   const m = ABSOLUTE_FORM.exec(url);
   if (m === null || m[1] === undefined || m[1] === '') return null;
   const rest = m[2] ?? '';
@@ -85,7 +88,7 @@ const HOST_BYTES = (() => {
   return t;
 })();
 
-function validHost(host: string): boolean {
+export function validHost(host: string): boolean {
   for (let i = 0; i < host.length; i++) {
     const c = host.charCodeAt(i);
     if (c >= 128 || HOST_BYTES[c] === 0) return false;
@@ -158,7 +161,7 @@ type SocketWithMessage = Duplex & {
  * before anything reads them, so no middleware or upstream can be fooled by a
  * forged value (X-Forwarded-Prefix, X-Forwarded-User...), as Traefik does.
  */
-function dropForwardedHeaders(headers: IncomingMessage['headers']): void {
+export function dropForwardedHeaders(headers: IncomingMessage['headers']): void {
   for (const name in headers) {
     if (name.charCodeAt(0) !== 0x78 && name.charCodeAt(0) !== 0x66) continue; // 'x' or 'f'
     if (name.startsWith('x-forwarded-') || name === 'x-real-ip' || name === 'forwarded')
@@ -181,6 +184,8 @@ export function createEntryPoint(opts: {
   holder: TableHolder;
   logger: Logger;
   accessLog?: AccessLogger | undefined;
+  /** request and connection metrics (undefined when neither metrics nor the API is on) */
+  metrics?: RequestMetrics | undefined;
   scheme?: 'http' | 'https';
   /** presented when the client sends no SNI (TLS entrypoints) */
   defaultCertificate?: { cert: string; key: string } | undefined;
@@ -190,6 +195,7 @@ export function createEntryPoint(opts: {
   const log = opts.logger.child({ entryPoint: name });
   const scheme = ep.http.tls !== undefined ? 'https' : (opts.scheme ?? 'http');
   const accessLog = opts.accessLog;
+  const metrics = opts.metrics;
   const isTrusted = createTrustCheck(ep);
   const policy: PathPolicy = { sanitize: ep.http.sanitizePath, encoded: ep.http.encodedCharacters };
   const t = ep.transport.respondingTimeouts;
@@ -212,16 +218,20 @@ export function createEntryPoint(opts: {
     noDelay: true,
   };
   const tlsTerminating = ep.http.tls !== undefined;
+  // certificate, TLS options and ALPN follow the SNI name, from the table in force now
+  const handshake = tlsTerminating
+    ? createTlsHandshake({
+        entryPoint: name,
+        holder: opts.holder,
+        defaultCertificate: opts.defaultCertificate,
+        log,
+      })
+    : undefined;
   // TLS entrypoints speak HTTP/2 and HTTP/1.1 on the same port, chosen by ALPN
-  const server: http.Server = tlsTerminating
+  const server: http.Server = handshake
     ? (http2.createSecureServer({
         allowHTTP1: true,
-        // the certificate follows the SNI name, from the store of the table in force now
-        SNICallback: (servername, cb) => {
-          const store = opts.holder.current.certificates;
-          if (store === undefined) cb(new Error('no certificate store'));
-          else cb(null, store.select(servername));
-        },
+        SNICallback: handshake.sniCallback,
         // clients that send no SNI get the default certificate
         ...(opts.defaultCertificate ?? {}),
         minVersion: 'TLSv1.2',
@@ -252,7 +262,8 @@ export function createEntryPoint(opts: {
     if (!tlsTerminating) server.closeAllConnections();
     else for (const socket of sockets) socket.destroy();
   };
-  if (tlsTerminating) {
+  if (handshake) {
+    handshake.attach(server as unknown as tls.Server);
     server.on('tlsClientError', (err: Error) =>
       log.debug({ err: err.message }, 'tls handshake failed'),
     );
@@ -278,7 +289,10 @@ export function createEntryPoint(opts: {
         abort(new Error('client closed the connection'));
       }
     }
+    // one clock read for both (performance.now() costs ~0.2 us on these VMs)
+    if (accessLog !== undefined || metrics !== undefined) ctx.endTime = performance.now();
     if (accessLog !== undefined) accessLog(ctx);
+    if (metrics !== undefined) metrics.onRequestEnd(ctx);
     if (draining && inFlight === 0) drained?.();
   };
 
@@ -347,6 +361,14 @@ export function createEntryPoint(opts: {
       query,
       upgrade,
     );
+    if (tlsTerminating && table.tls?.hasHostOptions(name) === true) {
+      // domain fronting: the Host's TLS options (e.g. client certificates) must be the ones negotiated
+      const sni = (req.socket as tls.TLSSocket).servername;
+      if (table.tls.misdirected(name, typeof sni === 'string' ? sni : undefined, ctx.host)) {
+        sendStatus(res, 421);
+        return;
+      }
+    }
     ctx.trusted = trustedFor(req.socket as TrustedSocket, ctx.clientIp);
     if (!ctx.trusted) dropForwardedHeaders(req.headers);
     inFlight++;
@@ -438,6 +460,11 @@ export function createEntryPoint(opts: {
 
   server.on('connection', (socket: Socket) => {
     socket.on('error', () => undefined);
+    if (metrics !== undefined) {
+      // Traefik's open_connections{protocol="TCP"}: TCP connections, whatever runs over them
+      metrics.connectionOpened(name, 'TCP');
+      socket.once('close', () => metrics.connectionClosed(name, 'TCP'));
+    }
   });
 
   return {

@@ -11,6 +11,7 @@ import { compile } from '../routing/compile.js';
 import { StateRegistry } from '../routing/state.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { AccessLogger } from '../observability/access-log.js';
+import type { RequestMetrics } from '../observability/metrics.js';
 import { createEntryPoint, type EntryPointServer, type TableHolder } from './entrypoint.js';
 import type { Handler } from './context.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
@@ -46,7 +47,8 @@ function emptyTable(): RoutingTable {
 
 /**
  * Routers Portico adds itself (`@internal`), at the top of the priority range
- * Traefik reserves for them: `/ping` on the ping entrypoint.
+ * Traefik reserves for them: `/ping` on the ping entrypoint, `/metrics` on
+ * the metrics one.
  */
 function withInternalRouters(config: DynamicConfig, sc: StaticConfig): DynamicConfig {
   const routers: NonNullable<NonNullable<DynamicConfig['http']>['routers']> = {};
@@ -57,6 +59,45 @@ function withInternalRouters(config: DynamicConfig, sc: StaticConfig): DynamicCo
       entryPoints: [sc.ping.entryPoint],
       priority: Number.MAX_SAFE_INTEGER,
     };
+  }
+  const prometheus = sc.metrics?.prometheus;
+  if (prometheus && !prometheus.manualRouting) {
+    // the service is provided by the caller (src/observability/metrics-cluster.ts)
+    routers['prometheus@internal'] = {
+      rule: 'Path(`/metrics`)',
+      service: 'prometheus@internal',
+      entryPoints: [prometheus.entryPoint],
+      priority: Number.MAX_SAFE_INTEGER,
+    };
+  }
+  if (sc.ping) {
+    // readiness: 200 once this process routes with a configuration (Kubernetes readinessProbe)
+    routers['ready@internal'] = {
+      rule: 'Path(`/ready`)',
+      service: 'ready@internal',
+      entryPoints: [sc.ping.entryPoint],
+      priority: Number.MAX_SAFE_INTEGER,
+    };
+  }
+  if (sc.api?.insecure) {
+    // Traefik's insecure mode: the API and the dashboard on the `traefik` entrypoint, no auth
+    const internalEp = Object.keys(sc.entryPoints).find((n) => n.toLowerCase() === 'traefik');
+    if (internalEp !== undefined) {
+      routers['api@internal'] = {
+        rule: 'PathPrefix(`/api`)',
+        service: 'api@internal',
+        entryPoints: [internalEp],
+        priority: Number.MAX_SAFE_INTEGER - 1,
+      };
+      if (sc.api.dashboard) {
+        routers['dashboard@internal'] = {
+          rule: 'PathPrefix(`/`)',
+          service: 'dashboard@internal',
+          entryPoints: [internalEp],
+          priority: Number.MAX_SAFE_INTEGER - 2,
+        };
+      }
+    }
   }
   for (const ep of Object.values(sc.entryPoints)) {
     if (!ep.http.redirect) continue;
@@ -102,10 +143,12 @@ export function createRouterServer(opts: {
   staticConfig: StaticConfig;
   logger: Logger;
   accessLog?: AccessLogger | undefined;
+  metrics?: RequestMetrics | undefined;
   internalServices?: ReadonlyMap<string, Handler>;
 }): RouterServer {
   const { staticConfig, logger } = opts;
   const holder: TableHolder = { current: emptyTable() };
+  opts.metrics?.bindTable(holder);
   const state = new StateRegistry();
   const entryPoints = new Map<string, EntryPointServer>();
   const createEntryPoints = (): void => {
@@ -117,6 +160,7 @@ export function createRouterServer(opts: {
           holder,
           logger,
           accessLog: opts.accessLog,
+          metrics: opts.metrics,
           defaultCertificate: staticConfig.defaultCertificate,
         }),
       );
@@ -135,6 +179,15 @@ export function createRouterServer(opts: {
       const status = stopping ? 503 : 200;
       const body = stopping ? 'Service Unavailable' : 'OK';
       ctx.res.writeHead(status, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': body.length,
+      });
+      ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
+    });
+    internalServices.set('ready@internal', (ctx) => {
+      const ready = !stopping && holder.current.version > 0;
+      const body = ready ? 'Ready' : 'Not Ready';
+      ctx.res.writeHead(ready ? 200 : 503, {
         'content-type': 'text/plain; charset=utf-8',
         'content-length': body.length,
       });

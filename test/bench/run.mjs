@@ -333,11 +333,14 @@ async function main() {
       '--log.level=error',
       '--accessLog=true',
       `--accessLog.filePath=${path.join(dir, 'access.log')}`,
+      // metrics on, as in production; /metrics on the same entry point so no :8080 is bound
+      '--metrics.prometheus=true',
+      '--metrics.prometheus.entryPoint=web',
     ]);
     targets.push({
       name:
         key === 'portico'
-          ? `portico (${WORKERS} worker, access log on)`
+          ? `portico (${WORKERS} worker, access log + metrics on)`
           : `portico, ${hosts} host routes`,
       key,
       url: `http://127.0.0.1:${port}/`,

@@ -300,6 +300,83 @@ describe('flags', () => {
   });
 });
 
+describe('metrics', () => {
+  it('is off by default', () => {
+    expect(load().metrics).toBeUndefined();
+  });
+
+  it("turns Prometheus on with Traefik's defaults and adds the traefik entry point", () => {
+    const config = load(['--metrics.prometheus']);
+    expect(config.metrics).toEqual({
+      addInternals: false,
+      prometheus: {
+        buckets: [0.1, 0.3, 1.2, 5],
+        addEntryPointsLabels: true,
+        addRoutersLabels: false,
+        addServicesLabels: true,
+        entryPoint: 'traefik',
+        manualRouting: false,
+      },
+    });
+    expect(config.entryPoints.traefik?.port).toBe(8080);
+  });
+
+  it.each<[string[], string, unknown]>([
+    [['--metrics.prometheus.buckets=0.05,0.5,2'], 'metrics.prometheus.buckets', [0.05, 0.5, 2]],
+    [['--metrics.prometheus.addRoutersLabels'], 'metrics.prometheus.addRoutersLabels', true],
+    [
+      ['--metrics.prometheus.addServicesLabels=false'],
+      'metrics.prometheus.addServicesLabels',
+      false,
+    ],
+    [
+      ['--metrics.prometheus.addEntryPointsLabels=false'],
+      'metrics.prometheus.addEntryPointsLabels',
+      false,
+    ],
+    [['--metrics.prometheus.manualRouting'], 'metrics.prometheus.manualRouting', true],
+    [['--metrics.prometheus', '--metrics.addInternals'], 'metrics.addInternals', true],
+    [['--metrics.prometheus.addInternals'], 'metrics.addInternals', true],
+  ])('%j sets %s', (argv, path, expected) => {
+    expect(pick(load(argv), path)).toEqual(expected);
+  });
+
+  it('serves /metrics on a configured entry point without adding traefik', () => {
+    const config = load(['--entryPoints.web.address=:1', '--metrics.prometheus.entryPoint=web']);
+    expect(config.metrics?.prometheus?.entryPoint).toBe('web');
+    expect(config.entryPoints.traefik).toBeUndefined();
+  });
+
+  it('reads buckets as a YAML list of numbers', () => {
+    write('portico.yml', 'metrics:\n  prometheus:\n    buckets: [0.025, 0.25, 2.5]\n');
+    expect(load().metrics?.prometheus?.buckets).toEqual([0.025, 0.25, 2.5]);
+  });
+
+  it.each<[string[], string, RegExp]>([
+    [
+      ['--metrics.prometheus.buckets=0.1,abc'],
+      '--metrics.prometheus.buckets',
+      /"abc" is not a positive number/,
+    ],
+    [['--metrics.prometheus.buckets=1,0.5'], '--metrics.prometheus.buckets', /ascending/],
+    [['--metrics.prometheus.buckets=0'], '--metrics.prometheus.buckets', /positive/],
+    [
+      ['--metrics.prometheus.entryPoint=admin'],
+      '--metrics.prometheus.entryPoint',
+      /"admin" is not configured/,
+    ],
+    [
+      ['--metrics.prometheus.headerLabels.x=y'],
+      '--metrics.prometheus.headerLabels.x',
+      /not support yet/,
+    ],
+  ])('refuses %j', (argv, option, reason) => {
+    const error = loadError(argv);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(reason);
+  });
+});
+
 describe('environment', () => {
   it.each<[NodeJS.ProcessEnv, string, unknown]>([
     [{ PORTICO_ENTRYPOINTS_WEB_ADDRESS: ':8000' }, 'entryPoints.web.port', 8000],
@@ -941,8 +1018,8 @@ describe('file errors', () => {
     ],
     [
       'unsupported option',
-      'metrics:\n  prometheus: {}\n',
-      'portico.yml: metrics (line 1)',
+      'metrics:\n  datadog: {}\n',
+      'portico.yml: metrics.datadog (line 2)',
       /not support yet/,
     ],
     [
@@ -1013,5 +1090,126 @@ describe('staticOptionsHelp', () => {
     'TOML is not supported',
   ])('mentions %s', (text) => {
     expect(staticOptionsHelp).toContain(text);
+  });
+});
+
+describe('accessLog filters and fields', () => {
+  it('reads filters from flags: codes and ranges, retries, minimum duration', () => {
+    const config = load([
+      '--accessLog.filters.statusCodes=200,300-302, 500 - 599',
+      '--accessLog.filters.retryAttempts',
+      '--accessLog.filters.minDuration=10ms',
+    ]);
+    expect(config.accessLog?.filters).toEqual({
+      statusCodes: [
+        [200, 200],
+        [300, 302],
+        [500, 599],
+      ],
+      retryAttempts: true,
+      minDurationMs: 10,
+    });
+    expect(config.accessLog?.fields).toBeUndefined();
+  });
+
+  it('reads Traefik YAML: a statusCodes list, field and header modes', () => {
+    write(
+      'portico.yml',
+      [
+        'accessLog:',
+        '  format: json',
+        '  filters:',
+        '    statusCodes: ["200", "400-404", 500]',
+        '  fields:',
+        '    defaultMode: keep',
+        '    names:',
+        '      ClientUsername: drop',
+        '    headers:',
+        '      defaultMode: keep',
+        '      names:',
+        '        User-Agent: redact',
+        '        Content-Type: keep',
+        '',
+      ].join('\n'),
+    );
+    const config = load();
+    expect(config.accessLog?.filters?.statusCodes).toEqual([
+      [200, 200],
+      [400, 404],
+      [500, 500],
+    ]);
+    expect(config.accessLog?.fields).toEqual({
+      defaultMode: 'keep',
+      names: { ClientUsername: 'drop' },
+      headers: { defaultMode: 'keep', names: { 'User-Agent': 'redact', 'Content-Type': 'keep' } },
+    });
+  });
+
+  it('matches field names case-insensitively (env is lower case) and lets flags win', () => {
+    const config = load(['--accessLog.fields.names.clientusername=redact'], {
+      PORTICO_ACCESSLOG_FIELDS_NAMES_CLIENTUSERNAME: 'drop',
+      'PORTICO_ACCESSLOG_FIELDS_HEADERS_NAMES_X-REQUEST-ID': 'keep',
+    });
+    expect(config.accessLog?.fields).toEqual({
+      defaultMode: 'keep',
+      names: { ClientUsername: 'redact' },
+      headers: { defaultMode: 'drop', names: { 'x-request-id': 'keep' } },
+    });
+  });
+
+  it.each<[string, string[], string, RegExp]>([
+    [
+      'bad status code',
+      ['--accessLog.filters.statusCodes=200,2xx'],
+      '--accessLog.filters.statusCodes',
+      /"2xx" is not a status code or range like 300-302/,
+    ],
+    [
+      'reversed range',
+      ['--accessLog.filters.statusCodes=302-300'],
+      '--accessLog.filters.statusCodes',
+      /"302-300" is not a status code or range/,
+    ],
+    [
+      'bad duration',
+      ['--accessLog.filters.minDuration=fast'],
+      '--accessLog.filters.minDuration',
+      /is not a duration/,
+    ],
+    [
+      'bad mode',
+      ['--accessLog.fields.headers.names.Authorization=hide'],
+      '--accessLog.fields.headers.names.Authorization',
+      /expected keep\|drop\|redact, got "hide"/,
+    ],
+    [
+      'unknown field',
+      ['--accessLog.fields.names.ClientUsrname=drop'],
+      '--accessLog.fields.names.ClientUsrname',
+      /unknown access log field "ClientUsrname"; did you mean ClientUsername\?/,
+    ],
+    [
+      'missing header name',
+      ['--accessLog.fields.headers.names=keep'],
+      '--accessLog.fields.headers.names',
+      /missing header name/,
+    ],
+    [
+      'unsupported traefik option',
+      ['--accessLog.fields.queryParameters.defaultMode=drop'],
+      '--accessLog.fields.queryParameters.defaultMode',
+      /not support yet/,
+    ],
+  ])('reports %s', (_name, argv, option, reason) => {
+    const error = loadError(argv);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(reason);
+  });
+
+  it('lists the options in the help', () => {
+    expect(staticOptionsHelp).toContain('--accessLog.filters.statusCodes=A,B,...');
+    expect(staticOptionsHelp).toContain(
+      '--accessLog.fields.headers.names.<Header-Name>=keep|drop|redact',
+    );
   });
 });

@@ -16,6 +16,11 @@ import tls, { type SecureContext } from 'node:tls';
 
 export const HTTP01_PREFIX = '/.well-known/acme-challenge/';
 export const ACME_TLS_ALPN = 'acme-tls/1';
+/**
+ * The internal service naming the loopback TLS-ALPN-01 responder of the process
+ * running the resolvers; its address reaches the workers with the configuration.
+ */
+export const ACME_TLS_ALPN_SERVICE = 'acme-tls-alpn';
 
 export interface Http01Responder {
   /** Answers a challenge request it knows; false (nothing written) otherwise. */

@@ -10,8 +10,14 @@
  * internal router on the httpChallenge entrypoint forwards
  * /.well-known/acme-challenge/ to it, so whichever worker receives the CA's
  * request can answer it.
+ *
+ * TLS-ALPN-01 challenges are answered by a loopback TLS server here as well;
+ * its address travels to the workers as the internal service
+ * `acme-tls-alpn`, and a TLS entrypoint that reads a ClientHello offering
+ * only `acme-tls/1` relays the connection to it (src/tls/handshake.ts).
  */
 import http from 'node:http';
+import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -20,7 +26,13 @@ import type { ProviderSnapshot } from '../../config/provider.js';
 import type { AcmeResolverConfig } from '../../config/static-types.js';
 import { parseRule, ruleHosts } from '../../rules/index.js';
 import { createAcmeResolver, type AcmeResolver } from './resolver.js';
-import { createHttp01Responder, HTTP01_PREFIX } from './challenges.js';
+import {
+  ACME_TLS_ALPN,
+  ACME_TLS_ALPN_SERVICE,
+  createHttp01Responder,
+  createTlsAlpnResponder,
+  HTTP01_PREFIX,
+} from './challenges.js';
 import { FileStorage } from '../storage/file.js';
 import { RedisStorage } from '../storage/redis.js';
 import type { CertificateStorage, StoredCertificate } from '../storage/types.js';
@@ -33,6 +45,8 @@ export interface AcmeManager {
   /** look at a new merged configuration: order what routers ask for */
   update(config: DynamicConfig): void;
   status(): ReturnType<AcmeResolver['status']>;
+  /** per-domain status by resolver name, for the API */
+  statusByResolver(): Record<string, ReturnType<AcmeResolver['status']>>;
   close(): Promise<void>;
 }
 
@@ -57,8 +71,23 @@ export async function createAcmeManager(opts: {
   });
   await new Promise<void>((resolve) => challengeServer.listen(0, '127.0.0.1', resolve));
   const challengePort = (challengeServer.address() as AddressInfo).port;
+  const tlsAlpn = createTlsAlpnResponder();
+  const usesTlsAlpn = Object.values(opts.resolvers).some((r) => r.tlsChallenge !== undefined);
+  let tlsAlpnServer: tls.Server | undefined;
+  if (usesTlsAlpn) {
+    // no certificate of its own: a handshake for a name without a pending challenge just fails
+    tlsAlpnServer = tls.createServer({
+      SNICallback: (name, cb) => tlsAlpn.sniCallback(name, cb),
+      ALPNProtocols: [ACME_TLS_ALPN],
+      handshakeTimeout: 10_000,
+    });
+    tlsAlpnServer.on('tlsClientError', () => undefined);
+    // the CA's validator only needs the handshake; close what it leaves open
+    tlsAlpnServer.on('secureConnection', (socket: tls.TLSSocket) => socket.end());
+    await new Promise<void>((resolve) => tlsAlpnServer!.listen(0, '127.0.0.1', resolve));
+  }
 
-  const certificates = new Map<string, StoredCertificate>();
+  const certificates = new Map<string, { cert: StoredCertificate; resolver: string }>();
   const resolvers = new Map<
     string,
     { resolver: AcmeResolver; config: AcmeResolverConfig; storage: CertificateStorage }
@@ -69,7 +98,11 @@ export async function createAcmeManager(opts: {
     const routers: NonNullable<NonNullable<DynamicConfig['http']>['routers']> = {};
     const services: NonNullable<NonNullable<DynamicConfig['http']>['services']> = {};
     const entryPoints = [
-      ...new Set([...resolvers.values()].map((r) => r.config.httpChallenge.entryPoint)),
+      ...new Set(
+        [...resolvers.values()].flatMap((r) =>
+          r.config.httpChallenge ? [r.config.httpChallenge.entryPoint] : [],
+        ),
+      ),
     ];
     if (entryPoints.length > 0) {
       routers['acme-http'] = {
@@ -82,14 +115,21 @@ export async function createAcmeManager(opts: {
         loadBalancer: { servers: [{ url: `http://127.0.0.1:${challengePort}` }] },
       };
     }
+    if (tlsAlpnServer !== undefined) {
+      const port = (tlsAlpnServer.address() as AddressInfo).port;
+      services[ACME_TLS_ALPN_SERVICE] = {
+        loadBalancer: { servers: [{ url: `https://127.0.0.1:${port}` }] },
+      };
+    }
     return {
       provider: ACME_PROVIDER,
       config: {
         http: { routers, services },
         tls: {
-          certificates: [...certificates.values()].map((c) => ({
-            certFile: c.certificatePem,
-            keyFile: c.keyPem,
+          certificates: [...certificates.values()].map(({ cert, resolver }) => ({
+            certFile: cert.certificatePem,
+            keyFile: cert.keyPem,
+            resolver,
           })),
         },
       },
@@ -97,11 +137,11 @@ export async function createAcmeManager(opts: {
     };
   };
 
-  const publish = (cert: StoredCertificate): void => {
+  const publish = (resolver: string, cert: StoredCertificate): void => {
     const key = cert.domains.main;
     const prev = certificates.get(key);
-    if (prev !== undefined && prev.serialNumber === cert.serialNumber) return;
-    certificates.set(key, cert);
+    if (prev !== undefined && prev.cert.serialNumber === cert.serialNumber) return;
+    certificates.set(key, { cert, resolver });
     log.info(
       { domain: key, sans: cert.domains.sans, notAfter: cert.notAfter, serial: cert.serialNumber },
       'acme: certificate ready',
@@ -119,14 +159,16 @@ export async function createAcmeManager(opts: {
       caServer: config.caServer,
       storage,
       keyType: config.keyType,
-      challenge: 'http-01',
+      // both challenges configured: HTTP-01, as before tlsChallenge existed
+      challenge: config.httpChallenge ? 'http-01' : 'tls-alpn-01',
       http01,
+      tlsAlpn,
       caCertificates: config.caCertificates.map((c) =>
         c.includes('-----BEGIN') ? c : readFileSync(c, 'utf8'),
       ),
       ...(config.eab ? { eab: config.eab } : {}),
       logger: log.child({ resolver: name }),
-      onCertificate: publish,
+      onCertificate: (cert) => publish(name, cert),
     });
     resolvers.set(name, { resolver, config, storage });
     resolver
@@ -139,6 +181,8 @@ export async function createAcmeManager(opts: {
   return {
     snapshot,
     status: () => [...resolvers.values()].flatMap((r) => r.resolver.status()),
+    statusByResolver: () =>
+      Object.fromEntries([...resolvers].map(([name, r]) => [name, r.resolver.status()])),
     update(config) {
       for (const [routerName, r] of Object.entries(config.http?.routers ?? {})) {
         const resolverName = r.tls?.certResolver;
@@ -161,12 +205,14 @@ export async function createAcmeManager(opts: {
           const key = `${resolverName}\u0000${d.main}\u0000${d.sans.join(',')}`;
           if (asked.has(key)) continue;
           asked.add(key);
-          entry.resolver.obtain(d).then(publish, (err: unknown) =>
-            // recorded in the resolver's status with its backoff; say it once here with the router
-            log.error(
-              { router: routerName, domain: d.main, err: (err as Error).message },
-              `acme: ${d.main}: ${(err as Error).message}`,
-            ),
+          entry.resolver.obtain(d).then(
+            (cert) => publish(resolverName, cert),
+            (err: unknown) =>
+              // recorded in the resolver's status with its backoff; say it once here with the router
+              log.error(
+                { router: routerName, domain: d.main, err: (err as Error).message },
+                `acme: ${d.main}: ${(err as Error).message}`,
+              ),
           );
         }
       }
@@ -178,6 +224,7 @@ export async function createAcmeManager(opts: {
       }
       challengeServer.close();
       challengeServer.closeAllConnections();
+      tlsAlpnServer?.close();
     },
   };
 }

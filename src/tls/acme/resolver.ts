@@ -657,6 +657,8 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
       s.nextAttempt = undefined;
       if (s.retryTimer) clearTimeout(s.retryTimer);
       s.retryTimer = undefined;
+      // a new certificate may fall due before the next planned check
+      if (checkTimer !== undefined) scheduleCheck();
       announce(cert);
       return cert;
     } catch (err) {
@@ -706,6 +708,31 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
     return p;
   }
 
+  /**
+   * The next renewal check: every checkIntervalMs, or sooner when a certificate
+   * becomes due before that (short-lived certificates would otherwise expire
+   * between two daily checks).
+   */
+  function scheduleCheck(): void {
+    if (closed) return;
+    if (checkTimer) clearTimeout(checkTimer);
+    let wait = Math.min(checkIntervalMs, 24 * 3_600_000);
+    for (const st of states.values()) {
+      if (st.cert === undefined) continue;
+      const until = st.cert.notAfter.getTime() - renewBefore(st.cert) - now();
+      // already due: in flight, or waiting for its backoff retry (scheduleRetry)
+      if (until > 0) wait = Math.min(wait, until);
+    }
+    // never a busy loop: a certificate that is already due is retried by its own backoff
+    checkTimer = setTimeout(
+      () => {
+        void renewDue().finally(scheduleCheck);
+      },
+      Math.max(1000, wait),
+    );
+    checkTimer.unref();
+  }
+
   async function renewDue(): Promise<void> {
     let stored: StoredCertificate[];
     try {
@@ -741,10 +768,7 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
         log.error({ resolver: name, err: message(err) }, 'cannot list certificates');
       }
       await renewDue();
-      if (!checkTimer) {
-        checkTimer = setInterval(() => void renewDue(), Math.min(checkIntervalMs, 24 * 3_600_000));
-        checkTimer.unref();
-      }
+      scheduleCheck();
     },
     status() {
       return [...states.values()]
@@ -762,7 +786,7 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
     async close() {
       if (closed) return;
       closed = true;
-      if (checkTimer) clearInterval(checkTimer);
+      if (checkTimer) clearTimeout(checkTimer);
       for (const s of states.values()) if (s.retryTimer) clearTimeout(s.retryTimer);
       unwatch?.();
       for (const set of waiters.values()) for (const w of set) w();

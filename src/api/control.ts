@@ -1,0 +1,92 @@
+/*
+ * Where `api@internal` requests are answered. In a single process the API
+ * handler runs in place. In a cluster the API state (providers, events,
+ * ACME, traffic) lives in the primary, so the primary serves the API on a
+ * unix socket in a private (0700) directory and each worker's `api@internal`
+ * service streams the request there and the answer back, server-sent events
+ * included. The socket never listens on a network address.
+ */
+import http, { type IncomingMessage } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Handler } from '../server/context.js';
+import type { ApiHandler } from './handler.js';
+
+export interface ControlServer {
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+export async function startControlServer(handler: ApiHandler): Promise<ControlServer> {
+  // mkdtemp creates the directory with mode 0700: only this user can reach the socket
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-control-'));
+  const socketPath = path.join(dir, 'api.sock');
+  const server = http.createServer((req, res) => handler(req, res, req.url ?? '/'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, resolve);
+  });
+  return {
+    socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        });
+      }),
+  };
+}
+
+/** api@internal in this process */
+export function localApiService(handler: ApiHandler): Handler {
+  return (ctx) => handler(ctx.req, ctx.res, ctx.target());
+}
+
+/** request headers the API reads; nothing else crosses to the primary (no cookies, no auth) */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'if-none-match', 'last-event-id'];
+/** response headers that are connection-specific and must not be copied (HTTP/2 forbids them) */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
+
+/** api@internal in a cluster worker: relays to the primary's control socket */
+export function forwardedApiService(socketPath: string): Handler {
+  return (ctx) => {
+    const headers: Record<string, string> = { host: 'portico' };
+    for (const h of FORWARDED_REQUEST_HEADERS) {
+      const v = ctx.req.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    const upstream = http.request({
+      socketPath,
+      method: ctx.method === 'HEAD' ? 'HEAD' : ctx.method,
+      path: ctx.target(),
+      headers,
+    });
+    const fail = (): void => {
+      if (ctx.res.headersSent) {
+        ctx.res.destroy();
+        return;
+      }
+      const body = JSON.stringify({ message: 'the API is not available (primary unreachable)' });
+      ctx.res.writeHead(503, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
+      ctx.res.end(body);
+    };
+    upstream.once('error', fail);
+    upstream.once('response', (answer: IncomingMessage) => {
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(answer.headers)) {
+        if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      }
+      ctx.res.writeHead(answer.statusCode ?? 502, out);
+      answer.pipe(ctx.res);
+    });
+    // the client went away (e.g. closed the event stream): stop the relay
+    ctx.res.once('close', () => upstream.destroy());
+    upstream.end();
+  };
+}

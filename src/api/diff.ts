@@ -1,0 +1,64 @@
+/*
+ * The difference between two merged configurations, element by element:
+ * which routers, services and middlewares were added, removed or changed, and
+ * for a changed one which top-level fields differ. This is what the event
+ * stream and the dashboard's timeline show for each swap.
+ */
+import type { DynamicConfig } from '../config/dynamic.js';
+import { stableKey } from '../config/objects.js';
+
+export interface ChangedElement {
+  name: string;
+  /** top-level fields whose value differs (`rule`, `loadBalancer`, `stripPrefix`, ...) */
+  fields: string[];
+}
+
+export interface ElementDiff {
+  added: string[];
+  removed: string[];
+  changed: ChangedElement[];
+}
+
+export interface ConfigDiff {
+  routers: ElementDiff;
+  services: ElementDiff;
+  middlewares: ElementDiff;
+}
+
+function diffElements(
+  before: Record<string, unknown> | undefined,
+  after: Record<string, unknown> | undefined,
+): ElementDiff {
+  const a = before ?? {};
+  const b = after ?? {};
+  const out: ElementDiff = { added: [], removed: [], changed: [] };
+  for (const name of Object.keys(b).sort()) {
+    if (!(name in a)) {
+      out.added.push(name);
+      continue;
+    }
+    const x = a[name] as Record<string, unknown>;
+    const y = b[name] as Record<string, unknown>;
+    if (stableKey(x) === stableKey(y)) continue;
+    const fields = [...new Set([...Object.keys(x ?? {}), ...Object.keys(y ?? {})])]
+      .filter((f) => stableKey(x?.[f]) !== stableKey(y?.[f]))
+      .sort();
+    out.changed.push({ name, fields });
+  }
+  for (const name of Object.keys(a).sort()) if (!(name in b)) out.removed.push(name);
+  return out;
+}
+
+export function diffConfigs(before: DynamicConfig, after: DynamicConfig): ConfigDiff {
+  return {
+    routers: diffElements(before.http?.routers, after.http?.routers),
+    services: diffElements(before.http?.services, after.http?.services),
+    middlewares: diffElements(before.http?.middlewares, after.http?.middlewares),
+  };
+}
+
+export function isEmptyDiff(d: ConfigDiff): boolean {
+  return [d.routers, d.services, d.middlewares].every(
+    (e) => e.added.length === 0 && e.removed.length === 0 && e.changed.length === 0,
+  );
+}
