@@ -190,12 +190,14 @@ async function startAcme(
   sc: StaticConfig,
   logger: Logger,
   aggregator: Aggregator,
+  whenReady?: Promise<void>,
 ): Promise<AcmeManager | undefined> {
   if (!sc.certificatesResolvers) return undefined;
   const manager = await createAcmeManager({
     resolvers: sc.certificatesResolvers,
     logger,
     emit: (snapshot) => aggregator.update(snapshot),
+    ...(whenReady ? { whenReady } : {}),
   });
   aggregator.update(manager.snapshot());
   return manager;
@@ -296,6 +298,9 @@ export async function runPrimary(
   }
   let shuttingDown = false;
   const recentCrashes: number[] = [];
+  // ACME waits for a worker that listens and routes (challenges are answered there)
+  let workerServing!: () => void;
+  const workersServing = new Promise<void>((r) => (workerServing = r));
   const send = (w: Worker, msg: WorkerMessage): void => {
     if (w.isConnected()) w.send(msg);
   };
@@ -307,6 +312,7 @@ export async function runPrimary(
     metrics?.attach(w);
     w.on('message', (msg: PrimaryMessage) => {
       if (msg.type === 'ready' && last !== undefined) send(w, { type: 'config', merged: last });
+      if (msg.type === 'applied') workerServing();
       if (msg.type === 'fatal') {
         // a worker cannot start (e.g. the address is taken): every replacement would fail alike
         shuttingDown = true;
@@ -359,7 +365,7 @@ export async function runPrimary(
     },
   });
   const abort = new AbortController();
-  const acme = await startAcme(sc, logger, aggregator);
+  const acme = await startAcme(sc, logger, aggregator, workersServing);
   if (acme) acmeRef.current = acme;
   const providers = buildProviders(sc, logger);
   startProviders(providers, aggregator, abort.signal, logger, control);

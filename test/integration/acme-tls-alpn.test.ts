@@ -143,6 +143,12 @@ describe.skipIf(skip)(
       const reply = await eventually(() => get(pebble.tlsPort, 'alpn.test', pebble.rootPem), {
         timeoutMs: 45_000,
         intervalMs: 250,
+      }).catch((err: unknown) => {
+        // what the resolver said is the useful part of a failure here
+        const acme = p.lines.filter((l) => l.component === 'acme' || l.resolver !== undefined);
+        throw new Error(
+          `${String(err)}\nacme log:\n${acme.map((l) => JSON.stringify(l)).join('\n')}`,
+        );
       });
       expect(reply.status).toBe(200);
       // the resolver has tlsChallenge only, and no plain-HTTP entrypoint exists for HTTP-01

@@ -63,7 +63,14 @@ export async function createAcmeManager(opts: {
   logger: Logger;
   /** a new snapshot for the aggregator (certificates changed) */
   emit: (snapshot: ProviderSnapshot) => void;
+  /**
+   * Resolves once the entrypoints can answer challenges (in a cluster: a worker
+   * listens and routes with the challenge routers). Orders and renewals wait for
+   * it: a CA that validates too early fails the order and backs off for a minute.
+   */
+  whenReady?: Promise<void>;
 }): Promise<AcmeManager> {
+  const whenReady = opts.whenReady ?? Promise.resolve();
   const log = opts.logger.child({ component: 'acme' });
   const http01 = createHttp01Responder();
   const challengeServer = http.createServer((req, res) => {
@@ -172,7 +179,7 @@ export async function createAcmeManager(opts: {
     });
     resolvers.set(name, { resolver, config, storage });
     resolver
-      .start()
+      .start(whenReady)
       .catch((err: unknown) =>
         log.error({ resolver: name, err: String(err) }, 'acme: start failed'),
       );
@@ -205,15 +212,17 @@ export async function createAcmeManager(opts: {
           const key = `${resolverName}\u0000${d.main}\u0000${d.sans.join(',')}`;
           if (asked.has(key)) continue;
           asked.add(key);
-          entry.resolver.obtain(d).then(
-            (cert) => publish(resolverName, cert),
-            (err: unknown) =>
-              // recorded in the resolver's status with its backoff; say it once here with the router
-              log.error(
-                { router: routerName, domain: d.main, err: (err as Error).message },
-                `acme: ${d.main}: ${(err as Error).message}`,
-              ),
-          );
+          whenReady
+            .then(() => entry.resolver.obtain(d))
+            .then(
+              (cert) => publish(resolverName, cert),
+              (err: unknown) =>
+                // recorded in the resolver's status with its backoff; say it once here with the router
+                log.error(
+                  { router: routerName, domain: d.main, err: (err as Error).message },
+                  `acme: ${d.main}: ${(err as Error).message}`,
+                ),
+            );
         }
       }
     },

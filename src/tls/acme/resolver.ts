@@ -112,8 +112,11 @@ export interface AcmeResolver {
   obtain(domains: { main: string; sans?: string[] }): Promise<StoredCertificate>;
   /** Renews every stored certificate that is due; failures are recorded, not thrown. */
   renewDue(): Promise<void>;
-  /** Announces stored certificates, renews what is due, then checks every checkIntervalMs. */
-  start(): Promise<void>;
+  /**
+   * Announces stored certificates, then (once `challengesReady` resolves) renews
+   * what is due, then checks every checkIntervalMs.
+   */
+  start(challengesReady?: Promise<void>): Promise<void>;
   status(): DomainStatus[];
   close(): Promise<void>;
 }
@@ -757,7 +760,7 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
     name,
     obtain,
     renewDue,
-    async start() {
+    async start(challengesReady) {
       if (closed) throw new AcmeError('PORTICO_ERR_ACME_CLOSED', `resolver ${name} is closed`);
       try {
         for (const c of await storage.list(name)) {
@@ -767,6 +770,9 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
       } catch (err) {
         log.error({ resolver: name, err: message(err) }, 'cannot list certificates');
       }
+      // stored certificates serve at once; renewing needs entrypoints that answer challenges
+      await challengesReady;
+      if (closed) return;
       await renewDue();
       scheduleCheck();
     },
