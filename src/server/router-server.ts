@@ -47,38 +47,30 @@ function emptyTable(): RoutingTable {
 
 /**
  * Routers Portico adds itself (`@internal`), at the top of the priority range
- * Traefik reserves for them: `/ping` on the ping entrypoint, `/metrics` on
- * the metrics one.
+ * Traefik reserves for them: `/ping` and `/ready` on the ping entrypoint,
+ * `/metrics` on the metrics one, the API and dashboard on `traefik` (insecure
+ * mode), and the HTTP→HTTPS redirections.
  */
 function withInternalRouters(config: DynamicConfig, sc: StaticConfig): DynamicConfig {
   const routers: NonNullable<NonNullable<DynamicConfig['http']>['routers']> = {};
-  if (sc.ping) {
-    routers['ping@internal'] = {
-      rule: 'Path(`/ping`)',
-      service: 'ping@internal',
-      entryPoints: [sc.ping.entryPoint],
+  /** an internal router for one exact path, at the top of the priority range */
+  const atPath = (name: string, path: string, entryPoint: string): void => {
+    routers[`${name}@internal`] = {
+      rule: `Path(\`${path}\`)`,
+      service: `${name}@internal`,
+      entryPoints: [entryPoint],
       priority: Number.MAX_SAFE_INTEGER,
     };
+  };
+  if (sc.ping) {
+    atPath('ping', '/ping', sc.ping.entryPoint);
+    // readiness: 200 once this process routes with a configuration (Kubernetes readinessProbe)
+    atPath('ready', '/ready', sc.ping.entryPoint);
   }
   const prometheus = sc.metrics?.prometheus;
-  if (prometheus && !prometheus.manualRouting) {
-    // the service is provided by the caller (src/observability/metrics-cluster.ts)
-    routers['prometheus@internal'] = {
-      rule: 'Path(`/metrics`)',
-      service: 'prometheus@internal',
-      entryPoints: [prometheus.entryPoint],
-      priority: Number.MAX_SAFE_INTEGER,
-    };
-  }
-  if (sc.ping) {
-    // readiness: 200 once this process routes with a configuration (Kubernetes readinessProbe)
-    routers['ready@internal'] = {
-      rule: 'Path(`/ready`)',
-      service: 'ready@internal',
-      entryPoints: [sc.ping.entryPoint],
-      priority: Number.MAX_SAFE_INTEGER,
-    };
-  }
+  // the service is provided by the caller (src/observability/metrics-cluster.ts)
+  if (prometheus && !prometheus.manualRouting)
+    atPath('prometheus', '/metrics', prometheus.entryPoint);
   if (sc.api?.insecure) {
     // Traefik's insecure mode: the API and the dashboard on the `traefik` entrypoint, no auth
     const internalEp = Object.keys(sc.entryPoints).find((n) => n.toLowerCase() === 'traefik');
