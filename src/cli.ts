@@ -51,6 +51,8 @@ Usage:
                   [--api=http://127.0.0.1:8080] [--json]
                                which router of a running portico takes URL, and why the others
                                do not (exit 0 matched, 1 none, 2 usage, 3 API unreachable)
+  portico healthcheck [options] GET /ping on the ping entrypoint of the same static
+                               configuration (for Docker HEALTHCHECK); exit 0 healthy, 1 not
   portico version              print the version
   portico --help               this text
 
@@ -301,6 +303,32 @@ async function explain(argv: string[]): Promise<number> {
   return result.matched === null ? 1 : 0;
 }
 
+/**
+ * Traefik's `healthcheck` command: read the same static configuration the router
+ * runs with, find the ping entrypoint and ask it. A wildcard address is asked on
+ * loopback. Exit 0 on 200, 1 otherwise (the body or error is printed).
+ */
+async function healthcheck(argv: string[]): Promise<number> {
+  const sc = loadOrExit(argv);
+  if (!sc.ping) {
+    process.stderr.write('portico: healthcheck needs ping enabled (--ping=true)\n');
+    return 1;
+  }
+  const ep = sc.entryPoints[sc.ping.entryPoint]!;
+  const host =
+    ep.host === '' || ep.host === '0.0.0.0' ? '127.0.0.1' : ep.host === '::' ? '::1' : ep.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${ep.port}/ping`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    const body = (await res.text()).trim();
+    process.stdout.write(`${url}: ${res.status} ${body}\n`);
+    return res.status === 200 ? 0 : 1;
+  } catch (err) {
+    process.stdout.write(`${url}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
@@ -317,6 +345,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (first === 'check') {
     process.exitCode = await check(rest);
+    return;
+  }
+  if (first === 'healthcheck') {
+    process.exitCode = await healthcheck(rest);
     return;
   }
   await run(first === 'run' ? rest : argv);
