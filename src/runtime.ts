@@ -24,6 +24,7 @@ import { ControlState, type ProviderProbe } from './api/state.js';
 import { createApiHandler, type ApiHandler } from './api/handler.js';
 import { forwardedApiService, startControlServer, type ControlServer } from './api/control.js';
 import { packageVersion } from './package-info.js';
+import { watchExpiry } from './tls/expiry.js';
 import type { MetricsStore } from './observability/metrics.js';
 import {
   primaryMetrics,
@@ -227,10 +228,12 @@ export async function runSingle(
   const addresses = await router.listen();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
+  const expiry = watchExpiry(logger);
   const aggregator = new Aggregator({
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
       acmeRef.current?.update(merged.config);
+      expiry.check(merged.config.tls?.certificates ?? []);
       try {
         const table = router.applyConfig(merged.config, merged.errors);
         metricsStore?.configReloaded();
@@ -257,6 +260,7 @@ export async function runSingle(
     async close() {
       abort.abort();
       aggregator.close();
+      expiry.close();
       await acme?.close();
       await router.shutdown();
       await metrics?.plane.close();
@@ -346,10 +350,12 @@ export async function runPrimary(
   for (let i = 0; i < sc.workers; i++) fork();
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
+  const expiry = watchExpiry(logger);
   const aggregator = new Aggregator({
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
       acmeRef.current?.update(merged.config);
+      expiry.check(merged.config.tls?.certificates ?? []);
       last = merged;
       metricsStore?.configReloaded();
       for (const w of Object.values(cluster.workers ?? {}))
@@ -382,6 +388,7 @@ export async function runPrimary(
       shuttingDown = true;
       abort.abort();
       aggregator.close();
+      expiry.close();
       await acme?.close();
       await controlServer?.close();
       await shadow?.shutdown(0);
