@@ -227,7 +227,7 @@ async function run(argv: string[]): Promise<void> {
     const dash = sc.entryPoints.traefik;
     process.stdout.write(
       `\nPortico quickstart is running.\n` +
-        `  demo route:   curl http://localhost:${ep.port}/whoami   (or http://whoami.localhost:${ep.port}/)\n` +
+        `  demo route:    curl http://localhost:${ep.port}/whoami   (or http://whoami.localhost:${ep.port}/)\n` +
         (dash
           ? `  dashboard:     http://localhost:${dash.port}/dashboard/   (API: /api/overview)\n`
           : '') +
