@@ -238,6 +238,9 @@ function compressible(c: Compiled, contentType: string | undefined): boolean {
   // gRPC frames its own compression; a compressed stream would break it whatever the options
   if (m.type === 'application/grpc' || m.type.startsWith('application/grpc+')) return false;
   if (c.included.length > 0) return c.included.some((e) => mediaMatches(e, m));
+  // server-sent events must reach the client event by event: not compressed unless listed
+  // in includedContentTypes (Traefik v2 did the same; v3 users had to exclude it by hand, #11509)
+  if (m.type === 'text/event-stream') return false;
   return !c.excluded.some((e) => mediaMatches(e, m));
 }
 
@@ -340,6 +343,11 @@ class CompressWriter implements ResponseWriter {
     this.head = headers;
     if (length !== undefined && Number.isFinite(length)) {
       this.startCompression(length);
+      return this;
+    }
+    // an event stream cannot wait for minResponseBodyBytes: its first events may be all there is for a while
+    if (contentType !== undefined && /^\s*text\/event-stream/i.test(contentType)) {
+      this.startCompression(undefined);
       return this;
     }
     this.mode = Mode.Buffering;

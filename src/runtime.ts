@@ -23,6 +23,7 @@ import type { Handler } from './server/context.js';
 import { ControlState, type ProviderProbe } from './api/state.js';
 import { createApiHandler, type ApiHandler } from './api/handler.js';
 import { forwardedApiService, startControlServer, type ControlServer } from './api/control.js';
+import { writerResponse } from './api/response.js';
 import { packageVersion } from './package-info.js';
 import { watchExpiry } from './tls/expiry.js';
 import type { MetricsStore } from './observability/metrics.js';
@@ -127,10 +128,11 @@ function startProviders(
 /** `api@internal` (and its alias `dashboard@internal`) answered by `handler` once it is set */
 function apiServices(ref: { handler?: ApiHandler }): Map<string, Handler> {
   const h: Handler = (ctx) => {
-    if (ref.handler !== undefined) ref.handler(ctx.req, ctx.res, ctx.target());
+    // through ctx.writer: middlewares on a router to api@internal (compress, headers) apply
+    if (ref.handler !== undefined) ref.handler(ctx.req, writerResponse(ctx), ctx.target());
     else {
-      ctx.res.writeHead(503, { 'content-length': '0' });
-      ctx.res.end();
+      ctx.writer.writeHead(503, undefined, ['content-length', '0']);
+      ctx.writer.end();
     }
   };
   return new Map([

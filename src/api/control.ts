@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Handler } from '../server/context.js';
 import type { ApiHandler } from './handler.js';
+import { nodeResponse } from './response.js';
 
 export interface ControlServer {
   socketPath: string;
@@ -22,7 +23,7 @@ export async function startControlServer(handler: ApiHandler): Promise<ControlSe
   // mkdtemp creates the directory with mode 0700: only this user can reach the socket
   const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-control-'));
   const socketPath = path.join(dir, 'api.sock');
-  const server = http.createServer((req, res) => handler(req, res, req.url ?? '/'));
+  const server = http.createServer((req, res) => handler(req, nodeResponse(res), req.url ?? '/'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, resolve);
@@ -38,11 +39,6 @@ export async function startControlServer(handler: ApiHandler): Promise<ControlSe
         });
       }),
   };
-}
-
-/** api@internal in this process */
-export function localApiService(handler: ApiHandler): Handler {
-  return (ctx) => handler(ctx.req, ctx.res, ctx.target());
 }
 
 /** request headers the API reads; nothing else crosses to the primary (no cookies, no auth) */
@@ -65,25 +61,36 @@ export function forwardedApiService(socketPath: string): Handler {
       headers,
     });
     const fail = (): void => {
-      if (ctx.res.headersSent) {
-        ctx.res.destroy();
+      if (ctx.writer.headersSent) {
+        ctx.writer.destroy();
         return;
       }
       const body = JSON.stringify({ message: 'the API is not available (primary unreachable)' });
-      ctx.res.writeHead(503, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-      });
-      ctx.res.end(body);
+      ctx.writer.writeHead(503, undefined, [
+        'content-type',
+        'application/json; charset=utf-8',
+        'content-length',
+        String(Buffer.byteLength(body)),
+      ]);
+      ctx.writer.end(body);
     };
     upstream.once('error', fail);
     upstream.once('response', (answer: IncomingMessage) => {
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(answer.headers)) {
-        if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      // through ctx.writer, so middlewares on the router (compress, headers) apply here too
+      const out: string[] = [];
+      const raw = answer.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) {
+        if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
       }
-      ctx.res.writeHead(answer.statusCode ?? 502, out);
-      answer.pipe(ctx.res);
+      const w = ctx.writer;
+      w.writeHead(answer.statusCode ?? 502, undefined, out);
+      answer.on('data', (chunk: Buffer) => {
+        if (!w.write(chunk)) {
+          answer.pause();
+          w.once('drain', () => answer.resume());
+        }
+      });
+      answer.once('end', () => w.end());
     });
     // the client went away (e.g. closed the event stream): stop the relay
     ctx.res.once('close', () => upstream.destroy());

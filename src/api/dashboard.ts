@@ -5,12 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage } from 'node:http';
+import type { ApiResponse } from './response.js';
 import path from 'node:path';
 import { packageRoot } from '../package-info.js';
 
-type Res = ServerResponse | Http2ServerResponse;
+type Res = ApiResponse;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

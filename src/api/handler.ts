@@ -7,8 +7,8 @@
  * the same way inside a data-plane process (single-process mode) and in the
  * cluster primary's control server (workers forward to it).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage } from 'node:http';
+import type { ApiResponse } from './response.js';
 import type { ControlState, ApiEvent } from './state.js';
 import {
   certificateViews,
@@ -24,7 +24,7 @@ import {
 import { ExplainError, explainRequest } from './explain.js';
 import { serveDashboard } from './dashboard.js';
 
-type Res = ServerResponse | Http2ServerResponse;
+type Res = ApiResponse;
 type Json = Record<string, unknown>;
 
 const DEFAULT_PER_PAGE = 100;
@@ -115,7 +115,7 @@ function streamEvents(
     'x-accel-buffering': 'no',
   });
   const write = (chunk: string): void => {
-    (res as ServerResponse).write(chunk);
+    res.write(chunk);
   };
   const sendEvent = (e: ApiEvent): void =>
     write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);

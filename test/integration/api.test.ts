@@ -7,6 +7,7 @@
  */
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -65,6 +66,9 @@ ${extra}  services:
     strip:
       stripPrefix:
         prefixes: [/app]
+    gzip:
+      compress:
+        minResponseBodyBytes: 100
     auth:
       basicAuth:
         users:
@@ -261,12 +265,13 @@ function readEvents(
   url: string,
   until: (event: { type: string; data: Record<string, unknown> }) => boolean,
   timeoutMs = 8000,
+  headers: http.OutgoingHttpHeaders = {},
 ): { done: Promise<{ type: string; data: Record<string, unknown> }[]>; opened: Promise<void> } {
   let opened!: () => void;
   const openedP = new Promise<void>((r) => (opened = r));
   const done = new Promise<{ type: string; data: Record<string, unknown> }[]>((resolve, reject) => {
     const events: { type: string; data: Record<string, unknown> }[] = [];
-    const req = http.get(url, (res) => {
+    const req = http.get(url, { headers }, (res) => {
       expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
       opened();
       let buf = '';
@@ -422,7 +427,7 @@ describe('exposure and health', () => {
       `    dashboard:
       rule: Host(\`admin.test\`) && (PathPrefix(\`/api\`) || PathPrefix(\`/dashboard\`))
       entryPoints: [web]
-      middlewares: [auth]
+      middlewares: [auth, gzip]
       service: api@internal
 `,
     );
@@ -435,11 +440,26 @@ describe('exposure and health', () => {
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body)).toMatchObject({ service: 'api@internal', status: 'enabled' });
     const page = await request(`${s.web}/dashboard/`, {
-      headers: { host: 'admin.test', authorization: auth },
+      headers: { host: 'admin.test', authorization: auth, 'accept-encoding': 'gzip' },
     });
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    // the router's middlewares apply to api@internal's answers like to any service's
+    expect(page.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(page.bytes).toString()).toContain('<!doctype html>');
+    // ...and the event stream still arrives event by event (compress leaves text/event-stream alone)
+    const events = await readEvents(
+      `${s.web}/api/events`,
+      (e) => e.type === 'configuration',
+      5000,
+      {
+        host: 'admin.test',
+        authorization: auth,
+        'accept-encoding': 'gzip',
+      },
+    ).done;
+    expect(events[0]!.data.version).toBe(1);
   });
 
   it('redirects / to the dashboard on the traefik entrypoint', async () => {
