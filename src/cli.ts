@@ -3,8 +3,8 @@
  * Invalid static configuration is the one place that exits the process
  * itself: code 2, with a message naming the option and the reason.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { packageRoot, packageVersion } from './package-info.js';
 import { loadStaticConfig, staticOptionsHelp } from './config/static.js';
 import type { StaticConfig } from './config/static-types.js';
 import { StaticConfigError } from './errors.js';
@@ -35,11 +35,9 @@ import {
   type ExplainResult,
 } from './api/explain.js';
 
-const packageJson = JSON.parse(
-  readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
-) as { version: string };
+const VERSION = packageVersion();
 
-const USAGE = `portico ${packageJson.version}: a container-native edge router and API gateway
+const USAGE = `portico ${VERSION}: a container-native edge router and API gateway
 
 Usage:
   portico [run] [options]      start the router
@@ -89,7 +87,7 @@ function quickstartConfig(sc: StaticConfig, argv: string[]): StaticConfig {
     argv.some((a) => /^--providers\.file\./i.test(a)) || sc.providers.file !== undefined;
   if (!hasFile) {
     sc.providers.file = {
-      filename: fileURLToPath(new URL('../../deploy/quickstart/dynamic.yml', import.meta.url)),
+      filename: path.join(packageRoot(), 'deploy/quickstart/dynamic.yml'),
       watch: true,
     };
   }
@@ -336,7 +334,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (first === 'version' || first === '--version') {
-    process.stdout.write(`portico ${packageJson.version} (node ${process.version})\n`);
+    process.stdout.write(`portico ${VERSION} (node ${process.version})\n`);
     return;
   }
   if (first === 'explain') {

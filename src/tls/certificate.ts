@@ -4,6 +4,7 @@
  * file only splits chains and turns its strings into data.
  */
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { PorticoError } from '../errors.js';
 
 export interface CertificateInfo {
@@ -24,6 +25,11 @@ export interface CertificateInfo {
   fingerprint256: string;
   /** number of certificates in the chain, leaf included */
   chainLength: number;
+}
+
+/** PEM text given inline, or the path of a file holding it (Traefik accepts both for certFile, keyFile, CA files). */
+export function pemText(value: string): string {
+  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;

@@ -6,10 +6,9 @@
  * certificate per day. (The entrypoints also warn when they serve one; this
  * covers certificates nobody connects to.)
  */
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { TlsCertificateConfig } from '../config/dynamic.js';
+import { parseCertificateChain, pemText, type CertificateInfo } from './certificate.js';
 
 const DAY = 86_400_000;
 export const EXPIRY_WARNING_DAYS = 30;
@@ -23,21 +22,6 @@ export interface ExpiryFinding {
   fingerprint: string;
 }
 
-function pemOf(value: string): string {
-  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
-}
-
-function domainsOf(x: X509Certificate): string[] {
-  const sans = (x.subjectAltName ?? '')
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p.startsWith('DNS:'))
-    .map((p) => p.slice(4));
-  if (sans.length > 0) return sans;
-  const cn = /(?:^|\n)CN=([^\n]+)/.exec(x.subject)?.[1];
-  return cn ? [cn] : [];
-}
-
 /** certificates expiring within `days` (or expired) at `now`; unreadable ones are skipped (validation reports them) */
 export function expiringCertificates(
   certs: readonly TlsCertificateConfig[],
@@ -46,18 +30,17 @@ export function expiringCertificates(
 ): ExpiryFinding[] {
   const out: ExpiryFinding[] = [];
   for (const c of certs) {
-    let x: X509Certificate;
+    let x: CertificateInfo;
     try {
-      x = new X509Certificate(pemOf(c.certFile));
+      x = parseCertificateChain(pemText(c.certFile));
     } catch {
       continue;
     }
-    const notAfter = new Date(x.validTo);
-    const left = notAfter.getTime() - now;
+    const left = x.notAfter.getTime() - now;
     if (left > days * DAY) continue;
     out.push({
-      domains: domainsOf(x),
-      notAfter,
+      domains: x.domains,
+      notAfter: x.notAfter,
       daysLeft: Math.trunc(left / DAY),
       expired: left <= 0,
       ...(c.resolver ? { resolver: c.resolver } : {}),

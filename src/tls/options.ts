@@ -13,10 +13,10 @@
  * - caFiles without clientAuthType means RequireAndVerifyClientCert; the two
  *   verifying types need caFiles.
  */
-import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, SecureVersion } from 'node:tls';
 import { constants, createHash } from 'node:crypto';
 import type { ElementError } from '../config/dynamic.js';
+import { pemText } from './certificate.js';
 
 export const DEFAULT_TLS_OPTIONS = 'default';
 
@@ -115,10 +115,6 @@ function fingerprint(o: Omit<TlsOptions, 'key' | 'name'>): string {
   return createHash('sha256').update(JSON.stringify(o)).digest('base64url').slice(0, 22);
 }
 
-function pemOf(value: string): string {
-  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
-}
-
 class OptionError extends Error {
   constructor(
     readonly field: string,
@@ -180,7 +176,7 @@ function clientAuthOf(raw: unknown): TlsOptions['clientAuth'] {
   const files = stringList('clientAuth.caFiles', ca.caFiles);
   const pems = files.map((f, i) => {
     try {
-      const pem = pemOf(f);
+      const pem = pemText(f);
       if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
       return pem;
     } catch (err) {

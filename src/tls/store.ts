@@ -10,12 +10,11 @@
  * since the options of a handshake (versions, ciphers, client CA) depend on
  * the routers of the SNI name and live in the same context as the key pair.
  */
-import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { ElementError, TlsCertificateConfig } from '../config/dynamic.js';
-import { parseCertificateChain } from './certificate.js';
+import { parseCertificateChain, pemText } from './certificate.js';
 import { BUILTIN_DEFAULT_OPTIONS, contextOptions, type TlsOptions } from './options.js';
 
 export interface KeyPair {
@@ -59,11 +58,6 @@ export interface CertificateStore {
   list(): CertificateListing[];
   readonly certificates: readonly StoredCertificateInfo[];
   readonly errors: readonly ElementError[];
-}
-
-/** PEM text or a file holding it (Traefik accepts both for certFile/keyFile). */
-function pemOf(value: string): string {
-  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
 }
 
 function namesOf(x: X509Certificate): string[] {
@@ -167,8 +161,8 @@ export function buildCertificateStore(
     const source =
       c.certFile && !c.certFile.includes('-----BEGIN') ? c.certFile : `tls.certificates[${i}]`;
     try {
-      const certPem = pemOf(c.certFile);
-      const keyPem = pemOf(c.keyFile);
+      const certPem = pemText(c.certFile);
+      const keyPem = pemText(c.keyFile);
       const x = new X509Certificate(certPem);
       // a key that does not belong to the certificate would fail every handshake: refuse it now
       if (!x.checkPrivateKey(createPrivateKey(keyPem)))

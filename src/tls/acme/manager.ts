@@ -18,7 +18,6 @@
  */
 import http from 'node:http';
 import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { DynamicConfig } from '../../config/dynamic.js';
@@ -36,6 +35,7 @@ import {
 import { FileStorage } from '../storage/file.js';
 import { RedisStorage } from '../storage/redis.js';
 import type { CertificateStorage, StoredCertificate } from '../storage/types.js';
+import { pemText } from '../certificate.js';
 
 export const ACME_PROVIDER = 'internal';
 
@@ -170,9 +170,7 @@ export async function createAcmeManager(opts: {
       challenge: config.httpChallenge ? 'http-01' : 'tls-alpn-01',
       http01,
       tlsAlpn,
-      caCertificates: config.caCertificates.map((c) =>
-        c.includes('-----BEGIN') ? c : readFileSync(c, 'utf8'),
-      ),
+      caCertificates: config.caCertificates.map(pemText),
       ...(config.eab ? { eab: config.eab } : {}),
       logger: log.child({ resolver: name }),
       onCertificate: (cert) => publish(name, cert),
