@@ -276,3 +276,48 @@ export async function startPebble(): Promise<Pebble> {
     throw new Error(`pebble did not start: ${String(err)}\n${text}`);
   }
 }
+
+/**
+ * `certificatesResolvers.pebble` flags for the real command: pebble's directory,
+ * its listener certificate trusted through caCertificates (written into `dir`),
+ * EC256 keys, and the given storage and challenge.
+ */
+export function pebbleResolverFlags(
+  pebble: Pebble,
+  dir: string,
+  opts: { storage: string; challenge: 'http-01' | 'tls-alpn-01' },
+): string[] {
+  const ca = path.join(dir, 'pebble-listener.pem');
+  writeFileSync(ca, pebble.listenerCertPem);
+  const p = '--certificatesResolvers.pebble.acme';
+  return [
+    `${p}.caServer=${pebble.directoryUrl}`,
+    `${p}.email=ops@example.com`,
+    `${p}.storage=${opts.storage}`,
+    `${p}.caCertificates=${ca}`,
+    `${p}.keyType=EC256`,
+    opts.challenge === 'http-01' ? `${p}.httpChallenge.entryPoint=web` : `${p}.tlsChallenge`,
+  ];
+}
+
+/** A file-provider YAML: one router per `name: host` on `websecure` with `certResolver: pebble`, all to one upstream. */
+export function pebbleRoutersYaml(routers: Record<string, string>, upstreamUrl: string): string {
+  return [
+    'http:',
+    '  routers:',
+    ...Object.entries(routers).flatMap(([name, host]) => [
+      `    ${name}:`,
+      `      rule: Host(\`${host}\`)`,
+      '      entryPoints: [websecure]',
+      '      service: app',
+      '      tls:',
+      '        certResolver: pebble',
+    ]),
+    '  services:',
+    '    app:',
+    '      loadBalancer:',
+    '        servers:',
+    `          - url: ${upstreamUrl}`,
+    '',
+  ].join('\n');
+}

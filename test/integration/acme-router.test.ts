@@ -13,7 +13,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/http.js';
-import { skipPebble, startPebble, type Pebble } from '../helpers/pebble.js';
+import {
+  pebbleResolverFlags,
+  pebbleRoutersYaml,
+  skipPebble,
+  startPebble,
+  type Pebble,
+} from '../helpers/pebble.js';
 import { runPortico, type PorticoProcess } from '../helpers/process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { skipRedis, startRedis, type RedisServer } from '../helpers/redis.js';
@@ -60,37 +66,19 @@ describe.skipIf(skip)('ACME certificates for routers (real pebble)', () => {
     pebble = await startPebble();
     up = await startUpstream('acme-upstream');
     dir = mkdtempSync(path.join(os.tmpdir(), 'portico-acme-e2e-'));
-    writeFileSync(path.join(dir, 'pebble-listener.pem'), pebble.listenerCertPem);
     writeFileSync(
       path.join(dir, 'dynamic.yml'),
-      [
-        'http:',
-        '  routers:',
-        '    secure:',
-        '      rule: Host(`acme.test`)',
-        '      entryPoints: [websecure]',
-        '      service: app',
-        '      tls:',
-        '        certResolver: pebble',
-        '  services:',
-        '    app:',
-        '      loadBalancer:',
-        '        servers:',
-        `          - url: ${up.url}`,
-        '',
-      ].join('\n'),
+      pebbleRoutersYaml({ secure: 'acme.test' }, up.url),
     );
     securePort = await freePort();
     args = [
       `--entryPoints.web.address=127.0.0.1:${pebble.httpPort}`,
       `--entryPoints.websecure.address=127.0.0.1:${securePort}`,
       '--entryPoints.websecure.http.tls',
-      `--certificatesResolvers.pebble.acme.caServer=${pebble.directoryUrl}`,
-      '--certificatesResolvers.pebble.acme.email=ops@example.com',
-      `--certificatesResolvers.pebble.acme.storage=${path.join(dir, 'acme.json')}`,
-      `--certificatesResolvers.pebble.acme.caCertificates=${path.join(dir, 'pebble-listener.pem')}`,
-      '--certificatesResolvers.pebble.acme.keyType=EC256',
-      '--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web',
+      ...pebbleResolverFlags(pebble, dir, {
+        storage: path.join(dir, 'acme.json'),
+        challenge: 'http-01',
+      }),
       `--providers.file.filename=${path.join(dir, 'dynamic.yml')}`,
       '--workers=1',
     ];
@@ -134,37 +122,17 @@ describe.skipIf(skip)('ACME certificates for routers (real pebble)', () => {
     const redis: RedisServer = await startRedis();
     try {
       const shared = path.join(dir, 'shared.yml');
-      writeFileSync(
-        shared,
-        [
-          'http:',
-          '  routers:',
-          '    shared:',
-          '      rule: Host(`shared.test`)',
-          '      entryPoints: [websecure]',
-          '      service: app',
-          '      tls:',
-          '        certResolver: pebble',
-          '  services:',
-          '    app:',
-          '      loadBalancer:',
-          '        servers:',
-          `          - url: ${up.url}`,
-          '',
-        ].join('\n'),
-      );
+      writeFileSync(shared, pebbleRoutersYaml({ shared: 'shared.test' }, up.url));
       // replica A owns the port the CA validates on; replica B only serves HTTPS: whichever of them
       // orders, the challenge is answered (Redis shares pending challenges between replicas)
       const common = (webPort: number, tlsPort: number): string[] => [
         `--entryPoints.web.address=127.0.0.1:${webPort}`,
         `--entryPoints.websecure.address=127.0.0.1:${tlsPort}`,
         '--entryPoints.websecure.http.tls',
-        `--certificatesResolvers.pebble.acme.caServer=${pebble.directoryUrl}`,
-        '--certificatesResolvers.pebble.acme.email=ops@example.com',
-        `--certificatesResolvers.pebble.acme.storage=redis://127.0.0.1:${redis.port}`,
-        `--certificatesResolvers.pebble.acme.caCertificates=${path.join(dir, 'pebble-listener.pem')}`,
-        '--certificatesResolvers.pebble.acme.keyType=EC256',
-        '--certificatesResolvers.pebble.acme.httpChallenge.entryPoint=web',
+        ...pebbleResolverFlags(pebble, dir, {
+          storage: `redis://127.0.0.1:${redis.port}`,
+          challenge: 'http-01',
+        }),
         `--providers.file.filename=${shared}`,
         '--workers=0',
       ];

@@ -16,7 +16,13 @@ import path from 'node:path';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
-import { skipPebble, startPebble, type Pebble } from '../helpers/pebble.js';
+import {
+  pebbleResolverFlags,
+  pebbleRoutersYaml,
+  skipPebble,
+  startPebble,
+  type Pebble,
+} from '../helpers/pebble.js';
 import { runPortico, type PorticoProcess } from '../helpers/process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { FileStorage } from '../../src/tls/storage/file.js';
@@ -74,29 +80,9 @@ describe.skipIf(skip)(
       pebble = await startPebble();
       up = await startUpstream('alpn-upstream');
       const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-acme-alpn-'));
-      writeFileSync(path.join(dir, 'pebble-listener.pem'), pebble.listenerCertPem);
-      const router = (name: string, host: string): string[] => [
-        `    ${name}:`,
-        `      rule: Host(\`${host}\`)`,
-        '      entryPoints: [websecure]',
-        '      service: app',
-        '      tls:',
-        '        certResolver: pebble',
-      ];
       writeFileSync(
         path.join(dir, 'dynamic.yml'),
-        [
-          'http:',
-          '  routers:',
-          ...router('alpn', 'alpn.test'),
-          ...router('renew', 'renew.test'),
-          '  services:',
-          '    app:',
-          '      loadBalancer:',
-          '        servers:',
-          `          - url: ${up.url}`,
-          '',
-        ].join('\n'),
+        pebbleRoutersYaml({ alpn: 'alpn.test', renew: 'renew.test' }, up.url),
       );
       // renew.test: stored, still valid, due for renewal (a third of its life left) about 27 s from now
       const now = Date.now();
@@ -113,12 +99,10 @@ describe.skipIf(skip)(
       p = runPortico([
         `--entryPoints.websecure.address=127.0.0.1:${pebble.tlsPort}`,
         '--entryPoints.websecure.http.tls',
-        `--certificatesResolvers.pebble.acme.caServer=${pebble.directoryUrl}`,
-        '--certificatesResolvers.pebble.acme.email=ops@example.com',
-        `--certificatesResolvers.pebble.acme.storage=${path.join(dir, 'acme.json')}`,
-        `--certificatesResolvers.pebble.acme.caCertificates=${path.join(dir, 'pebble-listener.pem')}`,
-        '--certificatesResolvers.pebble.acme.keyType=EC256',
-        '--certificatesResolvers.pebble.acme.tlsChallenge',
+        ...pebbleResolverFlags(pebble, dir, {
+          storage: path.join(dir, 'acme.json'),
+          challenge: 'tls-alpn-01',
+        }),
         `--providers.file.filename=${path.join(dir, 'dynamic.yml')}`,
         '--workers=1',
       ]);
