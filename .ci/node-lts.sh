@@ -10,6 +10,7 @@ SUITES=(
   test/integration/tls-options.test.ts
   test/integration/acme-tls-alpn.test.ts
   test/integration/proxy.test.ts
+  test/integration/h1-pool.test.ts
   test/integration/hardening.test.ts
   test/integration/runtime.test.ts
   test/integration/api.test.ts

@@ -25,6 +25,7 @@
  */
 import { ConfigElementError } from '../src/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
+import { DIAL_TIMEOUT } from '../src/proxy/h1-pool.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/server/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
@@ -35,6 +36,7 @@ const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
+  DIAL_TIMEOUT,
   'ENOTFOUND',
   'EAI_AGAIN',
   'EHOSTUNREACH',

@@ -67,6 +67,7 @@ const HARMLESS = new Set([
   'ERR_STREAM_WRITE_AFTER_END',
   'ERR_STREAM_PREMATURE_CLOSE',
   'UND_ERR_SOCKET',
+  'PORTICO_ERR_UPSTREAM_CLOSED',
 ]);
 
 function loadOrExit(argv: string[]): StaticConfig {

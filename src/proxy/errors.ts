@@ -6,12 +6,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { ResponseWriter } from '../server/context.js';
+import { DIAL_TIMEOUT, HEADERS_TIMEOUT } from './h1-pool.js';
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'ETIMEDOUT',
   'ESOCKETTIMEDOUT',
+  DIAL_TIMEOUT,
+  HEADERS_TIMEOUT,
 ]);
 
 export function statusForUpstreamError(err: unknown): 502 | 504 {

@@ -5,6 +5,7 @@
  * building objects, which keeps the hot path short (see docs/benchmarks.md).
  */
 import type { Dispatcher, Pool } from 'undici';
+import type { H1Handler, H1Pool } from './h1-pool.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../server/context.js';
 import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
@@ -17,7 +18,10 @@ export interface UpstreamServer {
   hostPort: string;
   /** the server URL's path, prefixed to the request path when preservePath is set */
   basePath: string;
+  /** undici's pool: TLS origins, mirrors */
   pool: Pool;
+  /** Portico's HTTP/1.1 client, for http:// origins */
+  h1?: H1Pool | undefined;
 }
 
 /** Told about each attempt's outcome: passive health checks and metrics listen here. */
@@ -30,7 +34,7 @@ export interface ForwardOptions extends Omit<UpstreamHeaderOptions, 'serverHost'
   observer?: ForwardObserver;
 }
 
-class ForwardHandler implements Dispatcher.DispatchHandler {
+class ForwardHandler implements Dispatcher.DispatchHandler, H1Handler {
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private drainHooked = false;
@@ -67,7 +71,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     ctx.originStatus = statusCode;
     const res = ctx.writer;
     if (res.headersSent || res.destroyed) return false;
-    const headers = responseHeaders((rawHeaders ?? []) as Buffer[]);
+    const headers = responseHeaders(rawHeaders ?? []);
     const hooks = ctx.responseHeaderHooks;
     if (hooks !== undefined) for (const hook of hooks) hook(ctx, statusCode, headers);
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): node warns if one is given
@@ -95,7 +99,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const ctx = this.ctx;
     ctx.abortUpstream = undefined;
     ctx.originEnd = performance.now();
-    if (trailers !== null && trailers.length > 0) relayTrailers(ctx, trailers as Buffer[]);
+    if (trailers !== null && trailers.length > 0) relayTrailers(ctx, trailers);
     ctx.writer.end();
   }
 
@@ -114,7 +118,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-function relayTrailers(ctx: RequestContext, raw: Buffer[]): void {
+function relayTrailers(ctx: RequestContext, raw: Buffer[] | string[]): void {
+  if (typeof raw[0] === 'string') {
+    relayTrailerList(ctx, raw as string[]);
+    return;
+  }
   const flat: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2)
     flat.push(raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1'));
@@ -156,13 +164,14 @@ export function forward(
     trusted: opts.trusted,
     entryPointPort: opts.entryPointPort,
   });
+  const requestBody = ctx.body !== undefined ? ctx.body : body ? ctx.req : null;
+  const handler = new ForwardHandler(ctx, server, opts.observer);
+  if (server.h1 !== undefined) {
+    server.h1.dispatch({ path, method: ctx.method, headers, body: requestBody }, handler);
+    return;
+  }
   server.pool.dispatch(
-    {
-      path,
-      method: ctx.method as Dispatcher.HttpMethod,
-      headers,
-      body: ctx.body !== undefined ? ctx.body : body ? ctx.req : null,
-    },
-    new ForwardHandler(ctx, server, opts.observer),
+    { path, method: ctx.method as Dispatcher.HttpMethod, headers, body: requestBody },
+    handler,
   );
 }

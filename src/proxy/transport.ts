@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { H1Pool } from './h1-pool.js';
 
 export interface TransportSettings {
   /** stable identity: equal settings share pools */
@@ -69,5 +70,17 @@ export function createPool(origin: string, t: TransportSettings): Pool {
           },
         }
       : {}),
+  });
+}
+
+/** The HTTP/1.1 client for plain-HTTP origins (src/proxy/h1-pool.ts), with the same settings. */
+export function createH1Pool(origin: string, t: TransportSettings): H1Pool {
+  return new H1Pool(origin, {
+    maxConnections: t.maxConnsPerHost > 0 ? t.maxConnsPerHost : 0,
+    dialTimeoutMs: t.dialTimeoutMs > 0 ? t.dialTimeoutMs : 30_000,
+    headersTimeoutMs: t.responseHeaderTimeoutMs,
+    idleTimeoutMs: t.idleConnTimeoutMs > 0 ? t.idleConnTimeoutMs : 90_000,
+    // the client's header limits are ours; upstream responses may carry large headers
+    maxHeaderSize: 64 * 1024,
   });
 }

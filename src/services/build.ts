@@ -26,7 +26,7 @@ import {
 import { forwardWebSocket } from '../proxy/websocket.js';
 import { sendStatus } from '../proxy/errors.js';
 import { upstreamHeaders } from '../proxy/headers.js';
-import { createPool, loadCA, type TransportSettings } from '../proxy/transport.js';
+import { createH1Pool, createPool, loadCA, type TransportSettings } from '../proxy/transport.js';
 import type { StateRegistry } from '../routing/state.js';
 import { stableKey } from '../routing/state.js';
 import { SmoothWeightedRoundRobin } from './wrr.js';
@@ -125,7 +125,16 @@ function parseServer(
     () => createPool(origin, transport),
     (p) => void p.close().catch(() => undefined),
   );
-  return { kind: 'http', url: raw.url, origin, hostPort: u.host, basePath, pool, ...info };
+  // plain HTTP goes through Portico's own HTTP/1.1 client; TLS origins and mirrors through undici
+  const h1 =
+    u.protocol === 'http:'
+      ? ctx.state.acquire(
+          `h1:${transport.key}|${origin}`,
+          () => createH1Pool(origin, transport),
+          (p) => void p.close(),
+        )
+      : undefined;
+  return { kind: 'http', url: raw.url, origin, hostPort: u.host, basePath, pool, h1, ...info };
 }
 
 function buildLoadBalancer(
