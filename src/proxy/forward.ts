@@ -18,9 +18,9 @@ export interface UpstreamServer {
   hostPort: string;
   /** the server URL's path, prefixed to the request path when preservePath is set */
   basePath: string;
-  /** undici's pool: TLS origins, mirrors */
+  /** undici's pool: mirrors */
   pool: Pool;
-  /** Portico's HTTP/1.1 client, for http:// origins */
+  /** Portico's HTTP/1.1 client: what forward() uses (undici's pool when absent) */
   h1?: H1Pool | undefined;
 }
 

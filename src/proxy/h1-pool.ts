@@ -1,13 +1,14 @@
 /*
- * The HTTP/1.1 client for plain-HTTP upstreams: keep-alive connections over
- * node:net, responses parsed by Node's own llhttp binding (the C++ parser the
- * HTTP server uses, strict mode), one request per connection at a time.
+ * The HTTP/1.1 client for upstream servers (http:// and https://): keep-alive
+ * connections over node:net or node:tls, responses parsed by Node's own llhttp
+ * binding (the C++ parser the HTTP server uses, strict mode), one request per
+ * connection at a time.
  *
  * Why not undici here: per proxied request undici costs about 110 us of CPU
  * more on the machines we benchmark (its WASM parser calls back into JS for
  * every header, and since 7.x it defers every write on a reused socket to the
- * next check phase); measured in docs/benchmarks.md. undici stays for TLS
- * upstreams, mirrors and forwardAuth.
+ * next check phase); measured in docs/benchmarks.md. undici stays for mirrors
+ * and forwardAuth.
  *
  * What undici's idle-socket check guards against (GHSA-35p6-xmwp-9g52) is
  * kept another way: idle connections stay in reading mode, so a FIN or reset
@@ -19,7 +20,8 @@
  * 20, 22 and 24, which CI runs (.ci/node-lts.sh).
  */
 import { createRequire } from 'node:module';
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { Readable } from 'node:stream';
 
 interface NodeHttpParser {
@@ -94,6 +96,8 @@ export interface H1PoolOptions {
   headersTimeoutMs: number;
   idleTimeoutMs: number;
   maxHeaderSize: number;
+  /** https:// origins: the TLS settings of the serversTransport (HTTP/1.1 is offered by ALPN) */
+  tls?: { rejectUnauthorized: boolean; servername?: string | undefined; ca?: string[] | undefined };
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -137,7 +141,24 @@ class Connection {
     host: string,
     port: number,
   ) {
-    const socket = (this.socket = connect({ host, port, noDelay: true }));
+    const tls = pool.options.tls;
+    let socket: Socket;
+    if (tls === undefined) socket = connect({ host, port, noDelay: true });
+    else {
+      const servername = tls.servername ?? (isIP(host) === 0 ? host : undefined);
+      const opts: ConnectionOptions = {
+        host,
+        port,
+        rejectUnauthorized: tls.rejectUnauthorized,
+        ALPNProtocols: ['http/1.1'],
+      };
+      // RFC 6066: an IP address is not a server name
+      if (servername !== undefined) opts.servername = servername;
+      if (tls.ca !== undefined) opts.ca = tls.ca;
+      socket = tlsConnect(opts);
+      socket.setNoDelay(true);
+    }
+    this.socket = socket;
     const parser = (this.parser = new HTTPParser());
     parser.initialize(HTTPParser.RESPONSE, {}, pool.options.maxHeaderSize, 0);
     parser[kOnHeaders] = (headers: string[]) => {
@@ -162,7 +183,8 @@ class Connection {
         this.fail(new UpstreamError(`dial ${host}:${port}: timed out`, DIAL_TIMEOUT), false);
       }, pool.options.dialTimeoutMs);
     }
-    socket.once('connect', () => {
+    // over TLS the request may go once the handshake (and the certificate check) succeeded
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       if (timer !== undefined) clearTimeout(timer);
       this.connected = true;
     });
@@ -526,9 +548,14 @@ export class H1Pool {
     readonly options: H1PoolOptions,
   ) {
     const u = new URL(origin);
-    if (u.protocol !== 'http:') throw new Error(`H1Pool: plain http origins only (${origin})`);
+    const secure = u.protocol === 'https:';
+    if (!secure && u.protocol !== 'http:')
+      throw new Error(`H1Pool: not an http(s) origin: ${origin}`);
+    if (secure !== (options.tls !== undefined)) {
+      throw new Error(`H1Pool: ${origin} and the TLS settings do not agree`);
+    }
     this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-    this.port = u.port === '' ? 80 : Number(u.port);
+    this.port = u.port === '' ? (secure ? 443 : 80) : Number(u.port);
   }
 
   /** open connections (busy and idle) */

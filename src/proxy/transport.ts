@@ -73,9 +73,17 @@ export function createPool(origin: string, t: TransportSettings): Pool {
   });
 }
 
-/** The HTTP/1.1 client for plain-HTTP origins (src/proxy/h1-pool.ts), with the same settings. */
+/** The HTTP/1.1 client for http(s) origins (src/proxy/h1-pool.ts), with the same settings. */
 export function createH1Pool(origin: string, t: TransportSettings): H1Pool {
+  const tls = origin.startsWith('https:')
+    ? {
+        rejectUnauthorized: !t.insecureSkipVerify,
+        servername: t.serverName,
+        ca: t.rootCAs.length > 0 ? t.rootCAs.map(loadCA) : undefined,
+      }
+    : undefined;
   return new H1Pool(origin, {
+    tls,
     maxConnections: t.maxConnsPerHost > 0 ? t.maxConnsPerHost : 0,
     dialTimeoutMs: t.dialTimeoutMs > 0 ? t.dialTimeoutMs : 30_000,
     headersTimeoutMs: t.responseHeaderTimeoutMs,

@@ -125,15 +125,12 @@ function parseServer(
     () => createPool(origin, transport),
     (p) => void p.close().catch(() => undefined),
   );
-  // plain HTTP goes through Portico's own HTTP/1.1 client; TLS origins and mirrors through undici
-  const h1 =
-    u.protocol === 'http:'
-      ? ctx.state.acquire(
-          `h1:${transport.key}|${origin}`,
-          () => createH1Pool(origin, transport),
-          (p) => void p.close(),
-        )
-      : undefined;
+  // requests go through Portico's own HTTP/1.1 client; mirrors through undici's pool
+  const h1 = ctx.state.acquire(
+    `h1:${transport.key}|${origin}`,
+    () => createH1Pool(origin, transport),
+    (p) => void p.close(),
+  );
   return { kind: 'http', url: raw.url, origin, hostPort: u.host, basePath, pool, h1, ...info };
 }
 

@@ -6,6 +6,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import selfsigned from 'selfsigned';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BAD_REQUEST,
@@ -404,5 +406,94 @@ describe('requests', () => {
     expect(err.code).toBe(UPSTREAM_CLOSED);
     await tick(20);
     expect(u.heads).toEqual([]);
+  });
+});
+
+describe('https upstreams', () => {
+  /** a TLS server with a certificate for `name` that answers every request with its SNI name */
+  async function tlsUpstream(
+    name: string,
+  ): Promise<{ port: number; cert: string; served: () => number }> {
+    const pems = await selfsigned.generate([{ name: 'commonName', value: name }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: name }] }],
+    });
+    let served = 0;
+    let connections = 0;
+    const server = createTlsServer({ key: pems.private, cert: pems.cert }, (socket: TLSSocket) => {
+      connections++;
+      socket.on('error', () => undefined);
+      let buf = '';
+      socket.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        while (buf.includes('\r\n\r\n')) {
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
+          served++;
+          socket.write(ok(`${String(socket.servername)} conn${connections}`));
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    return {
+      port: (server.address() as { port: number }).port,
+      cert: pems.cert,
+      served: () => served,
+    };
+  }
+
+  const tlsPool = (port: number, tls: NonNullable<H1PoolOptions['tls']>): H1Pool => {
+    const p = new H1Pool(`https://127.0.0.1:${port}`, {
+      maxConnections: 0,
+      dialTimeoutMs: 5000,
+      headersTimeoutMs: 0,
+      idleTimeoutMs: 90_000,
+      maxHeaderSize: 65536,
+      tls,
+    });
+    cleanups.push(() => p.close());
+    return p;
+  };
+
+  it('verifies the certificate against rootCAs for serverName, and reuses the connection', async () => {
+    const u = await tlsUpstream('backend.test');
+    const p = tlsPool(u.port, {
+      rejectUnauthorized: true,
+      servername: 'backend.test',
+      ca: [u.cert],
+    });
+    expect((await send(p)).body).toBe('backend.test conn1');
+    expect((await send(p)).body).toBe('backend.test conn1');
+  });
+
+  it('refuses a certificate it cannot verify, sending no request', async () => {
+    const u = await tlsUpstream('backend.test');
+    const p = tlsPool(u.port, { rejectUnauthorized: true, servername: 'backend.test' });
+    const err = (await send(p).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+    expect(u.served()).toBe(0);
+  });
+
+  it('skips verification with insecureSkipVerify and sends no IP address as SNI', async () => {
+    const u = await tlsUpstream('backend.test');
+    const p = tlsPool(u.port, { rejectUnauthorized: false });
+    expect((await send(p)).body).toBe('false conn1');
+  });
+
+  it('needs TLS settings for an https origin and none for http', () => {
+    const base = {
+      maxConnections: 0,
+      dialTimeoutMs: 1,
+      headersTimeoutMs: 0,
+      idleTimeoutMs: 1,
+      maxHeaderSize: 1,
+    };
+    expect(() => new H1Pool('https://127.0.0.1:1', base)).toThrow(/TLS settings/);
+    expect(
+      () => new H1Pool('http://127.0.0.1:1', { ...base, tls: { rejectUnauthorized: true } }),
+    ).toThrow(/TLS settings/);
   });
 });
