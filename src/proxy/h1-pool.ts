@@ -127,6 +127,8 @@ class Connection {
   /** 1xx interim response in progress (ignored) */
   private interim = false;
   private bodyDone = true;
+  /** the streamed request body goes out chunked (serialise() decides) */
+  private chunkedBody = false;
   private headersTimer: NodeJS.Timeout | undefined = undefined;
   private pendingHeaders: string[] = [];
   /** set by onMessageComplete; the pool takes the connection back once the parser returns */
@@ -252,7 +254,7 @@ class Connection {
     } else {
       this.bodyDone = false;
       socket.write(head, 'latin1');
-      this.streamBody(p, body, head.endsWith('transfer-encoding: chunked\r\n\r\n'));
+      this.streamBody(p, body, this.chunkedBody);
     }
     if (this.pool.options.headersTimeoutMs > 0) {
       this.headersTimer = setTimeout(() => {
@@ -293,10 +295,10 @@ class Connection {
       else if (contentLength !== body.length) {
         throw new UpstreamError('request body length differs from Content-Length', BAD_REQUEST);
       }
-    } else if (body !== null && contentLength === -1) {
-      // a streamed body of unknown length (the client sent it chunked): chunked upstream too
-      head += 'transfer-encoding: chunked\r\n';
     }
+    // a streamed body of unknown length (the client sent it chunked): chunked upstream too
+    this.chunkedBody = body !== null && !Buffer.isBuffer(body) && contentLength === -1;
+    if (this.chunkedBody) head += 'transfer-encoding: chunked\r\n';
     return head + '\r\n';
   }
 
