@@ -157,7 +157,12 @@ class Connection {
       // RFC 6066: an IP address is not a server name
       if (servername !== undefined) opts.servername = servername;
       if (tls.ca !== undefined) opts.ca = tls.ca;
+      // resume the last session: a new connection skips the full handshake
+      if (pool.tlsSession !== undefined) opts.session = pool.tlsSession;
       socket = tlsConnect(opts);
+      socket.on('session', (session: Buffer) => {
+        pool.tlsSession = session;
+      });
       socket.setNoDelay(true);
     }
     this.socket = socket;
@@ -544,6 +549,8 @@ export class H1Pool {
   private sweep: NodeJS.Timeout | undefined = undefined;
   private clock = 0;
   private closed = false;
+  /** the newest TLS session ticket from this origin (https:// only) */
+  tlsSession: Buffer | undefined = undefined;
 
   constructor(
     origin: string,

@@ -431,7 +431,8 @@ describe('https upstreams', () => {
         while (buf.includes('\r\n\r\n')) {
           buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
           served++;
-          socket.write(ok(`${String(socket.servername)} conn${connections}`));
+          const resumed = socket.isSessionReused() ? ' resumed' : '';
+          socket.write(ok(`${String(socket.servername)} conn${connections}${resumed}`));
         }
       });
     });
@@ -466,6 +467,23 @@ describe('https upstreams', () => {
     });
     expect((await send(p)).body).toBe('backend.test conn1');
     expect((await send(p)).body).toBe('backend.test conn1');
+  });
+
+  it('resumes the TLS session on a new connection to the same origin', async () => {
+    const u = await tlsUpstream('backend.test');
+    const p = tlsPool(u.port, {
+      rejectUnauthorized: true,
+      servername: 'backend.test',
+      ca: [u.cert],
+    });
+    expect((await send(p)).body).toBe('backend.test conn1');
+    await tick(50);
+    // two at once: the idle connection serves one, a new one (resuming) the other
+    const both = await Promise.all([send(p), send(p)]);
+    expect(both.map((r) => r.body).sort()).toEqual([
+      'backend.test conn1',
+      'backend.test conn2 resumed',
+    ]);
   });
 
   it('refuses a certificate it cannot verify, sending no request', async () => {
