@@ -621,17 +621,13 @@ export interface TrafficTick {
 type Kind = 'entryPoints' | 'routers' | 'services';
 const KINDS: readonly Kind[] = ['entryPoints', 'routers', 'services'];
 
-class TotalCell {
-  count = 0;
-  requestBytes = 0;
-  responseBytes = 0;
-  durationSum = 0;
-  readonly buckets: number[];
+/** A RequestCell summed over the workers, with the labels it is exported under. */
+class TotalCell extends RequestCell {
   constructor(
     readonly labels: Record<string, string>,
     slots: number,
   ) {
-    this.buckets = new Array<number>(slots).fill(0);
+    super(slots);
   }
 }
 

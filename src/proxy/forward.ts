@@ -1,10 +1,8 @@
 /*
- * The upstream pass for plain HTTP requests: undici's dispatcher, streaming
- * both ways with backpressure and nothing buffered. undici's raw handler
- * interface is used on purpose: it hands over raw header buffers without
- * building objects, which keeps the hot path short (see docs/benchmarks.md).
+ * The upstream pass for HTTP/1.1 requests: Portico's HTTP/1.1 client
+ * (h1-pool.ts), streaming both ways with backpressure and nothing buffered.
  */
-import type { Dispatcher, Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { H1Handler, H1Pool } from './h1-pool.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../server/context.js';
 import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
@@ -18,10 +16,10 @@ export interface UpstreamServer {
   hostPort: string;
   /** the server URL's path, prefixed to the request path when preservePath is set */
   basePath: string;
-  /** undici's pool: mirrors */
+  /** undici's pool: the mirroring service sends its copies through it */
   pool: Pool;
-  /** Portico's HTTP/1.1 client: what forward() uses (undici's pool when absent) */
-  h1?: H1Pool | undefined;
+  /** Portico's HTTP/1.1 client: what forward() uses */
+  h1: H1Pool;
 }
 
 /** Told about each attempt's outcome: passive health checks and metrics listen here. */
@@ -34,8 +32,7 @@ export interface ForwardOptions extends Omit<UpstreamHeaderOptions, 'serverHost'
   observer?: ForwardObserver;
 }
 
-class ForwardHandler implements Dispatcher.DispatchHandler, H1Handler {
-  private abortUpstream: ((err?: Error) => void) | null = null;
+class ForwardHandler implements H1Handler {
   private resume: (() => void) | null = null;
   private drainHooked = false;
 
@@ -46,7 +43,6 @@ class ForwardHandler implements Dispatcher.DispatchHandler, H1Handler {
   ) {}
 
   onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
     const ctx = this.ctx;
     // the request stream may be consumed already (mirroring reads the body first): look at the client side
     if (ctx.clientGone || ctx.writer.destroyed) {
@@ -56,22 +52,19 @@ class ForwardHandler implements Dispatcher.DispatchHandler, H1Handler {
     ctx.abortUpstream = abort;
   }
 
+  /** the final response (the client skips 1xx interim ones: 103 Early Hints is not relayed yet) */
   onHeaders(
     statusCode: number,
-    rawHeaders: Buffer[] | string[] | null,
+    rawHeaders: string[],
     resume: () => void,
     statusText: string,
   ): boolean {
-    if (statusCode < 200) {
-      // 1xx interim responses (103 Early Hints) are not relayed yet; 101 goes through the upgrade path
-      return true;
-    }
     this.resume = resume;
     const ctx = this.ctx;
     ctx.originStatus = statusCode;
     const res = ctx.writer;
     if (res.headersSent || res.destroyed) return false;
-    const headers = responseHeaders(rawHeaders ?? []);
+    const headers = responseHeaders(rawHeaders);
     const hooks = ctx.responseHeaderHooks;
     if (hooks !== undefined) for (const hook of hooks) hook(ctx, statusCode, headers);
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): node warns if one is given
@@ -95,11 +88,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler, H1Handler {
     return false;
   }
 
-  onComplete(trailers: Buffer[] | string[] | null): void {
+  onComplete(trailers: string[] | null): void {
     const ctx = this.ctx;
     ctx.abortUpstream = undefined;
     ctx.originEnd = performance.now();
-    if (trailers !== null && trailers.length > 0) relayTrailers(ctx, trailers);
+    if (trailers !== null && trailers.length > 0) relayTrailerList(ctx, trailers);
     ctx.writer.end();
   }
 
@@ -116,17 +109,6 @@ class ForwardHandler implements Dispatcher.DispatchHandler, H1Handler {
     }
     sendStatus(ctx.writer, statusForUpstreamError(err));
   }
-}
-
-function relayTrailers(ctx: RequestContext, raw: Buffer[] | string[]): void {
-  if (typeof raw[0] === 'string') {
-    relayTrailerList(ctx, raw as string[]);
-    return;
-  }
-  const flat: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2)
-    flat.push(raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1'));
-  relayTrailerList(ctx, flat);
 }
 
 /**
@@ -164,14 +146,13 @@ export function forward(
     trusted: opts.trusted,
     entryPointPort: opts.entryPointPort,
   });
-  const requestBody = ctx.body !== undefined ? ctx.body : body ? ctx.req : null;
-  const handler = new ForwardHandler(ctx, server, opts.observer);
-  if (server.h1 !== undefined) {
-    server.h1.dispatch({ path, method: ctx.method, headers, body: requestBody }, handler);
-    return;
-  }
-  server.pool.dispatch(
-    { path, method: ctx.method as Dispatcher.HttpMethod, headers, body: requestBody },
-    handler,
+  server.h1.dispatch(
+    {
+      path,
+      method: ctx.method,
+      headers,
+      body: ctx.body !== undefined ? ctx.body : body ? ctx.req : null,
+    },
+    new ForwardHandler(ctx, server, opts.observer),
   );
 }

@@ -146,29 +146,27 @@ export const RESPONSE_HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-const text = (v: Buffer | string): string => (typeof v === 'string' ? v : v.toString('latin1'));
-
 /**
- * Converts raw response headers ([name, value, ...]: strings from Portico's
- * HTTP/1.1 client, Buffers from undici) into the flat string list
- * res.writeHead accepts, without the hop-by-hop ones.
+ * Converts an upstream response's raw headers ([name, value, ...] as the
+ * HTTP/1.1 client hands them over) into the flat list res.writeHead accepts,
+ * without the hop-by-hop ones.
  */
-export function responseHeaders(raw: Buffer[] | string[]): string[] {
+export function responseHeaders(raw: string[]): string[] {
   const out: string[] = [];
   let tokens: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = text(raw[i]!);
+    const name = raw[i]!;
     if (name.length === 10 && name.toLowerCase() === 'connection') {
-      tokens = connectionTokens(text(raw[i + 1]!));
+      tokens = connectionTokens(raw[i + 1]!);
       break;
     }
   }
   for (let i = 0; i < raw.length; i += 2) {
-    const name = text(raw[i]!);
+    const name = raw[i]!;
     const lower = name.toLowerCase();
     if (RESPONSE_HOP_BY_HOP.has(lower)) continue;
     if (tokens !== null && tokens.has(lower)) continue;
-    out.push(name, text(raw[i + 1]!));
+    out.push(name, raw[i + 1]!);
   }
   return out;
 }
