@@ -27,6 +27,7 @@ import { mergeSnapshots } from './config/aggregate.js';
 import { compile } from './routing/compile.js';
 import { StateRegistry } from './routing/state.js';
 import { ListenError } from './server/router-server.js';
+import { installCrashGuard } from './server/crash-guard.js';
 import {
   ExplainError,
   explainApiUrl,
@@ -57,18 +58,6 @@ Usage:
 Static options use Traefik's names, from a YAML file (--configFile), PORTICO_* variables
 and flags (--entryPoints.web.address=:8000). Later sources win: file < env < flags.
 `;
-
-/** Socket-level errors that must never take a worker down (the affected request already failed). */
-const HARMLESS = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ECONNABORTED',
-  'ERR_STREAM_DESTROYED',
-  'ERR_STREAM_WRITE_AFTER_END',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'UND_ERR_SOCKET',
-  'PORTICO_ERR_UPSTREAM_CLOSED',
-]);
 
 function loadOrExit(argv: string[]): StaticConfig {
   try {
@@ -174,10 +163,17 @@ async function check(argv: string[]): Promise<number> {
 async function run(argv: string[]): Promise<void> {
   if (isClusterWorker()) {
     const sc = JSON.parse(process.env.__PORTICO_STATIC!) as StaticConfig;
-    process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
-      if (err.code !== undefined && HARMLESS.has(err.code)) return;
-      process.stderr.write(`portico worker ${process.pid}: fatal: ${err.stack ?? err.message}\n`);
-      process.exit(1);
+    installCrashGuard({
+      report: (err, count) =>
+        process.stderr.write(
+          `portico worker ${process.pid}: uncaught exception ${count}, still serving: ${err.stack ?? err.message}\n`,
+        ),
+      giveUp: (err) => {
+        process.stderr.write(
+          `portico worker ${process.pid}: fatal: too many uncaught exceptions, last: ${err.stack ?? err.message}\n`,
+        );
+        process.exit(1);
+      },
     });
     await runWorker(sc);
     return;
@@ -197,13 +193,19 @@ async function run(argv: string[]): Promise<void> {
     );
   }
   const logger = createLogger(sc.log);
-  process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
-    if (err.code !== undefined && HARMLESS.has(err.code)) {
-      logger.warn({ err: err.message, code: err.code }, 'socket error outside a request');
-      return;
-    }
-    logger.fatal({ err }, 'uncaught exception');
-    process.exit(1);
+  installCrashGuard({
+    harmless: (err) =>
+      logger.warn(
+        { err: err.message, code: (err as NodeJS.ErrnoException).code },
+        'socket error outside a request',
+      ),
+    // one request's failure is not the process's: logged, and the others keep being served
+    report: (err, count) =>
+      logger.error({ err, uncaughtExceptions: count }, 'uncaught exception, still serving'),
+    giveUp: (err) => {
+      logger.fatal({ err }, 'too many uncaught exceptions, exiting');
+      process.exit(1);
+    },
   });
   let running;
   try {

@@ -22,6 +22,7 @@ import { requestHasBody, type RequestContext } from '../server/context.js';
 import { relayTrailerList } from './forward.js';
 import { RESPONSE_HOP_BY_HOP, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
+import { unrelayableHead, writeUpstreamHead } from './response-head.js';
 import type { TransportSettings } from './transport.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -298,9 +299,12 @@ export function forwardH2c(
       return;
     }
     const headers = flatHeaders(h, RESPONSE_HOP_BY_HOP);
-    const hooks = ctx.responseHeaderHooks;
-    if (hooks !== undefined) for (const hook of hooks) hook(ctx, status, headers);
-    res.writeHead(status, undefined, headers);
+    // nothing the upstream sent may throw out of this listener (response-head.ts)
+    const refused = unrelayableHead(status, []) ?? writeUpstreamHead(ctx, status, headers);
+    if (refused !== null) {
+      fail(codedError(`invalid upstream response: ${refused}`, 'PORTICO_ERR_BAD_RESPONSE'), stream);
+      return;
+    }
     observer?.success(server, status);
   });
 

@@ -3,10 +3,11 @@
  * (h1-pool.ts), streaming both ways with backpressure and nothing buffered.
  */
 import type { Pool } from 'undici';
-import type { H1Handler, H1Pool } from './h1-pool.js';
+import { BAD_RESPONSE, UpstreamError, type H1Handler, type H1Pool } from './h1-pool.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../server/context.js';
 import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
+import { unrelayableHead, writeUpstreamHead } from './response-head.js';
 
 export interface UpstreamServer {
   url: string;
@@ -35,6 +36,7 @@ export interface ForwardOptions extends Omit<UpstreamHeaderOptions, 'serverHost'
 class ForwardHandler implements H1Handler {
   private resume: (() => void) | null = null;
   private drainHooked = false;
+  private abort: ((err?: Error) => void) | undefined = undefined;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -50,6 +52,7 @@ class ForwardHandler implements H1Handler {
       return;
     }
     ctx.abortUpstream = abort;
+    this.abort = abort;
   }
 
   /** the final response (the client skips 1xx interim ones: 103 Early Hints is not relayed yet) */
@@ -57,22 +60,21 @@ class ForwardHandler implements H1Handler {
     statusCode: number,
     rawHeaders: string[],
     resume: () => void,
-    statusText: string,
+    _statusText: string,
   ): boolean {
     this.resume = resume;
     const ctx = this.ctx;
     ctx.originStatus = statusCode;
     const res = ctx.writer;
     if (res.headersSent || res.destroyed) return false;
-    const headers = responseHeaders(rawHeaders);
-    const hooks = ctx.responseHeaderHooks;
-    if (hooks !== undefined) for (const hook of hooks) hook(ctx, statusCode, headers);
-    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2): node warns if one is given
-    res.writeHead(
-      statusCode,
-      ctx.req.httpVersionMajor === 2 ? undefined : statusText || undefined,
-      headers,
-    );
+    // the upstream's reason phrase is dropped (response-head.ts): Traefik writes the status text itself
+    const refused =
+      unrelayableHead(statusCode, rawHeaders) ??
+      writeUpstreamHead(ctx, statusCode, responseHeaders(rawHeaders));
+    if (refused !== null) {
+      this.abort?.(new UpstreamError(`invalid upstream response: ${refused}`, BAD_RESPONSE));
+      return false;
+    }
     this.observer?.success(this.server, statusCode);
     return true;
   }

@@ -11,6 +11,26 @@ import type { ForwardOptions, UpstreamServer } from './forward.js';
 import { upstreamHeaders } from './headers.js';
 import { statusForUpstreamError } from './errors.js';
 import { STATUS_CODES } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { isIP } from 'node:net';
+
+function serverHostName(origin: string): string {
+  const host = new URL(origin).hostname;
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  return isIP(bare) === 0 ? bare : '';
+}
+
+/** One agent per serversTransport serverName; sockets of upgrades are detached from it anyway. */
+const sniAgents = new Map<string, HttpsAgent>();
+function sniAgent(servername: string): HttpsAgent {
+  let agent = sniAgents.get(servername);
+  if (agent === undefined) {
+    if (sniAgents.size >= 256) sniAgents.clear();
+    agent = new HttpsAgent({ servername, keepAlive: false });
+    sniAgents.set(servername, agent);
+  }
+  return agent;
+}
 
 const proxy = createProxyServer({ ws: true, xfwd: false, prependPath: true, changeOrigin: false });
 // errors are answered per call in the callback; this keeps an unhandled 'error' event from crashing
@@ -61,6 +81,10 @@ export function forwardWebSocket(
         ...(tls.ca
           ? { ca: Array.isArray(tls.ca) ? tls.ca.map(String).join('\n') : String(tls.ca) }
           : {}),
+        // http-proxy-3 copies no servername from its target, and Node would take the SNI name
+        // from the Host header (the client's, with passHostHeader): an agent's options win over both.
+        // As Go's transport: serverName, else the URL's host name (no SNI for an IP, RFC 6066 §3)
+        agent: sniAgent(tls.servername ?? serverHostName(server.origin)),
       }
     : { target: server.origin };
   proxy.ws(req, socket, upgrade.head, target, (err: Error) => {
