@@ -24,6 +24,7 @@ import { requestHasBody, type RequestContext } from '../src/server/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { appendTraceContext, connectionTokens } from '../src/proxy/headers.js';
 import { stableKey } from '../src/routing/state.js';
+import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { checkHeaderField } from './basic-auth.js';
@@ -282,14 +283,16 @@ export const forwardAuth: MiddlewareDefinition = {
     const responseHeaders = lowerList(o.authResponseHeaders, 'authResponseHeaders');
     const requestHeaders = lowerList(o.authRequestHeaders, 'authRequestHeaders');
     const requestAllow = requestHeaders.length > 0 ? new Set(requestHeaders) : undefined;
-    let responseRegex: RegExp | undefined;
+    // Go's regexp in Traefik, so RE2 here: linear time on client-chosen header names (issue 11)
+    let responseRegex: GoRegexp | undefined;
     if (o.authResponseHeadersRegex !== undefined && o.authResponseHeadersRegex !== '') {
       try {
-        responseRegex = new RegExp(o.authResponseHeadersRegex);
+        responseRegex = compileRe2(o.authResponseHeadersRegex);
       } catch (err) {
         throw new ConfigElementError(
           `invalid regex: ${(err as Error).message}`,
           'authResponseHeadersRegex',
+          { cause: err },
         );
       }
     }

@@ -17,7 +17,7 @@
  */
 import { ConfigElementError } from '../src/errors.js';
 import type { RequestContext, ResponseWriter } from '../src/server/context.js';
-import { compileRe2 } from '../src/rules/regex.js';
+import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 
@@ -198,7 +198,7 @@ interface Compiled {
   preflightHeaders: string[];
   originList: string[];
   originAny: boolean;
-  originRegexes: RegExp[];
+  originRegexes: GoRegexp[];
   addVary: boolean;
   allowedHosts: Set<string> | null;
   hostsProxyHeaders: string[];
@@ -232,6 +232,7 @@ function compile(o: Options): Compiled {
     if (!TOKEN.test(v))
       throw new ConfigElementError(`"${v}" is not a valid header name`, `hostsProxyHeaders[${i}]`);
 
+  // RE2, linear time: the pattern is a label and the Origin header is the client's (issue 11)
   const originRegexes = (o.accessControlAllowOriginListRegex ?? []).map((re, i) => {
     try {
       return compileRe2(re);
@@ -239,6 +240,7 @@ function compile(o: Options): Compiled {
       throw new ConfigElementError(
         `invalid regular expression ${JSON.stringify(re)}: ${(err as Error).message}`,
         `accessControlAllowOriginListRegex[${i}]`,
+        { cause: err },
       );
     }
   });

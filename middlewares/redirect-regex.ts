@@ -12,7 +12,7 @@ import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { compileOptionRegex } from './strip-prefix-regex.js';
 import { hasBadEscape } from './replace-path.js';
-import { parseGoTemplate, replaceAllGo } from './replace-path-regex.js';
+import { parseGoTemplate } from '../src/rules/regex.js';
 
 const options = {
   regex: { type: 'string', required: true, description: 'RE2 expression matched against the URL' },
@@ -80,18 +80,17 @@ export const redirectRegex: MiddlewareDefinition = {
       options,
       raw,
     );
-    const test = compileOptionRegex(o.regex, 'regex');
-    const all = new RegExp(test.source, test.flags + 'g');
+    const re = compileOptionRegex(o.regex, 'regex');
     const parts = parseGoTemplate(o.replacement);
     const permanent = o.permanent === true;
     return (next) => (ctx) => {
       // Traefik's raw URL: the scheme of this hop (no X-Forwarded-Proto), the Host header as sent
       const oldUrl = ctx.scheme + '://' + ctx.rawHost + ctx.target();
-      if (!test.test(oldUrl)) {
+      if (!re.test(oldUrl)) {
         next(ctx);
         return;
       }
-      const newUrl = replaceAllGo(all, oldUrl, parts);
+      const newUrl = re.replaceAll(oldUrl, parts);
       if (unparsableUrl(newUrl)) {
         sendStatus(ctx.writer, 502);
         return;

@@ -5,7 +5,7 @@
  * when its leftmost match is a non-empty prefix of the path.
  */
 import { ConfigElementError } from '../src/errors.js';
-import { compileRe2 } from '../src/rules/regex.js';
+import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 
@@ -18,15 +18,18 @@ const options = {
   },
 } as const;
 
-/** Compiles one option value as RE2, naming the option when it does not compile. */
-export function compileOptionRegex(pattern: string, field: string, flags = ''): RegExp {
+/**
+ * Compiles one option value as RE2 (linear time, Go's syntax: src/rules/regex.ts), naming the
+ * option when it does not compile. Traefik trims the value before compiling it.
+ */
+export function compileOptionRegex(pattern: string, field: string): GoRegexp {
   try {
-    const re = compileRe2(pattern.trim());
-    return flags === '' ? re : new RegExp(re.source, re.flags + flags);
+    return compileRe2(pattern.trim());
   } catch (err) {
     throw new ConfigElementError(
       `invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`,
       field,
+      { cause: err },
     );
   }
 }

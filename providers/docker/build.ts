@@ -21,6 +21,7 @@ import type {
 } from '../../src/config/dynamic.js';
 import { decodeLabels, parseLabelBool, type LabelIssue } from '../../src/config/labels.js';
 import { stableKey } from '../../src/config/objects.js';
+import { compileRe2, type GoRegexp } from '../../src/rules/regex.js';
 
 /* ------------------------------------------------------------------ types */
 
@@ -326,9 +327,10 @@ export function parseConstraints(expr: string): Predicate {
       const value = str();
       expect(')');
       if (t === 'Label') return (labels) => (labels[key] ?? '') === value;
-      let regex: RegExp;
+      // Go's regexp in Traefik; RE2 here too, linear in the (container-chosen) label value
+      let regex: GoRegexp;
       try {
-        regex = new RegExp(value);
+        regex = compileRe2(value);
       } catch (err) {
         throw new Error(`invalid regular expression in LabelRegex: ${(err as Error).message}`, {
           cause: err,

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { RuleSyntaxError } from '../errors.js';
 import { networkContains, parseNetwork } from './ip.js';
 import type { MatcherName, RuleMatcherNode, RuleNode } from './parser.js';
-import { compileRe2, RegexTranslationError } from './regex.js';
+import { compileRe2, RegexSyntaxError, type GoRegexp } from './regex.js';
 
 export interface MatchContext {
   /** Canonical request host: lower-case, port stripped, trailing dot removed; '' if none. */
@@ -84,11 +84,12 @@ function checkArity(name: MatcherName, args: readonly string[], src: MatcherSour
   throw new RuleSyntaxError(`${name} expects ${ARITY_HINT[name]}, got ${got}`, at);
 }
 
-function regexArg(name: MatcherName, pattern: string, at: number): RegExp {
+// RE2 (linear time): the pattern comes from labels and the input from the client (issue 11).
+function regexArg(name: MatcherName, pattern: string, at: number): GoRegexp {
   try {
     return compileRe2(pattern);
   } catch (err) {
-    if (err instanceof RegexTranslationError) {
+    if (err instanceof RegexSyntaxError) {
       throw new RuleSyntaxError(`invalid regular expression for ${name}: ${err.message}`, at);
     }
     throw err;
@@ -143,7 +144,7 @@ function headerMatcher(key: string, value: string): Matcher {
   };
 }
 
-function headerRegexpMatcher(key: string, re: RegExp): Matcher {
+function headerRegexpMatcher(key: string, re: GoRegexp): Matcher {
   return (ctx) => {
     const v = ctx.headers[key];
     if (v === undefined) return false;

@@ -1,241 +1,193 @@
 /*
- * Translation of Go RE2 patterns (what Traefik rules are written in) into JavaScript RegExp.
- * Constructs with an exact JS equivalent are rewritten; constructs whose meaning would silently
- * change, or that RE2 itself rejects (backreferences, lookaround), raise an error instead so a
- * rule never behaves differently from the same rule under Traefik.
+ * User regular expressions: the rule matchers (HostRegexp, PathRegexp, HeaderRegexp,
+ * QueryRegexp), the regex middlewares (stripPrefixRegex, replacePathRegex, redirectRegex,
+ * headers' accessControlAllowOriginListRegex, forwardAuth's authResponseHeadersRegex) and Docker
+ * constraints (LabelRegex). They come from container labels, i.e. from anyone who can start a
+ * container, and Traefik runs them on Go's regexp: RE2 syntax, leftmost-first matching, time
+ * linear in the input.
+ *
+ * Portico runs them on re2js, a pure-JavaScript port of RE2/J. It parses Go's syntax itself (inline
+ * flags anywhere, \z, POSIX and Unicode classes, Go's error texts) and matches with one-pass,
+ * bit-state, NFA and lazy-DFA engines, none of which backtracks exponentially: `^/(a+)+$` against
+ * 34 a's and a '!' takes microseconds where V8's RegExp took minutes (issue 11, item 6). V8's
+ * experimental linear engine was measured too and refuses `i`, `u` and counted repetitions, and a
+ * native RE2 binding is tied to one Node ABI; the numbers are in docs/benchmarks.md ("User regexes:
+ * engine and cost").
+ *
+ * Only this file knows the engine. Callers get a GoRegexp with RegExp-like test()/exec() and Go's
+ * ReplaceAllString; replacement templates follow Go's Regexp.Expand.
  */
+import { RE2JS } from 're2js';
+import { PorticoError } from '../errors.js';
 
-/** A pattern that cannot be used; `offset` is relative to the start of the pattern. */
-export class RegexTranslationError extends Error {
-  readonly offset: number;
-  constructor(message: string, offset: number) {
-    super(message);
-    this.offset = offset;
-    this.name = 'RegexTranslationError';
+/** A pattern Go's regexp would refuse; the message is Go's, plus a hint for Perl-only syntax. */
+export class RegexSyntaxError extends PorticoError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PORTICO_ERR_REGEX_SYNTAX', message, options);
+    this.name = 'RegexSyntaxError';
   }
 }
 
-export interface TranslatedRegex {
-  source: string;
-  flags: string;
+/** A parsed Go replacement template: literal text, a group number, or a group name. */
+export type TemplatePart = string | number | { name: string };
+
+// Go's messages name the construct but not why RE2 lacks it; people coming from PCRE/JS expect it.
+function hint(pattern: string, reason: string): string {
+  if (/^invalid escape sequence: `\\[1-9]/.test(reason)) {
+    return ' (backreferences are not supported by re2)';
+  }
+  if (
+    /^invalid or unsupported Perl syntax: `\(\?[=!]/.test(reason) ||
+    /^invalid named capture: `\(\?<[=!]/.test(reason)
+  ) {
+    return ' (lookaround assertions are not supported by re2)';
+  }
+  if (reason === 'invalid or unsupported Perl syntax: `(?P`' && pattern.includes('(?P=')) {
+    return ' (named backreferences are not supported by re2)';
+  }
+  return '';
 }
 
-// RE2 POSIX classes are ASCII-only, so explicit ranges reproduce them exactly.
-const POSIX_CLASSES: Record<string, string> = {
-  alnum: '0-9A-Za-z',
-  alpha: 'A-Za-z',
-  ascii: '\\x00-\\x7F',
-  blank: '\\t ',
-  cntrl: '\\x00-\\x1F\\x7F',
-  digit: '0-9',
-  graph: '!-~',
-  lower: 'a-z',
-  print: ' -~',
-  punct: '!-\\/:-@\\[-`{-~',
-  space: '\\t\\n\\v\\f\\r ',
-  upper: 'A-Z',
-  word: '0-9A-Za-z_',
-  xdigit: '0-9A-Fa-f',
-};
+/** A compiled RE2 pattern with Go's regexp semantics; every method runs in linear time. */
+export class GoRegexp {
+  readonly source: string;
+  private readonly re: RE2JS;
+  private readonly groupCount: number;
+  private readonly names: ReadonlySet<string>;
 
-// \uXXXX is a valid escape both with and without the u flag, unlike identity escapes.
-function escapeLiteral(text: string): string {
-  let out = '';
-  for (const ch of text) {
-    if (/^[0-9A-Za-z_]$/.test(ch)) out += ch;
-    else {
-      const cp = ch.codePointAt(0) ?? 0;
-      out += cp <= 0xffff ? `\\u${cp.toString(16).padStart(4, '0')}` : `\\u{${cp.toString(16)}}`;
+  constructor(pattern: string) {
+    let re: RE2JS;
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (err) {
+      const raw = err instanceof Error ? err.message : String(err);
+      const reason = raw.replace(/^error parsing regexp: /, '');
+      throw new RegexSyntaxError(reason + hint(pattern, reason), { cause: err });
     }
+    this.source = pattern;
+    this.re = re;
+    this.groupCount = re.groupCount();
+    this.names = new Set(Object.keys(re.namedGroups()));
   }
-  return out;
-}
 
-function leadingFlags(pattern: string): { flags: string; start: number } {
-  let flags = '';
-  let start = 0;
-  for (;;) {
-    const m = /^\(\?([A-Za-z]+)\)/.exec(pattern.slice(start));
-    if (!m) return { flags, start };
-    for (const f of m[1] ?? '') {
-      if (f === 'U') {
-        throw new RegexTranslationError('the ungreedy flag (?U) is not supported', start);
+  /** Whether the pattern matches anywhere in `input` (Go's MatchString; not anchored). */
+  test(input: string): boolean {
+    return this.re.test(input);
+  }
+
+  /**
+   * The leftmost-first match (Go's FindStringSubmatch) shaped like RegExp.exec's result: [0] is
+   * the match, [n] group n (undefined when it took no part), `index`, and `groups` by name.
+   */
+  exec(input: string): RegExpExecArray | null {
+    return this.re.exec(input) as RegExpExecArray | null;
+  }
+
+  /**
+   * Go's ReplaceAllString: every non-overlapping match is replaced by the expanded template; an
+   * empty match right after the previous match is skipped. Each search sees the whole input, so
+   * `^` and `\b` keep their meaning past the first match.
+   */
+  replaceAll(input: string, template: readonly TemplatePart[]): string {
+    const m = this.re.matcher(input);
+    let out = '';
+    let lastMatchEnd = 0;
+    let searchPos = 0;
+    const end = input.length;
+    // the loop of Go's (*Regexp).replaceAll, positions in UTF-16 units instead of bytes
+    while (searchPos <= end) {
+      if (!m.find(searchPos)) break;
+      const start = m.start();
+      const stop = m.end();
+      out += input.slice(lastMatchEnd, start);
+      if (stop > lastMatchEnd || start === 0) {
+        for (const p of template) {
+          if (typeof p === 'string') out += p;
+          else if (typeof p === 'number') out += (p <= this.groupCount ? m.group(p) : null) ?? '';
+          else out += (this.names.has(p.name) ? m.group(p.name) : null) ?? '';
+        }
       }
-      if (f !== 'i' && f !== 'm' && f !== 's') {
-        throw new RegexTranslationError(`unknown flag ${f}, expected i, m or s`, start);
-      }
-      if (!flags.includes(f)) flags += f;
+      lastMatchEnd = stop;
+      // always advance by at least one character (a whole code point, as Go advances a rune)
+      const width = searchPos < end ? ((input.codePointAt(searchPos) ?? 0) > 0xffff ? 2 : 1) : 0;
+      if (searchPos + width > stop) searchPos += width;
+      else if (searchPos + 1 > stop) searchPos++;
+      else searchPos = stop;
     }
-    start += m[0].length;
+    return out + input.slice(lastMatchEnd);
   }
 }
 
-/** Rewrites an RE2 pattern into an equivalent JS source and flag set. */
-export function translateRe2(pattern: string): TranslatedRegex {
-  const lead = leadingFlags(pattern);
-  let flags = lead.flags;
-  let unicode = false;
-  let out = '';
-  let inClass = false;
-  let classBodyStart = -1;
-  const n = pattern.length;
-  let i = lead.start;
+/** Compiles an RE2 pattern as Go's regexp.Compile would; throws RegexSyntaxError. */
+export function compileRe2(pattern: string): GoRegexp {
+  return new GoRegexp(pattern);
+}
 
-  while (i < n) {
-    const c = pattern[i] as string;
+// Go's extract(): a name is a run of letters, digits and underscores (Unicode classes).
+const NAME_CHAR = /^[\p{L}\p{Nd}_]$/u;
 
-    if (c === '\\') {
-      const d = pattern[i + 1];
-      if (d === undefined) throw new RegexTranslationError('trailing backslash', i);
-      if (d === 'Q') {
-        const end = pattern.indexOf('\\E', i + 2);
-        out += escapeLiteral(end < 0 ? pattern.slice(i + 2) : pattern.slice(i + 2, end));
-        i = end < 0 ? n : end + 2;
-        continue;
-      }
-      if (d >= '1' && d <= '9') {
-        throw new RegexTranslationError('backreferences are not supported by re2', i);
-      }
-      if (d === 'C') {
-        throw new RegexTranslationError('\\C (any byte) is not supported', i);
-      }
-      if ((d === 'z' || d === 'A') && !inClass) {
-        // JS has no \A / \z; an empty look-around at the text boundary is immune to the m flag.
-        out += d === 'z' ? '(?![\\s\\S])' : '(?<![\\s\\S])';
-        i += 2;
-        continue;
-      }
-      if (d === 'p' || d === 'P') {
-        // Without the u flag JS would read \p as a literal "p", silently changing the match.
-        unicode = true;
-        if (pattern[i + 2] === '{') {
-          const end = pattern.indexOf('}', i + 3);
-          if (end < 0) throw new RegexTranslationError('unterminated \\p{...} class', i);
-          let name = pattern.slice(i + 3, end);
-          let kind = d;
-          if (name.startsWith('^')) {
-            name = name.slice(1);
-            kind = d === 'p' ? 'P' : 'p';
-          }
-          out += `\\${kind}{${name}}`;
-          i = end + 1;
-        } else {
-          const letter = pattern[i + 2];
-          if (letter === undefined) throw new RegexTranslationError('incomplete \\p class', i);
-          out += `\\${d}{${letter}}`;
-          i += 3;
-        }
-        continue;
-      }
-      if (d === 'x' && pattern[i + 2] === '{') {
-        const end = pattern.indexOf('}', i + 3);
-        const hex = end < 0 ? '' : pattern.slice(i + 3, end);
-        if (!/^[0-9A-Fa-f]{1,6}$/.test(hex) || parseInt(hex, 16) > 0x10ffff) {
-          throw new RegexTranslationError('invalid \\x{...} escape', i);
-        }
-        const cp = parseInt(hex, 16);
-        if (cp > 0xffff) unicode = true;
-        out += cp <= 0xffff ? `\\u${hex.padStart(4, '0')}` : `\\u{${hex}}`;
-        i = end + 1;
-        continue;
-      }
-      out += c + d;
+/**
+ * Parses a replacement the way Go's Regexp.Expand reads it: `$name` takes the longest run of
+ * name characters (`$1x` is the group named "1x"), `${name}` is delimited, `$$` is a dollar, and a
+ * malformed `$` is copied as text. A name is a group number only when it is all ASCII digits
+ * without a leading zero and below Go's bound; otherwise it is looked up by name.
+ */
+export function parseGoTemplate(template: string): TemplatePart[] {
+  const parts: TemplatePart[] = [];
+  let lit = '';
+  let i = 0;
+  while (i < template.length) {
+    const c = template[i]!;
+    if (c !== '$') {
+      lit += c;
+      i++;
+      continue;
+    }
+    if (template[i + 1] === '$') {
+      lit += '$';
       i += 2;
       continue;
     }
-
-    if (inClass) {
-      if (c === '[' && pattern[i + 1] === ':') {
-        const end = pattern.indexOf(':]', i + 2);
-        if (end >= 0) {
-          const name = pattern.slice(i + 2, end);
-          if (name.startsWith('^')) {
-            throw new RegexTranslationError('negated posix classes are not supported', i);
-          }
-          const ranges = POSIX_CLASSES[name];
-          if (ranges === undefined) {
-            throw new RegexTranslationError(`unknown posix class [:${name}:]`, i);
-          }
-          out += ranges;
-          i = end + 2;
-          continue;
-        }
-      }
-      if (c === '[') {
-        out += '\\[';
-      } else if (c === ']') {
-        // RE2 reads a ']' right after '[' or '[^' as a literal; JS would close an empty class.
-        if (i === classBodyStart) out += '\\]';
-        else {
-          out += ']';
-          inClass = false;
-        }
-      } else {
-        out += c;
-      }
+    const brace = template[i + 1] === '{';
+    let j = brace ? i + 2 : i + 1;
+    const start = j;
+    while (j < template.length) {
+      const ch = String.fromCodePoint(template.codePointAt(j)!);
+      if (!NAME_CHAR.test(ch)) break;
+      j += ch.length;
+    }
+    const name = template.slice(start, j);
+    if (name === '' || (brace && template[j] !== '}')) {
+      lit += '$';
       i++;
       continue;
     }
-
-    if (c === '[') {
-      inClass = true;
-      out += '[';
-      i++;
-      if (pattern[i] === '^') {
-        out += '^';
-        i++;
-      }
-      classBodyStart = i;
-      continue;
-    }
-
-    if (c === '(' && pattern[i + 1] === '?') {
-      const a = pattern[i + 2];
-      const b = pattern[i + 3];
-      if (a === 'P' && b === '<') {
-        out += '(?<';
-        i += 4;
-        continue;
-      }
-      if (a === 'P') {
-        throw new RegexTranslationError('named backreferences are not supported by re2', i);
-      }
-      if (a === ':') {
-        out += '(?:';
-        i += 3;
-        continue;
-      }
-      if (a === '=' || a === '!' || (a === '<' && (b === '=' || b === '!'))) {
-        throw new RegexTranslationError('lookaround assertions are not supported by re2', i);
-      }
-      if (a === '<') {
-        out += '(?<';
-        i += 3;
-        continue;
-      }
-      throw new RegexTranslationError(
-        'inline flags are only supported at the start of the pattern, e.g. (?i)',
-        i,
-      );
-    }
-
-    out += c;
-    i++;
+    if (lit !== '') parts.push(lit);
+    lit = '';
+    const num = groupNumber(name);
+    parts.push(num >= 0 ? num : { name });
+    i = brace ? j + 1 : j;
   }
-
-  if (unicode) flags += 'u';
-  return { source: out, flags };
+  if (lit !== '') parts.push(lit);
+  return parts;
 }
 
-/** Translates and compiles; every failure is a RegexTranslationError. */
-export function compileRe2(pattern: string): RegExp {
-  const { source, flags } = translateRe2(pattern);
-  try {
-    return new RegExp(source, flags);
-  } catch (err) {
-    const raw = err instanceof Error ? err.message : String(err);
-    // V8 repeats the whole pattern in its message; only the trailing reason is useful here.
-    const reason = raw.slice(raw.lastIndexOf(': ') + 2) || raw;
-    throw new RegexTranslationError(reason.charAt(0).toLowerCase() + reason.slice(1), 0);
+function groupNumber(name: string): number {
+  if (name.length > 1 && name[0] === '0') return -1;
+  let num = 0;
+  for (let k = 0; k < name.length; k++) {
+    const d = name.charCodeAt(k) - 0x30;
+    if (d < 0 || d > 9 || num >= 1e8) return -1;
+    num = num * 10 + d;
   }
+  return num;
+}
+
+/** Go's ReplaceAllString with a template from parseGoTemplate. */
+export function replaceAllGo(
+  re: GoRegexp,
+  input: string,
+  template: readonly TemplatePart[],
+): string {
+  return re.replaceAll(input, template);
 }

@@ -1,6 +1,6 @@
 /*
  * Matcher semantics, checked against Traefik v3 behaviour: each matcher positive and negative,
- * boolean composition, ClientIP over IPv4/IPv6/CIDR, wildcard hosts, RE2 translation, the host
+ * boolean composition, ClientIP over IPv4/IPv6/CIDR, wildcard hosts, RE2 syntax in rules, the host
  * index (ruleHosts) and default priority.
  */
 
@@ -15,7 +15,6 @@ import {
   rulePriority,
   type MatchContext,
 } from '../../src/rules/index.js';
-import { translateRe2 } from '../../src/rules/regex.js';
 
 interface RequestShape {
   host?: string;
@@ -230,22 +229,32 @@ describe('compileRule on hand-built trees', () => {
   });
 });
 
-describe('RE2 translation', () => {
-  it.each<[string, string, string]>([
-    ['(?P<id>[0-9]+)', '(?<id>[0-9]+)', ''],
-    ['(?i)abc', 'abc', 'i'],
-    ['(?is)a.c', 'a.c', 'is'],
-    ['(?:a|b)', '(?:a|b)', ''],
-    ['[]a]', '[\\]a]', ''],
-    ['[^]a]', '[^\\]a]', ''],
-    ['[[:alpha:]_]', '[A-Za-z_]', ''],
-    ['\\Qa.b\\E', 'a\\u002eb', ''],
-    ['\\x{41}', '\\u0041', ''],
-    ['\\pL+', '\\p{L}+', 'u'],
-    ['\\p{^Greek}', '\\P{Greek}', 'u'],
-    ['\\Aab\\z', '(?<![\\s\\S])ab(?![\\s\\S])', ''],
-  ])('%s → /%s/%s', (re2, source, flags) => {
-    expect(translateRe2(re2)).toEqual({ source, flags });
+// What the former RE2 → RegExp translation table covered, now checked by what the rules match
+// (the engine reads Go's syntax itself: src/rules/regex.ts, test/unit/regex.test.ts).
+describe('RE2 syntax in rules', () => {
+  it.each<[string, RequestShape, boolean]>([
+    ['PathRegexp(`^/(?P<id>[0-9]+)$`)', { path: '/42' }, true],
+    ['HostRegexp(`(?i)^ABC\\.com$`)', { host: 'abc.com' }, true],
+    ['PathRegexp(`(?is)^/a.c$`)', { path: '/A\nC' }, true],
+    ['PathRegexp(`^/(?:a|b)$`)', { path: '/b' }, true],
+    ['PathRegexp(`^/[]a]+$`)', { path: '/]a' }, true],
+    ['PathRegexp(`^/[^]a]$`)', { path: '/]' }, false],
+    ['PathRegexp(`^/[[:alpha:]_]+$`)', { path: '/a_b' }, true],
+    ['PathRegexp(`^/\\Qa.b\\E$`)', { path: '/a.b' }, true],
+    ['PathRegexp(`^/\\Qa.b\\E$`)', { path: '/axb' }, false],
+    ['PathRegexp(`^/\\x{41}$`)', { path: '/A' }, true],
+    ['PathRegexp(`^/\\pL+$`)', { path: '/héllo' }, true],
+    ['PathRegexp(`^/\\p{^Greek}$`)', { path: '/α' }, false],
+    ['PathRegexp(`\\A/ab\\z`)', { path: '/ab' }, true],
+    // accepted now, refused by the former translation: inline flags anywhere, (?U), [[:^...:]]
+    ['PathRegexp(`^/api(?i)/users$`)', { path: '/api/USERS' }, true],
+    ['PathRegexp(`^/api(?i)/users$`)', { path: '/API/users' }, false],
+    ['PathRegexp(`^/(?i:a)b$`)', { path: '/Ab' }, true],
+    ['PathRegexp(`(?U)^/a+$`)', { path: '/aaa' }, true],
+    ['PathRegexp(`^/[[:^digit:]]+$`)', { path: '/abc' }, true],
+    ['PathRegexp(`^/[[:^digit:]]+$`)', { path: '/a1' }, false],
+  ])('%s on %j → %s', (r, req, expected) => {
+    expect(matches(r, req)).toBe(expected);
   });
 });
 

@@ -147,36 +147,41 @@ describe('parseRule errors', () => {
     ['Header(`X`, ``)', 'empty value for Header, expected a non-empty string', 12],
     ['Path(`api`)', "path api for Path must start with '/'", 5],
     ['PathPrefix(`api/v1`)', "path api/v1 for PathPrefix must start with '/'", 11],
-    ['PathRegexp(`^/(a`)', 'invalid regular expression for PathRegexp: unterminated group', 11],
+    [
+      'PathRegexp(`^/(a`)',
+      'invalid regular expression for PathRegexp: missing closing ): `^/(a`',
+      11,
+    ],
     [
       'HostRegexp(`[a-z`)',
-      'invalid regular expression for HostRegexp: unterminated character class',
+      'invalid regular expression for HostRegexp: missing closing ]: `[a-z`',
       11,
     ],
     [
       'HeaderRegexp(`X`, `a{2,1}`)',
-      'invalid regular expression for HeaderRegexp: numbers out of order in {} quantifier',
+      'invalid regular expression for HeaderRegexp: invalid repeat count: `{2,1}`',
       18,
     ],
     [
       'QueryRegexp(`k`, `(a)\\1`)',
-      'invalid regular expression for QueryRegexp: backreferences are not supported by re2',
+      'invalid regular expression for QueryRegexp: invalid escape sequence: `\\1` ' +
+        '(backreferences are not supported by re2)',
       17,
     ],
     [
       'PathRegexp(`^/a(?=b)`)',
-      'invalid regular expression for PathRegexp: lookaround assertions are not supported by re2',
+      'invalid regular expression for PathRegexp: invalid or unsupported Perl syntax: `(?=` ' +
+        '(lookaround assertions are not supported by re2)',
       11,
     ],
     [
-      'PathRegexp(`^/a(?i)b`)',
-      'invalid regular expression for PathRegexp: inline flags are only supported at the start ' +
-        'of the pattern, e.g. (?i)',
+      'PathRegexp(`^/a(?x)b`)',
+      'invalid regular expression for PathRegexp: invalid or unsupported Perl syntax: `(?x`',
       11,
     ],
     [
-      'HostRegexp(`(?U)a+`)',
-      'invalid regular expression for HostRegexp: the ungreedy flag (?U) is not supported',
+      'HostRegexp(`a**`)',
+      'invalid regular expression for HostRegexp: invalid nested repetition operator: `**`',
       11,
     ],
     [
