@@ -13,12 +13,26 @@
  * when the proxy wrote its 502/504), and the latency since ctx.startTime when
  * the response ends. State lives in ctx.state so a configuration swap that
  * keeps the middleware unchanged keeps the circuit as it was.
+ *
+ * One circuit per router that uses the middleware: Traefik builds a
+ * middleware instance per router, so a failing service behind one router
+ * does not open the circuit of another router sharing the middleware.
+ *
+ * In a cluster the primary decides (src/cluster/limits.ts): every worker
+ * reports each outcome there, the primary evaluates the expression over the
+ * window of all workers' traffic and tells every worker when a circuit opens;
+ * each worker then runs the open → recovering → closed timeline and the
+ * recovery ratio itself. Nothing waits for the primary on the request path:
+ * if it stops answering, workers keep the last state they were told and the
+ * circuit cannot open (fails open), which leaves the service as reachable as
+ * it would be without the middleware.
  */
 import { STATUS_CODES } from 'node:http';
 import { ConfigElementError } from '../src/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { stableKey } from '../src/routing/state.js';
 import type { RequestContext, ResponseWriter } from '../src/server/context.js';
+import { sharedLimits, type LimitKind } from '../src/cluster/limits.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 
@@ -268,6 +282,9 @@ const CLOSED = 0;
 const OPEN = 1;
 const RECOVERING = 2;
 
+/** [router, state, ms left in that state]: what the primary tells workers about a circuit */
+type CircuitNews = [router: string, state: number, msLeft: number];
+
 export class Breaker {
   state = CLOSED;
   until = 0;
@@ -284,21 +301,24 @@ export class Breaker {
     private readonly recoveryMs: number,
   ) {}
 
-  /** true when this request must get the fallback answer */
-  reject(now: number): boolean {
-    if (this.state === CLOSED) return false;
-    if (this.state === OPEN) {
-      if (now < this.until) return true;
+  /** time moves the circuit on: open → recovering after fallbackDuration, recovering → closed after recoveryDuration */
+  private advance(now: number): void {
+    if (this.state === OPEN && now >= this.until) {
       this.state = RECOVERING;
       this.until = now + this.recoveryMs;
       this.recoveryStart = now;
       this.allowed = 0;
       this.denied = 0;
     }
-    if (now > this.until) {
-      this.state = CLOSED;
-      return false;
-    }
+    if (this.state === RECOVERING && now > this.until) this.state = CLOSED;
+  }
+
+  /** true when this request must get the fallback answer */
+  reject(now: number): boolean {
+    if (this.state === CLOSED) return false;
+    this.advance(now);
+    if (this.state === OPEN) return true;
+    if (this.state === CLOSED) return false;
     // oxy's ratio controller: let through while allowed/(allowed+denied) stays under a target growing to 0.5
     const target = (0.5 * (now - this.recoveryStart)) / this.recoveryMs;
     const ratio = (this.allowed + 1) / (this.allowed + 1 + this.denied);
@@ -310,15 +330,51 @@ export class Breaker {
     return true;
   }
 
-  record(status: number, netError: boolean, latencyMs: number, now: number): void {
+  /** records one outcome; true when it opened the circuit */
+  record(status: number, netError: boolean, latencyMs: number, now: number): boolean {
     this.metrics.record(status, netError, latencyMs, now);
-    if (now < this.nextCheck) return;
+    if (now < this.nextCheck) return false;
     this.nextCheck = now + this.checkPeriodMs;
-    if (this.state === OPEN) return;
-    if (!this.condition(this.metrics, now)) return;
+    this.advance(now);
+    if (this.state === OPEN) return false;
+    if (!this.condition(this.metrics, now)) return false;
     this.state = OPEN;
     this.until = now + this.fallbackMs;
     this.metrics.reset();
+    return true;
+  }
+
+  /** the state and the time left in it, for a worker to adopt */
+  news(now: number): [state: number, msLeft: number] {
+    this.advance(now);
+    return [this.state, Math.max(0, this.until - now)];
+  }
+
+  /** takes the state the primary decided */
+  adopt(state: number, msLeft: number, now: number): void {
+    this.state = state;
+    this.until = now + msLeft;
+    if (state === RECOVERING) {
+      this.recoveryStart = this.until - this.recoveryMs;
+      this.allowed = 0;
+      this.denied = 0;
+    }
+  }
+}
+
+/** A worker's copy of a circuit the primary decides: rejects here, reports outcomes there. */
+class ReportingBreaker extends Breaker {
+  constructor(
+    fallbackMs: number,
+    recoveryMs: number,
+    private readonly report: (status: number, netError: boolean, latencyMs: number) => void,
+  ) {
+    super(() => false, 0, fallbackMs, recoveryMs);
+  }
+
+  override record(status: number, netError: boolean, latencyMs: number): boolean {
+    this.report(status, netError, latencyMs);
+    return false;
   }
 }
 
@@ -408,6 +464,65 @@ interface Options {
   responseCode?: number;
 }
 
+interface Timing {
+  checkPeriodMs: number;
+  fallbackMs: number;
+  recoveryMs: number;
+}
+
+function timing(o: Options): Timing {
+  return {
+    checkPeriodMs: o.checkPeriod ?? 100,
+    fallbackMs: o.fallbackDuration ?? 10_000,
+    // a zero ramp would divide by zero: recover at once instead
+    recoveryMs: Math.max(o.recoveryDuration ?? 10_000, 1e-3),
+  };
+}
+
+/** one circuit per router, made on the router's first request */
+function perRouter<B extends Breaker>(
+  make: (router: string) => B,
+): { get(router: string): B; all: Map<string, B> } {
+  const all = new Map<string, B>();
+  return {
+    all,
+    get(router) {
+      let b = all.get(router);
+      if (b === undefined) all.set(router, (b = make(router)));
+      return b;
+    },
+  };
+}
+
+/** The primary's side in a cluster: the circuits, fed by every worker's outcomes. */
+export const circuitBreakerKind: LimitKind = {
+  kind: 'circuitBreaker',
+  create(params, broadcast) {
+    const o = params as Options;
+    const condition = parseExpression(o.expression);
+    const t = timing(o);
+    const circuits = perRouter(
+      () => new Breaker(condition, t.checkPeriodMs, t.fallbackMs, t.recoveryMs),
+    );
+    return {
+      tell(_worker, data) {
+        const [router, status, netError, latencyMs] = data as [string, number, number, number];
+        if (circuits.get(router).record(status, netError === 1, latencyMs, performance.now()))
+          broadcast([[router, OPEN, t.fallbackMs]] satisfies CircuitNews[]);
+      },
+      welcome() {
+        const now = performance.now();
+        const news: CircuitNews[] = [];
+        for (const [router, b] of circuits.all) {
+          const [state, msLeft] = b.news(now);
+          if (state !== CLOSED) news.push([router, state, msLeft]);
+        }
+        return news.length > 0 ? news : undefined;
+      },
+    };
+  },
+};
+
 export const circuitBreaker: MiddlewareDefinition = {
   type: 'circuitBreaker',
   description: 'stops sending requests to a failing service for a while (answers 503)',
@@ -418,19 +533,39 @@ export const circuitBreaker: MiddlewareDefinition = {
     const code = o.responseCode ?? 503;
     if (STATUS_CODES[code] === undefined)
       throw new ConfigElementError(`${code} is not a known HTTP status`, 'responseCode');
-    const recoveryMs = o.recoveryDuration ?? 10_000;
-    const breaker = build.state.acquire(
-      `circuitBreaker:${build.name}:${stableKey(o)}`,
-      () =>
-        new Breaker(
-          condition,
-          o.checkPeriod ?? 100,
-          o.fallbackDuration ?? 10_000,
-          // a zero ramp would divide by zero: recover at once instead
-          Math.max(recoveryMs, 1e-3),
-        ),
-    );
+    const t = timing(o);
+    const stateKey = `circuitBreaker:${build.name}:${stableKey(o)}`;
+
+    let circuit: (router: string) => Breaker;
+    const shared = sharedLimits();
+    if (shared !== undefined) {
+      const copies = build.state.acquire(
+        stateKey,
+        () => {
+          const copy = perRouter(
+            (router) =>
+              new ReportingBreaker(t.fallbackMs, t.recoveryMs, (status, netError, latencyMs) =>
+                handle.tell([router, status, netError ? 1 : 0, latencyMs]),
+              ),
+          );
+          const handle = shared.open(circuitBreakerKind.kind, stateKey, o, (data) => {
+            const now = performance.now();
+            for (const [router, state, msLeft] of data as CircuitNews[])
+              copy.get(router).adopt(state, msLeft, now);
+          });
+          return { copy, handle };
+        },
+        (s) => s.handle.close(),
+      );
+      circuit = (router) => copies.copy.get(router);
+    } else {
+      const circuits = build.state.acquire(stateKey, () =>
+        perRouter(() => new Breaker(condition, t.checkPeriodMs, t.fallbackMs, t.recoveryMs)),
+      );
+      circuit = (router) => circuits.get(router);
+    }
     return (next) => (ctx) => {
+      const breaker = circuit(ctx.routerName);
       if (breaker.reject(performance.now())) {
         sendStatus(ctx.writer, code);
         return;

@@ -6,15 +6,28 @@
  * that long and then served; a longer wait is answered 429 with Retry-After
  * (whole seconds, rounded up) and X-Retry-In (the exact wait, Go style).
  *
+ * One set of buckets per router that uses the middleware: Traefik builds a
+ * middleware instance per router, each with its own in-memory limiter, so
+ * two routers sharing `api-limit` do not share tokens. Here the instance is
+ * shared and the router name is part of the bucket key.
+ *
  * Buckets live in a Map bounded to 65536 sources; a bucket idle long enough
  * to be full again is the same as no bucket, so idle ones are dropped as new
  * sources arrive (no timers). The Map is kept across configuration swaps via
  * ctx.state, keyed by middleware name and config, so a reload does not hand
  * every client a fresh burst.
+ *
+ * In a cluster the buckets live in the primary (src/cluster/limits.ts): a
+ * worker asks it for a token and waits for the answer, so the limit holds
+ * for the whole process, not per worker (issue 11). When the primary does
+ * not answer in time the request gets 503: a limit that protects an upstream
+ * fails closed, as Traefik's Redis limiter answers 500 when Redis fails.
  */
 import { ConfigElementError } from '../src/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { stableKey } from '../src/routing/state.js';
+import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/limits.js';
+import type { Handler, RequestContext } from '../src/server/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import {
@@ -54,6 +67,65 @@ interface Bucket {
   /** performance.now() of the last update */
   last: number;
 }
+
+/** What a set of buckets needs; in a cluster the worker sends it to the primary. */
+export interface BucketParams {
+  /** tokens per millisecond */
+  rate: number;
+  burst: number;
+  maxDelayMs: number;
+  /** a bucket idle this long is full again: forgetting it changes nothing */
+  idleMs: number;
+}
+
+/** One token bucket per key, bounded to MAX_SOURCES keys, least recently used dropped first. */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(private readonly p: BucketParams) {}
+
+  /**
+   * Takes a token for `key`. A result >= 0 is the wait in ms before the
+   * request may go on (0: now); a negative one means refused, the next token
+   * being -result ms away (Go's Reservation, cancelled when over maxDelay).
+   */
+  take(key: string, now: number): number {
+    const { rate, burst, maxDelayMs, idleMs } = this.p;
+    const buckets = this.buckets;
+    let b = buckets.get(key);
+    if (b === undefined) {
+      // make room: the oldest-touched entries come first in the Map
+      for (const [k, old] of buckets) {
+        if (buckets.size < MAX_SOURCES && now - old.last < idleMs) break;
+        buckets.delete(k);
+      }
+      b = { tokens: burst, last: now };
+      buckets.set(key, b);
+    } else {
+      // keep the Map ordered by last use
+      buckets.delete(key);
+      buckets.set(key, b);
+      b.tokens = Math.min(burst, b.tokens + (now - b.last) * rate);
+      b.last = now;
+    }
+    b.tokens -= 1;
+    if (b.tokens >= 0) return 0;
+    const waitMs = -b.tokens / rate;
+    if (waitMs <= maxDelayMs) return waitMs;
+    // not taken after all (Go's Reservation.Cancel)
+    b.tokens += 1;
+    return -waitMs;
+  }
+}
+
+/** The primary's side in a cluster: the same buckets, answering the workers' takes. */
+export const rateLimitKind: LimitKind = {
+  kind: 'rateLimit',
+  create(params) {
+    const buckets = new TokenBuckets(params as BucketParams);
+    return { call: (_worker, key) => buckets.take(key as string, performance.now()) };
+  },
+};
 
 /** Go's time.Duration.String() for a wait in milliseconds ("333.333333ms", "1m0s"). */
 export function goDuration(ms: number): string {
@@ -96,57 +168,57 @@ export const rateLimit: MiddlewareDefinition = {
     /** tokens per millisecond */
     const rate = average / periodMs;
     const perSecond = rate * 1000;
-    // Traefik: 1/(2*rate) with the rate truncated to whole requests a second, 500ms below 1/s
-    const maxDelayMs = perSecond < 1 ? 500 : 1000 / (Math.trunc(perSecond) * 2);
-    // a bucket idle this long is full again: forgetting it changes nothing
-    const idleMs = Math.max(
-      burst / rate,
-      1000 * (perSecond >= 1 ? 2 : 1 + Math.trunc(1 / perSecond)),
-    );
+    const params: BucketParams = {
+      rate,
+      burst,
+      // Traefik: 1/(2*rate) with the rate truncated to whole requests a second, 500ms below 1/s
+      maxDelayMs: perSecond < 1 ? 500 : 1000 / (Math.trunc(perSecond) * 2),
+      idleMs: Math.max(burst / rate, 1000 * (perSecond >= 1 ? 2 : 1 + Math.trunc(1 / perSecond))),
+    };
+    const stateKey = `rateLimit:${build.name}:${stableKey(o)}`;
 
-    const buckets = build.state.acquire(
-      `rateLimit:${build.name}:${stableKey(o)}`,
-      () => new Map<string, Bucket>(),
-    );
-
-    return (next) => (ctx) => {
-      const key = source(ctx);
-      const now = performance.now();
-      let b = buckets.get(key);
-      if (b === undefined) {
-        // make room: the oldest-touched entries come first in the Map
-        for (const [k, old] of buckets) {
-          if (buckets.size < MAX_SOURCES && now - old.last < idleMs) break;
-          buckets.delete(k);
-        }
-        b = { tokens: burst, last: now };
-        buckets.set(key, b);
-      } else {
-        // keep the Map ordered by last use
-        buckets.delete(key);
-        buckets.set(key, b);
-        b.tokens = Math.min(burst, b.tokens + (now - b.last) * rate);
-        b.last = now;
-      }
-      b.tokens -= 1;
-      if (b.tokens >= 0) {
+    /** what the bucket said: go on now, after a wait, or 429 */
+    const apply = (ctx: RequestContext, next: Handler, wait: number): void => {
+      if (wait === 0) {
         next(ctx);
         return;
       }
-      const waitMs = -b.tokens / rate;
-      if (waitMs > maxDelayMs) {
-        // not taken after all (Go's Reservation.Cancel)
-        b.tokens += 1;
+      if (wait < 0) {
         sendStatus(ctx.writer, 429, {
-          'retry-after': String(Math.ceil(waitMs / 1000)),
-          'x-retry-in': goDuration(waitMs),
+          'retry-after': String(Math.ceil(-wait / 1000)),
+          'x-retry-in': goDuration(-wait),
         });
         return;
       }
       setTimeout(() => {
         if (ctx.res.destroyed || ctx.clientGone) return;
         next(ctx);
-      }, waitMs);
+      }, wait);
     };
+
+    const shared = sharedLimits();
+    if (shared !== undefined) {
+      const limit = build.state.acquire(
+        stateKey,
+        () => shared.open(rateLimitKind.kind, stateKey, params),
+        (h) => h.close(),
+      );
+      return (next) => (ctx) => {
+        limit.call(ctx.routerName + '\0' + source(ctx), (wait, err) => {
+          if (err !== undefined || typeof wait !== 'number') {
+            if (err !== undefined) warnUnavailable(build.logger, err);
+            sendStatus(ctx.writer, 503);
+            return;
+          }
+          // the client left while the primary answered: nothing to serve
+          if (ctx.res.destroyed || ctx.clientGone) return;
+          apply(ctx, next, wait);
+        });
+      };
+    }
+
+    const buckets = build.state.acquire(stateKey, () => new TokenBuckets(params));
+    return (next) => (ctx) =>
+      apply(ctx, next, buckets.take(ctx.routerName + '\0' + source(ctx), performance.now()));
   },
 };

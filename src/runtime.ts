@@ -27,6 +27,10 @@ import { writerResponse } from './api/response.js';
 import { packageVersion } from './package-info.js';
 import { watchExpiry } from './tls/expiry.js';
 import type { MetricsStore } from './observability/metrics.js';
+import { createLimitsHost, startLimitsClient } from './cluster/limits.js';
+import { rateLimitKind } from '../middlewares/rate-limit.js';
+import { inFlightReqKind } from '../middlewares/in-flight-req.js';
+import { circuitBreakerKind } from '../middlewares/circuit-breaker.js';
 import {
   primaryMetrics,
   singleProcessMetrics,
@@ -302,6 +306,11 @@ export async function runPrimary(
     apiRef.handler = createApiHandler(control);
     controlServer = await startControlServer(apiRef.handler);
   }
+  // rateLimit, inFlightReq and circuitBreaker state for the whole process (issue 11): workers ask here
+  const limits = createLimitsHost(
+    [rateLimitKind, inFlightReqKind, circuitBreakerKind],
+    logger.child({ component: 'limits' }),
+  );
   let shuttingDown = false;
   const recentCrashes: number[] = [];
   // ACME waits for a worker that listens and routes (challenges are answered there)
@@ -316,6 +325,7 @@ export async function runPrimary(
       ...(controlServer ? { __PORTICO_CONTROL: controlServer.socketPath } : {}),
     });
     metrics?.attach(w);
+    limits.attach(w);
     w.on('message', (msg: PrimaryMessage) => {
       if (msg.type === 'ready' && last !== undefined) send(w, { type: 'config', merged: last });
       if (msg.type === 'applied') workerServing();
@@ -429,6 +439,8 @@ export async function runWorker(sc: StaticConfig): Promise<void> {
   const controlSocket = process.env.__PORTICO_CONTROL;
   const api = controlSocket ? forwardedApiService(controlSocket) : undefined;
   const metrics = workerMetrics(sc);
+  // before the first table is compiled: the middlewares that share state with the primary look for it
+  const limits = startLimitsClient();
   const router = createDataPlane(
     sc,
     logger,
@@ -452,6 +464,7 @@ export async function runWorker(sc: StaticConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     await router.shutdown();
+    limits.stop();
     await metrics?.close();
     process.exit(code);
   };

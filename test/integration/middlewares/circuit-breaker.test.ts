@@ -145,6 +145,28 @@ describe('circuitBreaker', () => {
     );
   });
 
+  it('keeps one circuit per router that uses the middleware, as Traefik builds one per router', async () => {
+    const port = await closedPort();
+    const u = await upstream();
+    const r = await router({
+      http: {
+        routers: {
+          a: { rule: 'Path(`/a`)', service: 'dead', middlewares: ['m'] },
+          b: { rule: 'Path(`/b`)', service: 'ok', middlewares: ['m'] },
+        },
+        services: {
+          dead: { loadBalancer: { servers: [{ url: `http://127.0.0.1:${port}` }] } },
+          ok: { loadBalancer: { servers: [{ url: u.url }] } },
+        },
+        middlewares: { m: { circuitBreaker: { expression: 'NetworkErrorRatio() > 0.5' } } },
+      },
+    });
+    expect(await get(r.url + '/a')).toBe(502);
+    expect(await get(r.url + '/a')).toBe(503);
+    // the failing service opened router a's circuit, not b's
+    expect(await statuses(r.url + '/b', 3)).toEqual([200, 200, 200]);
+  });
+
   it('keeps an open circuit across a swap that leaves it unchanged', async () => {
     const port = await closedPort();
     const m = { m: { circuitBreaker: { expression: 'NetworkErrorRatio() > 0.5' } } };

@@ -106,6 +106,28 @@ describe('inFlightReq', () => {
     expect(await b.status).toBe(200);
   });
 
+  it('counts each router that uses the middleware separately, as Traefik builds one per router', async () => {
+    const { u, held, releaseAll } = await holdingUpstream();
+    const r = await router({
+      http: {
+        routers: {
+          a: { rule: 'Path(`/a`)', service: 's', middlewares: ['m'] },
+          b: { rule: 'Path(`/b`)', service: 's', middlewares: ['m'] },
+        },
+        services: { s: { loadBalancer: { servers: [{ url: u.url }] } } },
+        middlewares: { m: { inFlightReq: { amount: 1 } } },
+      },
+    });
+    const a = send(r.url + '/a');
+    await eventually(() => expect(held).toHaveLength(1));
+    expect(await send(r.url + '/a').status).toBe(429);
+    const b = send(r.url + '/b');
+    await eventually(() => expect(held).toHaveLength(2));
+    releaseAll();
+    expect(await a.status).toBe(200);
+    expect(await b.status).toBe(200);
+  });
+
   it('groups by Host by default', async () => {
     const { u, held, releaseAll } = await holdingUpstream();
     const r = await router(withMiddleware(u, { m: { inFlightReq: { amount: 1 } } }));

@@ -93,6 +93,22 @@ describe('rateLimit', () => {
     expect(await statuses(r.url + '/', 2, { 'x-key': 'b' })).toEqual([200, 429]);
   });
 
+  it('keeps one bucket per router that uses the middleware, as Traefik builds one per router', async () => {
+    const u = await upstream();
+    const r = await router({
+      http: {
+        routers: {
+          a: { rule: 'Path(`/a`)', service: 's', middlewares: ['m'] },
+          b: { rule: 'Path(`/b`)', service: 's', middlewares: ['m'] },
+        },
+        services: { s: { loadBalancer: { servers: [{ url: u.url }] } } },
+        middlewares: { m: { rateLimit: { ...SLOW, burst: 2 } } },
+      },
+    });
+    expect(await statuses(r.url + '/a', 3)).toEqual([200, 200, 429]);
+    expect(await statuses(r.url + '/b', 3)).toEqual([200, 200, 429]);
+  });
+
   it('keeps buckets across a swap that leaves the middleware unchanged', async () => {
     const u = await upstream();
     const m = { m: { rateLimit: { ...SLOW, burst: 2 } } };
