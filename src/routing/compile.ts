@@ -11,7 +11,7 @@ import { buildRule } from '../rules/index.js';
 import type { Handler } from '../server/context.js';
 import { middlewareDefinition } from '../../middlewares/registry.js';
 import type { Middleware } from '../../middlewares/types.js';
-import { buildService, type ServiceRuntime } from '../services/build.js';
+import { buildService, discardMirrorBody, type ServiceRuntime } from '../services/build.js';
 import { parseGoDuration } from '../services/duration.js';
 import { transportKey, type TransportSettings } from '../proxy/transport.js';
 import type { StateRegistry } from './state.js';
@@ -183,7 +183,8 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
         handle: internal,
         isUp: () => true,
         serverStatus: () => ({}),
-        mirror: () => undefined,
+        // internal services take no copies; a streamed copy is released at once
+        mirror: (_rc, body) => discardMirrorBody(body),
       };
       serviceRuntimes.set(name, rt);
       return rt;

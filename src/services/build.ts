@@ -4,6 +4,7 @@
  * from validated config; the state that must survive swaps (health, pools,
  * round-robin position) comes from the StateRegistry.
  */
+import { PassThrough, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { request as undiciRequest } from 'undici';
 import { requestHasBody, type Handler, type RequestContext } from '../server/context.js';
@@ -42,8 +43,19 @@ export interface ServiceRuntime {
   isUp(): boolean;
   /** UP/DOWN per server URL, for the API and the dashboard */
   serverStatus(): Record<string, 'UP' | 'DOWN'>;
-  /** sends a copy of the request (mirroring); the answer is discarded */
-  mirror(ctx: RequestContext, body: Buffer | null): void;
+  /**
+   * sends a copy of the request (mirroring); the answer is discarded. The body
+   * is null (none), whole, or a stream fed alongside the main request, which
+   * the receiver must consume or destroy (`discardMirrorBody`)
+   */
+  mirror(ctx: RequestContext, body: MirrorBody): void;
+}
+
+export type MirrorBody = Buffer | Readable | null;
+
+/** for a mirror that cannot send its copy: a streamed body is released rather than left to fill up */
+export function discardMirrorBody(body: MirrorBody): void {
+  if (body instanceof Readable) body.destroy();
 }
 
 export interface ServiceBuildContext {
@@ -255,9 +267,21 @@ function buildLoadBalancer(
     },
     mirror(rc, body) {
       const url = wrr.next(isUp);
-      if (url === undefined) return;
+      if (url === undefined) {
+        discardMirrorBody(body);
+        return;
+      }
       const server = byUrl.get(url)!;
       if (server.kind === 'h2c') {
+        if (body instanceof Readable) {
+          // the h2c mirror client sends whole bodies only: a body too large to hold is not copied there
+          body.destroy();
+          log.debug(
+            { server: server.url },
+            'mirror skipped: streamed bodies are not copied to h2c',
+          );
+          return;
+        }
         mirrorH2c(
           rc,
           server,
@@ -341,9 +365,37 @@ function buildWeighted(
       else child.handle(rc);
     },
     mirror(rc, body) {
-      pick(null)?.mirror(rc, body);
+      const child = pick(null);
+      if (child === undefined) discardMirrorBody(body);
+      else child.mirror(rc, body);
     },
   };
+}
+
+/**
+ * How much of a request body a mirroring service holds. Traefik reads the whole
+ * body into memory before anything goes upstream (maxBodySize -1, the default,
+ * meaning no limit), which lets one upload take as much memory as it is large
+ * (issue 11: 300 MB took a worker from 89 to 681 MB). Portico holds at most
+ * this much: a body that fits (or a declared Content-Length that does) is read
+ * whole and replayed, as Traefik does; a larger one streams to the main service
+ * while each mirror gets a copy of the same chunks as they pass.
+ */
+export const MIRROR_BUFFER_BYTES = 1024 * 1024;
+/**
+ * How far a mirror's copy may fall behind the main request. The main request
+ * sets the pace (the client's upload is never slowed down for a mirror, which
+ * must never affect the client); a mirror further behind is dropped: its
+ * request is aborted, so it never sees a truncated body as a whole one.
+ */
+export const MIRROR_LAG_BYTES = 4 * 1024 * 1024;
+
+/** the declared Content-Length, or -1 when the body's size is not known up front */
+function declaredLength(rc: RequestContext): number {
+  const cl = rc.req.headers['content-length'];
+  if (cl === undefined) return -1;
+  const n = Number(cl);
+  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
 
 function buildMirroring(
@@ -359,6 +411,10 @@ function buildMirroring(
   }));
   const mirrorBody = cfg.mirrorBody ?? true;
   const maxBodySize = cfg.maxBodySize ?? -1;
+  // what is read ahead before deciding: over maxBodySize means "not mirrored", so no need to read more
+  const readAhead =
+    maxBodySize >= 0 ? Math.min(maxBodySize, MIRROR_BUFFER_BYTES) : MIRROR_BUFFER_BYTES;
+  const log = ctx.logger.child({ service: name });
   let total = 0;
   // deterministic percentages (Traefik counts requests rather than rolling dice)
   const chosen = (): typeof mirrors => {
@@ -373,6 +429,117 @@ function buildMirroring(
     }
     return out;
   };
+  const tooLarge = (rc: RequestContext): void => {
+    // as Traefik: the main service still gets the request, the mirrors do not
+    log.debug({ path: rc.path }, 'no mirroring: request body larger than maxBodySize');
+    main.handle(rc);
+  };
+
+  /**
+   * Streams the request to main and copies each chunk to the mirrors as main
+   * reads it. The request stays paused until main's client starts reading, so
+   * the mirrors see exactly the bytes main sees, in order (bytes already read
+   * ahead were put back into the stream with unshift).
+   */
+  const tee = (rc: RequestContext, targets: typeof mirrors): void => {
+    const req = rc.req;
+    const copies = new Set<PassThrough>();
+    for (const t of targets) {
+      const copy = new PassThrough();
+      copies.add(copy);
+      t.child.mirror(rc, copy);
+    }
+    let seen = 0;
+    const drop = (copy: PassThrough, why: string): void => {
+      copies.delete(copy);
+      copy.destroy(new Error(why));
+      if (copies.size === 0) detach();
+    };
+    const dropAll = (why: string): void => {
+      for (const copy of copies) drop(copy, why);
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (maxBodySize >= 0 && seen > maxBodySize) {
+        // a chunked body that outgrew maxBodySize: its copies are aborted, never completed short
+        log.debug({ path: rc.path }, 'mirroring stopped: request body larger than maxBodySize');
+        dropAll('request body larger than maxBodySize');
+        return;
+      }
+      for (const copy of copies) {
+        if (copy.writableLength + copy.readableLength > MIRROR_LAG_BYTES) {
+          log.debug({ path: rc.path }, 'mirror dropped: it fell behind the main request');
+          drop(copy, 'mirror fell behind the main request');
+        } else copy.write(chunk);
+      }
+    };
+    const onEnd = (): void => {
+      // the server's _dump() removes 'data' listeners when main did not read the body: the copies missed bytes
+      if (req.listeners('data').includes(onData)) for (const copy of copies) copy.end();
+      else dropAll('request body not read through');
+      detach();
+    };
+    const onClose = (): void => dropAll('client request ended early');
+    function detach(): void {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onClose);
+      req.off('close', onClose);
+    }
+    req.on('data', onData);
+    // attaching a 'data' listener starts the flow: hold it until main's client reads (it resumes the stream)
+    req.pause();
+    req.once('end', onEnd);
+    req.once('error', onClose);
+    req.once('close', onClose);
+    main.handle(rc);
+  };
+
+  /**
+   * Reads up to readAhead bytes: a body that ends within them is kept whole
+   * (rc.body) and replayed to the mirrors and main; a longer one is put back
+   * into the stream and goes on to tee (or, over maxBodySize, to main alone).
+   */
+  const readFirst = (rc: RequestContext, targets: typeof mirrors): void => {
+    const req = rc.req;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      chunks.push(c);
+      if (size <= readAhead) return;
+      stop();
+      req.pause();
+      req.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      chunks.length = 0;
+      if (maxBodySize >= 0 && maxBodySize <= readAhead) tooLarge(rc);
+      else tee(rc, targets);
+    };
+    const onEnd = (): void => {
+      stop();
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      rc.body = body;
+      for (const t of targets) t.child.mirror(rc, body);
+      main.handle(rc);
+    };
+    const onBroken = (): void => {
+      // the client went away or its body broke off: nothing to mirror; main reports it as it would unmirrored
+      stop();
+      chunks.length = 0;
+      main.handle(rc);
+    };
+    function stop(): void {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onBroken);
+      req.off('close', onBroken);
+    }
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onBroken);
+    req.once('close', onBroken);
+  };
+
   return {
     name,
     type: 'mirroring',
@@ -381,31 +548,28 @@ function buildMirroring(
     handle(rc) {
       rc.serviceName = name;
       const targets = chosen();
-      const hasBody = requestHasBody(rc.req);
       if (targets.length === 0) {
         main.handle(rc);
         return;
       }
-      if (!hasBody || !mirrorBody) {
+      if (!mirrorBody || !requestHasBody(rc.req)) {
         for (const t of targets) t.child.mirror(rc, null);
         main.handle(rc);
         return;
       }
-      // the body goes to several places: read it once, then replay it (bounded by maxBodySize)
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let tooBig = false;
-      rc.req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (maxBodySize >= 0 && size > maxBodySize) tooBig = true;
-        chunks.push(c);
-      });
-      rc.req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        rc.body = body;
-        if (!tooBig) for (const t of targets) t.child.mirror(rc, body);
-        main.handle(rc);
-      });
+      if (rc.body !== undefined) {
+        // a middleware (retry, buffering) has read the body already: the stream is spent, replay that
+        if (maxBodySize >= 0 && rc.body.length > maxBodySize) tooLarge(rc);
+        else {
+          for (const t of targets) t.child.mirror(rc, rc.body);
+          main.handle(rc);
+        }
+        return;
+      }
+      const declared = declaredLength(rc);
+      if (maxBodySize >= 0 && declared > maxBodySize) tooLarge(rc);
+      else if (declared > readAhead) tee(rc, targets);
+      else readFirst(rc, targets);
     },
     mirror(rc, body) {
       main.mirror(rc, body);

@@ -5,15 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { echo, type Upstream } from '../helpers/upstream.js';
 import { eventually } from '../helpers/eventually.js';
-import { closedPort, request, type Reply as HttpReply } from '../helpers/http.js';
+import { closedPort, freePort, request, type Reply as HttpReply } from '../helpers/http.js';
 import { useCleanups } from '../helpers/scope.js';
 
 const { defer, upstream, router } = useCleanups();
@@ -624,6 +626,142 @@ describe('mirroring', () => {
     expect(replies.map((x) => x.from)).toEqual(['main', 'main', 'main']);
     expect(Date.now() - started).toBeLessThan(2000);
     await eventually(() => expect(hanging.seen.length).toBe(3));
+  });
+});
+
+describe('mirroring bodies (maxBodySize, mirrorBody)', () => {
+  it('does not mirror a body over maxBodySize, and main still gets all of it', async () => {
+    const main = await upstream('main');
+    const mirror = await upstream('mirror');
+    const r = await router(
+      mirroringConfig(main.url, [{ url: mirror.url, percent: 100 }], { maxBodySize: 10 }),
+    );
+    const big = 'x'.repeat(100);
+    // declared length over the limit, chunked over the limit, and one within it
+    expect((await get(r.url + '/cl', {}, 'POST', big)).status).toBe(200);
+    const chunked = await request(r.url + '/chunked', { method: 'POST', body: [big, big] });
+    expect(chunked.status).toBe(200);
+    expect((await get(r.url + '/small', {}, 'POST', 'tiny')).status).toBe(200);
+    expect(main.seen.map((s) => [s.url, s.body])).toEqual([
+      ['/cl', big],
+      ['/chunked', big + big],
+      ['/small', 'tiny'],
+    ]);
+    await eventually(() => expect(mirror.seen.map((s) => s.url)).toContain('/small'));
+    expect(mirror.seen.map((s) => [s.url, s.body])).toEqual([['/small', 'tiny']]);
+  });
+
+  it('streams a body larger than what it holds to main and the mirror alike', async () => {
+    const main = await upstream('main');
+    const mirror = await upstream('mirror');
+    const r = await router(mirroringConfig(main.url, [{ url: mirror.url, percent: 100 }]));
+    // 3 MiB: over the 1 MiB read ahead, so main and the mirror get it as it streams
+    const part = Buffer.alloc(1024 * 1024, 'm').toString();
+    const body = [part + 'a', part + 'b', part + 'c'];
+    for (const [path, opts] of [
+      ['/declared', { body: body.join('') }],
+      ['/chunked', { body }],
+    ] as const) {
+      const reply = await request(r.url + path, { method: 'POST', ...opts });
+      expect(reply.status).toBe(200);
+    }
+    expect(main.seen.map((s) => [s.url, s.body === body.join('')])).toEqual([
+      ['/declared', true],
+      ['/chunked', true],
+    ]);
+    await eventually(() => expect(mirror.seen).toHaveLength(2));
+    expect(mirror.seen.map((s) => [s.url, s.body === body.join('')]).sort()).toEqual([
+      ['/chunked', true],
+      ['/declared', true],
+    ]);
+  });
+
+  it('aborts the copy of a chunked body that outgrows maxBodySize past what it holds', async () => {
+    const main = await upstream('main');
+    const aborted: string[] = [];
+    const mirror = await upstream('mirror');
+    mirror.server.on('request', (req: IncomingMessage) =>
+      req.on('close', () => {
+        if (!req.complete) aborted.push(req.url ?? '');
+      }),
+    );
+    const r = await router(
+      mirroringConfig(main.url, [{ url: mirror.url, percent: 100 }], {
+        maxBodySize: 2 * 1024 * 1024,
+      }),
+    );
+    const part = Buffer.alloc(1024 * 1024, 'm');
+    const reply = await request(r.url + '/grows', { method: 'POST', body: [part, part, part] });
+    expect(reply.status).toBe(200);
+    expect(main.seen.map((s) => [s.url, s.body.length])).toEqual([['/grows', 3 * 1024 * 1024]]);
+    // the copy had started (the size was unknown); it is cut off, never completed short
+    await eventually(() => expect(aborted).toEqual(['/grows']));
+    expect(mirror.seen).toEqual([]);
+  });
+
+  it('mirrors HTTP/2 request bodies, small and streamed', async () => {
+    const main = await upstream('main');
+    const mirror = await upstream('mirror');
+    const port = await freePort();
+    const config = mirroringConfig(main.url, [{ url: mirror.url, percent: 100 }]);
+    config.http!.routers!.r = { ...config.http!.routers!.r!, entryPoints: ['websecure'], tls: {} };
+    await router(config, {
+      flags: [
+        `--entryPoints.websecure.address=127.0.0.1:${port}`,
+        '--entryPoints.websecure.http.tls',
+      ],
+    });
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    defer(() => session.close());
+    const post = (path: string, body: Buffer): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': path });
+        req.on('response', (h) => resolve(Number(h[':status'])));
+        req.on('error', reject);
+        req.resume();
+        req.end(body);
+      });
+    const big = Buffer.alloc(3 * 1024 * 1024, 'h');
+    expect(await post('/small', Buffer.from('tiny'))).toBe(200);
+    expect(await post('/big', big)).toBe(200);
+    await eventually(() => expect(mirror.seen).toHaveLength(2));
+    for (const u of [main, mirror])
+      expect(u.seen.map((s) => [s.url, s.body.length])).toEqual([
+        ['/small', 4],
+        ['/big', big.length],
+      ]);
+  });
+
+  it('mirrorBody: false sends the copy without its body', async () => {
+    const main = await upstream('main');
+    const mirror = await upstream('mirror');
+    const r = await router(
+      mirroringConfig(main.url, [{ url: mirror.url, percent: 100 }], { mirrorBody: false }),
+    );
+    const reply = await get(r.url + '/post', { 'content-type': 'text/plain' }, 'POST', 'payload');
+    expect(reply.status).toBe(200);
+    expect(main.seen[0]).toMatchObject({ url: '/post', body: 'payload' });
+    const seen = await eventually(() => {
+      expect(mirror.seen).toHaveLength(1);
+      return mirror.seen[0]!;
+    });
+    expect(seen).toMatchObject({ method: 'POST', url: '/post', body: '' });
+    expect(seen.headers['content-length']).not.toBe('7');
+  });
+
+  it('mirrors a body a middleware already read (retry buffers it)', async () => {
+    const main = await upstream('main');
+    const mirror = await upstream('mirror');
+    const config = mirroringConfig(main.url, [{ url: mirror.url, percent: 100 }]);
+    config.http!.middlewares = { again: { retry: { attempts: 2 } } };
+    config.http!.routers!.r!.middlewares = ['again'];
+    const r = await router(config);
+    const reply = await get(r.url + '/retried', {}, 'POST', 'read before');
+    expect(reply.status).toBe(200);
+    expect(main.seen[0]).toMatchObject({ url: '/retried', body: 'read before' });
+    await eventually(() =>
+      expect(mirror.seen.map((s) => [s.url, s.body])).toEqual([['/retried', 'read before']]),
+    );
   });
 });
 
