@@ -8,6 +8,7 @@
  * cluster primary's control server (workers forward to it).
  */
 import type { IncomingMessage } from 'node:http';
+import { redact } from '../config/redact.js';
 import type { ApiResponse } from './response.js';
 import type { ControlState, ApiEvent } from './state.js';
 import {
@@ -38,8 +39,13 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Every JSON answer leaves through here, and every one is redacted (secrets in error
+ * messages, explain's echo of the caller's headers, provider diagnostics...): one rule
+ * set for the whole API, whatever the endpoint (issue 11, item 8).
+ */
 function send(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const text = JSON.stringify(redact(body));
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(text)),
@@ -117,8 +123,9 @@ function streamEvents(
   const write = (chunk: string): void => {
     res.write(chunk);
   };
+  // events carry provider errors, which may quote configuration: redacted like any answer
   const sendEvent = (e: ApiEvent): void =>
-    write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(redact(e))}\n\n`);
   write('retry: 2000\n\n');
   const last = Number(req.headers['last-event-id'] ?? q.get('after') ?? 0) || 0;
   for (const e of state.events(last)) sendEvent(e);
@@ -126,7 +133,7 @@ function streamEvents(
   let stopTraffic: (() => void) | undefined;
   if (q.get('traffic') === '1' && state.traffic?.onSample) {
     stopTraffic = state.traffic.onSample((sample) =>
-      write(`event: traffic\ndata: ${JSON.stringify(sample)}\n\n`),
+      write(`event: traffic\ndata: ${JSON.stringify(redact(sample))}\n\n`),
     );
   }
   // comments keep idle proxies and browsers from closing the stream

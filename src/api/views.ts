@@ -2,38 +2,22 @@
  * The JSON the API returns, in Traefik's shapes (pkg/api): a router is its
  * dynamic configuration plus `name`, `provider`, `status`, `using` and
  * `error[]`; a service adds `usedBy`, `serverStatus` and `type`; a middleware
- * its `type` and `usedBy`. Values that are secrets (passwords, tokens, user
- * lists of the auth middlewares) are replaced by "REDACTED": the API is often
- * exposed further than the logs are.
+ * its `type` and `usedBy`.
+ *
+ * Each element is redacted here, before the list criteria (search, sortBy)
+ * see it, so that a search cannot be used to guess a secret a character at a
+ * time; the handler redacts every answer once more on its way out. Unlike
+ * Traefik's API, which returns configurations as they are, Portico masks
+ * secrets with Traefik's log redactor's "xxxx" (src/config/redact.ts): the
+ * API is often exposed further than the configuration files are.
  */
+import { redact } from '../config/redact.js';
 import type { EntryPointConfig, StaticConfig } from '../config/static-types.js';
 import type { ElementError } from '../config/dynamic.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { ControlState, ProviderDiagnostic } from './state.js';
 
 type Json = Record<string, unknown>;
-
-const SECRET_KEY = /(password|secret|token|privatekey|apikey|hmac)/i;
-const USER_LISTS = new Set(['users']);
-
-/** Deep copy with secret values replaced; `users` lists keep the user name only. */
-export function redact(value: unknown, key = ''): unknown {
-  if (Array.isArray(value)) {
-    if (USER_LISTS.has(key.toLowerCase()))
-      return value.map((u) =>
-        typeof u === 'string' && u.includes(':') ? `${u.slice(0, u.indexOf(':'))}:REDACTED` : u,
-      );
-    return value.map((v) => redact(v));
-  }
-  if (value !== null && typeof value === 'object') {
-    const out: Json = {};
-    for (const [k, v] of Object.entries(value as Json)) {
-      out[k] = typeof v === 'string' && SECRET_KEY.test(k) ? 'REDACTED' : redact(v, k);
-    }
-    return out;
-  }
-  return value;
-}
 
 function providerOf(name: string): string {
   const at = name.lastIndexOf('@');
@@ -53,19 +37,21 @@ export function routerViews(state: ControlState): Json[] {
     const using = [...table.entryPoints.entries()]
       .filter(([, routes]) => routesOf(routes).has(info.name))
       .map(([ep]) => ep);
-    out.push({
-      ...(redact(raw) as Json),
-      entryPoints: info.entryPoints,
-      ...(info.middlewares.length > 0 ? { middlewares: info.middlewares } : {}),
-      service: info.service,
-      rule: info.rule,
-      priority: info.priority,
-      status: info.status,
-      ...errorsOf(info.errors),
-      using,
-      name: info.name,
-      provider: info.provider,
-    });
+    out.push(
+      redact({
+        ...raw,
+        entryPoints: info.entryPoints,
+        ...(info.middlewares.length > 0 ? { middlewares: info.middlewares } : {}),
+        service: info.service,
+        rule: info.rule,
+        priority: info.priority,
+        status: info.status,
+        ...errorsOf(info.errors),
+        using,
+        name: info.name,
+        provider: info.provider,
+      }),
+    );
   }
   return out;
 }
@@ -102,16 +88,18 @@ export function serviceViews(state: ControlState): Json[] {
     seen.add(info.name);
     const rt = table.serviceRuntimes.get(info.name);
     const serverStatus = rt?.serverStatus() ?? {};
-    out.push({
-      ...(redact(cfg[info.name] ?? {}) as Json),
-      status: info.status,
-      ...errorsOf(info.errors),
-      usedBy: [...new Set([...info.usedBy, ...(usedBy.get(info.name) ?? [])])].sort(),
-      ...(Object.keys(serverStatus).length > 0 ? { serverStatus } : {}),
-      name: info.name,
-      provider: info.provider,
-      type: info.type.toLowerCase(),
-    });
+    out.push(
+      redact({
+        ...(cfg[info.name] as Json | undefined),
+        status: info.status,
+        ...errorsOf(info.errors),
+        usedBy: [...new Set([...info.usedBy, ...(usedBy.get(info.name) ?? [])])].sort(),
+        ...(Object.keys(serverStatus).length > 0 ? { serverStatus } : {}),
+        name: info.name,
+        provider: info.provider,
+        type: info.type.toLowerCase(),
+      }),
+    );
   }
   // internal services (api, ping, redirects, acme challenges) have a runtime but no configuration
   for (const [name, rt] of table.serviceRuntimes) {
@@ -132,15 +120,17 @@ export function middlewareViews(state: ControlState): Json[] {
   const cfg = state.config().http?.middlewares ?? {};
   const out: Json[] = [];
   for (const info of table.middlewares.values()) {
-    out.push({
-      ...(redact(cfg[info.name] ?? {}) as Json),
-      status: info.status,
-      ...errorsOf(info.errors),
-      usedBy: [...info.usedBy].sort(),
-      name: info.name,
-      provider: info.provider,
-      type: info.type.toLowerCase(),
-    });
+    out.push(
+      redact({
+        ...cfg[info.name],
+        status: info.status,
+        ...errorsOf(info.errors),
+        usedBy: [...info.usedBy].sort(),
+        name: info.name,
+        provider: info.provider,
+        type: info.type.toLowerCase(),
+      }),
+    );
   }
   return out;
 }

@@ -11,9 +11,12 @@ import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import selfsigned from 'selfsigned';
+import { createHash } from 'node:crypto';
 import { loadStaticConfig } from '../../src/config/static.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { buildDockerConfig, type ContainerInfo } from '../../providers/docker/build.js';
 import { runSingle, type RunningPortico } from '../../src/runtime.js';
 import { request } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -89,12 +92,15 @@ async function start(
   flags: string[] = ['--api.insecure=true'],
   extra = '',
   tail = '',
+  more: { files?: (upstream: Upstream) => Record<string, string>; logger?: Logger } = {},
 ): Promise<Started> {
   const upstream = await startUpstream('app');
   cleanups.push(() => upstream.close());
   const dir = tmpDir();
   const file = path.join(dir, 'dynamic.yml');
   writeFileSync(file, dynamicYaml(upstream, extra) + tail);
+  for (const [name, text] of Object.entries(more.files?.(upstream) ?? {}))
+    writeFileSync(path.join(dir, name), text);
   const sc = loadStaticConfig({
     argv: [
       '--entryPoints.web.address=127.0.0.1:0',
@@ -108,7 +114,7 @@ async function start(
     env: {},
     cwd: process.cwd(),
   });
-  const run = await runSingle(sc, pino({ level: 'silent' }));
+  const run = await runSingle(sc, more.logger ?? pino({ level: 'silent' }));
   cleanups.push(() => run.close());
   await run.ready;
   const a = run.addresses;
@@ -199,7 +205,7 @@ describe('API endpoints (golden JSON)', () => {
     const r = await request(`${s.api}/api/rawdata`);
     expect(r.body).not.toContain('$2y$');
     const m = await getJson(`${s.api}/api/http/middlewares/auth@file`);
-    expect(m.body).toMatchObject({ basicAuth: { users: ['admin:REDACTED'] } });
+    expect(m.body).toMatchObject({ basicAuth: { users: ['admin:xxxx'] } });
   });
 
   it('filters, sorts and pages lists like Traefik (search, status, per_page, X-Next-Page)', async () => {
@@ -523,5 +529,309 @@ describe('cluster', () => {
     );
     const events = await stream.done;
     expect(events.at(-1)!.data.diff).toMatchObject({ routers: { added: ['late@file'] } });
+  });
+});
+
+/*
+ * Issue 11, item 8: one redaction rule set for every API answer and every log line that can
+ * carry configuration. Each kind of secret is configured for real (file provider; Docker label
+ * diagnostics through the translator the Docker provider uses), every endpoint that shows
+ * configuration is read, and no secret may appear in any body while the non-secret values stay.
+ */
+describe('secrets', () => {
+  const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
+  // digestAuth users are name:realm:md5(name:realm:password)
+  const DIGEST_HA1 = md5('dig:traefik:digest-password');
+  /** every value here is a secret and must never leave through the API or the log */
+  const SECRETS = [
+    'S1-authz-secret',
+    'S2-apikey-secret',
+    'S3-cookie-secret',
+    'S4-urlpass-secret',
+    'S5-hc-secret',
+    'S6-fapass-secret',
+    'S7-ftppass-secret',
+    'S10-redir-secret',
+    'S11-rule-secret',
+    'S13-label-secret',
+    'S16-label-token',
+    'S17-query-secret',
+    // the JSON parser quotes the 10 characters after the bad token
+    'S18-json-s',
+    '$2y$05$',
+    DIGEST_HA1,
+  ];
+
+  async function secretFiles(): Promise<{
+    files: (u: Upstream) => Record<string, string>;
+    keyLines: string[];
+    certLine: string;
+  }> {
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'client.test' }], {
+      keyType: 'ec',
+    });
+    const indent = (pem: string): string => pem.trim().split('\n').join('\n            ');
+    // the base64 lines of the private key: none may show anywhere
+    const keyLines = pems.private
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('-----'));
+    const certLine = pems.cert.trim().split('\n')[1]!;
+    const files = (u: Upstream): Record<string, string> => ({
+      'secrets.yml': `http:
+  routers:
+    secret:
+      rule: Host(\`secret.test\`) && Header(\`X-Api-Key\`, \`S11-rule-secret\`)
+      entryPoints: [web]
+      middlewares: [hdr, digest, redir, fa-tls]
+      service: creds
+    refused:
+      rule: Host(\`refused.test\`)
+      entryPoints: [web]
+      middlewares: [fa-creds, fa-bad]
+      service: creds
+  services:
+    creds:
+      loadBalancer:
+        servers:
+          - url: http://svcuser:S4-urlpass-secret@127.0.0.1:${u.port}
+        healthCheck:
+          path: /health
+          interval: 100ms
+          headers:
+            Authorization: Basic S5-hc-secret
+            X-Probe: visible-probe-value
+  middlewares:
+    hdr:
+      headers:
+        customRequestHeaders:
+          Authorization: Bearer S1-authz-secret
+          X-Api-Key: S2-apikey-secret
+          X-Visible: visible-request-value
+        customResponseHeaders:
+          Set-Cookie: session=S3-cookie-secret
+          X-Note: visible-response-value
+    fa-creds:
+      forwardAuth:
+        address: http://fauser:S6-fapass-secret@127.0.0.1:1/auth
+    fa-bad:
+      forwardAuth:
+        address: ftp://ftpuser:S7-ftppass-secret@127.0.0.1/auth
+    fa-tls:
+      forwardAuth:
+        address: https://127.0.0.1:1/auth
+        tls:
+          cert: |
+            ${indent(pems.cert)}
+          key: |
+            ${indent(pems.private)}
+    digest:
+      digestAuth:
+        users:
+          - "dig:traefik:${DIGEST_HA1}"
+    redir:
+      redirectRegex:
+        regex: ^http://old\\.test/(.*)
+        replacement: https://ruser:S10-redir-secret@new.test/\${1}
+`,
+      // a file that does not parse: the parser quotes the text around the error
+      'broken.json':
+        '{"http": {"middlewares": {"h": {"headers": {"customRequestHeaders": {"X-Api-Key": S18-json-secret}}}}}}',
+    });
+    return { files, keyLines, certLine };
+  }
+
+  /** Docker label diagnostics as the Docker provider hands them to the API (runtime.ts probeOf) */
+  function dockerDiagnostics() {
+    const result = buildDockerConfig(
+      [
+        {
+          id: 'c0ffee',
+          name: 'web-1',
+          labels: {
+            'traefik.http.routers.web.rule': 'Host(`web.test`)',
+            // a typo in the option name: the diagnostic quotes the label and its value
+            'traefik.http.middlewares.h.headers.customrequestheader.Authorization':
+              'Bearer S13-label-secret',
+            'traefik.http.middlewares.p.plugin.x.token': 'S16-label-token',
+            'traefik.http.middlewares.h.headers.stsseconds': 'visible-not-a-number',
+          },
+          state: { status: 'running' },
+          networks: {},
+          ports: [],
+        } as unknown as ContainerInfo,
+      ],
+      { exposedByDefault: true, defaultRule: 'Host(`x.test`)', allowEmptyServices: true },
+    );
+    return {
+      result,
+      diagnostics: result.diagnostics.map((d) => ({
+        object: d.container,
+        field: d.key,
+        value: d.value,
+        message: d.message,
+        level: d.level,
+      })),
+    };
+  }
+
+  function assertNoSecret(where: string, text: string, keyLines: string[]): void {
+    for (const secret of [...SECRETS, ...keyLines]) {
+      expect(text.includes(secret), `${where} shows ${secret}`).toBe(false);
+    }
+  }
+
+  it('no API answer shows a secret; the non-secret values stay, in Traefik shape', async () => {
+    const { files, keyLines, certLine } = await secretFiles();
+    const s = await start(['--api.insecure=true'], '', '', { files });
+    const docker = dockerDiagnostics();
+    s.run.control!.registerProvider('docker', { diagnostics: () => docker.diagnostics });
+    s.run.control!.onSnapshot({
+      provider: 'docker',
+      config: docker.result.config,
+      errors: docker.result.errors,
+    });
+    // the file provider has read both files: the routers exist and broken.json is reported
+    await eventually(async () => {
+      const r = await getJson(`${s.api}/api/http/routers/secret@file`);
+      expect(r.status).toBe(200);
+      const p = await request(`${s.api}/api/providers/file`);
+      expect(p.body).toContain('broken.json');
+    });
+    const stream = readEvents(`${s.api}/api/events`, (e) => e.type === 'provider', 8000);
+    await stream.opened;
+    const streamed = JSON.stringify(await stream.done);
+
+    const endpoints = [
+      '/api/rawdata',
+      '/api/overview',
+      '/api/http/routers',
+      '/api/http/routers/secret@file',
+      '/api/http/routers/refused@file',
+      '/api/http/services',
+      '/api/http/services/creds@file',
+      '/api/http/middlewares',
+      ...['hdr', 'fa-creds', 'fa-bad', 'fa-tls', 'digest', 'redir', 'auth'].map(
+        (m) => `/api/http/middlewares/${m}@file`,
+      ),
+      '/api/providers',
+      '/api/providers/docker',
+      '/api/events/history',
+      '/api/entrypoints',
+      '/api/certificates',
+      // the caller's own header and query values are echoed by explain's reasons
+      `/api/explain?url=${encodeURIComponent('http://secret.test/x?token=S17-query-secret')}&header=X-Api-Key:S11-rule-secret`,
+      `/api/explain?url=${encodeURIComponent('http://refused.test/')}&entryPoint=web`,
+    ];
+    const bodies: Record<string, string> = { '/api/events (stream)': streamed };
+    for (const endpoint of endpoints) {
+      const r = await request(s.api + endpoint);
+      expect(r.status, endpoint).toBe(200);
+      bodies[endpoint] = r.body;
+      assertNoSecret(endpoint, r.body, keyLines);
+    }
+    assertNoSecret('/api/events', streamed, keyLines);
+
+    // only values change: the shapes, the names and every non-secret value are still there
+    const mw = (name: string) =>
+      JSON.parse(bodies[`/api/http/middlewares/${name}@file`]!) as Record<string, any>;
+    expect(mw('hdr').headers).toEqual({
+      customRequestHeaders: {
+        Authorization: 'xxxx',
+        'X-Api-Key': 'xxxx',
+        'X-Visible': 'visible-request-value',
+      },
+      customResponseHeaders: { 'Set-Cookie': 'xxxx', 'X-Note': 'visible-response-value' },
+    });
+    expect(mw('hdr')).toMatchObject({ status: 'enabled', type: 'headers', name: 'hdr@file' });
+    expect(mw('fa-creds')).toMatchObject({
+      forwardAuth: { address: 'http://fauser:xxxx@127.0.0.1:1/auth' },
+      status: 'disabled',
+      error: [expect.stringContaining('must not carry credentials')],
+    });
+    expect(mw('fa-bad').forwardAuth.address).toBe('ftp://ftpuser:xxxx@127.0.0.1/auth');
+    expect(mw('fa-bad').error[0]).toContain('ftp://ftpuser:xxxx@127.0.0.1/auth');
+    expect(mw('fa-tls').forwardAuth).toMatchObject({
+      address: 'https://127.0.0.1:1/auth',
+      tls: { key: 'xxxx', cert: expect.stringContaining(certLine) },
+    });
+    expect(mw('digest').digestAuth).toEqual({ users: ['dig:traefik:xxxx'] });
+    expect(mw('auth').basicAuth).toEqual({ users: ['admin:xxxx'] });
+    expect(mw('redir').redirectRegex).toEqual({
+      regex: '^http://old\\.test/(.*)',
+      replacement: 'https://ruser:xxxx@new.test/${1}',
+    });
+    const creds = JSON.parse(bodies['/api/http/services/creds@file']!) as Record<string, any>;
+    const serverUrl = `http://svcuser:xxxx@127.0.0.1:${s.upstream.port}`;
+    expect(creds.loadBalancer.servers).toEqual([{ url: serverUrl }]);
+    expect(creds.loadBalancer.healthCheck.headers).toEqual({
+      Authorization: 'xxxx',
+      'X-Probe': 'visible-probe-value',
+    });
+    expect(Object.keys(creds.serverStatus as object)).toEqual([serverUrl]);
+    const router = JSON.parse(bodies['/api/http/routers/secret@file']!) as Record<string, any>;
+    expect(router).toMatchObject({
+      rule: 'Host(`secret.test`) && Header(`X-Api-Key`, `xxxx`)',
+      status: 'enabled',
+      service: 'creds@file',
+    });
+    const explained = JSON.parse(bodies[endpoints.at(-2)!]!) as Record<string, any>;
+    expect(explained.matched).toMatchObject({ router: 'secret@file', service: 'creds@file' });
+    expect(explained.matched.servers).toEqual([{ url: serverUrl, status: expect.any(String) }]);
+    const dockerView = JSON.parse(bodies['/api/providers/docker']!) as Record<string, any>;
+    const diag = (field: string) =>
+      (dockerView.diagnostics as Record<string, string>[]).find((d) => d.field!.endsWith(field))!;
+    expect(diag('customrequestheader.Authorization')).toMatchObject({
+      object: 'web-1',
+      value: 'xxxx',
+      message: expect.stringContaining('did you mean "customRequestHeaders"'),
+    });
+    expect(diag('plugin.x.token').value).toBe('xxxx');
+    // a bad value that is no secret is still shown: it is what the operator has to fix
+    expect(diag('stsseconds').value).toBe('visible-not-a-number');
+    // the file that does not parse is still reported with its position
+    expect(bodies['/api/providers']).toContain('broken.json:1:');
+  });
+
+  it('no log line shows a secret: provider errors, element errors and label diagnostics', async () => {
+    const { files, keyLines } = await secretFiles();
+    const logFile = path.join(tmpDir(), 'portico.log');
+    const logger = createLogger({ level: 'debug', format: 'json', filePath: logFile });
+    const s = await start(['--api.insecure=true'], '', '', { files, logger });
+    await eventually(() => {
+      const text = readFileSync(logFile, 'utf8');
+      expect(text).toContain('broken.json');
+      expect(text).toContain('fa-bad@file');
+    });
+    // the Docker provider's record for a bad label (providers/docker/index.ts): label, value, reason
+    const log = logger.child({ provider: 'docker' });
+    for (const d of dockerDiagnostics().result.diagnostics) {
+      const rec = { container: d.container, label: d.key, value: d.value };
+      log.error(
+        rec,
+        `container ${d.container}: label ${d.key}=${JSON.stringify(d.value)}: ${d.message}`,
+      );
+    }
+    // an error object whose message quotes a URL with credentials
+    log.warn({ err: new Error('connect to http://u:S4-urlpass-secret@127.0.0.1:1 failed') }, 'x');
+    await s.run.close();
+    const text = readFileSync(logFile, 'utf8');
+    assertNoSecret('the log', text, keyLines);
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // what the operator needs stays: which element, which label, what is wrong
+    expect(lines.some((l) => String(l.msg).includes('ftp://ftpuser:xxxx@127.0.0.1/auth'))).toBe(
+      true,
+    );
+    const label = lines.find((l) => String(l.label).endsWith('customrequestheader.Authorization'));
+    expect(label).toMatchObject({ container: 'web-1', value: 'xxxx' });
+    expect(String(label!.msg)).toContain('did you mean "customRequestHeaders"');
+    const sts = lines.find((l) => String(l.label).endsWith('stsseconds'));
+    expect(sts).toMatchObject({ value: 'visible-not-a-number' });
+    const err = lines.find((l) => l.err !== undefined)!.err as Record<string, string>;
+    expect(err.message).toBe('connect to http://u:xxxx@127.0.0.1:1 failed');
+    expect(err.stack).toContain('http://u:xxxx@127.0.0.1:1');
   });
 });
