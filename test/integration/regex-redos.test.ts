@@ -4,7 +4,8 @@
  * request must not stall the process. Each regex middleware gets the hostile
  * patterns and a request built to trigger them; the router keeps answering
  * other requests meanwhile. A pattern RE2 refuses disables only its own
- * router or middleware, with an error naming it. No timing assertion: on a
+ * router or middleware, with an error naming it; Go's syntax (inline flags,
+ * named groups, Expand rules) reaches the middlewares. No timing assertion: on a
  * backtracking engine these requests take minutes, so vitest's timeout fails
  * the test; on RE2 they take microseconds.
  */
@@ -133,6 +134,40 @@ describe('hostile input to each regex middleware', () => {
       expect(u.seen[0]!.headers[name]).toBe('v');
     },
   );
+});
+
+describe("Go's syntax and Traefik's rules through the middlewares", () => {
+  it.each<[string, Record<string, unknown>, string, string]>([
+    [
+      'replacePathRegex: an inline flag mid-pattern and a named group',
+      { replacePathRegex: { regex: '^/api(?i)/USERS/(?P<id>[0-9]+)$', replacement: '/u/${id}' } },
+      '/api/users/7',
+      '/u/7',
+    ],
+    [
+      'replacePathRegex: an empty replacement leaves the path alone, as in Traefik',
+      { replacePathRegex: { regex: '^/foo', replacement: '' } },
+      '/foo/bar',
+      '/foo/bar',
+    ],
+    [
+      'replacePathRegex: ${01} is a name, not group 1',
+      { replacePathRegex: { regex: '^/(a)(.*)$', replacement: '/x${01}y$2' } },
+      '/abc',
+      '/xybc',
+    ],
+    [
+      'stripPrefixRegex: a scoped case-insensitive group',
+      { stripPrefixRegex: { regex: ['^/(?i:API)/v[0-9]+'] } },
+      '/Api/v2/items',
+      '/items',
+    ],
+  ])('%s', async (_name, middleware, path, seen) => {
+    const u = await upstream();
+    const r = await router(withMiddleware(u.url, middleware));
+    expect((await request(r.url + path)).status).toBe(200);
+    expect(u.seen[0]!.url).toBe(seen);
+  });
 });
 
 describe('a pattern RE2 refuses', () => {
