@@ -38,6 +38,8 @@ export const MASK = 'xxxx';
 
 /** shorter masked values are not searched for in the rest of the object: too many false hits */
 const ECHO_MIN = 6;
+/** names longer than this are not cached, and a look-back in free text stops there */
+const NAME_MAX = 256;
 
 const SECRET_EXACT = new Set([
   'authorization',
@@ -98,6 +100,7 @@ function nameKind(name: string): NameKind {
   let kind = kinds.get(name);
   if (kind !== undefined) return kind;
   kind = classify(lastSegment(name).toLowerCase());
+  if (name.length > NAME_MAX) return kind;
   if (kinds.size >= KINDS_MAX) kinds.clear();
   kinds.set(name, kind);
   return kind;
@@ -260,7 +263,6 @@ const NAME_BOUNDARY = new Set([
   '&',
   '?',
 ]);
-const NAME_MAX = 256;
 
 /**
  * `name=value` and `name: value` where the name is secret-like. `=` takes any name (label
@@ -384,6 +386,7 @@ function errorData(err: Error): Json {
   };
   for (const [k, v] of Object.entries(err)) if (!(k in out)) out[k] = v;
   if (err.cause !== undefined) out.cause = err.cause;
+  if (err instanceof AggregateError) out.aggregateErrors = err.errors;
   return out;
 }
 
