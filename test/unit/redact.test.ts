@@ -266,6 +266,19 @@ describe('redact', () => {
     expect(out.cyclic).toEqual({ name: 'c', self: '[Circular]' });
   });
 
+  it('stays bounded when many masked values could be quoted in long texts', () => {
+    const diagnostics = Array.from({ length: 2_000 }, (_, i) => ({
+      field: `traefik.http.middlewares.m${i}.headers.customrequestheaders.X-Api-Key`,
+      value: `${'a'.repeat(200)}${i}`,
+      message: 'a'.repeat(5_000),
+    }));
+    const start = performance.now();
+    const out = redact(diagnostics);
+    expect(out[0]!.value).toBe(MASK);
+    // generous: the unbounded search (2,000 values in 2,000 texts) takes minutes
+    expect(performance.now() - start).toBeLessThan(5_000);
+  });
+
   it('redactLabelValue: what a diagnostic may show of a label value', () => {
     expect(redactLabelValue('traefik.http.middlewares.fa.forwardauth.tls.key', 'pem')).toBe(MASK);
     expect(redactLabelValue('traefik.http.middlewares.a.basicauth.users', 'a:h,b:h')).toBe(
