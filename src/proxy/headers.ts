@@ -1,8 +1,14 @@
 /*
- * Header handling for the upstream leg: hop-by-hop stripping (RFC 9110 §7.6.1,
- * including the headers named in Connection), the X-Forwarded-* family,
- * kept from the client only when it is a trusted source, and W3C traceparent.
+ * Request headers on arrival and on the upstream leg. On arrival (the
+ * entrypoint, before routing and middlewares): the headers the client's
+ * Connection header names are removed (RFC 9110 §7.6.1), and so are
+ * underscore spellings of identity headers. On the upstream leg: hop-by-hop
+ * stripping, the X-Forwarded-* family (kept from the client only when it is a
+ * trusted source), and W3C traceparent. Nothing is removed on the upstream leg
+ * because the client's Connection header named it: by then middlewares may
+ * have set a header of that name themselves (Traefik's CVE-2024-45410).
  */
+import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import type { RequestContext } from '../server/context.js';
 
@@ -46,6 +52,105 @@ export function connectionTokens(value: string | undefined): Set<string> | null 
   return set;
 }
 
+/** Connection options that are not header names to remove (RFC 9112 §9.3, §9.6; RFC 9110 §7.8). */
+const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade']);
+
+/**
+ * Headers a client's Connection header cannot remove: framing and routing (Host, Content-Length,
+ * Transfer-Encoding, TE), the hop-by-hop ones handled at forward time anyway, and the forwarded
+ * family, which Traefik refuses to let Connection remove either (forwardedheaders
+ * removeConnectionHeaders: "Connection header cannot dictate to remove X- headers managed by
+ * Traefik"). An untrusted client's forwarded headers are dropped before this, whatever it says.
+ */
+function connectionMayRemove(name: string): boolean {
+  if (HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length') return false;
+  if (name.charCodeAt(0) === 0x3a) return false; // HTTP/2 pseudo-headers
+  return !isForwardedFamily(name);
+}
+
+function isForwardedFamily(name: string): boolean {
+  return (
+    name.startsWith('x-forwarded-') ||
+    name === 'x-real-ip' ||
+    name === 'forwarded' ||
+    name === 'x-scheme'
+  );
+}
+
+/**
+ * Identity and forwarding headers: what Portico sets (the X-Forwarded-* family, X-Real-Ip,
+ * Forwarded, passTLSClientCert's X-Forwarded-Tls-Client-Cert*) and what upstreams commonly take as
+ * the authenticated caller from a gateway in front (Kong's X-Consumer-* and
+ * X-Credential-Identifier, oauth2-proxy's X-Auth-Request-*, the Remote-User family, Traefik's
+ * basicAuth headerField example X-WebAuth-User). Checked in lower case with '_' read as '-'.
+ */
+function isIdentityHeader(normalised: string): boolean {
+  return (
+    isForwardedFamily(normalised) ||
+    normalised.startsWith('x-consumer-') ||
+    normalised.startsWith('x-auth-request-') ||
+    normalised.startsWith('x-authenticated-') ||
+    normalised === 'x-credential-identifier' ||
+    normalised === 'x-anonymous-consumer' ||
+    normalised === 'x-webauth-user' ||
+    normalised === 'x-remote-user' ||
+    normalised === 'remote-user' ||
+    normalised === 'x-user'
+  );
+}
+
+/**
+ * A header name with '_' that reads as an identity header once '_' is taken for '-' (X_Forwarded_For,
+ * X-Real_IP): CGI, PHP, Django, Rails and some WSGI servers map both spellings to the same variable,
+ * so a client could set a value Portico never checked (nginx drops every such name by default:
+ * underscores_in_headers off). Other underscore names pass, as in Traefik.
+ */
+export function isUnderscoreIdentity(name: string): boolean {
+  if (name.indexOf('_') === -1) return false;
+  return isIdentityHeader(name.toLowerCase().replaceAll('_', '-'));
+}
+
+/**
+ * Cleans a request's headers on arrival, before routing and any middleware (issue 11 items 5, 9):
+ * removes the headers named by the client's Connection header (keeping close, keep-alive and
+ * upgrade as its only options) and underscore spellings of identity headers. req.headers, and
+ * when something goes, req.headersDistinct and req.rawHeaders, all lose them.
+ */
+export function cleanArrivalHeaders(req: IncomingMessage): void {
+  const headers = req.headers;
+  let drop: Set<string> | null = null;
+  const connection = headers.connection;
+  const tokens = typeof connection === 'string' ? connectionTokens(connection) : null;
+  let kept = '';
+  if (tokens !== null) {
+    for (const token of tokens) {
+      if (CONNECTION_OPTIONS.has(token)) kept = kept === '' ? token : `${kept}, ${token}`;
+      else if (connectionMayRemove(token)) (drop ??= new Set()).add(token);
+    }
+    if (kept.length !== connection!.length) (drop ??= new Set()).add('connection');
+  }
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (isUnderscoreIdentity(name)) (drop ??= new Set()).add(name.toLowerCase());
+  }
+  if (drop === null) return;
+  // the distinct view is built lazily from rawHeaders: build it while the list is whole
+  const distinct = (req as { headersDistinct?: Record<string, string[]> }).headersDistinct;
+  for (const name of drop) {
+    delete headers[name];
+    if (distinct !== undefined) delete distinct[name];
+  }
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    if (drop.has(raw[i]!.toLowerCase())) raw.splice(i, 2);
+  }
+  if (drop.has('connection') && kept !== '') {
+    headers.connection = kept;
+    if (distinct !== undefined) distinct.connection = [kept];
+    raw.push('Connection', kept);
+  }
+}
+
 export interface UpstreamHeaderOptions {
   passHostHeader: boolean;
   /** host[:port] of the chosen server, used as Host when passHostHeader is false */
@@ -66,7 +171,6 @@ export function upstreamHeaders(
   upgrade = false,
 ): string[] {
   const headers = ctx.req.headers;
-  const tokens = connectionTokens(headers.connection);
   const out: string[] = [];
   for (const name in headers) {
     const value = headers[name];
@@ -81,7 +185,7 @@ export function upstreamHeaders(
     if (name === 'host') continue;
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers upstream
     if (name.charCodeAt(0) === 0x3a) continue;
-    if (tokens !== null && tokens.has(name)) continue;
+    // no Connection-token check here: the entrypoint removed what the client named on arrival
     // an untrusted client's forwarded family was already dropped by the entrypoint
     if (FORWARDED.has(name)) continue;
     // trace context is decided once per request (appendTraceContext)

@@ -6,6 +6,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import { BlockList, isIPv6, type Socket } from 'node:net';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -18,6 +19,7 @@ import type { RequestMetrics } from '../observability/metrics.js';
 import { canonicalHost, RequestContext } from './context.js';
 import { BadPathError, normaliseTarget, type PathPolicy } from './path.js';
 import { createTlsHandshake } from '../tls/handshake.js';
+import { cleanArrivalHeaders } from '../proxy/headers.js';
 
 export interface TableHolder {
   current: RoutingTable;
@@ -179,6 +181,149 @@ function checkingInterval(headersMs: number, requestMs: number): number {
   return Math.max(25, Math.min(1000, Math.floor(shortest / 4)));
 }
 
+/** Go's tlsHandshakeTimeout: the shortest non-zero read/write deadline; Node's 120 s otherwise. */
+function handshakeTimeout(t: EntryPointConfig['transport']['respondingTimeouts']): number {
+  const set = [t.readHeaderTimeoutMs, t.readTimeoutMs, t.writeTimeoutMs].filter((v) => v > 0);
+  return set.length === 0 ? 120_000 : Math.min(...set);
+}
+
+/** Traefik's entryPoints.<n>.http2.maxConcurrentStreams default (Go's x/net/http2 value). */
+export const H2_MAX_CONCURRENT_STREAMS = 250;
+
+/**
+ * HTTP/2 session limits. maxHeaderListSize is the HTTP/1 maxHeaderBytes (RFC 9113 §6.5.2 counts
+ * name + value + 32 per field, so it also bounds the number of fields, and the pair limit is set
+ * so that the size is the binding one, as on HTTP/1). The flood bounds are written out rather
+ * than left to Node's defaults: invalid frames, refused streams (rapid reset, CVE-2023-44487:
+ * nghttp2 also rate-limits resets itself), unanswered pings, entries per SETTINGS frame, and the
+ * memory a session may hold before new streams are refused.
+ */
+export function h2SessionOptions(maxHeaderBytes: number): http2.ServerOptions {
+  return {
+    settings: {
+      maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
+      maxHeaderListSize: maxHeaderBytes,
+      enablePush: false,
+    },
+    maxHeaderListPairs: Math.max(128, Math.ceil(maxHeaderBytes / 32) + 8),
+    maxSessionInvalidFrames: 1000,
+    maxSessionRejectedStreams: 100,
+    maxOutstandingPings: 10,
+    maxSettings: 32,
+    maxSessionMemory: 32,
+  };
+}
+
+/**
+ * Sends connections that negotiated h2 to the HTTP/2 server and the others to the HTTPS server's
+ * own HTTP/1 listener, which tls.Server registers as its 'secureConnection' listener (the
+ * documented secureConnectionListener; HTTP/2 servers document 'connection' for injecting a
+ * socket). False when the layout is not the expected one: the caller then offers no h2.
+ */
+export function routeByAlpn(server: tls.Server, h2: http2.Http2Server): boolean {
+  const listeners = server.listeners('secureConnection');
+  if (listeners.length !== 1 || typeof listeners[0] !== 'function') return false;
+  const h1 = listeners[0] as (socket: tls.TLSSocket) => void;
+  server.removeListener('secureConnection', h1);
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    // the client-certificate check (tls/handshake.ts) runs first and may have refused it
+    if (socket.destroyed) return;
+    if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+    else h1.call(server, socket);
+  });
+  return true;
+}
+
+/** The fallback of routeByAlpn: ALPN never picks h2, so every client speaks HTTP/1.1. */
+export function withoutH2(server: tls.Server): void {
+  type Pick = (arg: { servername: string; protocols: string[] }) => string | undefined;
+  const s = server as tls.Server & { ALPNCallback?: Pick };
+  const pick = s.ALPNCallback;
+  s.ALPNCallback = (arg) => {
+    const protocols = arg.protocols.filter((p) => p !== 'h2');
+    if (pick !== undefined) return pick({ ...arg, protocols });
+    return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
+  };
+}
+
+/**
+ * The HTTP/1 deadlines, for an HTTP/2 session (Node's HTTP/2 server has none of them):
+ *  - the first request must arrive within readHeaderTimeout of the connection, as on HTTP/1.1
+ *    (a HEADERS block trickled in CONTINUATION frames never becomes a stream, so this is what
+ *    ends it);
+ *  - a session with no open stream is closed with GOAWAY after idleTimeout (Go's IdleTimeout);
+ *  - each stream's request must be read within readTimeout (handle, below).
+ * A client that ignores the GOAWAY is cut a little later.
+ */
+function watchSession(
+  session: http2.ServerHttp2Session,
+  t: EntryPointConfig['transport']['respondingTimeouts'],
+): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const goaway = (): void => {
+    timer = undefined;
+    if (session.closed || session.destroyed) return;
+    session.close();
+    setTimeout(() => session.destroy(), 1000).unref();
+  };
+  const arm = (ms: number): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = ms > 0 ? setTimeout(goaway, ms) : undefined;
+    timer?.unref();
+  };
+  arm(t.readHeaderTimeoutMs > 0 ? t.readHeaderTimeoutMs : t.idleTimeoutMs);
+  session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    open++;
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    stream.once('close', () => {
+      if (--open === 0) arm(t.idleTimeoutMs);
+    });
+  });
+  session.once('close', () => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+/** The stream's request is complete: the client sent END_STREAM (RFC 9113 §5.1 half-closed (remote)). */
+function requestReceived(stream: http2.ServerHttp2Stream): boolean {
+  if (stream.endAfterHeaders || stream.destroyed) return true;
+  const state = stream.state?.state;
+  return (
+    state === http2.constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE ||
+    state === http2.constants.NGHTTP2_STREAM_STATE_CLOSED
+  );
+}
+
+/**
+ * readTimeout for one HTTP/2 stream, as Node applies requestTimeout to an HTTP/1.1 request:
+ * a request not fully received in time is answered 408 if nothing was sent yet (then the stream is
+ * closed with NO_ERROR, RFC 9113 §8.1), else reset; the upstream exchange is abandoned either way.
+ */
+function readDeadline(ctx: RequestContext, ms: number): void {
+  const stream = (ctx.req as unknown as { stream?: http2.ServerHttp2Stream }).stream;
+  if (stream === undefined || requestReceived(stream)) return;
+  const res = ctx.res;
+  const timer = setTimeout(() => {
+    if (requestReceived(stream)) return;
+    ctx.clientGone = true;
+    const abort = ctx.abortUpstream;
+    ctx.abortUpstream = undefined;
+    abort?.(new Error('request read timeout'));
+    if (res.headersSent) {
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      return;
+    }
+    res.once('finish', () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    sendStatus(res, 408);
+  }, ms);
+  timer.unref();
+  res.once('close', () => clearTimeout(timer));
+}
+
 export function createEntryPoint(opts: {
   config: EntryPointConfig;
   holder: TableHolder;
@@ -200,10 +345,14 @@ export function createEntryPoint(opts: {
   const policy: PathPolicy = { sanitize: ep.http.sanitizePath, encoded: ep.http.encodedCharacters };
   const t = ep.transport.respondingTimeouts;
   const writeTimeoutMs = t.writeTimeoutMs;
+  const readTimeoutMs = t.readTimeoutMs;
   let inFlight = 0;
   let draining = false;
   let drained: (() => void) | null = null;
 
+  // one set of limits for every transport (issue 11 item 4): plain HTTP/1.1 and HTTP/1.1 over TLS
+  // are the same Node HTTP/1 server options; HTTP/2 gets the equivalents below (h2SessionOptions,
+  // watchSession, the per-stream readTimeout in handle)
   const httpOptions = {
     // never the lenient parser: request smuggling hides in what it accepts
     insecureHTTPParser: false,
@@ -227,46 +376,61 @@ export function createEntryPoint(opts: {
         log,
       })
     : undefined;
-  // TLS entrypoints speak HTTP/2 and HTTP/1.1 on the same port, chosen by ALPN
+  /*
+   * A TLS entrypoint is Node's HTTPS server (the HTTP/1 server with every option above) whose
+   * connections that negotiated h2 by ALPN are handed to an HTTP/2 server that never listens
+   * itself. Node's HTTP/2 server in allowHTTP1 mode, used before, served HTTP/1.1 with its own
+   * defaults: no Host check, no idle timeout, 16 KiB headers, a 60 s header deadline.
+   */
   const server: http.Server = handshake
-    ? (http2.createSecureServer({
-        allowHTTP1: true,
+    ? (https.createServer({
+        ...httpOptions,
         SNICallback: handshake.sniCallback,
         // clients that send no SNI get the default certificate
         ...(opts.defaultCertificate ?? {}),
         minVersion: 'TLSv1.2',
-        // Traefik's default; bounded header lists keep HPACK memory in check
-        settings: { maxConcurrentStreams: 250, maxHeaderListSize: ep.http.maxHeaderBytes },
-        maxSessionMemory: 32,
+        // Go bounds the handshake by the shortest read deadline (net/http tlsHandshakeTimeout)
+        handshakeTimeout: handshakeTimeout(t),
       }) as unknown as http.Server)
     : http.createServer(httpOptions);
-  // the HTTP/2 server has no closeIdleConnections/closeAllConnections: track its sessions and sockets
+  // header count is bounded by maxHeaderBytes alone, as in Go: Node's default (2000) drops the rest silently
+  server.maxHeadersCount = 0;
+  const h2 = tlsTerminating
+    ? http2.createServer(h2SessionOptions(ep.http.maxHeaderBytes))
+    : undefined;
+  // the HTTP/2 sessions, for GOAWAY on shutdown (the HTTPS server tracks its HTTP/1 connections)
   const sessions = new Set<http2.ServerHttp2Session>();
-  const sockets = new Set<Socket>();
-  if (tlsTerminating) {
-    server.on('session', (session: http2.ServerHttp2Session) => {
+  const h2Offered = h2 !== undefined && routeByAlpn(server as unknown as tls.Server, h2);
+  if (h2 !== undefined) {
+    if (!h2Offered) {
+      log.warn('this Node version lays out its HTTPS server differently: HTTP/2 is not offered');
+    }
+    h2.on('session', (session: http2.ServerHttp2Session) => {
       sessions.add(session);
       session.once('close', () => sessions.delete(session));
+      watchSession(session, t);
     });
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
+    // a protocol error in one session (flood, bad frame) is that session's end, not the process's
+    h2.on('sessionError', (err: Error) => log.debug({ err: err.message }, 'http/2 session error'));
   }
   const closeIdle = (): void => {
-    if (!tlsTerminating) server.closeIdleConnections();
+    server.closeIdleConnections();
     // GOAWAY: HTTP/2 clients finish their streams and open no new ones
-    else for (const session of sessions) session.close();
+    for (const session of sessions) session.close();
   };
   const closeAll = (): void => {
-    if (!tlsTerminating) server.closeAllConnections();
-    else for (const socket of sockets) socket.destroy();
+    server.closeAllConnections();
+    for (const session of sessions) session.destroy();
   };
   if (handshake) {
     handshake.attach(server as unknown as tls.Server);
-    server.on('tlsClientError', (err: Error) =>
-      log.debug({ err: err.message }, 'tls handshake failed'),
-    );
+    if (!h2Offered) withoutH2(server as unknown as tls.Server);
+    // https.Server turns TLS handshake failures into clientError, whose handler writes HTTP: not here
+    server.removeAllListeners('tlsClientError');
+    server.on('tlsClientError', (err: Error, socket: Duplex) => {
+      log.debug({ err: err.message }, 'tls handshake failed');
+      socket.destroy();
+    });
   }
   server.maxRequestsPerSocket =
     ep.transport.keepAliveMaxRequests > 0 ? ep.transport.keepAliveMaxRequests : 0;
@@ -314,7 +478,14 @@ export function createEntryPoint(opts: {
       refuse(res, 400);
       return;
     }
-    if (unsupportedTransferEncoding(req.headers['transfer-encoding'])) {
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 0) {
+      // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (chunked is 1.1 only):
+      // answer and close, as the body's end cannot be known
+      refuse(res, 400);
+      return;
+    }
+    if (unsupportedTransferEncoding(te)) {
       // Node accepts "gzip, chunked"; dropping the hop-by-hop header would hand the upstream a body it cannot read
       refuse(res, 501);
       return;
@@ -335,7 +506,9 @@ export function createEntryPoint(opts: {
       rawHost = abs.host;
       url = abs.target;
     }
-    if (!validHost(rawHost)) {
+    // HTTP/1.1 without Host never gets here (requireHostHeader); an HTTP/2 request needs
+    // :authority or Host too (RFC 9113 §8.3.1), or routing by Host would see an empty one
+    if (!validHost(rawHost) || (rawHost === '' && req.httpVersionMajor === 2)) {
       refuse(res, 400);
       return;
     }
@@ -371,8 +544,12 @@ export function createEntryPoint(opts: {
     }
     ctx.trusted = trustedFor(req.socket as TrustedSocket, ctx.clientIp);
     if (!ctx.trusted) dropForwardedHeaders(req.headers);
+    // before routing and every middleware: what the client's Connection header names, and
+    // underscore spellings of identity headers (issue 11 items 5 and 9), are gone from here on
+    cleanArrivalHeaders(req);
     inFlight++;
     res.once('close', () => finish(ctx));
+    if (readTimeoutMs > 0 && req.httpVersionMajor === 2) readDeadline(ctx, readTimeoutMs);
     if (draining) res.shouldKeepAlive = false;
     if (writeTimeoutMs > 0 && upgrade === undefined) {
       // Go's WriteTimeout: the whole response must be written within this, or the connection is cut
@@ -403,6 +580,10 @@ export function createEntryPoint(opts: {
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(req, res));
+  // HTTP/2's compatibility request and response stand in for Node's HTTP/1 ones throughout
+  h2?.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =>
+    handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+  );
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());

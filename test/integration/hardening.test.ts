@@ -5,12 +5,30 @@
  * the edge and never reach the upstream; path normalisation must give routing
  * and forwarding the same path.
  */
+import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
+import { WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import type { Upstream } from '../helpers/upstream.js';
 import { simpleRoute } from '../helpers/portico.js';
 import { useCleanups } from '../helpers/scope.js';
+import { eventually } from '../helpers/eventually.js';
+import { routeByAlpn, withoutH2 } from '../../src/server/entrypoint.js';
+import { generateDefaultCertificate } from '../../src/tls/default-certificate.js';
+import {
+  connectH2,
+  FLAG,
+  frame,
+  FRAME,
+  getRequest,
+  headerBlock,
+  headersFrame,
+  serverSettings,
+  SETTING,
+} from '../helpers/h2-frames.js';
 
 const scope = useCleanups();
 const { router } = scope;
@@ -91,12 +109,20 @@ function parseResponses(raw: string): RawResponse[] {
 function raw(
   port: number,
   parts: string | (string | Buffer)[],
-  opts: { expect?: number; timeoutMs?: number; gapMs?: number } = {},
+  opts: { expect?: number; timeoutMs?: number; gapMs?: number; tls?: boolean } = {},
 ): Promise<RawResult> {
   const { expect: want = Infinity, timeoutMs = 3000, gapMs = 0 } = opts;
   const list = typeof parts === 'string' ? [parts] : parts;
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    // over TLS, ALPN offers only http/1.1: the server must not pick h2
+    const socket = opts.tls
+      ? tls.connect({
+          host: '127.0.0.1',
+          port,
+          ALPNProtocols: ['http/1.1'],
+          rejectUnauthorized: false,
+        })
+      : net.connect(port, '127.0.0.1');
     let data = '';
     let closed = false;
     let done = false;
@@ -117,7 +143,7 @@ function raw(
       closed = true;
       finish();
     });
-    socket.on('connect', async () => {
+    socket.on(opts.tls ? 'secureConnect' : 'connect', async () => {
       for (let i = 0; i < list.length; i++) {
         if (i > 0 && gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
         if (socket.destroyed) return;
@@ -778,5 +804,446 @@ describe('socket errors never take the process down', () => {
     );
     const res = await raw(r.port, `GET /still-alive HTTP/1.1\r\n${H}\r\n`, { expect: 1 });
     expect(res.responses[0]?.status).toBe(200);
+  });
+});
+
+/*
+ * Issue 11 item 4: plain HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 (TLS, ALPN h2) get one set of
+ * limits from the same entrypoint options. Before, a TLS entrypoint was Node's HTTP/2 server in
+ * HTTP/1 fallback mode, which ignored readHeaderTimeout, idleTimeout, maxHeaderBytes and the
+ * missing-Host check, and HTTP/2 had no header or idle deadline at all.
+ */
+describe('one set of limits on every transport', () => {
+  type Transport = 'http/1.1' | 'tls http/1.1' | 'h2';
+  const TRANSPORTS: Transport[] = ['http/1.1', 'tls http/1.1', 'h2'];
+  const tlsFlags = (t: Transport): string[] =>
+    t === 'http/1.1' ? [] : ['--entryPoints.web.http.tls'];
+  const TIMEOUTS = [
+    '--entryPoints.web.transport.respondingTimeouts.readHeaderTimeout=500ms',
+    '--entryPoints.web.transport.respondingTimeouts.readTimeout=1s',
+    '--entryPoints.web.transport.respondingTimeouts.idleTimeout=1s',
+  ];
+
+  /** an HTTP/1.1 connection (plain or TLS) kept open: request, answer, then wait for the close */
+  function h1Connection(
+    port: number,
+    secure: boolean,
+  ): Promise<{ socket: net.Socket; data: () => string; closed: Promise<number> }> {
+    return new Promise((resolve) => {
+      const opened = Date.now();
+      const socket = secure
+        ? tls.connect({
+            host: '127.0.0.1',
+            port,
+            ALPNProtocols: ['http/1.1'],
+            rejectUnauthorized: false,
+          })
+        : net.connect(port, '127.0.0.1');
+      let data = '';
+      socket.on('data', (c: Buffer) => (data += c.toString('latin1')));
+      socket.on('error', () => undefined);
+      const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - opened)));
+      socket.once(secure ? 'secureConnect' : 'connect', () =>
+        resolve({ socket, data: () => data, closed }),
+      );
+    });
+  }
+
+  it.each(TRANSPORTS)('%s: headers slower than readHeaderTimeout are cut off', async (t) => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), { flags: [...tlsFlags(t), ...TIMEOUTS] });
+    const started = Date.now();
+    if (t !== 'h2') {
+      const drip = Array.from({ length: 40 }, (_, i) => `X-Slow-${i}: x\r\n`);
+      const res = await raw(r.port, [`GET / HTTP/1.1\r\n${H}`, ...drip, '\r\n'], {
+        gapMs: 100,
+        timeoutMs: 6000,
+        tls: t === 'tls http/1.1',
+      });
+      expect(res.closed).toBe(true);
+      expect(res.responses[0]?.status, res.raw).toBe(408);
+    } else {
+      // a header block that never ends: HEADERS without END_HEADERS, then one CONTINUATION byte at a time
+      const c = await connectH2(r.port);
+      scope.defer(() => c.destroy());
+      const block = headerBlock([...getRequest('/'), ['x-slow', 'x'.repeat(40)]]);
+      c.send(headersFrame(1, block.subarray(0, 5), { endHeaders: false }));
+      for (let i = 5; i < block.length && !c.closed && Date.now() - started < 6000; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        c.send(
+          frame(
+            FRAME.CONTINUATION,
+            i === block.length - 1 ? FLAG.END_HEADERS : 0,
+            1,
+            block.subarray(i, i + 1),
+          ),
+        );
+      }
+      await c.until(() => c.closed, 6000);
+      expect(c.closed).toBe(true);
+      expect(c.status(1)).toBeUndefined();
+    }
+    // cut off near the deadline, long before the drip would have finished (4 s)
+    expect(Date.now() - started).toBeLessThan(3000);
+    await expectUntouched(u);
+  });
+
+  it.each(TRANSPORTS)('%s: a request body slower than readTimeout is cut off', async (t) => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), { flags: [...tlsFlags(t), ...TIMEOUTS] });
+    const started = Date.now();
+    if (t !== 'h2') {
+      const drip = Array.from({ length: 40 }, () => 'x');
+      const res = await raw(
+        r.port,
+        [`POST / HTTP/1.1\r\n${H}Content-Length: 100\r\n\r\n`, ...drip],
+        { gapMs: 100, timeoutMs: 6000, tls: t === 'tls http/1.1' },
+      );
+      expect(res.closed).toBe(true);
+      // Node answers 408 while no response has started
+      expect(res.responses[0]?.status ?? 408, res.raw).toBe(408);
+    } else {
+      const c = await connectH2(r.port);
+      scope.defer(() => c.destroy());
+      c.send(
+        headersFrame(
+          1,
+          [...getRequest('/'), ['content-length', '100']].map(([n, v]) =>
+            n === ':method' ? [n, 'POST'] : [n, v],
+          ) as [string, string][],
+          { endStream: false },
+        ),
+      );
+      for (let i = 0; i < 40 && !c.ended(1) && !c.closed; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        c.send(frame(FRAME.DATA, 0, 1, Buffer.from('x')));
+      }
+      await c.until(() => c.ended(1), 6000);
+      expect(c.ended(1)).toBe(true);
+      const status = c.status(1);
+      // 408 when no response had started, else a reset
+      if (status !== undefined) expect(status).toBe(408);
+    }
+    expect(Date.now() - started).toBeLessThan(3500);
+    // whatever reached the upstream never arrived complete
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(u.seen).toHaveLength(0);
+  });
+
+  it.each(TRANSPORTS)('%s: a header section over maxHeaderBytes is refused', async (t) => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), {
+      flags: [...tlsFlags(t), '--entryPoints.web.http.maxHeaderBytes=8192'],
+    });
+    if (t !== 'h2') {
+      const secure = t === 'tls http/1.1';
+      const big = await raw(r.port, `GET / HTTP/1.1\r\n${H}X-Big: ${'a'.repeat(9000)}\r\n\r\n`, {
+        tls: secure,
+      });
+      expect(big.responses[0]?.status, big.raw).toBe(431);
+      expect(big.closed).toBe(true);
+      const ok = await raw(r.port, `GET / HTTP/1.1\r\n${H}X-Big: ${'a'.repeat(7000)}\r\n\r\n`, {
+        expect: 1,
+        tls: secure,
+      });
+      expect(ok.responses[0]?.status).toBe(200);
+    } else {
+      const c = await connectH2(r.port);
+      scope.defer(() => c.destroy());
+      await c.until(() => serverSettings(c.frames).size > 0, 3000);
+      // advertised (RFC 9113 §6.5.2) and enforced
+      expect(serverSettings(c.frames).get(SETTING.MAX_HEADER_LIST_SIZE)).toBe(8192);
+      c.send(headersFrame(1, [...getRequest('/'), ['x-big', 'a'.repeat(9000)]]));
+      c.send(headersFrame(3, [...getRequest('/'), ['x-big', 'a'.repeat(7000)]]));
+      await c.until(() => c.ended(1) && c.ended(3), 3000);
+      expect(c.frames.some((f) => f.type === FRAME.RST_STREAM && f.streamId === 1)).toBe(true);
+      expect(c.status(3)).toBe(200);
+    }
+    expect(u.seen).toHaveLength(1);
+  });
+
+  it.each(TRANSPORTS)('%s: an idle connection is closed after idleTimeout', async (t) => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), { flags: [...tlsFlags(t), ...TIMEOUTS] });
+    if (t !== 'h2') {
+      const conn = await h1Connection(r.port, t === 'tls http/1.1');
+      scope.defer(() => conn.socket.destroy());
+      conn.socket.write(`GET /1 HTTP/1.1\r\n${H}\r\n`);
+      await eventually(() => expect(parseResponses(conn.data())).toHaveLength(1));
+      // kept alive: a second request on the same connection is served
+      conn.socket.write(`GET /2 HTTP/1.1\r\n${H}\r\n`);
+      await eventually(() => expect(parseResponses(conn.data())).toHaveLength(2));
+      const closedAfter = await Promise.race([
+        conn.closed,
+        new Promise<number>((resolve) => setTimeout(() => resolve(-1), 5000)),
+      ]);
+      expect(closedAfter).toBeGreaterThan(0);
+    } else {
+      const c = await connectH2(r.port);
+      scope.defer(() => c.destroy());
+      c.send(headersFrame(1, getRequest('/1')));
+      await c.until(() => c.ended(1), 3000);
+      c.send(headersFrame(3, getRequest('/2')));
+      await c.until(() => c.ended(3), 3000);
+      expect([c.status(1), c.status(3)]).toEqual([200, 200]);
+      // no streams left: GOAWAY (NO_ERROR, last stream 3), then the connection closes
+      await c.until(() => c.closed, 5000);
+      expect(c.goaway).toEqual({ lastStreamId: 3, errorCode: 0 });
+      expect(c.closed).toBe(true);
+    }
+    expect(u.seen.map((s) => s.url)).toEqual(['/1', '/2']);
+  });
+
+  it.each(TRANSPORTS)(
+    '%s: a request without a host is refused (400; h2: stream reset)',
+    async (t) => {
+      const u = await upstream();
+      const r = await router(simpleRoute([u.url]), { flags: tlsFlags(t) });
+      if (t !== 'h2') {
+        const res = await raw(r.port, 'GET / HTTP/1.1\r\nX-A: b\r\n\r\n', {
+          tls: t === 'tls http/1.1',
+        });
+        expect(res.responses[0]?.status, res.raw).toBe(400);
+        expect(res.closed).toBe(true);
+      } else {
+        // neither :authority nor Host (RFC 9113 §8.3.1): a malformed request, reset with
+        // PROTOCOL_ERROR (nghttp2 checks it before Portico would answer 400)
+        const c = await connectH2(r.port);
+        scope.defer(() => c.destroy());
+        c.send(headersFrame(1, getRequest('/', null)));
+        await c.until(() => c.ended(1), 3000);
+        expect(c.status(1)).toBeUndefined();
+        const rst = c.frames.find((f) => f.type === FRAME.RST_STREAM && f.streamId === 1);
+        expect(rst?.payload.readUInt32BE(0)).toBe(1);
+        // a Host header instead of :authority is accepted
+        c.send(headersFrame(3, [...getRequest('/', null), ['host', 'a.test']]));
+        await c.until(() => c.ended(3), 3000);
+        expect(c.status(3)).toBe(200);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(u.seen.length).toBe(t === 'h2' ? 1 : 0);
+    },
+  );
+
+  it('if a Node version lays out its HTTPS server differently, TLS falls back to HTTP/1.1 only', async () => {
+    const pems = await generateDefaultCertificate();
+    const server = https.createServer({ ...pems, ALPNProtocols: ['h2', 'http/1.1'] }, (_req, res) =>
+      res.end('h1'),
+    );
+    // an unexpected layout (here: a second listener) is left alone, and reported
+    server.on('secureConnection', () => undefined);
+    const before = server.listeners('secureConnection');
+    expect(routeByAlpn(server, http2.createServer())).toBe(false);
+    expect(server.listeners('secureConnection')).toEqual(before);
+    withoutH2(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    scope.defer(() => new Promise((resolve) => server.close(resolve)));
+    const port = (server.address() as net.AddressInfo).port;
+    const alpn = await new Promise<string | false>((resolve, reject) => {
+      const s = tls.connect(
+        { host: '127.0.0.1', port, ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: false },
+        () => {
+          resolve(s.alpnProtocol ?? false);
+          s.destroy();
+        },
+      );
+      s.on('error', reject);
+    });
+    expect(alpn).toBe('http/1.1');
+  });
+
+  it('h2: the session limits are advertised (Traefik: 250 concurrent streams)', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), { flags: tlsFlags('h2') });
+    const c = await connectH2(r.port);
+    scope.defer(() => c.destroy());
+    await c.until(() => serverSettings(c.frames).size > 0, 3000);
+    const s = serverSettings(c.frames);
+    expect(s.get(SETTING.MAX_CONCURRENT_STREAMS)).toBe(250);
+    expect(s.get(SETTING.MAX_HEADER_LIST_SIZE)).toBe(32768);
+  });
+});
+
+/*
+ * Issue 11 item 5 (the class of Traefik's CVE-2024-45410): the headers a client's Connection header
+ * names are hop-by-hop and removed, but on arrival, before any middleware runs. Removing them at
+ * forward time also removed what middlewares had set under those names: stripPrefix's
+ * X-Forwarded-Prefix, a headers middleware's X-Api-Key, basicAuth's headerField.
+ */
+describe('Connection-named headers are removed on arrival, never after middlewares', () => {
+  const SHA = '{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ='; // "secret"
+  const AUTH = `Authorization: Basic ${Buffer.from('alice:secret').toString('base64')}\r\n`;
+
+  function gatedApi(u: Upstream): DynamicConfig {
+    return {
+      http: {
+        routers: {
+          api: {
+            rule: 'PathPrefix(`/api`)',
+            service: 's',
+            middlewares: ['auth', 'strip', 'key'],
+          },
+        },
+        middlewares: {
+          auth: { basicAuth: { users: [`alice:${SHA}`], headerField: 'X-Auth-User' } },
+          strip: { stripPrefix: { prefixes: ['/api'] } },
+          key: { headers: { customRequestHeaders: { 'X-Api-Key': 'secret-key' } } },
+        },
+        services: { s: { loadBalancer: { servers: [{ url: u.url }] } } },
+      },
+    };
+  }
+
+  it('headers middlewares set reach the upstream whatever the client lists in Connection', async () => {
+    const u = await upstream();
+    const r = await router(gatedApi(u));
+    const res = await raw(
+      r.port,
+      `GET /api/x HTTP/1.1\r\n${H}${AUTH}Connection: keep-alive, X-Forwarded-Prefix, X-Api-Key, X-Auth-User, X-Client-Hop\r\n` +
+        'X-Client-Hop: 1\r\nX-Api-Key: from-client\r\n\r\n',
+      { expect: 1 },
+    );
+    expect(res.responses[0]?.status, res.raw).toBe(200);
+    const seen = u.seen[0]!;
+    expect(seen.url).toBe('/x');
+    expect(seen.headers['x-forwarded-prefix']).toBe('/api');
+    expect(seen.headers['x-api-key']).toBe('secret-key');
+    expect(seen.headers['x-auth-user']).toBe('alice');
+    // what the client named and sent itself is hop-by-hop: gone
+    expect(seen.headers['x-client-hop']).toBeUndefined();
+    expect(String(seen.headers.connection ?? '')).not.toMatch(/x-/i);
+    // the connection stays usable: keep-alive was honoured
+    expect(res.closed).toBe(false);
+  });
+
+  it('a header the client names is gone before the middlewares run (basicAuth sees no credentials)', async () => {
+    const u = await upstream();
+    const r = await router(gatedApi(u));
+    const res = await raw(
+      r.port,
+      `GET /api/x HTTP/1.1\r\n${H}${AUTH}Connection: Authorization\r\n\r\n`,
+      {
+        expect: 1,
+      },
+    );
+    expect(res.responses[0]?.status, res.raw).toBe(401);
+    expect(u.arrivals).toEqual([]);
+  });
+
+  it('Connection cannot remove a trusted proxy’s X-Forwarded-For, Host or Content-Length', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), {
+      flags: ['--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1'],
+    });
+    const res = await raw(
+      r.port,
+      `POST /p HTTP/1.1\r\n${H}X-Forwarded-For: 203.0.113.9\r\nContent-Length: 2\r\n` +
+        'Connection: X-Forwarded-For, Host, Content-Length\r\n\r\nhi',
+      { expect: 1 },
+    );
+    expect(res.responses[0]?.status, res.raw).toBe(200);
+    const seen = u.seen[0]!;
+    // Traefik: "Connection header cannot dictate to remove X- headers managed by Traefik"
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(seen.headers.host).toBe('a.test');
+    expect(seen.body).toBe('hi');
+  });
+
+  it('Connection: Upgrade still upgrades (the Upgrade header is kept)', async () => {
+    const u = await upstream();
+    const wss = new WebSocketServer({ server: u.server });
+    scope.defer(() => new Promise((resolve) => wss.close(resolve)));
+    const r = await router(simpleRoute([u.url]));
+    const res = await raw(
+      r.port,
+      `GET /ws HTTP/1.1\r\n${H}Connection: Upgrade, X-Hop\r\nUpgrade: websocket\r\nX-Hop: 1\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      { timeoutMs: 1000 },
+    );
+    expect(res.raw).toMatch(/^HTTP\/1\.1 101/);
+  });
+});
+
+/*
+ * Issue 11 item 9: header names with '_' that read as identity headers once '_' is taken for '-'
+ * (CGI, PHP, Django and Rails map X_Forwarded_For and X-Forwarded-For to the same variable) are
+ * dropped on arrival, from every client: nginx drops all underscore names by default.
+ */
+describe('underscore spellings of identity headers', () => {
+  it.each([
+    'X_Forwarded_For',
+    'X-Forwarded_For',
+    'x_real_ip',
+    'X_Real_IP',
+    'X-Forwarded_Host',
+    'X_Forwarded_Proto',
+    'X_Forwarded_Prefix',
+    'X_Forwarded_User',
+    'X_Forwarded_Tls_Client_Cert',
+    'X_Consumer_Username',
+    'X_Consumer_ID',
+    'X_Credential_Identifier',
+    'X_WebAuth_User',
+    'Remote_User',
+  ])('%s never reaches the upstream', async (name) => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), {
+      // even from a trusted proxy: the underscore spelling is never a forwarded header
+      flags: ['--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1'],
+    });
+    const res = await raw(
+      r.port,
+      `GET / HTTP/1.1\r\n${H}${name}: 6.6.6.6\r\nX_Custom_Thing: kept\r\n\r\n`,
+      { expect: 1 },
+    );
+    expect(res.responses[0]?.status, res.raw).toBe(200);
+    const seen = u.seen[0]!;
+    const lower = name.toLowerCase();
+    expect(seen.headers[lower], JSON.stringify(seen.headers)).toBeUndefined();
+    expect(seen.rawHeaders.map((h) => h.toLowerCase())).not.toContain(lower);
+    expect(JSON.stringify(seen.headers)).not.toContain('6.6.6.6');
+    // other underscore names pass, as in Traefik (underscoreHeadersStrategy keep)
+    expect(seen.headers.x_custom_thing).toBe('kept');
+  });
+
+  it('a request rule does not see them either', async () => {
+    const u = await upstream();
+    const r = await router(
+      simpleRoute([u.url], {
+        rule: 'HeaderRegexp(`X_Real_Ip`, `.+`) || Header(`X-Real-Ip`, `6.6.6.6`)',
+      }),
+    );
+    const res = await raw(r.port, `GET / HTTP/1.1\r\n${H}X_Real_Ip: 6.6.6.6\r\n\r\n`, {
+      expect: 1,
+    });
+    expect(res.responses[0]?.status, res.raw).toBe(404);
+  });
+});
+
+describe('HTTP/1.0 with Transfer-Encoding (RFC 9112 §6.1)', () => {
+  it.each([
+    ['chunked', '3\r\nabc\r\n0\r\n\r\n'],
+    ['gzip, chunked', '3\r\nabc\r\n0\r\n\r\n'],
+  ])('Transfer-Encoding: %s on HTTP/1.0 → 400 and the connection closed', async (te, body) => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]));
+    const res = await raw(
+      r.port,
+      `POST / HTTP/1.0\r\n${H}Transfer-Encoding: ${te}\r\n\r\n${body}GET /next HTTP/1.0\r\n${H}\r\n`,
+    );
+    expect(res.responses[0]?.status, res.raw).toBe(400);
+    expect(res.responses).toHaveLength(1);
+    expect(res.closed).toBe(true);
+    await expectUntouched(u);
+  });
+
+  it('HTTP/1.0 with Content-Length is still served', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]));
+    const res = await raw(r.port, `POST / HTTP/1.0\r\n${H}Content-Length: 3\r\n\r\nabc`, {
+      expect: 1,
+    });
+    expect(res.responses[0]?.status, res.raw).toBe(200);
+    expect(u.seen[0]!.body).toBe('abc');
   });
 });
