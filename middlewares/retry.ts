@@ -10,11 +10,16 @@
  * next(ctx) again; anything else goes straight through and ends the retrying.
  * The last attempt gets the real writer.
  *
- * Which failures are retried: a failure while connecting (nothing reached the
- * upstream) for every method, as Traefik does; any other network failure
- * (reset after the request was sent) only for idempotent methods, unless
- * retryNonIdempotentMethod. Status-based retries (`status`, Traefik v3.7) are
- * for idempotent methods too.
+ * Which failures are retried: a network failure before any byte of the
+ * request was written upstream (refused, dial timeout, TLS failure), for
+ * every method; once the request headers were written, none, whatever the
+ * method, as Traefik does (its retry middleware watches httptrace's
+ * WroteHeaders/WroteRequest; issue 11 item 9): the upstream may have acted on
+ * a PUT or DELETE it read. The HTTP/1.1 client says which (requestWritten on
+ * its errors); for errors of other transports that do not say, a failure
+ * while connecting is retried for every method and any other only for
+ * idempotent ones. Status-based retries (`status`, Traefik v3.7) are for
+ * idempotent methods, unless retryNonIdempotentMethod.
  *
  * A request body is buffered into ctx.body (up to maxRequestBodyBytes, 2 MiB)
  * so that every attempt can send it; a body announced larger is streamed once
@@ -24,15 +29,14 @@
  * attempt so the last wait is about twice the first, with ±50% jitter.
  */
 import { ConfigElementError } from '../src/errors.js';
-import { sendStatus } from '../src/proxy/errors.js';
-import { DIAL_TIMEOUT } from '../src/proxy/h1-pool.js';
+import { DIAL_TIMEOUT, sendStatus, upstreamRequestWritten } from '../src/proxy/errors.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/server/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 
 const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
-/** failures that happen before a byte of the request left: safe to send again whatever the method */
+/** transports that do not say whether the request was written: these failures happen before a byte left */
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
@@ -198,6 +202,8 @@ function run(
     const err = ctx.upstreamError;
     if (err !== undefined && (status === 502 || status === 504)) {
       if (!p.retryNetwork) return false;
+      const written = upstreamRequestWritten(err);
+      if (written !== undefined) return !written;
       const code = (err as { code?: string }).code;
       return (code !== undefined && CONNECT_CODES.has(code)) || idempotent;
     }

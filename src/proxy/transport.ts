@@ -1,7 +1,13 @@
 /*
- * Upstream connection pools (undici), one per server origin and transport
- * settings. Pools are shared by every service that reaches the same origin
- * with the same settings, and outlive configuration swaps while unchanged.
+ * Upstream connection pools, one per server origin and transport settings:
+ * Portico's HTTP/1.1 client (h1-pool.ts) for proxied requests, undici's Pool
+ * for mirrors and forwardAuth. Pools are shared by every service that reaches
+ * the same origin with the same settings, and outlive configuration swaps
+ * while unchanged.
+ *
+ * maxIdleConnsPerHost means what it means in Traefik (Go's http.Transport):
+ * the idle keep-alive connections kept per origin. It never caps the active
+ * ones, so requests never queue behind stalled ones (issue 11, item 3).
  */
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
@@ -15,7 +21,10 @@ export interface TransportSettings {
   /** 0 = no limit (Traefik's default) */
   responseHeaderTimeoutMs: number;
   idleConnTimeoutMs: number;
-  /** upper bound of concurrent connections to one origin (Traefik: maxIdleConnsPerHost) */
+  /**
+   * Traefik's maxIdleConnsPerHost: idle keep-alive connections kept per
+   * origin (0 → 2 as in Go, < 0 → no reuse). Not a cap on active connections.
+   */
   maxConnsPerHost: number;
   insecureSkipVerify: boolean;
   rootCAs: string[];
@@ -50,7 +59,8 @@ export function transportKey(t: Omit<TransportSettings, 'key' | 'name'>): string
 export function createPool(origin: string, t: TransportSettings): Pool {
   const tls = origin.startsWith('https:');
   return new Pool(origin, {
-    connections: t.maxConnsPerHost > 0 ? t.maxConnsPerHost : null,
+    // no cap on active connections: a queue here would let stalled requests starve the others
+    connections: null,
     pipelining: 1,
     connectTimeout: t.dialTimeoutMs > 0 ? t.dialTimeoutMs : 30_000,
     headersTimeout: t.responseHeaderTimeoutMs,
@@ -84,7 +94,7 @@ export function createH1Pool(origin: string, t: TransportSettings): H1Pool {
     : undefined;
   return new H1Pool(origin, {
     tls,
-    maxConnections: t.maxConnsPerHost > 0 ? t.maxConnsPerHost : 0,
+    maxIdleConnections: t.maxConnsPerHost,
     dialTimeoutMs: t.dialTimeoutMs > 0 ? t.dialTimeoutMs : 30_000,
     headersTimeoutMs: t.responseHeaderTimeoutMs,
     idleTimeoutMs: t.idleConnTimeoutMs > 0 ? t.idleConnTimeoutMs : 90_000,

@@ -56,12 +56,10 @@ describe('retry: network errors', () => {
   });
 
   it('answers the last failure when every attempt fails', async () => {
-    const reset = await upstream(resetting);
     const r = await router(
-      withRetry([reset.url], { retry: { attempts: 3, initialInterval: '5ms' } }),
+      withRetry([await closedUrl()], { retry: { attempts: 3, initialInterval: '5ms' } }),
     );
     expect((await request(r.url + '/')).status).toBe(502);
-    expect(reset.seen).toHaveLength(3);
   });
 
   it('replays the request body of a POST refused at connect time', async () => {
@@ -85,16 +83,22 @@ describe('retry: network errors', () => {
     expect(live.seen.map((s) => s.body)).toEqual(['abc', 'abc']);
   });
 
-  it('does not resend a POST after a failure past connecting, unless retryNonIdempotentMethod', async () => {
+  // Traefik stops retrying once the request headers were written upstream, whatever the method (issue 11 item 9)
+  it('does not resend any request the upstream received, whatever the method', async () => {
     const reset = await upstream(resetting);
     const r = await router(withRetry([reset.url], { retry: { attempts: 3 } }));
-    expect((await request(r.url + '/', 'POST', 'x')).status).toBe(502);
-    expect(reset.seen).toHaveLength(1);
-    expect((await request(r.url + '/', 'DELETE')).status).toBe(502);
-    expect(reset.seen).toHaveLength(4);
+    for (const [method, body] of [
+      ['POST', 'x'],
+      ['PUT', 'x'],
+      ['DELETE', undefined],
+      ['GET', undefined],
+    ] as const) {
+      expect((await request(r.url + '/', method, body)).status).toBe(502);
+    }
+    expect(reset.seen.map((s) => s.method)).toEqual(['POST', 'PUT', 'DELETE', 'GET']);
     r.apply(withRetry([reset.url], { retry: { attempts: 3, retryNonIdempotentMethod: true } }));
     expect((await request(r.url + '/', 'POST', 'x')).status).toBe(502);
-    expect(reset.seen).toHaveLength(7);
+    expect(reset.seen).toHaveLength(5);
   });
 
   it('does not retry answers produced before the proxy (503: no server)', async () => {
