@@ -28,6 +28,7 @@ import { compile } from './routing/compile.js';
 import { StateRegistry } from './routing/state.js';
 import { ListenError } from './server/router-server.js';
 import { installCrashGuard } from './server/crash-guard.js';
+import { redactLabelValue, redactText } from './config/redact.js';
 import {
   ExplainError,
   explainApiUrl,
@@ -64,7 +65,7 @@ function loadOrExit(argv: string[]): StaticConfig {
     return loadStaticConfig({ argv, env: process.env, cwd: process.cwd() });
   } catch (err) {
     if (err instanceof StaticConfigError) {
-      process.stderr.write(`portico: ${err.message}\n`);
+      process.stderr.write(redactText(`portico: ${err.message}\n`));
       process.exit(2);
     }
     throw err;
@@ -123,7 +124,9 @@ async function check(argv: string[]): Promise<number> {
     });
     for (const d of result.diagnostics) {
       process.stdout.write(
-        `docker ${d.level}: container ${d.container}: label ${d.key}=${JSON.stringify(d.value)}: ${d.message}\n`,
+        redactText(
+          `docker ${d.level}: container ${d.container}: label ${d.key}=${JSON.stringify(redactLabelValue(d.key, d.value))}: ${d.message}\n`,
+        ),
       );
     }
     process.stdout.write(
@@ -152,7 +155,9 @@ async function check(argv: string[]): Promise<number> {
   state.closeAll();
   for (const e of table.errors) {
     if (e.kind === 'provider' && e.name === 'docker' && e.field?.includes(' label ')) continue;
-    process.stdout.write(`${e.kind} ${e.name}${e.field ? ` (${e.field})` : ''}: ${e.message}\n`);
+    process.stdout.write(
+      redactText(`${e.kind} ${e.name}${e.field ? ` (${e.field})` : ''}: ${e.message}\n`),
+    );
   }
   process.stdout.write(
     `${table.routers.size} routers, ${table.services.size} services, ${table.middlewares.size} middlewares, ${table.errors.length} errors\n`,
@@ -166,11 +171,15 @@ async function run(argv: string[]): Promise<void> {
     installCrashGuard({
       report: (err, count) =>
         process.stderr.write(
-          `portico worker ${process.pid}: uncaught exception ${count}, still serving: ${err.stack ?? err.message}\n`,
+          redactText(
+            `portico worker ${process.pid}: uncaught exception ${count}, still serving: ${err.stack ?? err.message}\n`,
+          ),
         ),
       giveUp: (err) => {
         process.stderr.write(
-          `portico worker ${process.pid}: fatal: too many uncaught exceptions, last: ${err.stack ?? err.message}\n`,
+          redactText(
+            `portico worker ${process.pid}: fatal: too many uncaught exceptions, last: ${err.stack ?? err.message}\n`,
+          ),
         );
         process.exit(1);
       },
@@ -213,7 +222,7 @@ async function run(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof ListenError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       logger.error({ err: (err as Error).message }, 'cannot start');
-      process.stderr.write(`portico: ${(err as Error).message}\n`);
+      process.stderr.write(redactText(`portico: ${(err as Error).message}\n`));
       process.exit(1);
     }
     throw err;

@@ -122,8 +122,11 @@ export function writeUpstreamHead(
   status: number,
   headers: string[],
 ): string | null {
-  const list = status === 204 || status === 304 ? withoutContentLength(headers) : headers;
+  let list = status === 204 || status === 304 ? withoutContentLength(headers) : headers;
   const h2 = ctx.req.httpVersionMajor === 2;
+  // a middleware's wrapper (compress, buffering) writes the head later, out of reach of the
+  // retry below: HTTP/2's rules are applied up front then
+  if (h2 && ctx.writer !== (ctx.res as unknown)) list = h2SafeHeaders(list);
   try {
     const hooks = ctx.responseHeaderHooks;
     if (hooks !== undefined) for (const hook of hooks) hook(ctx, status, list);
