@@ -9,6 +9,15 @@
  *  2. decode percent-encoded unreserved characters (RFC 3986 §2.3) and
  *     upper-case the remaining escapes (§6.2.2.1);
  *  3. remove `.` and `..` segments and merge duplicate slashes (§5.2.4).
+ *
+ * Two additions close split views Traefik leaves open (issue 11 item 10):
+ *  - a literal backslash counts as `%5C`: refused unless allowEncodedBackSlash,
+ *    and then routed and forwarded as `%5C`, never as `\`, which WHATWG URL
+ *    parsers and IIS read as `/` (Go's URL.EscapedPath, hence Traefik, also
+ *    forwards it as %5C, but its encodedCharacters check does not see it);
+ *  - with sanitizing on, a segment that is empty, `.` or `..` once its
+ *    `;parameters` are removed is refused: Java servlet containers read
+ *    `/x/..;/admin` as `/admin` and `/;x/admin` as `//admin`.
  */
 
 export interface EncodedCharacterPolicy {
@@ -136,6 +145,37 @@ function needsSanitising(path: string): boolean {
   return path.includes('//') || path.includes('/.');
 }
 
+/** A literal backslash is the encoded-backslash policy's business, and leaves as %5C. */
+function encodeBackslashes(path: string, policy: EncodedCharacterPolicy): string {
+  checkEncoded(0x5c, policy);
+  return path.replaceAll('\\', '%5C');
+}
+
+/**
+ * Refuses segments that are empty, `.` or `..` before their first `;` (or an allowed `%3B`):
+ * RFC 3986 §3.3 leaves path parameters to the scheme, and servlet containers strip them before
+ * resolving dot segments, so `..;x` climbs up there while it is a plain name here.
+ */
+function checkSegmentParameters(path: string): void {
+  let start = 1;
+  while (start <= path.length) {
+    let end = path.indexOf('/', start);
+    if (end === -1) end = path.length;
+    const segment = path.slice(start, end);
+    let cut = segment.indexOf(';');
+    const encoded = segment.indexOf('%3B');
+    if (encoded !== -1 && (cut === -1 || encoded < cut)) cut = encoded;
+    if (cut !== -1) {
+      const base = segment.slice(0, cut);
+      if (base === '' || base === '.' || base === '..')
+        throw new BadPathError(
+          `path segment "${segment}" is a dot or empty segment with parameters`,
+        );
+    }
+    start = end + 1;
+  }
+}
+
 /**
  * Splits a request target (origin-form) into the normalised path and the raw
  * query. Throws BadPathError for targets that must be answered 400.
@@ -149,6 +189,10 @@ export function normaliseTarget(target: string, policy: PathPolicy): SplitTarget
   let path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q + 1);
   if (path.includes('%')) path = normaliseEscapes(path, policy.encoded);
-  if (policy.sanitize && needsSanitising(path)) path = removeDotSegments(path);
+  if (path.includes('\\')) path = encodeBackslashes(path, policy.encoded);
+  if (policy.sanitize) {
+    if (path.includes(';') || path.includes('%3B')) checkSegmentParameters(path);
+    if (needsSanitising(path)) path = removeDotSegments(path);
+  }
   return { path, query };
 }

@@ -723,6 +723,84 @@ describe('path normalisation end to end', () => {
     },
   );
 
+  /*
+   * Issue 11 item 10: paths that common upstreams read as /admin while the router did not see
+   * /admin. Before, these passed PathPrefix(`/x`) and reached the public upstream as written,
+   * where a Java (`..;`), WHATWG or IIS (`\`) upstream served /admin without the admin router's
+   * basicAuth.
+   */
+  function gatedAdmin(admin: Upstream, pub: Upstream): DynamicConfig {
+    return {
+      http: {
+        routers: {
+          admin: { rule: 'PathPrefix(`/admin`)', service: 'admin', middlewares: ['auth'] },
+          public: { rule: 'PathPrefix(`/x`)', service: 'public' },
+        },
+        middlewares: {
+          auth: { basicAuth: { users: ['alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ='] } },
+        },
+        services: {
+          admin: { loadBalancer: { servers: [{ url: admin.url }] } },
+          public: { loadBalancer: { servers: [{ url: pub.url }] } },
+        },
+      },
+    };
+  }
+
+  it.each([
+    ['/x\\..\\admin'],
+    ['/x\\..\\admin\\'],
+    ['/x/..\\admin'],
+    ['/x/..;/admin'],
+    ['/x/..;jsessionid=1/admin'],
+    ['/x/.;/../admin'],
+    ['/x/%2e%2e;/admin'],
+    ['/;x/admin'],
+    ['/x/;/../admin'],
+  ])('%s → 400: it reaches no upstream', async (target) => {
+    const admin = await upstream();
+    const pub = await upstream();
+    const r = await router(gatedAdmin(admin, pub));
+    const res = await raw(r.port, `GET ${target} HTTP/1.1\r\n${H}\r\n`, { expect: 1 });
+    expect(res.responses[0]?.status, res.raw).toBe(400);
+    await expectUntouched(admin);
+    await expectUntouched(pub);
+  });
+
+  it('with allowEncodedSemicolon, ..%3B is refused the same way', async () => {
+    const admin = await upstream();
+    const pub = await upstream();
+    const r = await router(gatedAdmin(admin, pub), {
+      flags: ['--entryPoints.web.http.encodedCharacters.allowEncodedSemicolon=true'],
+    });
+    const res = await raw(r.port, `GET /x/..%3b/admin HTTP/1.1\r\n${H}\r\n`, { expect: 1 });
+    expect(res.responses[0]?.status, res.raw).toBe(400);
+    await expectUntouched(pub);
+  });
+
+  it('with allowEncodedBackSlash, a backslash is routed and forwarded as %5C, never as a separator', async () => {
+    const admin = await upstream();
+    const pub = await upstream();
+    const r = await router(gatedAdmin(admin, pub), {
+      flags: ['--entryPoints.web.http.encodedCharacters.allowEncodedBackSlash=true'],
+    });
+    const res = await raw(r.port, `GET /x\\..\\admin HTTP/1.1\r\n${H}\r\n`, { expect: 1 });
+    expect(res.responses[0]?.status, res.raw).toBe(200);
+    expect(pub.seen.map((s) => s.url)).toEqual(['/x%5C..%5Cadmin']);
+    expect(admin.arrivals).toEqual([]);
+  });
+
+  it('path parameters on a named segment are forwarded as written', async () => {
+    const admin = await upstream();
+    const pub = await upstream();
+    const r = await router(gatedAdmin(admin, pub));
+    const res = await raw(r.port, `GET /x;jsessionid=AB12/page HTTP/1.1\r\n${H}\r\n`, {
+      expect: 1,
+    });
+    expect(res.responses[0]?.status, res.raw).toBe(200);
+    expect(pub.seen.map((s) => s.url)).toEqual(['/x;jsessionid=AB12/page']);
+  });
+
   it('/admin/../public routes to the public router', async () => {
     const admin = await upstream();
     const pub = await upstream();

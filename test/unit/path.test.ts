@@ -177,6 +177,68 @@ describe('normaliseTarget', () => {
     });
   });
 
+  /*
+   * Issue 11 item 10: paths that common upstreams read differently from the router. A literal
+   * backslash is a separator to WHATWG URL parsers (and IIS); `..;` is `..` with a path parameter
+   * to Java servlet containers (Tomcat, Jetty) and `/;x/` an empty segment. Each could reach an
+   * upstream as /admin under a router that did not match /admin.
+   */
+  describe('paths upstreams read differently', () => {
+    it.each(['/x\\..\\admin', '/a\\b', '/\\admin', '/x/..\\admin'])(
+      'a literal backslash counts as an encoded one: %s refused while allowEncodedBackSlash is false',
+      (target) => {
+        expect(() => normaliseTarget(target, STRICT)).toThrow(BadPathError);
+      },
+    );
+
+    it.each([
+      ['/x\\..\\admin', '/x%5C..%5Cadmin'],
+      ['/a\\b', '/a%5Cb'],
+      ['/a/\\../b', '/a/%5C../b'],
+    ])(
+      'with allowEncodedBackSlash, %s is routed and forwarded as %s (never a separator)',
+      (target, path) => {
+        expect(normaliseTarget(target, LENIENT).path).toBe(path);
+      },
+    );
+
+    it.each([
+      '/x/..;/admin',
+      '/x/..;jsessionid=1/admin',
+      '/x/.;/admin',
+      '/x/.;x=1/../admin',
+      '/;x/admin',
+      '/x/;/admin',
+      '/x//;/admin',
+      '/x/%2e%2e;/admin',
+      '/x/.%2E;/admin',
+      '/x/..;',
+    ])('a dot or empty segment with ;parameters is refused: %s', (target) => {
+      expect(() => normaliseTarget(target, STRICT)).toThrow(BadPathError);
+      expect(() => normaliseTarget(target, LENIENT)).toThrow(BadPathError);
+    });
+
+    it('an allowed %3B counts as ; for that rule', () => {
+      expect(() => normaliseTarget('/x/..%3B/admin', LENIENT)).toThrow(BadPathError);
+      expect(() => normaliseTarget('/x/..%3b/admin', LENIENT)).toThrow(BadPathError);
+      expect(normaliseTarget('/x/a%3Bb', LENIENT).path).toBe('/x/a%3Bb');
+    });
+
+    it.each(['/app;jsessionid=AB12/x', '/a/b;v=1', '/a;/b', '/a/b..;/c', '/a/...;/c'])(
+      'path parameters on a named segment pass unchanged: %s',
+      (target) => {
+        expect(normaliseTarget(target, STRICT).path).toBe(target);
+      },
+    );
+
+    it('with sanitizePath off, ;parameters are left alone like dot segments', () => {
+      const policy: PathPolicy = { sanitize: false, encoded: REJECT_ALL };
+      expect(normaliseTarget('/x/..;/admin', policy).path).toBe('/x/..;/admin');
+      // the backslash rule belongs to the encoded-character policy, which still applies
+      expect(() => normaliseTarget('/x\\..\\admin', policy)).toThrow(BadPathError);
+    });
+  });
+
   describe('refused targets', () => {
     it.each([
       ['/a%', 'truncated escape at the end'],
