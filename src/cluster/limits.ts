@@ -31,6 +31,8 @@ import { PorticoError } from '../errors.js';
 
 /** how long a worker waits for the primary before a limit is unavailable */
 export const LIMITS_TIMEOUT_MS = 1000;
+/** how long the state of a limit whose workers all died waits for their replacements */
+const ORPHAN_KEEP_MS = 60_000;
 /** calls whose late answer is still awaited (their slots are given back when it comes) */
 const MAX_LATE = 65536;
 
@@ -121,7 +123,12 @@ export function createLimitsHost(kinds: LimitKind[], logger?: Logger): LimitsHos
     return inst;
   };
 
-  const leave = (source: string, inst: Instance): void => {
+  /**
+   * A limit nobody uses any more is dropped at once when the workers' configuration
+   * dropped it, but kept a while when its last user died: the replacement picks it up,
+   * so crashing workers does not hand out a fresh burst or close an open circuit.
+   */
+  const leave = (source: string, inst: Instance, died: boolean): void => {
     const n = (inst.users.get(source) ?? 1) - 1;
     if (n > 0) {
       inst.users.set(source, n);
@@ -129,7 +136,14 @@ export function createLimitsHost(kinds: LimitKind[], logger?: Logger): LimitsHos
     }
     inst.users.delete(source);
     inst.limit.leave?.(source);
-    if (inst.users.size === 0) instances.delete(inst.key);
+    if (inst.users.size > 0) return;
+    if (!died) {
+      instances.delete(inst.key);
+      return;
+    }
+    setTimeout(() => {
+      if (inst.users.size === 0 && instances.get(inst.key) === inst) instances.delete(inst.key);
+    }, ORPHAN_KEEP_MS).unref();
   };
 
   return {
@@ -157,7 +171,7 @@ export function createLimitsHost(kinds: LimitKind[], logger?: Logger): LimitsHos
             } else if (op.op === 'close') {
               const inst = mine.get(op.inst);
               mine.delete(op.inst);
-              if (inst !== undefined) leave(source, inst);
+              if (inst !== undefined) leave(source, inst, false);
             }
           } catch (err) {
             logger?.error({ err, op: op.op }, 'shared limit operation failed');
@@ -171,7 +185,7 @@ export function createLimitsHost(kinds: LimitKind[], logger?: Logger): LimitsHos
         workers.delete(source);
         for (const inst of new Set(mine.values())) {
           inst.users.set(source, 1);
-          leave(source, inst);
+          leave(source, inst, true);
         }
         mine.clear();
       });

@@ -121,14 +121,20 @@ if (cluster.isPrimary) {
     return { p50: times[Math.floor(N / 2)], p99: times[Math.floor(N * 0.99)] };
   };
 
+  /** calls per second with INFLIGHT in flight, and this worker's CPU microseconds per call */
   const concurrent = async (call) => {
     const t = process.hrtime.bigint();
+    const c = process.cpuUsage();
     let left = N;
     const lane = async () => {
       while (left-- > 0) await call();
     };
     await Promise.all(Array.from({ length: INFLIGHT }, lane));
-    return N / (Number(process.hrtime.bigint() - t) / 1e9);
+    const used = process.cpuUsage(c);
+    return {
+      rate: N / (Number(process.hrtime.bigint() - t) / 1e9),
+      cpu: (used.user + used.system) / N,
+    };
   };
 
   const lines = [
@@ -136,7 +142,7 @@ if (cluster.isPrimary) {
   ];
   const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const cases = Object.entries(channels).flatMap(([name, send]) =>
-    [false, true].map((batched) => ({ name, send, batched, p50: [], p99: [], rate: [] })),
+    [false, true].map((batched) => ({ name, send, batched, p50: [], p99: [], rate: [], cpu: [] })),
   );
   // rounds interleave the cases so that a noisy moment on a shared machine hits them all
   for (let r = 0; r < ROUNDS; r++) {
@@ -144,14 +150,17 @@ if (cluster.isPrimary) {
       const s = await sequential(caller(c.send, c.batched));
       c.p50.push(s.p50);
       c.p99.push(s.p99);
-      c.rate.push(await concurrent(caller(c.send, c.batched)));
+      const { rate, cpu } = await concurrent(caller(c.send, c.batched));
+      c.rate.push(rate);
+      c.cpu.push(cpu);
     }
   }
   for (const c of cases)
     lines.push(
       `${c.name.padEnd(12)} ${c.batched ? 'batched  ' : 'per call '} ` +
         `round trip p50 ${med(c.p50).toFixed(1)} us, p99 ${med(c.p99).toFixed(1)} us; ` +
-        `${INFLIGHT} in flight: ${Math.round(med(c.rate))} calls/s`,
+        `${INFLIGHT} in flight: ${Math.round(med(c.rate))} calls/s, ` +
+        `worker CPU ${med(c.cpu).toFixed(2)} us per call`,
     );
   process.send({ type: 'result', text: lines.join('\n') });
   sock.end();

@@ -210,7 +210,7 @@ describe.each([2, 4])('limits with --workers=%i', (workers) => {
     expect(after).toEqual(Array<number>(2 * workers).fill(503));
   });
 
-  it('frees the slots of a worker that dies', async () => {
+  it('frees the slots of a worker that dies and keeps the rest of the state', async () => {
     const first = [send(port, 'ifr.test'), send(port, 'ifr.test')];
     await eventually(() => expect(held.open.size).toBe(AMOUNT), { timeoutMs: 10_000 });
     const victims = workersOf(p);
@@ -223,6 +223,10 @@ describe.each([2, 4])('limits with --workers=%i', (workers) => {
     await eventually(() => expect(held.open.size).toBe(AMOUNT), { timeoutMs: 10_000 });
     held.releaseAll();
     expect(await Promise.all(again)).toEqual([200, 200]);
+    // the rest of the state outlives the crash: the circuit opened above is still open
+    const circuit: number[] = [];
+    for (let i = 0; i < 2 * workers; i++) circuit.push(await send(port, 'cb.test'));
+    expect(circuit).toEqual(Array<number>(2 * workers).fill(503));
   }, 40_000);
 
   it('fails closed (503) in bounded time when the primary does not answer', async () => {
