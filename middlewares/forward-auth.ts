@@ -22,6 +22,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { ConfigElementError } from '../src/errors.js';
 import { requestHasBody, type RequestContext } from '../src/server/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
+import { writeUpstreamHead } from '../src/proxy/response-head.js';
 import { appendTraceContext, connectionTokens } from '../src/proxy/headers.js';
 import { stableKey } from '../src/routing/state.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
@@ -366,6 +367,8 @@ export const forwardAuth: MiddlewareDefinition = {
       const tokens = connectionTokens(h.connection);
       const out: string[] = [];
       for (const name in h) {
+        // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers upstream
+        if (name.charCodeAt(0) === 0x3a) continue;
         if (REQUEST_SKIP.has(name) || FORWARDED.has(name)) continue;
         if (tokens !== null && tokens.has(name)) continue;
         if (requestAllow !== undefined && !requestAllow.has(name)) continue;
@@ -417,7 +420,16 @@ export const forwardAuth: MiddlewareDefinition = {
         }
       }
       out.push('content-length', String(body.length));
-      ctx.writer.writeHead(res.statusCode, undefined, out);
+      // the auth server's answer is upstream input: a head Node refuses is a 502, never a throw
+      const refused = writeUpstreamHead(ctx, res.statusCode, out, false);
+      if (refused !== null) {
+        build.logger.debug(
+          { reason: refused },
+          'forwardAuth: unusable response from the auth server',
+        );
+        sendStatus(ctx.writer, 502);
+        return;
+      }
       ctx.writer.end(body);
     };
 

@@ -121,6 +121,7 @@ export function writeUpstreamHead(
   ctx: RequestContext,
   status: number,
   headers: string[],
+  runHooks = true,
 ): string | null {
   let list = status === 204 || status === 304 ? withoutContentLength(headers) : headers;
   const h2 = ctx.req.httpVersionMajor === 2;
@@ -128,7 +129,7 @@ export function writeUpstreamHead(
   // retry below: HTTP/2's rules are applied up front then
   if (h2 && ctx.writer !== (ctx.res as unknown)) list = h2SafeHeaders(list);
   try {
-    const hooks = ctx.responseHeaderHooks;
+    const hooks = runHooks ? ctx.responseHeaderHooks : undefined;
     if (hooks !== undefined) for (const hook of hooks) hook(ctx, status, list);
     ctx.writer.writeHead(status, undefined, list);
     return null;
