@@ -545,7 +545,8 @@ export const circuitBreaker: MiddlewareDefinition = {
           const copy = perRouter(
             (router) =>
               new ReportingBreaker(t.fallbackMs, t.recoveryMs, (status, netError, latencyMs) =>
-                handle.tell([router, status, netError ? 1 : 0, latencyMs]),
+                // droppable: while the primary is stuck the circuit fails open anyway
+                handle.tell([router, status, netError ? 1 : 0, latencyMs], true),
               ),
           );
           const handle = shared.open(circuitBreakerKind.kind, stateKey, o, (data) => {

@@ -145,8 +145,17 @@ export const inFlightReq: MiddlewareDefinition = {
             }
             granted = true;
             // the client left while the primary answered: give the slot straight back
-            if (closed) limit.tell(key);
-            else next(ctx);
+            if (closed) {
+              limit.tell(key);
+              return;
+            }
+            // resumed from an IPC answer: outside the entrypoint's try/catch
+            try {
+              next(ctx);
+            } catch (err) {
+              build.logger.error({ err, router: ctx.routerName }, 'request handler failed');
+              sendStatus(ctx.writer, 500);
+            }
           },
           (late) => giveBack(late, key),
         );

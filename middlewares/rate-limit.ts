@@ -177,6 +177,16 @@ export const rateLimit: MiddlewareDefinition = {
     };
     const stateKey = `rateLimit:${build.name}:${stableKey(o)}`;
 
+    // a request resumed from a timer or an IPC answer is outside the entrypoint's try/catch
+    const resume = (ctx: RequestContext, next: Handler): void => {
+      try {
+        next(ctx);
+      } catch (err) {
+        build.logger.error({ err, router: ctx.routerName }, 'request handler failed');
+        sendStatus(ctx.writer, 500);
+      }
+    };
+
     /** what the bucket said: go on now, after a wait, or 429 */
     const apply = (ctx: RequestContext, next: Handler, wait: number): void => {
       if (wait === 0) {
@@ -192,7 +202,7 @@ export const rateLimit: MiddlewareDefinition = {
       }
       setTimeout(() => {
         if (ctx.res.destroyed || ctx.clientGone) return;
-        next(ctx);
+        resume(ctx, next);
       }, wait);
     };
 
@@ -212,7 +222,8 @@ export const rateLimit: MiddlewareDefinition = {
           }
           // the client left while the primary answered: nothing to serve
           if (ctx.res.destroyed || ctx.clientGone) return;
-          apply(ctx, next, wait);
+          if (wait === 0) resume(ctx, next);
+          else apply(ctx, next, wait);
         });
       };
     }

@@ -20,7 +20,10 @@
  * made when the channel is closed, is answered with LimitsUnavailableError;
  * the middleware decides what that means (rateLimit and inFlightReq fail
  * closed). An answer that comes after its deadline goes to the call's `late`
- * handler, so a slot granted too late is given back.
+ * handler, so a slot granted too late is given back. Memory stays bounded
+ * while the primary is stuck: past MAX_OUTSTANDING unanswered calls a call
+ * fails at once without being sent, and reports that may be lost (breaker
+ * outcomes) are dropped while MAX_UNSENT messages wait to be written.
  *
  * With `--workers=0` nothing here is used: `sharedLimits()` is undefined and
  * the middlewares keep their state in process, with no IPC.
@@ -33,8 +36,10 @@ import { PorticoError } from '../errors.js';
 export const LIMITS_TIMEOUT_MS = 1000;
 /** how long the state of a limit whose workers all died waits for their replacements */
 const ORPHAN_KEEP_MS = 60_000;
-/** calls whose late answer is still awaited (their slots are given back when it comes) */
-const MAX_LATE = 65536;
+/** calls sent and not answered yet (in time or late) beyond which a call fails without being sent */
+const MAX_OUTSTANDING = 10_000;
+/** operations handed to the IPC channel and not written yet beyond which droppable reports are dropped */
+const MAX_UNSENT = 10_000;
 
 type Op =
   | { op: 'open'; inst: number; kind: string; key: string; params: unknown }
@@ -211,8 +216,8 @@ export type Answer = (value: unknown, err?: LimitsUnavailableError) => void;
 export interface SharedHandle {
   /** asks the primary; `answer` runs once, with the value or an error; `late` gets an answer after the deadline */
   call(data: unknown, answer: Answer, late?: (value: unknown) => void): void;
-  /** reports to the primary (fire and forget) */
-  tell(data: unknown): void;
+  /** reports to the primary (fire and forget); a `droppable` report is dropped while the channel is backed up */
+  tell(data: unknown, droppable?: boolean): void;
   /** this worker no longer uses the limit */
   close(): void;
 }
@@ -242,7 +247,10 @@ export function startLimitsClient(): LimitsClient {
   let nextCall = 0;
   let queue: Op[] = [];
   const pending = new Map<number, Pending>();
-  const late = new Map<number, (value: unknown) => void>();
+  /** calls that timed out, whose answer may still come: their late handler, if any */
+  const overdue = new Map<number, ((value: unknown) => void) | undefined>();
+  /** operations given to process.send and not yet written */
+  let unsent = 0;
   const events = new Map<string, (data: unknown) => void>();
   let sweepTimer: NodeJS.Timeout | undefined;
 
@@ -267,7 +275,9 @@ export function startLimitsClient(): LimitsClient {
       failCalls('the cluster primary is gone');
       return;
     }
+    unsent += ops.length;
     process.send({ type: 'limits', ops } satisfies ToPrimary, undefined, {}, (err) => {
+      unsent -= ops.length;
       if (err) failCalls(`cannot reach the cluster primary: ${err.message}`);
     });
   };
@@ -284,10 +294,7 @@ export function startLimitsClient(): LimitsClient {
     for (const [id, p] of pending) {
       if (now - p.at < LIMITS_TIMEOUT_MS) break;
       pending.delete(id);
-      if (p.late !== undefined) {
-        if (late.size >= MAX_LATE) late.delete(late.keys().next().value!);
-        late.set(id, p.late);
-      }
+      overdue.set(id, p.late);
       fail(p, `the cluster primary did not answer within ${LIMITS_TIMEOUT_MS}ms`);
     }
     armSweep();
@@ -308,9 +315,9 @@ export function startLimitsClient(): LimitsClient {
           else p.answer(value);
           continue;
         }
-        const l = late.get(id);
-        late.delete(id);
-        if (l !== undefined && value !== null) l(value);
+        const late = overdue.get(id);
+        overdue.delete(id);
+        if (late !== undefined && value !== null) late(value);
       }
     } else if (msg?.type === 'limits-event') {
       events.get(msg.key)?.(msg.data);
@@ -326,12 +333,21 @@ export function startLimitsClient(): LimitsClient {
       let closed = false;
       return {
         call(data, answer, onLate) {
+          if (pending.size + overdue.size >= MAX_OUTSTANDING) {
+            process.nextTick(
+              answer,
+              undefined,
+              new LimitsUnavailableError('too many calls unanswered by the cluster primary'),
+            );
+            return;
+          }
           const call = ++nextCall;
           pending.set(call, { at: performance.now(), answer, late: onLate });
           armSweep();
           enqueue({ op: 'call', inst, call, data });
         },
-        tell(data) {
+        tell(data, droppable = false) {
+          if (droppable && unsent + queue.length >= MAX_UNSENT) return;
           enqueue({ op: 'tell', inst, data });
         },
         close() {
@@ -347,7 +363,7 @@ export function startLimitsClient(): LimitsClient {
       if (sweepTimer !== undefined) clearTimeout(sweepTimer);
       for (const p of pending.values()) fail(p, 'the worker is stopping');
       pending.clear();
-      late.clear();
+      overdue.clear();
       if (installed === client) installed = undefined;
     },
   };
