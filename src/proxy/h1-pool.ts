@@ -32,6 +32,7 @@
  * waits for another's connection; the only wait is the dial, bounded by
  * dialTimeout.
  */
+import { Http2ServerRequest } from 'node:http2';
 import { createRequire } from 'node:module';
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
@@ -286,6 +287,18 @@ function replayable(req: H1Request): boolean {
   return false;
 }
 
+/**
+ * The client's body broke off before it was all read: destroyed before its
+ * end, or an HTTP/2 request whose stream the client reset. Node's HTTP/2
+ * compatibility layer ends such a request's body ('close', then 'end') as if
+ * it were complete, so a body picked up after the reset (a middleware in
+ * between, the dispatch deferral) would otherwise look whole (issue 11, item 1).
+ */
+export function bodyAborted(body: Readable): boolean {
+  if (body.destroyed && !body.readableEnded) return true;
+  return body instanceof Http2ServerRequest && body.aborted;
+}
+
 /** Go's transport gives up after 5 interim (1xx) responses to one request ("too many 1xx informational responses"). */
 export const MAX_INTERIM_RESPONSES = 5;
 
@@ -518,6 +531,10 @@ class NativeConnection implements PoolConnection {
       if (!ok) body.pause();
     };
     const onEnd = (): void => {
+      if (bodyAborted(body)) {
+        onError();
+        return;
+      }
       if (!chunked && sent !== declared) {
         broken(
           new UpstreamError(
@@ -812,7 +829,7 @@ export class H1Pool {
       return;
     }
     const body = p.req.body;
-    if (body !== null && !Buffer.isBuffer(body) && body.destroyed && !body.readableEnded) {
+    if (body !== null && !Buffer.isBuffer(body) && bodyAborted(body)) {
       // the client's parser rejected the body's framing, or the client left: not a byte goes upstream
       this.fail(p, new UpstreamError('client request body broke off', REQUEST_BODY_ABORTED));
       return;

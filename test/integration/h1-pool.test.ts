@@ -831,6 +831,74 @@ describe.each(['native', 'undici'] as const)('%s connections', (client) => {
       ]);
     });
 
+    /**
+     * An HTTP/2 server whose requests are handed to the pool only once the
+     * client's RST_STREAM has been processed (as a slow middleware would), by
+     * a caller that does not abort: the client itself must see the reset.
+     */
+    async function resetH2Body(
+      headers: http2.OutgoingHttpHeaders,
+    ): Promise<http2.Http2ServerRequest> {
+      const server = http2.createServer();
+      const arrived = new Promise<http2.Http2ServerRequest>((resolve) =>
+        server.on('request', (req: http2.Http2ServerRequest) => {
+          req.on('close', () => resolve(req));
+        }),
+      );
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const session = http2.connect(
+        `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+      );
+      session.on('error', () => undefined);
+      cleanups.push(
+        () =>
+          new Promise<void>((r) => {
+            session.destroy();
+            server.close(() => r());
+          }),
+      );
+      const s = session.request(
+        { ':method': 'POST', ':path': '/', ...headers },
+        { endStream: false },
+      );
+      s.on('error', () => undefined);
+      s.write('0123456789', () => s.close(http2.constants.NGHTTP2_CANCEL));
+      return arrived;
+    }
+
+    it.each([
+      ['with a content-length', { 'content-length': '33' }],
+      ['without one (chunked upstream)', {}],
+    ])(
+      'h2: a request reset before it went upstream (%s) never reaches it as a whole request',
+      async (_label, headers) => {
+        const u = await framingUpstream(100);
+        const p = pool(u);
+        const req = await resetH2Body(headers);
+        const declared = (headers as Record<string, string>)['content-length'];
+        const first = failure(
+          send(p, {
+            method: 'POST',
+            path: '/upload',
+            headers: ['host', 'x.test', ...(declared ? ['content-length', declared] : [])],
+            body: req,
+          }),
+        );
+        expect([REQUEST_BODY_ABORTED, REQUEST_BODY_LENGTH]).toContain((await first).code);
+        const smuggled = 'GET /admin-secret HTTP/1.1\r\nhost: x\r\n\r\n';
+        const second = await send(p, {
+          method: 'POST',
+          path: '/public',
+          headers: ['host', 'x.test'],
+          body: Buffer.from('x'.repeat(23) + smuggled),
+        });
+        expect(second.body).toBe('answer');
+        expect(u.requests.map((q) => q.line)).not.toContain('GET /admin-secret HTTP/1.1');
+        expect(u.received.join('')).not.toMatch(/0123456789\r\n0\r\n\r\n/);
+        expect(u.requests.at(-1)!.line).toBe('POST /public HTTP/1.1');
+      },
+    );
+
     it('h2: a stream reset short of its content-length never lets the next stream complete it', async () => {
       const u = await framingUpstream(150);
       const pems = await selfsigned.generate([{ name: 'commonName', value: 'secure.test' }], {
