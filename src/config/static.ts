@@ -1160,12 +1160,14 @@ function applyFlags(store: Store, argv: string[]): void {
 // Environment
 
 const ENV_PREFIX = 'PORTICO_';
+/** process-level switches that are not static options (PORTICO_H1_CLIENT: src/proxy/h1-pool.ts) */
+const ENV_NOT_OPTIONS = new Set(['PORTICO_H1_CLIENT']);
 
 function applyEnv(store: Store, env: NodeJS.ProcessEnv): void {
   const source: Source = { kind: 'env' };
   // sorted, so that which of two conflicting variables wins does not depend on the environment's order
   for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith(ENV_PREFIX)) continue;
+    if (!name.startsWith(ENV_PREFIX) || ENV_NOT_OPTIONS.has(name)) continue;
     const value = env[name];
     const segments = name.slice(ENV_PREFIX.length).toLowerCase().split('_');
     const result = resolveSegments(segments, true);

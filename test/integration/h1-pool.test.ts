@@ -32,6 +32,7 @@ import {
   type H1PoolOptions,
   type H1Request,
 } from '../../src/proxy/h1-pool.js';
+import { loadStaticConfig } from '../../src/config/static.js';
 import { createH1Pool, transportKey, type TransportSettings } from '../../src/proxy/transport.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/http.js';
@@ -223,6 +224,16 @@ describe('choosing the client', () => {
   it("accepts this Node's binding, unless PORTICO_H1_CLIENT=undici", () => {
     expect(h1ClientKind({})).toBe('native');
     expect(h1ClientKind({ PORTICO_H1_CLIENT: 'undici' })).toBe('undici');
+  });
+
+  it('PORTICO_H1_CLIENT is not read as a static option (Portico still starts with it set)', () => {
+    const load = (): unknown =>
+      loadStaticConfig({
+        argv: ['--entryPoints.web.address=127.0.0.1:0'],
+        env: { PORTICO_H1_CLIENT: 'undici' },
+        cwd: process.cwd(),
+      });
+    expect(load).not.toThrow();
   });
 
   it('builds the pools of the router with the client PORTICO_H1_CLIENT names', () => {
