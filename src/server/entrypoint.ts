@@ -60,6 +60,9 @@ export function createTrustCheck(ep: EntryPointConfig): (ip: string) => boolean 
 
 const kTrusted = Symbol('portico.trusted');
 type TrustedSocket = Socket & { [kTrusted]?: boolean };
+/** set on a connection once a refusal with "connection: close" was sent on it */
+const kClosing = Symbol('portico.closing');
+type ClosingSocket = Socket & { [kClosing]?: boolean };
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/i;
 
@@ -461,8 +464,10 @@ export function createEntryPoint(opts: {
   };
 
   /** a refusal before routing: the connection is closed after it, as framing may be in doubt */
-  const refuse = (res: ServerResponse, status: number): void => {
+  const refuse = (req: IncomingMessage, res: ServerResponse, status: number): void => {
     res.shouldKeepAlive = false;
+    // HTTP/2 closes only the stream, and its socket is the whole session's
+    if (req.httpVersionMajor === 1) (req.socket as ClosingSocket)[kClosing] = true;
     sendStatus(res, status);
   };
 
@@ -471,27 +476,31 @@ export function createEntryPoint(opts: {
     res: ServerResponse,
     upgrade?: { socket: Duplex; head: Buffer },
   ): void => {
+    // RFC 9112 §9.6: after a response with "close", no further request on that connection is
+    // processed. Node has already parsed (and emits) requests pipelined behind a refused one: they
+    // are left unanswered, and the connection closes once the refusal is out.
+    if ((req.socket as ClosingSocket | null)?.[kClosing] === true) return;
     const table = opts.holder.current;
     // HTTP/0.9 ("GET /" with no version) has no headers and no framing: never forward it
     // (HTTP/2 arrives only on TLS entrypoints, negotiated by ALPN)
     if (req.httpVersionMajor !== 1 && !(req.httpVersionMajor === 2 && tlsTerminating)) {
-      refuse(res, 400);
+      refuse(req, res, 400);
       return;
     }
     const te = req.headers['transfer-encoding'];
     if (te !== undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 0) {
       // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (chunked is 1.1 only):
       // answer and close, as the body's end cannot be known
-      refuse(res, 400);
+      refuse(req, res, 400);
       return;
     }
     if (unsupportedTransferEncoding(te)) {
       // Node accepts "gzip, chunked"; dropping the hop-by-hop header would hand the upstream a body it cannot read
-      refuse(res, 501);
+      refuse(req, res, 501);
       return;
     }
     if (hasDuplicateHost(req.rawHeaders)) {
-      refuse(res, 400);
+      refuse(req, res, 400);
       return;
     }
     // HTTP/2 carries the host in :authority (browsers send no Host header)
@@ -500,7 +509,7 @@ export function createEntryPoint(opts: {
     if (url.charCodeAt(0) !== 0x2f) {
       const abs = splitAbsolute(url);
       if (abs === null) {
-        refuse(res, 400);
+        refuse(req, res, 400);
         return;
       }
       rawHost = abs.host;
@@ -509,7 +518,7 @@ export function createEntryPoint(opts: {
     // HTTP/1.1 without Host never gets here (requireHostHeader); an HTTP/2 request needs
     // :authority or Host too (RFC 9113 §8.3.1), or routing by Host would see an empty one
     if (!validHost(rawHost) || (rawHost === '' && req.httpVersionMajor === 2)) {
-      refuse(res, 400);
+      refuse(req, res, 400);
       return;
     }
     let path: string;

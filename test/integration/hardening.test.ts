@@ -599,6 +599,38 @@ describe('pipelining and smuggling', () => {
     expect(u.arrivals).toEqual(['GET /one']);
   });
 
+  it.each([
+    [
+      '501 (Transfer-Encoding: gzip, chunked)',
+      `POST /a HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
+      501,
+    ],
+    ['400 (two Host headers)', `GET /a HTTP/1.1\r\n${H}${H}\r\n`, 400],
+    [
+      '400 (HTTP/1.0 with chunked)',
+      `POST /a HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      400,
+    ],
+  ])(
+    'requests pipelined after a refusal with %s are not processed (RFC 9112 §9.6)',
+    async (_name, first, status) => {
+      const u = await upstream();
+      for (const secure of [false, true]) {
+        const r = await router(simpleRoute([u.url]), {
+          flags: secure ? ['--entryPoints.web.http.tls'] : [],
+        });
+        // one write: Node parses both before the first answer is out
+        const res = await raw(r.port, `${first}GET /next HTTP/1.1\r\n${H}\r\n`, { tls: secure });
+        expect(
+          res.responses.map((x) => x.status),
+          res.raw,
+        ).toEqual([status]);
+        expect(res.closed).toBe(true);
+      }
+      await expectUntouched(u);
+    },
+  );
+
   it('a keep-alive connection carries several well-framed requests in order', async () => {
     const u = await upstream();
     const r = await router(simpleRoute([u.url]));
