@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { isMap, isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { DynamicConfig, ElementError } from '../../src/config/dynamic.js';
 import type { ElementOrigin } from '../../src/config/provider.js';
 
@@ -145,6 +145,37 @@ function elementLines(doc: Document, lc: LineCounter): Record<string, number> {
   return lines;
 }
 
+/**
+ * The offset of the first repeated map key, in the order yaml's own check
+ * would report it (a pair's key, then the key against its map, then the
+ * value). That check (`uniqueKeys`) compares each key with every earlier key
+ * of its map: a file of 50,000 routers took over a minute to parse (issue 11).
+ * A Set per map makes it linear; scalar keys are equal when their values are
+ * (===, as yaml compares them; merge keys `<<` are distinct symbols).
+ */
+function firstDuplicateKey(node: unknown): number | undefined {
+  if (isMap(node)) {
+    const seen = new Set<unknown>();
+    for (const pair of node.items) {
+      const inKey = firstDuplicateKey(pair.key);
+      if (inKey !== undefined) return inKey;
+      if (isScalar(pair.key)) {
+        const v = pair.key.value;
+        if (seen.has(v) && !Number.isNaN(v)) return pair.key.range?.[0] ?? 0;
+        seen.add(v);
+      }
+      const inValue = firstDuplicateKey(pair.value);
+      if (inValue !== undefined) return inValue;
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) {
+      const inItem = firstDuplicateKey(item);
+      if (inItem !== undefined) return inItem;
+    }
+  }
+  return undefined;
+}
+
 function failed(file: string, text: string, offset: number, reason: string): ParsedFile {
   const { line, col } = positionOf(text, offset);
   return {
@@ -198,20 +229,37 @@ export function parseDynamicText(file: string, text: string, format?: FileFormat
       return result;
     }
     // JSON is YAML, so the YAML tree gives element lines; a mismatch only costs the lines
-    const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
+    // (JSON.parse took the last of repeated keys already: no quadratic duplicate check here)
+    const docs = parseAllDocuments(text, {
+      lineCounter: lc,
+      prettyErrors: false,
+      uniqueKeys: false,
+    });
     if (Array.isArray(docs) && docs[0] && docs[0].errors.length === 0) doc = docs[0];
   } else {
     const docs = parseAllDocuments(text, {
       lineCounter: lc,
       prettyErrors: false,
       merge: true,
-      uniqueKeys: true,
+      // repeated keys are still an error, found in linear time below (firstDuplicateKey)
+      uniqueKeys: false,
     });
     const list = Array.isArray(docs) ? docs : [];
     doc = list[0];
     const firstError = list.flatMap((d) => d.errors)[0];
     if (firstError) {
       const result = failed(file, text, firstError.pos[0], firstError.message);
+      result.errors.push(...warnings);
+      return result;
+    }
+    let duplicate: number | undefined;
+    for (const d of list) {
+      duplicate = firstDuplicateKey(d.contents);
+      if (duplicate !== undefined) break;
+    }
+    if (duplicate !== undefined) {
+      // yaml's own wording for it
+      const result = failed(file, text, duplicate, 'map keys must be unique');
       result.errors.push(...warnings);
       return result;
     }

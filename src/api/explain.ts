@@ -19,7 +19,7 @@ import { PorticoError } from '../errors.js';
 import { parseRule, type RuleMatcherNode, type RuleNode } from '../rules/index.js';
 // the compiler's own leaf builder: each part of a rule is judged exactly as it is compiled
 import { compileMatcherCall } from '../rules/matchers.js';
-import { byPriority, type CompiledRoute, type RoutingTable } from '../routing/table.js';
+import { byPriority, routesFor, type CompiledRoute, type RoutingTable } from '../routing/table.js';
 import { canonicalHost, RequestContext } from '../server/context.js';
 import {
   createTrustCheck,
@@ -544,8 +544,8 @@ function routeAndExplain(
   ep: EntryPointConfig,
   result: ExplainResult,
 ): void {
-  // the same lookup as findRoute: the host's list when the host is indexed, else the any-host list
-  const lookup = new Set((routes.byHost.get(ctx.host) ?? routes.any).map((r) => r.name));
+  // the routes findRoute tries: the host's and the any-host ones when the host is indexed, else the any-host ones
+  const lookup = new Set(routesFor(routes, ctx.host).map((r) => r.name));
   result.notes.push(lookupNote(routes, ctx.host));
   for (const route of allRoutes(routes)) {
     const c = candidateFor(table, route, lookup.has(route.name), ctx);

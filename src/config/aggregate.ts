@@ -13,6 +13,7 @@ import type {
   ServiceConfig,
 } from './dynamic.js';
 import type { ProviderSnapshot } from './provider.js';
+import { setKey } from './objects.js';
 import { stableKey } from '../routing/state.js';
 import { validateDynamic } from './validate.js';
 
@@ -142,7 +143,8 @@ export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedCon
     for (const [name, o] of Object.entries(snap.config.tls?.options ?? {})) {
       const q = qualifyTlsOptions(name, raw.provider);
       if (q === 'default') defaultOptionsFrom.push(raw.provider);
-      tls.options = { ...tls.options, [q]: o };
+      // one object, added to: a copy per option would be quadratic in the number of options
+      setKey((tls.options ??= {}) as Record<string, unknown>, q, o);
     }
     if (snap.config.tls?.stores) tls.stores = { ...tls.stores, ...snap.config.tls.stores };
     errors.push(...snap.errors);

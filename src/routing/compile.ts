@@ -500,17 +500,12 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     }
   }
 
+  // each list once: findRoute walks a host's list and the any-host list together (issue 11:
+  // merging them here cost hosts × catch-alls)
   const entryPoints = new Map<string, EntryPointRoutes>();
   for (const [ep, slot] of perEntryPoint) {
-    const any = slot.any.sort(byPriority);
-    const byHost = new Map<string, CompiledRoute[]>();
-    for (const [host, list] of slot.exact) {
-      byHost.set(
-        host,
-        any.length === 0 ? list.sort(byPriority) : list.concat(any).sort(byPriority),
-      );
-    }
-    entryPoints.set(ep, { byHost, any });
+    for (const list of slot.exact.values()) list.sort(byPriority);
+    entryPoints.set(ep, { byHost: slot.exact, any: slot.any.sort(byPriority) });
   }
 
   let certificates;

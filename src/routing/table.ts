@@ -1,8 +1,11 @@
 /*
  * The immutable routing table and its lookup. Per entrypoint, routers whose
  * rule pins an exact host are found through a Map (so 10,000 host routes cost
- * what 10 do); the routers that can match any host are merged into every
- * host's list by priority, and form the fallback list for unknown hosts.
+ * what 10 do); the routers that can match any host form one list. A request
+ * for an indexed host walks its host's list and the any-host list together,
+ * in priority order, as if they were one list. (They used to be merged into
+ * every host's list when the table was built: hosts × catch-alls entries, so
+ * 50,000 host routers and 1,000 path-only ones made 50 million, issue 11.)
  */
 import type { Handler, RequestContext } from '../server/context.js';
 import type { ElementError } from '../config/dynamic.js';
@@ -18,7 +21,9 @@ export interface CompiledRoute {
 }
 
 export interface EntryPointRoutes {
+  /** exact host → the routers naming it, by priority (the any-host routers are not repeated here) */
   byHost: Map<string, CompiledRoute[]>;
+  /** the routers that can match any host, by priority */
   any: CompiledRoute[];
 }
 
@@ -74,12 +79,35 @@ export function findRoute(
   routes: EntryPointRoutes,
   ctx: RequestContext,
 ): CompiledRoute | undefined {
-  const list = routes.byHost.get(ctx.host) ?? routes.any;
-  for (let i = 0; i < list.length; i++) {
-    const r = list[i]!;
+  const any = routes.any;
+  const exact = routes.byHost.get(ctx.host);
+  if (exact === undefined) {
+    for (let i = 0; i < any.length; i++) {
+      const r = any[i]!;
+      if (r.matcher(ctx)) return r;
+    }
+    return undefined;
+  }
+  // both lists are sorted by byPriority: take the head that sorts first, as a merged list would
+  let i = 0;
+  let j = 0;
+  while (i < exact.length || j < any.length) {
+    const r =
+      j === any.length || (i < exact.length && byPriority(exact[i]!, any[j]!) <= 0)
+        ? exact[i++]!
+        : any[j++]!;
     if (r.matcher(ctx)) return r;
   }
   return undefined;
+}
+
+/** The routes a request for `host` tries, in order (findRoute's walk as a list, for explain). */
+export function routesFor(
+  routes: { byHost: ReadonlyMap<string, CompiledRoute[]>; any: CompiledRoute[] },
+  host: string,
+): CompiledRoute[] {
+  const exact = routes.byHost.get(host);
+  return exact === undefined ? routes.any : exact.concat(routes.any).sort(byPriority);
 }
 
 /** Descending priority; ties broken by name so that every worker orders alike. */

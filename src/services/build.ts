@@ -6,7 +6,7 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { request as undiciRequest } from 'undici';
+import { request as undiciRequest, type Pool } from 'undici';
 import { requestHasBody, type Handler, type RequestContext } from '../server/context.js';
 import type {
   FailoverConfig,
@@ -132,10 +132,12 @@ function parseServer(
     return { kind: 'h2c', url: raw.url, origin, hostPort: u.host, basePath, session, ...info };
   }
   const origin = u.origin;
-  const pool = ctx.state.acquire(
+  // undici's pool carries mirror copies only: it is made on the first copy, not for every
+  // server (each Pool allocates queues up front; 50,000 of them made loading crawl, issue 11)
+  const mirrorPool = ctx.state.acquire(
     `pool:${transport.key}|${origin}`,
-    () => createPool(origin, transport),
-    (p) => void p.close().catch(() => undefined),
+    () => new LazyPool(() => createPool(origin, transport)),
+    (p) => p.close(),
   );
   // requests go through Portico's own HTTP/1.1 client; mirrors through undici's pool
   const h1 = ctx.state.acquire(
@@ -143,7 +145,39 @@ function parseServer(
     () => createH1Pool(origin, transport),
     (p) => void p.close(),
   );
-  return { kind: 'http', url: raw.url, origin, hostPort: u.host, basePath, pool, h1, ...info };
+  return {
+    kind: 'http',
+    url: raw.url,
+    origin,
+    hostPort: u.host,
+    basePath,
+    get pool() {
+      return mirrorPool.get();
+    },
+    h1,
+    ...info,
+  };
+}
+
+/** An undici Pool made when first used; shared through the StateRegistry like the pool itself. */
+class LazyPool {
+  private pool: Pool | undefined;
+  private closed = false;
+  constructor(private readonly create: () => Pool) {}
+
+  get(): Pool {
+    // after close() (the server left the configuration) a late copy is refused, as by a closed Pool
+    if (this.pool === undefined) {
+      this.pool = this.create();
+      if (this.closed) void this.pool.close().catch(() => undefined);
+    }
+    return this.pool;
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.pool?.close().catch(() => undefined);
+  }
 }
 
 function buildLoadBalancer(

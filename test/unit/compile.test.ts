@@ -133,6 +133,56 @@ describe('host index', () => {
   });
 });
 
+describe('host index with routers for any host', () => {
+  // priorities interleave host-pinned and any-host routers; ties go by name, as byPriority orders
+  const table = build({
+    http: {
+      routers: {
+        hostHigh: { rule: 'Host(`x.test`) && PathPrefix(`/a`)', service: 's', priority: 300 },
+        anyMid: { rule: 'PathPrefix(`/a`)', service: 's', priority: 200 },
+        hostLow: { rule: 'Host(`x.test`)', service: 's', priority: 100 },
+        anyLow: { rule: 'PathPrefix(`/`)', service: 's', priority: 50 },
+        m0: { rule: 'Host(`x.test`) && PathPrefix(`/t`)', service: 's', priority: 400 },
+        m1: { rule: 'PathPrefix(`/t`)', service: 's', priority: 400 },
+        n0: { rule: 'PathPrefix(`/u`)', service: 's', priority: 450 },
+        n1: { rule: 'Host(`x.test`) && PathPrefix(`/u`)', service: 's', priority: 450 },
+        yOnly: { rule: 'Host(`y.test`) && PathPrefix(`/a`)', service: 's', priority: 10 },
+      },
+      services: { s: svc },
+    },
+  });
+
+  it.each([
+    [{ host: 'x.test', path: '/a' }, 'hostHigh@file'],
+    [{ host: 'x.test', path: '/b' }, 'hostLow@file'],
+    [{ host: 'y.test', path: '/a' }, 'anyMid@file'],
+    [{ host: 'y.test', path: '/b' }, 'anyLow@file'],
+    [{ host: 'z.test', path: '/a' }, 'anyMid@file'],
+    [{ host: 'x.test', path: '/t' }, 'm0@file'],
+    [{ host: 'y.test', path: '/t' }, 'm1@file'],
+    [{ host: 'x.test', path: '/u' }, 'n0@file'],
+  ])('%j → %s', (target, winner) => {
+    expect(route(table, target)).toBe(winner);
+  });
+
+  it('holds each route once per host it names, not once per host for every catch-all', () => {
+    // issue 11: catch-alls were copied into every host's list, hosts × catch-alls entries
+    const routers: Record<string, { rule: string; service: string }> = {};
+    for (let i = 0; i < 2000; i++)
+      routers[`h${i}`] = { rule: `Host(\`h${i}.test\`)`, service: 's' };
+    for (let i = 0; i < 50; i++)
+      routers[`p${i}`] = { rule: `PathPrefix(\`/p${i}\`)`, service: 's' };
+    const big = build({ http: { routers, services: { s: svc } } });
+    const ep = big.entryPoints.get('web')!;
+    let entries = 0;
+    for (const list of ep.byHost.values()) entries += list.length;
+    expect(entries).toBe(2000);
+    expect(ep.any).toHaveLength(50);
+    expect(route(big, { host: 'h7.test', path: '/p3' })).toBe('p3@file');
+    expect(route(big, { host: 'h7.test', path: '/' })).toBe('h7@file');
+  });
+});
+
 describe('broken elements are left out, the rest serves', () => {
   it.each([
     [
