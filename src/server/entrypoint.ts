@@ -421,9 +421,19 @@ export function createEntryPoint(opts: {
     // GOAWAY: HTTP/2 clients finish their streams and open no new ones
     for (const session of sessions) session.close();
   };
+  // TCP connections of a TLS entrypoint, for the final cut: some are in neither list above
+  // (mid-handshake, or relayed to the ACME TLS-ALPN responder)
+  const sockets = new Set<Socket>();
+  if (tlsTerminating) {
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+  }
   const closeAll = (): void => {
     server.closeAllConnections();
     for (const session of sessions) session.destroy();
+    for (const socket of sockets) socket.destroy();
   };
   if (handshake) {
     handshake.attach(server as unknown as tls.Server);

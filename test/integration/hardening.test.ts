@@ -1162,6 +1162,30 @@ describe('one set of limits on every transport', () => {
     expect(alpn).toBe('http/1.1');
   });
 
+  it('TLS shutdown: HTTP/2 sessions get a GOAWAY, and every connection is cut at the end', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), { flags: tlsFlags('h2') });
+    const c = await connectH2(r.port);
+    scope.defer(() => c.destroy());
+    c.send(headersFrame(1, getRequest('/1')));
+    await c.until(() => c.ended(1), 3000);
+    // a TCP connection that never starts its TLS handshake
+    const silent = net.connect(r.port, '127.0.0.1');
+    silent.on('error', () => undefined);
+    const silentClosed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+    await new Promise((resolve) => silent.once('connect', resolve));
+    await r.router.shutdown(300);
+    await c.until(() => c.closed, 3000);
+    expect(c.goaway?.errorCode).toBe(0);
+    expect(c.closed).toBe(true);
+    // cut with the rest, not left to the handshake timeout (10 s)
+    const cut = await Promise.race([
+      silentClosed.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000)),
+    ]);
+    expect(cut).toBe(true);
+  });
+
   it('h2: the session limits are advertised (Traefik: 250 concurrent streams)', async () => {
     const u = await upstream();
     const r = await router(simpleRoute([u.url]), { flags: tlsFlags('h2') });
