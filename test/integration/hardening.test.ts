@@ -1340,6 +1340,26 @@ describe('underscore spellings of identity headers', () => {
     expect(seen.headers.x_custom_thing).toBe('kept');
   });
 
+  it('over HTTP/2 too', async () => {
+    const u = await upstream();
+    const r = await router(simpleRoute([u.url]), { flags: ['--entryPoints.web.http.tls'] });
+    const c = await connectH2(r.port);
+    scope.defer(() => c.destroy());
+    c.send(
+      headersFrame(1, [
+        ...getRequest('/'),
+        ['x_forwarded_for', '6.6.6.6'],
+        ['x-real_ip', '6.6.6.6'],
+        ['x_custom_thing', 'kept'],
+      ]),
+    );
+    await c.until(() => c.ended(1), 3000);
+    expect(c.status(1)).toBe(200);
+    const seen = u.seen[0]!;
+    expect(JSON.stringify(seen.headers)).not.toContain('6.6.6.6');
+    expect(seen.headers.x_custom_thing).toBe('kept');
+  });
+
   it('a request rule does not see them either', async () => {
     const u = await upstream();
     const r = await router(
