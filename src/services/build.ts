@@ -424,6 +424,15 @@ export const MIRROR_BUFFER_BYTES = 1024 * 1024;
  */
 export const MIRROR_LAG_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Requests whose body a mirroring service is copying as it streams. A
+ * mirroring service behind it (its main service mirrors too) must not read
+ * ahead: the copy being made would see the bytes twice (once read, once put
+ * back) and the stream is paused for main's client to start. It copies the
+ * same chunks alongside instead.
+ */
+const streamingCopies = new WeakSet<RequestContext>();
+
 /** the declared Content-Length, or -1 when the body's size is not known up front */
 function declaredLength(rc: RequestContext): number {
   const cl = rc.req.headers['content-length'];
@@ -520,6 +529,7 @@ function buildMirroring(
       req.off('error', onClose);
       req.off('close', onClose);
     }
+    streamingCopies.add(rc);
     req.on('data', onData);
     // attaching a 'data' listener starts the flow: hold it until main's client reads (it resumes the stream)
     req.pause();
@@ -602,7 +612,7 @@ function buildMirroring(
       }
       const declared = declaredLength(rc);
       if (maxBodySize >= 0 && declared > maxBodySize) tooLarge(rc);
-      else if (declared > readAhead) tee(rc, targets);
+      else if (declared > readAhead || streamingCopies.has(rc)) tee(rc, targets);
       else readFirst(rc, targets);
     },
     mirror(rc, body) {

@@ -676,6 +676,44 @@ describe('mirroring bodies (maxBodySize, mirrorBody)', () => {
     ]);
   });
 
+  it('streams a large body through a mirroring service whose main service mirrors too', async () => {
+    const [main, outer, inner] = await Promise.all([
+      upstream('main'),
+      upstream('outer'),
+      upstream('inner'),
+    ]);
+    const lb = (url: string) => ({ loadBalancer: { servers: [{ url }] } });
+    const r = await router({
+      http: {
+        routers: { r: { rule: 'PathPrefix(`/`)', service: 'outer-m' } },
+        services: {
+          'outer-m': { mirroring: { service: 'inner-m', mirrors: [{ name: 'o', percent: 100 }] } },
+          'inner-m': { mirroring: { service: 'main', mirrors: [{ name: 'i', percent: 100 }] } },
+          main: lb(main.url),
+          o: lb(outer.url),
+          i: lb(inner.url),
+        },
+      },
+    });
+    const part = Buffer.alloc(1024 * 1024, 'n').toString();
+    const body = [part + 'a', part + 'b', part + 'c'];
+    for (const [path, opts] of [
+      ['/chunked', { body }],
+      ['/declared', { body: body.join('') }],
+    ] as const) {
+      const reply = await request(r.url + path, { method: 'POST', ...opts });
+      expect(reply.status).toBe(200);
+    }
+    await eventually(() => {
+      for (const u of [outer, inner]) expect(u.seen).toHaveLength(2);
+    });
+    for (const u of [main, outer, inner])
+      expect(u.seen.map((s) => [s.url, s.body === body.join('')]).sort()).toEqual([
+        ['/chunked', true],
+        ['/declared', true],
+      ]);
+  });
+
   it('aborts the copy of a chunked body that outgrows maxBodySize past what it holds', async () => {
     const main = await upstream('main');
     const aborted: string[] = [];
