@@ -547,7 +547,7 @@ const SCHEMA: Group = group(
         insecureSkipVerify: leaf(BOOL, 'do not verify upstream TLS certificates', 'false'),
         maxIdleConnsPerHost: leaf(
           int(0),
-          'maximum connections per upstream origin (keep-alive pool size; 0 = unlimited)',
+          'idle keep-alive connections kept per upstream origin (0 = 2, as in Go); active ones are not capped',
           String(DEFAULTS.maxIdleConnsPerHost),
         ),
         rootCAs: leaf(
