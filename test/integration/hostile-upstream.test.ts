@@ -20,6 +20,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { startRouter, type TestRouter } from '../helpers/portico.js';
+import { eventually } from '../helpers/eventually.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 /** What the client saw. */
@@ -316,6 +317,8 @@ describe.each(['native', 'undici'] as const)('%s client', (client) => {
       http: {
         routers: {
           hostile: { rule: 'PathPrefix(`/case`)', service: 'hostile' },
+          // the same upstream through the default transport (no responseHeaderTimeout, as Traefik's)
+          stall: { rule: 'PathPrefix(`/stall`)', service: 'stall' },
           good: { rule: 'PathPrefix(`/good`)', service: 'good' },
         },
         services: {
@@ -325,6 +328,7 @@ describe.each(['native', 'undici'] as const)('%s client', (client) => {
               serversTransport: 'slow',
             },
           },
+          stall: { loadBalancer: { servers: [{ url: `http://127.0.0.1:${hostile.port}` }] } },
           good: { loadBalancer: { servers: [{ url: good.url }] } },
         },
         serversTransports: {
@@ -384,6 +388,32 @@ describe.each(['native', 'undici'] as const)('%s client', (client) => {
   it('an upstream that never answers → 504 at responseHeaderTimeout', async () => {
     const o = await hit('/case/no-answer');
     expect(o.status).toBe(504);
+    await stillSound();
+  });
+
+  // issue 11 item 3: maxIdleConnsPerHost (200 by default) used to cap every connection to an origin
+  it('200 requests stalled on an upstream that never answers do not stop a later one', async () => {
+    const held: http.ClientRequest[] = [];
+    for (let i = 0; i < 200; i++) {
+      sent.add('GET /stall/no-answer HTTP/1.1');
+      const req = http.get(r.url + '/stall/no-answer', { agent: false });
+      req.on('error', () => undefined);
+      held.push(req);
+    }
+    try {
+      await eventually(
+        () =>
+          expect(hostile.lines.filter((l) => l === 'GET /stall/no-answer HTTP/1.1')).toHaveLength(
+            200,
+          ),
+        { timeoutMs: 20_000 },
+      );
+      sent.add('GET /stall/plain HTTP/1.1');
+      const later = await fetchOutcome(r.url + '/stall/plain');
+      expect([later.status, later.body]).toEqual([200, 'plain']);
+    } finally {
+      for (const req of held) req.destroy();
+    }
     await stillSound();
   });
 
