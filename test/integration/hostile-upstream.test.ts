@@ -16,9 +16,12 @@
  * (PORTICO_H1_CLIENT=undici): both must give the same outcome.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
+import selfsigned from 'selfsigned';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
+import { freePort } from '../helpers/http.js';
 import { startRouter, type TestRouter } from '../helpers/portico.js';
 import { eventually } from '../helpers/eventually.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -77,6 +80,43 @@ function fetchOutcome(
     req.maxHeadersCount = 0;
     req.on('error', () => done({ status: 0, body: '', complete: false, headers: {} }));
     req.end(opts.body);
+  });
+}
+
+/** The same over HTTP/2 (TLS entrypoint): complete false when the stream was reset or cut. */
+function fetchH2(port: number, path: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const session = http2.connect(`https://127.0.0.1:${port}`, {
+      servername: 'hostile.test',
+      rejectUnauthorized: false,
+    });
+    const done = (o: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.destroy();
+      resolve(o);
+    };
+    const timer = setTimeout(
+      () => done({ status: -1, body: '', complete: false, headers: {} }),
+      DEADLINE_MS,
+    );
+    session.on('error', () => done({ status: 0, body: '', complete: false, headers: {} }));
+    const stream = session.request({ ':path': path, ':authority': 'hostile.test' });
+    let status = 0;
+    let body = '';
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (c: Buffer) => (body += c.toString('latin1')));
+    stream.on('end', () => {
+      // a reset after the head ends the readable side too: only NO_ERROR means complete
+      const complete = stream.rstCode === undefined || stream.rstCode === 0;
+      done({ status, body, complete, headers: {} });
+    });
+    stream.on('error', () => done({ status, body, complete: false, headers: {} }));
+    stream.on('close', () =>
+      done({ status, body, complete: stream.rstCode === 0 && status !== 0, headers: {} }),
+    );
   });
 }
 
@@ -303,6 +343,7 @@ const AFTER_HEAD: Case[] = [
 describe.each(['native', 'undici'] as const)('%s client', (client) => {
   let savedEnv: string | undefined;
   let r: TestRouter;
+  let securePort: number;
   let hostile: HostileUpstream;
   let good: Upstream;
   /** request lines the test sent to the hostile upstream (through the router) */
@@ -336,7 +377,26 @@ describe.each(['native', 'undici'] as const)('%s client', (client) => {
         },
       },
     } as DynamicConfig;
-    r = await startRouter(config);
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'hostile.test' }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'hostile.test' }] }],
+    });
+    securePort = await freePort();
+    config.http!.routers!.secure = {
+      rule: 'PathPrefix(`/case`)',
+      service: 'hostile',
+      entryPoints: ['websecure'],
+      tls: {},
+    };
+    config.tls = { certificates: [{ certFile: pems.cert, keyFile: pems.private }] };
+    r = await startRouter(config, {
+      flags: [
+        `--entryPoints.websecure.address=127.0.0.1:${securePort}`,
+        '--entryPoints.websecure.http.tls',
+      ],
+    });
   });
 
   afterAll(async () => {
@@ -375,6 +435,23 @@ describe.each(['native', 'undici'] as const)('%s client', (client) => {
       // a closed connection, with or without the head: never a clean end, never a hang
       expect(o.status === 0 || o.status === 200).toBe(true);
       expect(o.complete).toBe(false);
+      await stillSound();
+    },
+  );
+
+  it.each([...MALFORMED.slice(0, 4), ...AFTER_HEAD])(
+    'over HTTP/2: $name → $expected',
+    async ({ name, expected }) => {
+      sent.add(`GET /case/${name} HTTP/1.1`);
+      const o = await fetchH2(securePort, `/case/${name}`);
+      if (expected === 'closed') {
+        // the stream is reset (or the head never went out): never a clean end, never a hang
+        expect(o.status === 0 || o.status === 200).toBe(true);
+        expect(o.complete).toBe(false);
+      } else {
+        expect(o.status).toBe(expected);
+        expect(o.complete).toBe(true);
+      }
       await stillSound();
     },
   );
