@@ -19,7 +19,7 @@ import type {
   OutgoingHttpHeaders,
 } from 'node:http2';
 import { requestHasBody, type RequestContext } from '../server/context.js';
-import { relayTrailerList } from './forward.js';
+import { cutResponse, relayTrailerList } from './forward.js';
 import { RESPONSE_HOP_BY_HOP, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
 import { unrelayableHead, writeUpstreamHead } from './response-head.js';
@@ -245,7 +245,7 @@ export function forwardH2c(
     ctx.upstreamError = cause;
     observer?.failure(server, cause);
     if (ctx.writer.headersSent) {
-      ctx.writer.destroy(cause);
+      cutResponse(ctx, cause);
       return;
     }
     sendStatus(ctx.writer, statusForUpstreamError(cause));

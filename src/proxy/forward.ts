@@ -106,11 +106,41 @@ class ForwardHandler implements H1Handler {
     ctx.upstreamError = err;
     this.observer?.failure(this.server, err);
     if (ctx.writer.headersSent) {
-      ctx.writer.destroy(err);
+      cutResponse(ctx, err);
       return;
     }
     sendStatus(ctx.writer, statusForUpstreamError(err));
   }
+}
+
+/**
+ * The upstream failed after the response started: the status cannot change,
+ * so the client must see the response end early. What was relayed goes out
+ * first and then the connection closes (FIN): a chunked body without its last
+ * chunk, or fewer bytes than Content-Length, which every client reads as
+ * truncated. Destroying at once would drop the corked head too (an empty
+ * reply), and destroying with the error would report it as the client's.
+ * Shared with the HTTP/2 forwarder.
+ */
+export function cutResponse(ctx: RequestContext, err: Error): void {
+  const res = ctx.res;
+  if (ctx.req.httpVersionMajor !== 1) {
+    // HTTP/2: a reset with an error code (INTERNAL_ERROR) ends only this stream; without one
+    // (NO_ERROR) a client could take the truncated body for a complete one
+    ctx.writer.destroy(err);
+    return;
+  }
+  const socket = res.socket;
+  if (ctx.writer !== (res as unknown) || socket === null || socket.destroyed) {
+    // a middleware's wrapper may still hold bytes back: the connection goes
+    ctx.writer.destroy();
+    return;
+  }
+  res.shouldKeepAlive = false;
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), 1000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /**

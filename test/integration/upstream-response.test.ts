@@ -15,7 +15,10 @@ import os from 'node:os';
 import path from 'node:path';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRouter, type TestRouter } from '../helpers/portico.js';
+import { pino } from 'pino';
+import { startRouter, testStaticConfig, type TestRouter } from '../helpers/portico.js';
+import { createRouterServer } from '../../src/server/router-server.js';
+import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { freePort, request } from '../helpers/http.js';
 import { runPortico } from '../helpers/process.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -41,6 +44,7 @@ const RESPONSES: Record<string, string> = {
     'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
   '/te-gzip': 'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\nconnection: close\r\n\r\nabc',
   '/h2-connection-header': 'HTTP/1.1 200 OK\r\nhttp2-settings: AAA\r\ncontent-length: 2\r\n\r\nok',
+  '/bad-chunk': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n',
   '/auth-ok': 'HTTP/1.1 200 OK\r\nx-auth-user: alice\r\ncontent-length: 0\r\n\r\n',
   '/auth-deny':
     'HTTP/1.1 401 Unauthorized\r\nhttp2-settings: AAA\r\ncontent-type: text/plain\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nno',
@@ -322,6 +326,42 @@ describe('the real command with two workers', () => {
     } finally {
       await p.stop('SIGKILL');
       await slow.close();
+    }
+  });
+});
+
+describe('an upstream framing error after the head', () => {
+  it('cuts the client connection and is logged as an upstream error, not a client error', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const staticConfig = testStaticConfig();
+    const router = createRouterServer({ staticConfig, logger });
+    const addresses = await router.listen();
+    const merged = mergeSnapshots([
+      {
+        provider: 'file',
+        errors: [],
+        config: {
+          http: {
+            routers: { r: { rule: 'PathPrefix(`/`)', service: 's' } },
+            services: { s: { loadBalancer: { servers: [{ url: up.url }] } } },
+          },
+        },
+      },
+    ]);
+    router.applyConfig(merged.config, merged.errors);
+    try {
+      const reply = await rawGet(addresses.web!.port, '/bad-chunk');
+      // the head went out; the body is cut short and the connection closed (no terminating chunk)
+      expect(reply.statusLine).toBe('HTTP/1.1 200 OK');
+      expect(reply.body).not.toContain('0\r\n\r\n');
+      // the client's socket has closed by now: a client-error record would already be here
+      expect(lines.filter((l) => l.msg === 'client error')).toEqual([]);
+    } finally {
+      await router.shutdown(100);
     }
   });
 });
