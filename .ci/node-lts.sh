@@ -19,6 +19,10 @@ SUITES=(
   test/integration/proxy.test.ts
   test/integration/h1-pool.test.ts
   test/integration/hostile-upstream.test.ts
+  test/integration/hostile-client.test.ts
+  test/integration/upstream-response.test.ts
+  test/integration/crash-guard.test.ts
+  test/integration/regex-redos.test.ts
   test/integration/hardening.test.ts
   test/integration/runtime.test.ts
   test/integration/api.test.ts
