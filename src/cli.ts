@@ -28,6 +28,7 @@ import { compile } from './routing/compile.js';
 import { StateRegistry } from './routing/state.js';
 import { ListenError } from './server/router-server.js';
 import { installCrashGuard } from './server/crash-guard.js';
+import { h1ClientKind } from './proxy/h1-pool.js';
 import { redactLabelValue, redactText } from './config/redact.js';
 import {
   ExplainError,
@@ -231,7 +232,14 @@ async function run(argv: string[]): Promise<void> {
     (e) =>
       `${e.name} → http://${e.host === '' || e.host === '0.0.0.0' ? 'localhost' : e.host}:${e.port}`,
   );
-  logger.info({ entryPoints: web }, 'portico started');
+  const h1Client = h1ClientKind();
+  logger.info({ entryPoints: web, h1Client }, 'portico started');
+  if (h1Client === 'undici' && process.env.PORTICO_H1_CLIENT !== 'undici') {
+    // docs/architecture.md "Node internals": this Node lacks the llhttp binding the fast client uses
+    logger.warn(
+      'the HTTP/1.1 upstream client runs on undici: this Node release has no usable llhttp binding (slower, same behaviour)',
+    );
+  }
   if (sc.quickstart) {
     const ep = Object.values(sc.entryPoints).find((e) => e.name !== 'traefik')!;
     const dash = sc.entryPoints.traefik;

@@ -1,6 +1,8 @@
 /*
- * `portico check` prints every configuration error; the values it quotes go
- * through the same redaction as the API and the logs (src/config/redact.ts).
+ * What the command prints: `portico check` lists every configuration error,
+ * with the values it quotes redacted as in the API and the logs
+ * (src/config/redact.ts); the start-up record names the HTTP/1.1 upstream
+ * client in use (docs/architecture.md, "Node internals").
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,5 +33,22 @@ describe('portico check output', () => {
     expect(p.stdout()).toContain('service s@file (loadBalancer.servers[0].url)');
     expect(p.stdout()).toContain('user:xxxx@');
     expect(p.stdout() + p.stderr()).not.toContain('hunter2pass');
+  });
+});
+
+describe('start-up record', () => {
+  it.each([
+    ['native', {}],
+    ['undici', { PORTICO_H1_CLIENT: 'undici' }],
+  ] as const)('names the HTTP/1.1 upstream client (%s)', async (kind, env) => {
+    const p = runPortico(['--entryPoints.web.address=127.0.0.1:0', '--workers=0'], env);
+    try {
+      const rec = await p.waitForLog((r) => r.msg === 'portico started');
+      expect(rec.h1Client).toBe(kind);
+      // forcing undici is a choice, not a degraded runtime: no warning
+      expect(p.lines.some((r) => String(r.msg).includes('runs on undici'))).toBe(false);
+    } finally {
+      await p.stop();
+    }
   });
 });
