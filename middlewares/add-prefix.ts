@@ -1,5 +1,5 @@
 /* AddPrefix: puts a fixed prefix in front of the path before forwarding. */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 

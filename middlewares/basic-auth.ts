@@ -7,7 +7,7 @@
  * for the same reason). A failed check is never cached.
  */
 import { createHash } from 'node:crypto';
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext } from '../src/server/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { stableKey } from '../src/routing/state.js';

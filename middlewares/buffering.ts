@@ -16,7 +16,7 @@
  *   either order) is supported; a network error is a failure to reach or read
  *   the upstream (ctx.upstreamError), where oxy looks at a 502/504 status.
  */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import {
   requestHasBody,

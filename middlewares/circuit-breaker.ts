@@ -28,7 +28,7 @@
  * it would be without the middleware.
  */
 import { STATUS_CODES } from 'node:http';
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { stableKey } from '../src/routing/state.js';
 import type { RequestContext, ResponseWriter } from '../src/server/context.js';

@@ -23,7 +23,7 @@
  */
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext, ResponseWriter } from '../src/server/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -10,7 +10,7 @@
  * not log everyone out.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext } from '../src/server/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import type { MiddlewareDefinition } from './types.js';

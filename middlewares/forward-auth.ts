@@ -19,7 +19,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { Pool, type Dispatcher } from 'undici';
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import { requestHasBody, type RequestContext } from '../src/server/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { writeUpstreamHead } from '../src/proxy/response-head.js';

@@ -15,7 +15,7 @@
  * the STS value, regexes, lower-cased lookup sets) is computed in the
  * factory; a request only filters the header list once and pushes.
  */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext, ResponseWriter } from '../src/server/context.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';

@@ -10,7 +10,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 
 /** An entry of `users` or of the users file, with the option that holds it (for error messages). */
 export interface UserEntry {

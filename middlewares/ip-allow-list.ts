@@ -5,7 +5,7 @@
  * X-Forwarded-For. Ranges are compiled into a BlockList at build time.
  */
 import { STATUS_CODES } from 'node:http';
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -10,7 +10,7 @@
  * proxies wrote.
  */
 import { BlockList, isIP } from 'node:net';
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext } from '../src/server/context.js';
 import type { OptionsSchema } from './schema.js';
 

@@ -23,7 +23,7 @@
  * not answer in time the request gets 503: a limit that protects an upstream
  * fails closed, as Traefik's Redis limiter answers 500 when Redis fails.
  */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { stableKey } from '../src/routing/state.js';
 import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/limits.js';

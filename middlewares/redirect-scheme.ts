@@ -5,7 +5,7 @@
  * and compared with the target: equal means the request is already where it
  * should be and goes on, anything else is redirected.
  */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { writeRedirect } from './redirect-regex.js';

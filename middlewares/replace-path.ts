@@ -3,7 +3,7 @@
  * had in X-Replaced-Path. The path is written in its escaped (wire) form, as
  * Traefik's `path` option is, so `%2F` stays an encoded slash.
  */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 

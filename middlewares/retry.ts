@@ -28,7 +28,7 @@
  * Backoff is Traefik's: initialInterval, growing by 2^(1/(attempts-1)) per
  * attempt so the last wait is about twice the first, with ±50% jitter.
  */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import { DIAL_TIMEOUT, sendStatus, upstreamRequestWritten } from '../src/proxy/errors.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/server/context.js';
 import type { MiddlewareDefinition } from './types.js';

@@ -5,7 +5,7 @@
  * them) and the docs/dashboard. Values written as text (labels, env) are
  * coerced by type, as Traefik's decoder does.
  */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import { parseGoDuration } from '../src/services/duration.js';
 import { suggest } from '../src/config/validate.js';
 

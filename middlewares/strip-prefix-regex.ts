@@ -4,7 +4,7 @@
  * X-Forwarded-Prefix. As in Traefik, a regex is not anchored: it counts only
  * when its leftmost match is a non-empty prefix of the path.
  */
-import { ConfigElementError } from '../src/errors.js';
+import { ConfigElementError } from '../src/kernel/errors.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

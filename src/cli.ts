@@ -7,7 +7,7 @@ import path from 'node:path';
 import { packageRoot, packageVersion } from './package-info.js';
 import { loadStaticConfig, staticOptionsHelp } from './config/static.js';
 import type { StaticConfig } from './config/static-types.js';
-import { StaticConfigError } from './errors.js';
+import { StaticConfigError } from './kernel/errors.js';
 import {
   isClusterWorker,
   runPrimary,

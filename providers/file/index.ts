@@ -17,7 +17,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ElementError } from '../../src/config/dynamic.js';
 import type { Provider, ProviderSnapshot } from '../../src/config/provider.js';
-import { StaticConfigError } from '../../src/errors.js';
+import { StaticConfigError } from '../../src/kernel/errors.js';
 import { fileError, fileFormat, parseDynamicText, readError, type ParsedFile } from './load.js';
 import { mergeContributions, type FileContribution } from './merge.js';
 import { stableKey } from '../../src/config/objects.js';

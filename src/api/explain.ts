@@ -15,7 +15,7 @@
 import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { EntryPointConfig } from '../config/static-types.js';
-import { PorticoError } from '../errors.js';
+import { PorticoError } from '../kernel/errors.js';
 import { parseRule, type RuleMatcherNode, type RuleNode } from '../rules/index.js';
 // the compiler's own leaf builder: each part of a rule is judged exactly as it is compiled
 import { compileMatcherCall } from '../rules/matchers.js';

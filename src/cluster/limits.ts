@@ -30,7 +30,7 @@
  */
 import type { Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { PorticoError } from '../errors.js';
+import { PorticoError } from '../kernel/errors.js';
 
 /** how long a worker waits for the primary before a limit is unavailable */
 export const LIMITS_TIMEOUT_MS = 1000;

@@ -4,7 +4,7 @@
  * takes as seconds (so `readTimeout: 60` and `readTimeout: "60"` mean 60 s).
  */
 
-import { StaticConfigError } from '../errors.js';
+import { StaticConfigError } from '../kernel/errors.js';
 import { tryParseGoDuration } from '../services/duration.js';
 
 /* Node timers overflow above 2^31-1 ms and then fire immediately, which would

@@ -23,7 +23,7 @@ import {
   parseDocument,
   type Document,
 } from 'yaml';
-import { StaticConfigError } from '../errors.js';
+import { StaticConfigError } from '../kernel/errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from '../observability/access-log.js';
 import type {

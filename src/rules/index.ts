@@ -6,7 +6,7 @@
 import { compileRule, ruleHosts, rulePriority, type Matcher } from './matchers.js';
 import { parseRule } from './parser.js';
 
-export { RuleSyntaxError } from '../errors.js';
+export { RuleSyntaxError } from '../kernel/errors.js';
 export {
   MATCHER_NAMES,
   parseRule,

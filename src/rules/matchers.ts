@@ -6,7 +6,7 @@
  */
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { RuleSyntaxError } from '../errors.js';
+import { RuleSyntaxError } from '../kernel/errors.js';
 import { networkContains, parseNetwork } from './ip.js';
 import type { MatcherName, RuleMatcherNode, RuleNode } from './parser.js';
 import { compileRe2, RegexSyntaxError, type GoRegexp } from './regex.js';

@@ -6,7 +6,7 @@
  * (by building its matcher) so a rule that parses is guaranteed to compile.
  */
 
-import { RuleSyntaxError } from '../errors.js';
+import { RuleSyntaxError } from '../kernel/errors.js';
 import { compileMatcherCall } from './matchers.js';
 
 export const MATCHER_NAMES = [

@@ -18,7 +18,7 @@
  * ReplaceAllString; replacement templates follow Go's Regexp.Expand.
  */
 import { RE2JS } from 're2js';
-import { PorticoError } from '../errors.js';
+import { PorticoError } from '../kernel/errors.js';
 
 /** A pattern Go's regexp would refuse; the message is Go's, plus a hint for Perl-only syntax. */
 export class RegexSyntaxError extends PorticoError {

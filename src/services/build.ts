@@ -15,7 +15,7 @@ import type {
   ServiceConfig,
   WeightedConfig,
 } from '../config/dynamic.js';
-import { ConfigElementError } from '../errors.js';
+import { ConfigElementError } from '../kernel/errors.js';
 import { forward, type ForwardObserver, type UpstreamServer } from '../proxy/forward.js';
 import {
   forwardH2c,

@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { PorticoError } from '../errors.js';
+import { PorticoError } from '../kernel/errors.js';
 
 export interface CertificateInfo {
   /** subject CN, when the certificate has one */

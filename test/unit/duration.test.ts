@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from '../../src/config/duration.js';
-import { StaticConfigError } from '../../src/errors.js';
+import { StaticConfigError } from '../../src/kernel/errors.js';
 
 describe('parseDuration', () => {
   it.each([

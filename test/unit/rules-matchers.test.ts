@@ -6,7 +6,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { RuleSyntaxError } from '../../src/errors.js';
+import { RuleSyntaxError } from '../../src/kernel/errors.js';
 import {
   buildRule,
   compileRule,

@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { RuleSyntaxError } from '../../src/errors.js';
+import { RuleSyntaxError } from '../../src/kernel/errors.js';
 import { parseRule, type RuleNode } from '../../src/rules/index.js';
 
 // A compact rendering of the AST makes precedence expectations readable in a table.

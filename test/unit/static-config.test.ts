@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadStaticConfig, staticOptionsHelp } from '../../src/config/static.js';
 import type { StaticConfig } from '../../src/config/static-types.js';
-import { StaticConfigError } from '../../src/errors.js';
+import { StaticConfigError } from '../../src/kernel/errors.js';
 
 let cwd: string;
 

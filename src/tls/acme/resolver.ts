@@ -15,7 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
-import { PorticoError } from '../../errors.js';
+import { PorticoError } from '../../kernel/errors.js';
 import { coversAll } from '../certificate.js';
 import {
   normalizeDomains,

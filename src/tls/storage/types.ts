@@ -4,7 +4,7 @@
  * Implementations: FileStorage (acme.json, one process) and RedisStorage
  * (shared by replicas: a lock so one replica orders, pub/sub so all serve).
  */
-import { PorticoError } from '../../errors.js';
+import { PorticoError } from '../../kernel/errors.js';
 import { parseCertificateChain } from '../certificate.js';
 
 /** Traefik's `domain` object: one certificate per main domain, plus SANs. */
