@@ -6,7 +6,7 @@
  * coerced by type, as Traefik's decoder does.
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
-import { parseGoDuration } from '../src/services/duration.js';
+import { parseGoDuration } from '../src/kernel/duration.js';
 import { suggest } from '../src/config/validate.js';
 
 export type OptionType =

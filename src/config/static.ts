@@ -24,7 +24,7 @@ import {
   type Document,
 } from 'yaml';
 import { StaticConfigError } from '../kernel/errors.js';
-import { formatDuration, parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from '../kernel/duration.js';
 import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from '../observability/access-log.js';
 import type {
   AccessLogFieldMode,

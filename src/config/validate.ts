@@ -15,7 +15,7 @@
  * numeric `rule` is more likely a mistake than intent.
  */
 import type { DynamicConfig, ElementError } from './dynamic.js';
-import { tryParseGoDuration } from '../services/duration.js';
+import { tryParseGoDuration } from '../kernel/duration.js';
 import { isPlainObject, setKey } from './objects.js';
 
 export interface ValidateResult {

@@ -12,7 +12,7 @@ import type { Handler } from '../server/context.js';
 import { middlewareDefinition } from '../../middlewares/registry.js';
 import type { Middleware } from '../../middlewares/types.js';
 import { buildService, discardMirrorBody, type ServiceRuntime } from '../services/build.js';
-import { parseGoDuration } from '../services/duration.js';
+import { parseGoDuration } from '../kernel/duration.js';
 import { transportKey, type TransportSettings } from '../proxy/transport.js';
 import type { StateRegistry } from './state.js';
 import { buildCertificateStore, type KeyPair } from '../tls/store.js';

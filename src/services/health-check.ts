@@ -11,7 +11,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import type { HealthCheckConfig } from '../config/dynamic.js';
-import { parseGoDuration } from './duration.js';
+import { parseGoDuration } from '../kernel/duration.js';
 
 export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 30_000;
 export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 5_000;

@@ -6,7 +6,7 @@
  * Time is passed in (defaulting to Date.now()) so callers and tests need no timers.
  */
 import type { PassiveHealthCheckConfig } from '../config/dynamic.js';
-import { parseGoDuration } from './duration.js';
+import { parseGoDuration } from '../kernel/duration.js';
 
 export const DEFAULT_FAILURE_WINDOW_MS = 10_000;
 export const DEFAULT_MAX_FAILED_ATTEMPTS = 1;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, MAX_DURATION_MS, parseDuration } from '../../src/config/duration.js';
+import { formatDuration, MAX_DURATION_MS, parseDuration } from '../../src/kernel/duration.js';
 import { StaticConfigError } from '../../src/kernel/errors.js';
 
 describe('parseDuration', () => {

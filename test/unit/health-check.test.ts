@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it, expect } from 'vitest';
 import type { HealthCheckConfig } from '../../src/config/dynamic.js';
-import { parseGoDuration } from '../../src/services/duration.js';
+import { parseGoDuration } from '../../src/kernel/duration.js';
 import {
   createHealthChecker,
   healthCheckTimings,
