@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConfigElementError } from '../src/kernel/errors.js';
-import type { RequestContext } from '../src/server/context.js';
+import type { RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { stableKey } from '../src/routing/state.js';
 import type { MiddlewareDefinition } from './types.js';

@@ -23,7 +23,7 @@ import {
   type Handler,
   type RequestContext,
   type ResponseWriter,
-} from '../src/server/context.js';
+} from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 

@@ -24,7 +24,7 @@
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { ConfigElementError } from '../src/kernel/errors.js';
-import type { RequestContext, ResponseWriter } from '../src/server/context.js';
+import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 

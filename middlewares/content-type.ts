@@ -6,7 +6,7 @@
  * response head until that chunk arrives. Responses that have a Content-Type,
  * or no body, are passed through untouched.
  */
-import type { RequestContext, ResponseWriter } from '../src/server/context.js';
+import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 

@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigElementError } from '../src/kernel/errors.js';
-import type { RequestContext } from '../src/server/context.js';
+import type { RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -20,7 +20,7 @@ import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { Pool, type Dispatcher } from 'undici';
 import { ConfigElementError } from '../src/kernel/errors.js';
-import { requestHasBody, type RequestContext } from '../src/server/context.js';
+import { requestHasBody, type RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { writeUpstreamHead } from '../src/proxy/response-head.js';
 import { appendTraceContext, connectionTokens } from '../src/proxy/headers.js';

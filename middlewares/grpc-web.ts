@@ -11,7 +11,7 @@
  * whose forwarder hands the response trailers to the writer below through
  * `addTrailers()`.
  */
-import type { RequestContext, ResponseWriter } from '../src/server/context.js';
+import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -16,7 +16,7 @@
  * factory; a request only filters the header list once and pushes.
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
-import type { RequestContext, ResponseWriter } from '../src/server/context.js';
+import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -11,7 +11,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { ConfigElementError } from '../src/kernel/errors.js';
-import type { RequestContext } from '../src/server/context.js';
+import type { RequestContext } from '../src/kernel/context.js';
 import type { OptionsSchema } from './schema.js';
 
 export const ipStrategySchema: OptionsSchema = {

@@ -27,7 +27,7 @@ import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/proxy/errors.js';
 import { stableKey } from '../src/routing/state.js';
 import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/limits.js';
-import type { Handler, RequestContext } from '../src/server/context.js';
+import type { Handler, RequestContext } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import {

@@ -7,7 +7,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { sendStatus } from '../src/proxy/errors.js';
-import type { RequestContext } from '../src/server/context.js';
+import type { RequestContext } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { compileOptionRegex } from './strip-prefix-regex.js';

@@ -30,7 +30,7 @@
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { DIAL_TIMEOUT, sendStatus, upstreamRequestWritten } from '../src/proxy/errors.js';
-import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/server/context.js';
+import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 

@@ -4,7 +4,7 @@
  * compiled, never per request; a factory throws ConfigElementError on bad
  * options and the compiler turns that into the using routers' error.
  */
-import type { Handler } from '../src/server/context.js';
+import type { Handler } from '../src/kernel/context.js';
 import type { StateRegistry } from '../src/routing/state.js';
 import type { OptionsSchema } from './schema.js';
 import type { Logger } from 'pino';

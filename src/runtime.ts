@@ -19,7 +19,7 @@ import { createRouterServer, type RouterServer } from './server/router-server.js
 import { createWhoami } from './quickstart/whoami.js';
 import { generateDefaultCertificate } from './tls/default-certificate.js';
 import { createAcmeManager, type AcmeManager } from './tls/acme/manager.js';
-import type { Handler } from './server/context.js';
+import type { Handler } from './kernel/context.js';
 import { ControlState, type ProviderProbe } from './api/state.js';
 import { createApiHandler, type ApiHandler } from './api/handler.js';
 import { forwardedApiService, startControlServer, type ControlServer } from './api/control.js';

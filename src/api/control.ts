@@ -10,7 +10,7 @@ import http, { type IncomingMessage } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Handler } from '../server/context.js';
+import type { Handler } from '../kernel/context.js';
 import type { ApiHandler } from './handler.js';
 import { nodeResponse } from './response.js';
 

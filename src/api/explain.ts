@@ -20,7 +20,7 @@ import { parseRule, type RuleMatcherNode, type RuleNode } from '../rules/index.j
 // the compiler's own leaf builder: each part of a rule is judged exactly as it is compiled
 import { compileMatcherCall } from '../rules/matchers.js';
 import { byPriority, routesFor, type CompiledRoute, type RoutingTable } from '../routing/table.js';
-import { canonicalHost, RequestContext } from '../server/context.js';
+import { canonicalHost, RequestContext } from '../kernel/context.js';
 import {
   createTrustCheck,
   dropForwardedHeaders,

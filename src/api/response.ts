@@ -5,7 +5,7 @@
  * `api@internal` (compress, headers, ...) see the answer like any other.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { RequestContext } from '../server/context.js';
+import type { RequestContext } from '../kernel/context.js';
 
 export type HeaderValues = Record<string, string | number | readonly string[]>;
 

@@ -19,8 +19,8 @@ import type {
   AccessLogFields,
   AccessLogFilters,
 } from '../config/static-types.js';
-import type { RequestContext } from '../server/context.js';
-import { traceIdOf } from './trace-context.js';
+import type { RequestContext } from '../kernel/context.js';
+import { traceIdOf } from '../kernel/trace-context.js';
 
 export interface AccessLogOptions {
   filePath?: string | undefined;

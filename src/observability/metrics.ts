@@ -26,7 +26,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { MetricsConfig, StaticConfig } from '../config/static-types.js';
-import type { Handler, RequestContext } from '../server/context.js';
+import type { Handler, RequestContext } from '../kernel/context.js';
 import type { RoutingTable } from '../routing/table.js';
 
 // ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { ServerResponse } from 'node:http';
-import type { ResponseWriter } from '../server/context.js';
+import type { ResponseWriter } from '../kernel/context.js';
 
 /** connecting (TCP and TLS handshake) took longer than the serversTransport's dialTimeout */
 export const DIAL_TIMEOUT = 'PORTICO_ERR_DIAL_TIMEOUT';

@@ -18,7 +18,7 @@ import type {
   IncomingHttpHeaders,
   OutgoingHttpHeaders,
 } from 'node:http2';
-import { requestHasBody, type RequestContext } from '../server/context.js';
+import { requestHasBody, type RequestContext } from '../kernel/context.js';
 import { cutResponse, relayTrailerList } from './forward.js';
 import { RESPONSE_HOP_BY_HOP, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';

@@ -4,7 +4,7 @@
  */
 import type { Pool } from 'undici';
 import { BAD_RESPONSE, UpstreamError, type H1Handler, type H1Pool } from './h1-pool.js';
-import { requestHasBody, type RequestContext, type ResponseWriter } from '../server/context.js';
+import { requestHasBody, type RequestContext, type ResponseWriter } from '../kernel/context.js';
 import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { sendStatus, statusForUpstreamError } from './errors.js';
 import { unrelayableHead, writeUpstreamHead } from './response-head.js';

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
-import type { RequestContext } from '../server/context.js';
+import type { RequestContext } from '../kernel/context.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -218,7 +218,7 @@ export function upstreamHeaders(
 }
 
 /**
- * W3C Trace Context for an upstream request (src/observability/trace-context.ts):
+ * W3C Trace Context for an upstream request (src/kernel/trace-context.ts):
  * the client's valid traceparent and its tracestate unchanged, or a generated
  * traceparent without the tracestate that belonged to the invalid one (spec §4.3).
  */

@@ -18,7 +18,7 @@
  *   fields and repeats of single-value ones) is retried once without those
  *   fields on HTTP/2, and is otherwise a 502 for this request only.
  */
-import type { RequestContext } from '../server/context.js';
+import type { RequestContext } from '../kernel/context.js';
 
 /** Why an upstream response head cannot be relayed; null when it can. */
 export function unrelayableHead(status: number, raw: string[]): string | null {

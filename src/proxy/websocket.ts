@@ -6,7 +6,7 @@
  */
 import { createProxyServer } from 'http-proxy-3';
 import type { Socket } from 'node:net';
-import type { RequestContext } from '../server/context.js';
+import type { RequestContext } from '../kernel/context.js';
 import type { ForwardOptions, UpstreamServer } from './forward.js';
 import { upstreamHeaders } from './headers.js';
 import { statusForUpstreamError } from './errors.js';

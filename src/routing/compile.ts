@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { DynamicConfig, ElementError, ServersTransportConfig } from '../config/dynamic.js';
 import type { EntryPointConfig, ServersTransportDefaults } from '../config/static-types.js';
 import { buildRule } from '../rules/index.js';
-import type { Handler } from '../server/context.js';
+import type { Handler } from '../kernel/context.js';
 import { middlewareDefinition } from '../../middlewares/registry.js';
 import type { Middleware } from '../../middlewares/types.js';
 import { buildService, discardMirrorBody, type ServiceRuntime } from '../services/build.js';

@@ -7,7 +7,7 @@
  * every host's list when the table was built: hosts × catch-alls entries, so
  * 50,000 host routers and 1,000 path-only ones made 50 million, issue 11.)
  */
-import type { Handler, RequestContext } from '../server/context.js';
+import type { Handler, RequestContext } from '../kernel/context.js';
 import type { ElementError } from '../config/dynamic.js';
 import type { ServiceRuntime } from '../services/build.js';
 import type { CertificateStore } from '../tls/store.js';

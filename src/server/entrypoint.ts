@@ -16,7 +16,7 @@ import { findRoute, type RoutingTable } from '../routing/table.js';
 import { sendStatus } from '../proxy/errors.js';
 import type { AccessLogger } from '../observability/access-log.js';
 import type { RequestMetrics } from '../observability/metrics.js';
-import { canonicalHost, RequestContext } from './context.js';
+import { canonicalHost, RequestContext } from '../kernel/context.js';
 import { BadPathError, normaliseTarget, type PathPolicy } from './path.js';
 import { createTlsHandshake } from '../tls/handshake.js';
 import { cleanArrivalHeaders } from '../proxy/headers.js';

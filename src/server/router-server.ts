@@ -13,7 +13,7 @@ import type { RoutingTable } from '../routing/table.js';
 import type { AccessLogger } from '../observability/access-log.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { createEntryPoint, type EntryPointServer, type TableHolder } from './entrypoint.js';
-import type { Handler } from './context.js';
+import type { Handler } from '../kernel/context.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 
 /** An entrypoint could not bind its address; the CLI reports it and exits 1. */

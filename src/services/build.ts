@@ -7,7 +7,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { request as undiciRequest, type Pool } from 'undici';
-import { requestHasBody, type Handler, type RequestContext } from '../server/context.js';
+import { requestHasBody, type Handler, type RequestContext } from '../kernel/context.js';
 import type {
   FailoverConfig,
   LoadBalancerConfig,

@@ -12,7 +12,7 @@ import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { compile } from '../../src/routing/compile.js';
 import { StateRegistry } from '../../src/routing/state.js';
 import { findRoute, type RoutingTable } from '../../src/routing/table.js';
-import { RequestContext } from '../../src/server/context.js';
+import { RequestContext } from '../../src/kernel/context.js';
 import { testStaticConfig } from '../helpers/portico.js';
 
 function build(config: DynamicConfig, flags: string[] = []): RoutingTable {

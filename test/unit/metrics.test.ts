@@ -17,7 +17,7 @@ import {
   type MetricsDelta,
   type TrafficTick,
 } from '../../src/observability/metrics.js';
-import { RequestContext } from '../../src/server/context.js';
+import { RequestContext } from '../../src/kernel/context.js';
 import type { MetricsConfig } from '../../src/config/static-types.js';
 
 const PROMETHEUS: MetricsConfig = {

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
-import type { RequestContext, ResponseWriter } from '../../../src/server/context.js';
+import type { RequestContext, ResponseWriter } from '../../../src/kernel/context.js';
 import { StateRegistry } from '../../../src/routing/state.js';
 import { detectContentType } from '../../../middlewares/content-type.js';
 import {

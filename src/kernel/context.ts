@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { generateTraceparent, isValidTraceparent } from '../observability/trace-context.js';
+import { generateTraceparent, isValidTraceparent } from './trace-context.js';
 
 /**
  * Where a handler writes its response. The client's ServerResponse is one;
