@@ -17,7 +17,7 @@
  *   the upstream (ctx.upstreamError), where oxy looks at a 502/504 status.
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import {
   requestHasBody,
   type Handler,

@@ -16,7 +16,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigElementError } from '../src/kernel/errors.js';
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import { RequestContext, type Handler, type ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { Pool, type Dispatcher } from 'undici';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { requestHasBody, type RequestContext } from '../src/kernel/context.js';
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import { writeUpstreamHead } from '../src/proxy/response-head.js';
 import { appendTraceContext, connectionTokens } from '../src/proxy/headers.js';
 import { stableKey } from '../src/routing/state.js';

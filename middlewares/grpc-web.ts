@@ -12,7 +12,7 @@
  * `addTrailers()`.
  */
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 

@@ -18,7 +18,7 @@
  * request through would break exactly that promise (fail closed). A slot the
  * primary grants after the worker gave up is given back at once.
  */
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import { stableKey } from '../src/routing/state.js';
 import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/limits.js';
 import type { MiddlewareDefinition } from './types.js';

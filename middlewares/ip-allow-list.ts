@@ -6,7 +6,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { ConfigElementError } from '../src/kernel/errors.js';
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import {

@@ -24,7 +24,7 @@
  * fails closed, as Traefik's Redis limiter answers 500 when Redis fails.
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import { stableKey } from '../src/routing/state.js';
 import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/limits.js';
 import type { Handler, RequestContext } from '../src/kernel/context.js';

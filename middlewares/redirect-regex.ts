@@ -6,7 +6,7 @@
  * The redirect helpers here are shared with RedirectScheme.
  */
 import { STATUS_CODES } from 'node:http';
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import type { RequestContext } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

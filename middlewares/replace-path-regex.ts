@@ -7,7 +7,7 @@
  * and expanded per request. As in Traefik, an empty replacement leaves the
  * path alone.
  */
-import { sendStatus } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { compileOptionRegex } from './strip-prefix-regex.js';

@@ -29,7 +29,8 @@
  * attempt so the last wait is about twice the first, with ±50% jitter.
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
-import { DIAL_TIMEOUT, sendStatus, upstreamRequestWritten } from '../src/proxy/errors.js';
+import { DIAL_TIMEOUT, upstreamRequestWritten } from '../src/proxy/errors.js';
+import { sendStatus } from '../src/kernel/status.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -1,15 +1,13 @@
 /*
  * The one place that maps upstream transport failures to client statuses
  * (as @fastify/reply-from does): refused or reset → 502, too slow → 504.
- * 503 (no healthy server) is decided by the load balancer, not here.
+ * 503 (no healthy server) is decided by the load balancer, not here; the
+ * answer itself is written by sendStatus (src/kernel/status.ts).
  *
  * The error codes of Portico's HTTP/1.1 client (h1-pool.ts and its undici
  * fallback h1-undici.ts) live here too, so that both implementations report
  * the same codes and callers branch on one set.
  */
-import { STATUS_CODES } from 'node:http';
-import type { ServerResponse } from 'node:http';
-import type { ResponseWriter } from '../kernel/context.js';
 
 /** connecting (TCP and TLS handshake) took longer than the serversTransport's dialTimeout */
 export const DIAL_TIMEOUT = 'PORTICO_ERR_DIAL_TIMEOUT';
@@ -75,38 +73,4 @@ export function statusForUpstreamError(err: unknown): 502 | 504 {
   const code = (err as { code?: string } | null)?.code;
   if (code !== undefined && TIMEOUT_CODES.has(code)) return 504;
   return 502;
-}
-
-/**
- * Writes a short plain-text error response, unless the response already
- * started. Takes a ServerResponse or a middleware's ResponseWriter wrapper.
- */
-export function sendStatus(
-  res: ServerResponse | ResponseWriter,
-  status: number,
-  extraHeaders?: Record<string, string>,
-): void {
-  if (res.headersSent) {
-    // a response that already started cannot change its status: cut it so the client sees the failure
-    res.destroy();
-    return;
-  }
-  const body = (STATUS_CODES[status] ?? 'Error') + '\n';
-  const headers = [
-    'content-type',
-    'text/plain; charset=utf-8',
-    'content-length',
-    String(Buffer.byteLength(body)),
-    'x-content-type-options',
-    'nosniff',
-  ];
-  if (extraHeaders !== undefined)
-    for (const [k, v] of Object.entries(extraHeaders)) headers.push(k, v);
-  try {
-    (res as ResponseWriter).writeHead(status, undefined, headers);
-    res.end(body);
-  } catch {
-    // a writer left unusable by an earlier failure: cutting the connection is the only answer left
-    res.destroy();
-  }
 }

@@ -21,7 +21,8 @@ import type {
 import { requestHasBody, type RequestContext } from '../kernel/context.js';
 import { cutResponse, relayTrailerList } from './forward.js';
 import { RESPONSE_HOP_BY_HOP, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
-import { sendStatus, statusForUpstreamError } from './errors.js';
+import { statusForUpstreamError } from './errors.js';
+import { sendStatus } from '../kernel/status.js';
 import { unrelayableHead, writeUpstreamHead } from './response-head.js';
 import type { TransportSettings } from './transport.js';
 

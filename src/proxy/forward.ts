@@ -6,7 +6,8 @@ import type { Pool } from 'undici';
 import { BAD_RESPONSE, UpstreamError, type H1Handler, type H1Pool } from './h1-pool.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../kernel/context.js';
 import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
-import { sendStatus, statusForUpstreamError } from './errors.js';
+import { statusForUpstreamError } from './errors.js';
+import { sendStatus } from '../kernel/status.js';
 import { unrelayableHead, writeUpstreamHead } from './response-head.js';
 
 export interface UpstreamServer {

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EntryPointConfig } from '../config/static-types.js';
 import { findRoute, type RoutingTable } from '../routing/table.js';
-import { sendStatus } from '../proxy/errors.js';
+import { sendStatus } from '../kernel/status.js';
 import type { AccessLogger } from '../observability/access-log.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { canonicalHost, RequestContext } from '../kernel/context.js';

@@ -25,7 +25,7 @@ import {
   type H2cServer,
 } from '../proxy/forward-h2.js';
 import { forwardWebSocket } from '../proxy/websocket.js';
-import { sendStatus } from '../proxy/errors.js';
+import { sendStatus } from '../kernel/status.js';
 import { upstreamHeaders } from '../proxy/headers.js';
 import { createH1Pool, createPool, loadCA, type TransportSettings } from '../proxy/transport.js';
 import type { StateRegistry } from '../routing/state.js';
