@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
-import { stableKey } from '../src/routing/state.js';
+import { stableKey } from '../src/config/objects.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { loadUserEntries, passwordVerifier, type PasswordVerifier } from './htpasswd.js';

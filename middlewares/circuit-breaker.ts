@@ -30,7 +30,7 @@
 import { STATUS_CODES } from 'node:http';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
-import { stableKey } from '../src/routing/state.js';
+import { stableKey } from '../src/config/objects.js';
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { sharedLimits, type LimitKind } from '../src/cluster/limits.js';
 import type { MiddlewareDefinition } from './types.js';

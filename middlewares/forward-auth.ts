@@ -24,7 +24,7 @@ import { requestHasBody, type RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
 import { writeUpstreamHead } from '../src/proxy/response-head.js';
 import { appendTraceContext, connectionTokens } from '../src/proxy/headers.js';
-import { stableKey } from '../src/routing/state.js';
+import { stableKey } from '../src/config/objects.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -19,7 +19,7 @@
  * primary grants after the worker gave up is given back at once.
  */
 import { sendStatus } from '../src/kernel/status.js';
-import { stableKey } from '../src/routing/state.js';
+import { stableKey } from '../src/config/objects.js';
 import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/limits.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';

@@ -25,7 +25,7 @@
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
-import { stableKey } from '../src/routing/state.js';
+import { stableKey } from '../src/config/objects.js';
 import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/limits.js';
 import type { Handler, RequestContext } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';

@@ -5,7 +5,7 @@
  * options and the compiler turns that into the using routers' error.
  */
 import type { Handler } from '../src/kernel/context.js';
-import type { StateRegistry } from '../src/routing/state.js';
+import type { StateRegistry } from '../src/kernel/state.js';
 import type { OptionsSchema } from './schema.js';
 import type { Logger } from 'pino';
 

@@ -25,7 +25,7 @@ import {
 import type { ProviderSnapshot } from './config/provider.js';
 import { mergeSnapshots } from './config/aggregate.js';
 import { compile } from './routing/compile.js';
-import { StateRegistry } from './routing/state.js';
+import { StateRegistry } from './kernel/state.js';
 import { ListenError } from './server/router-server.js';
 import { installCrashGuard } from './server/crash-guard.js';
 import { h1ClientKind } from './proxy/h1-pool.js';

@@ -14,7 +14,7 @@ import type {
 } from './dynamic.js';
 import type { ProviderSnapshot } from './provider.js';
 import { setKey } from './objects.js';
-import { stableKey } from '../routing/state.js';
+import { stableKey } from './objects.js';
 import { validateDynamic } from './validate.js';
 
 function qualifyName(name: string, provider: string): string {

@@ -14,7 +14,7 @@ import type { Middleware } from '../../middlewares/types.js';
 import { buildService, discardMirrorBody, type ServiceRuntime } from '../services/build.js';
 import { parseGoDuration } from '../kernel/duration.js';
 import { transportKey, type TransportSettings } from '../proxy/transport.js';
-import type { StateRegistry } from './state.js';
+import type { StateRegistry } from '../kernel/state.js';
 import { buildCertificateStore, type KeyPair } from '../tls/store.js';
 import { buildTlsOptions, DEFAULT_TLS_OPTIONS, type TlsOptionsSet } from '../tls/options.js';
 import { buildTlsSelection, type HostClaim } from '../tls/selection.js';

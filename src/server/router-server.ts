@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { DynamicConfig, ElementError } from '../config/dynamic.js';
 import type { StaticConfig } from '../config/static-types.js';
 import { compile } from '../routing/compile.js';
-import { StateRegistry } from '../routing/state.js';
+import { StateRegistry } from '../kernel/state.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { AccessLogger } from '../observability/access-log.js';
 import type { RequestMetrics } from '../observability/metrics.js';

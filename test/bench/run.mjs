@@ -172,7 +172,7 @@ function writeDynamic(file, hosts, backend) {
 
 async function compileBench() {
   const { compile } = await import(path.join(root, 'dist/src/routing/compile.js'));
-  const { StateRegistry } = await import(path.join(root, 'dist/src/routing/state.js'));
+  const { StateRegistry } = await import(path.join(root, 'dist/src/kernel/state.js'));
   const { loadStaticConfig } = await import(path.join(root, 'dist/src/config/static.js'));
   const { pino } = await import('pino');
   const sc = loadStaticConfig({
@@ -244,7 +244,7 @@ function startBackend(port) {
 async function lookupBench() {
   const { compile } = await import(path.join(root, 'dist/src/routing/compile.js'));
   const { findRoute } = await import(path.join(root, 'dist/src/routing/table.js'));
-  const { StateRegistry } = await import(path.join(root, 'dist/src/routing/state.js'));
+  const { StateRegistry } = await import(path.join(root, 'dist/src/kernel/state.js'));
   const { loadStaticConfig } = await import(path.join(root, 'dist/src/config/static.js'));
   const { pino } = await import('pino');
   const sc = loadStaticConfig({

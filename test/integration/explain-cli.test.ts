@@ -12,7 +12,7 @@ import { mergeSnapshots } from '../../src/config/aggregate.js';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import type { EntryPointConfig } from '../../src/config/static-types.js';
 import { compile } from '../../src/routing/compile.js';
-import { StateRegistry } from '../../src/routing/state.js';
+import { StateRegistry } from '../../src/kernel/state.js';
 import type { RoutingTable } from '../../src/routing/table.js';
 import { closedPort } from '../helpers/http.js';
 import { testStaticConfig } from '../helpers/portico.js';

@@ -10,7 +10,7 @@ import type { DynamicConfig } from '../../src/config/dynamic.js';
 import type { EntryPointConfig } from '../../src/config/static-types.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { compile } from '../../src/routing/compile.js';
-import { StateRegistry } from '../../src/routing/state.js';
+import { StateRegistry } from '../../src/kernel/state.js';
 import type { RoutingTable } from '../../src/routing/table.js';
 import {
   ExplainError,

@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import type { DynamicConfig } from '../../../src/config/dynamic.js';
 import { decodeLabels } from '../../../src/config/labels.js';
 import type { RequestContext, ResponseWriter } from '../../../src/kernel/context.js';
-import { StateRegistry } from '../../../src/routing/state.js';
+import { StateRegistry } from '../../../src/kernel/state.js';
 import { detectContentType } from '../../../middlewares/content-type.js';
 import {
   formatCertificateInfo,

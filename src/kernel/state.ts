@@ -4,7 +4,7 @@
  * positions. Each compile acquires what it needs by key (element name plus a
  * hash of the config that shapes it); after the swap, whatever the new table
  * did not acquire is closed. Compiling is synchronous, so one generation at a
- * time is enough.
+ * time is enough. Keys are built with stableKey (src/config/objects.ts).
  */
 
 interface Entry {
@@ -55,5 +55,3 @@ export class StateRegistry {
     return this.entries.size;
   }
 }
-
-export { stableKey } from '../config/objects.js';
