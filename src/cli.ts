@@ -4,7 +4,7 @@
  * itself: code 2, with a message naming the option and the reason.
  */
 import path from 'node:path';
-import { packageRoot, packageVersion } from './package-info.js';
+import { packageRoot, packageVersion } from './kernel/package-info.js';
 import { loadStaticConfig, staticOptionsHelp } from './config/static.js';
 import type { StaticConfig } from './config/static-types.js';
 import { StaticConfigError } from './kernel/errors.js';

@@ -24,7 +24,7 @@ import { ControlState, type ProviderProbe } from './api/state.js';
 import { createApiHandler, type ApiHandler } from './api/handler.js';
 import { forwardedApiService, startControlServer, type ControlServer } from './api/control.js';
 import { writerResponse } from './api/response.js';
-import { packageVersion } from './package-info.js';
+import { packageVersion } from './kernel/package-info.js';
 import { watchExpiry } from './tls/expiry.js';
 import type { MetricsStore } from './observability/metrics.js';
 import { createLimitsHost, startLimitsClient } from './cluster/limits.js';

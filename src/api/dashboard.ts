@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { ApiResponse } from './response.js';
 import path from 'node:path';
-import { packageRoot } from '../package-info.js';
+import { packageRoot } from '../kernel/package-info.js';
 
 type Res = ApiResponse;
 

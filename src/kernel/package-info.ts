@@ -1,7 +1,7 @@
 /*
  * Where Portico's own files are: the package root (the first parent holding
- * package.json, which is src/.. under vitest and dist/src/../.. when built)
- * and the version it declares.
+ * package.json: src/kernel/../.. under vitest, dist/src/kernel/../../.. when
+ * built) and the version it declares.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
