@@ -25,7 +25,7 @@ import {
 } from 'yaml';
 import { StaticConfigError } from '../kernel/errors.js';
 import { formatDuration, parseDuration } from '../kernel/duration.js';
-import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from '../observability/access-log.js';
+import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from './access-log-fields.js';
 import type {
   AccessLogFieldMode,
   AccessLogFields,

@@ -20,6 +20,7 @@ import type {
   AccessLogFilters,
 } from '../config/static-types.js';
 import type { RequestContext } from '../kernel/context.js';
+import { ACCESS_LOG_FIELDS, type AccessLogField } from '../config/access-log-fields.js';
 import { traceIdOf } from '../kernel/trace-context.js';
 
 export interface AccessLogOptions {
@@ -191,23 +192,7 @@ const FIELD_VALUES = {
   entryPointName: (c) => str(c.entryPoint),
   // Portico's: why the upstream exchange failed
   OriginError: (c) => (c.upstreamError ? str(c.upstreamError.message) : ''),
-} satisfies Record<string, FieldFn>;
-
-/** the JSON fields Portico writes, in line order */
-export const ACCESS_LOG_FIELDS = Object.keys(FIELD_VALUES) as (keyof typeof FIELD_VALUES)[];
-
-/** Traefik field names Portico accepts in fields.names but never writes */
-export const ACCESS_LOG_TRAEFIK_ONLY_FIELDS = [
-  'OriginStatusLine',
-  'DownstreamStatusLine',
-  'GzipRatio',
-  'TLSClientSubject',
-  'KubernetesIngressNamespace',
-  'KubernetesIngressName',
-  'KubernetesServiceName',
-  'KubernetesServicePort',
-  'SpanId',
-];
+} satisfies Record<AccessLogField, FieldFn>;
 
 /** The default line: every field, hand-concatenated (no plan loop on the hot path). */
 function defaultLine(c: RequestContext): string {
