@@ -26,7 +26,7 @@ import type { ProviderSnapshot } from './config/provider.js';
 import { mergeSnapshots } from './config/aggregate.js';
 import { compile } from './routing/compile.js';
 import { StateRegistry } from './kernel/state.js';
-import { ListenError } from './server/router-server.js';
+import { ListenError } from './routing/router-server.js';
 import { installCrashGuard } from './server/crash-guard.js';
 import { h1ClientKind } from './proxy/h1-pool.js';
 import { redactLabelValue, redactText } from './config/redact.js';

@@ -15,7 +15,7 @@ import { createFileProvider } from '../providers/file/index.js';
 import { createDockerProvider, type DockerProvider } from '../providers/docker/index.js';
 import { createLogger } from './observability/logger.js';
 import { createAccessLog } from './observability/access-log.js';
-import { createRouterServer, type RouterServer } from './server/router-server.js';
+import { createRouterServer, type RouterServer } from './routing/router-server.js';
 import { createWhoami } from './quickstart/whoami.js';
 import { generateDefaultCertificate } from './tls/default-certificate.js';
 import { createAcmeManager, type AcmeManager } from './tls/acme/manager.js';

@@ -19,7 +19,7 @@ import { PorticoError } from '../kernel/errors.js';
 import { parseRule, type RuleMatcherNode, type RuleNode } from '../rules/index.js';
 // the compiler's own leaf builder: each part of a rule is judged exactly as it is compiled
 import { compileMatcherCall } from '../rules/matchers.js';
-import { byPriority, routesFor, type CompiledRoute, type RoutingTable } from '../routing/table.js';
+import { byPriority, routesFor, type CompiledRoute, type RoutingTable } from '../table/table.js';
 import { canonicalHost, RequestContext } from '../kernel/context.js';
 import {
   createTrustCheck,

@@ -14,7 +14,7 @@ import type { MergedConfig } from '../config/aggregate.js';
 import type { DynamicConfig, ElementError } from '../config/dynamic.js';
 import type { ProviderSnapshot } from '../config/provider.js';
 import type { StaticConfig } from '../config/static-types.js';
-import type { RoutingTable } from '../routing/table.js';
+import type { RoutingTable } from '../table/table.js';
 import type { DomainStatus } from '../tls/acme/resolver.js';
 import { diffConfigs, isEmptyDiff, type ConfigDiff } from './diff.js';
 

@@ -14,7 +14,7 @@
 import { redact } from '../config/redact.js';
 import type { EntryPointConfig, StaticConfig } from '../config/static-types.js';
 import type { ElementError } from '../config/dynamic.js';
-import type { RoutingTable } from '../routing/table.js';
+import type { RoutingTable } from '../table/table.js';
 import type { ControlState, ProviderDiagnostic } from './state.js';
 
 type Json = Record<string, unknown>;

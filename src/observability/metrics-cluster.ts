@@ -13,7 +13,7 @@
  */
 import type { Worker } from 'node:cluster';
 import type { StaticConfig } from '../config/static-types.js';
-import type { RoutingTable } from '../routing/table.js';
+import type { RoutingTable } from '../table/table.js';
 import type { Handler } from '../kernel/context.js';
 import {
   createRequestMetrics,

@@ -27,7 +27,7 @@ import type { TLSSocket } from 'node:tls';
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
 import type { MetricsConfig, StaticConfig } from '../config/static-types.js';
 import type { Handler, RequestContext } from '../kernel/context.js';
-import type { RoutingTable } from '../routing/table.js';
+import type { RoutingTable } from '../table/table.js';
 
 // ---------------------------------------------------------------------------
 // Fine latency histogram (dashboard percentiles)

@@ -19,7 +19,7 @@ import { buildCertificateStore, type CertificateStore, type KeyPair } from '../t
 import { buildTlsOptions, type TlsOptionsSet } from '../tls/options.js';
 import { buildTlsSelection, type HostClaim, type TlsSelection } from '../tls/selection.js';
 import { ACME_TLS_ALPN_SERVICE } from '../tls/acme/challenges.js';
-import type { MiddlewareInfo, RouterInfo, RoutingTable, ServiceInfo } from './table.js';
+import type { MiddlewareInfo, RouterInfo, RoutingTable, ServiceInfo } from '../table/table.js';
 import { buildTransports } from './transports.js';
 import { recordRejectedServices, ServiceManager } from './service-manager.js';
 import { MiddlewareBuilder } from './middleware-builder.js';

@@ -12,7 +12,7 @@ import { middlewareDefinition } from '../../middlewares/registry.js';
 import type { Middleware } from '../../middlewares/types.js';
 import type { ServiceRuntime } from '../services/build.js';
 import type { StateRegistry } from '../kernel/state.js';
-import type { MiddlewareInfo } from './table.js';
+import type { MiddlewareInfo } from '../table/table.js';
 import { CycleError, errorMessage, providerOf } from './elements.js';
 
 export interface MiddlewareBuilderOptions {

@@ -21,7 +21,7 @@ import {
   type MiddlewareInfo,
   type RouterInfo,
   type ServiceInfo,
-} from './table.js';
+} from '../table/table.js';
 import { errorMessage, providerOf } from './elements.js';
 
 /** Traefik reserves the top of the range for internal routers. */

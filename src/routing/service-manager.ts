@@ -11,7 +11,7 @@ import type { EntryPointConfig } from '../config/static-types.js';
 import type { Handler } from '../kernel/context.js';
 import { buildService, discardMirrorBody, type ServiceRuntime } from '../services/build.js';
 import type { StateRegistry } from '../kernel/state.js';
-import type { ServiceInfo } from './table.js';
+import type { ServiceInfo } from '../table/table.js';
 import type { TransportSet } from './transports.js';
 import { CycleError, errorMessage, providerOf } from './elements.js';
 

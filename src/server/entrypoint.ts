@@ -12,7 +12,7 @@ import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EntryPointConfig } from '../config/static-types.js';
-import { findRoute, type RoutingTable } from '../routing/table.js';
+import { findRoute, type RoutingTable } from '../table/table.js';
 import { sendStatus } from '../kernel/status.js';
 import type { AccessLogger } from '../observability/access-log.js';
 import type { RequestMetrics } from '../observability/metrics.js';

@@ -50,7 +50,7 @@ const { parseDynamicText } = await dist('providers/file/load.js');
 const { mergeContributions } = await dist('providers/file/merge.js');
 const { mergeSnapshots } = await dist('src/config/aggregate.js');
 const { stableKey } = await dist('src/config/objects.js');
-const { createRouterServer } = await dist('src/server/router-server.js');
+const { createRouterServer } = await dist('src/routing/router-server.js');
 const { loadStaticConfig } = await dist('src/config/static.js');
 
 function yamlFor(n) {

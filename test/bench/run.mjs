@@ -243,7 +243,7 @@ function startBackend(port) {
 /** ns per routing lookup with n host routes: the hash index keeps this flat as n grows */
 async function lookupBench() {
   const { compile } = await import(path.join(root, 'dist/src/routing/compile.js'));
-  const { findRoute } = await import(path.join(root, 'dist/src/routing/table.js'));
+  const { findRoute } = await import(path.join(root, 'dist/src/table/table.js'));
   const { StateRegistry } = await import(path.join(root, 'dist/src/kernel/state.js'));
   const { loadStaticConfig } = await import(path.join(root, 'dist/src/config/static.js'));
   const { pino } = await import('pino');

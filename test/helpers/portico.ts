@@ -8,8 +8,8 @@ import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { loadStaticConfig } from '../../src/config/static.js';
 import type { StaticConfig } from '../../src/config/static-types.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
-import { createRouterServer, type RouterServer } from '../../src/server/router-server.js';
-import type { RoutingTable } from '../../src/routing/table.js';
+import { createRouterServer, type RouterServer } from '../../src/routing/router-server.js';
+import type { RoutingTable } from '../../src/table/table.js';
 import { createAccessLog, type AccessLogger } from '../../src/observability/access-log.js';
 
 export interface TestRouter {

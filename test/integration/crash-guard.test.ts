@@ -22,7 +22,7 @@ const dist = (p: string): string => JSON.stringify(path.join(ROOT, 'dist/src', p
 function childScript(upstream: string, limit: number): string {
   return `
 import { installCrashGuard } from ${dist('server/crash-guard.js')};
-import { createRouterServer } from ${dist('server/router-server.js')};
+import { createRouterServer } from ${dist('routing/router-server.js')};
 import { loadStaticConfig } from ${dist('config/static.js')};
 import { mergeSnapshots } from ${dist('config/aggregate.js')};
 import { createLogger } from ${dist('observability/logger.js')};

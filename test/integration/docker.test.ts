@@ -10,7 +10,7 @@ import { skipDocker, startDockerd, TEST_IMAGE, type Dockerd } from '../helpers/d
 import { testStaticConfig } from '../helpers/portico.js';
 import { runPortico } from '../helpers/process.js';
 import { freePort, request } from '../helpers/http.js';
-import { createRouterServer, type RouterServer } from '../../src/server/router-server.js';
+import { createRouterServer, type RouterServer } from '../../src/routing/router-server.js';
 import { Aggregator } from '../../src/config/aggregate.js';
 import { createDockerProvider, type DockerProvider } from '../../providers/docker/index.js';
 

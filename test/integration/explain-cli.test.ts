@@ -13,7 +13,7 @@ import type { DynamicConfig } from '../../src/config/dynamic.js';
 import type { EntryPointConfig } from '../../src/config/static-types.js';
 import { compile } from '../../src/routing/compile.js';
 import { StateRegistry } from '../../src/kernel/state.js';
-import type { RoutingTable } from '../../src/routing/table.js';
+import type { RoutingTable } from '../../src/table/table.js';
 import { closedPort } from '../helpers/http.js';
 import { testStaticConfig } from '../helpers/portico.js';
 import { runPortico } from '../helpers/process.js';

@@ -17,7 +17,7 @@ import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startRouter, testStaticConfig, type TestRouter } from '../helpers/portico.js';
-import { createRouterServer } from '../../src/server/router-server.js';
+import { createRouterServer } from '../../src/routing/router-server.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { freePort, request } from '../helpers/http.js';
 import { runPortico } from '../helpers/process.js';
@@ -320,7 +320,9 @@ describe('the real command with two workers', () => {
       );
       expect(hostile.map((r) => r.status)).toEqual([200, 200, 200, 200, 600]);
       const slowReplies = await Promise.all(inFlight);
-      expect(slowReplies.map((r) => r.body)).toEqual(Array(4).fill('slow-done'));
+      expect(slowReplies.map((r) => `${r.status} ${r.body}`)).toEqual(
+        Array(4).fill('200 slow-done'),
+      );
       expect(p.child.exitCode).toBeNull();
       expect(p.stderr()).not.toContain('fatal');
     } finally {

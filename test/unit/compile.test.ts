@@ -11,7 +11,7 @@ import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { compile } from '../../src/routing/compile.js';
 import { StateRegistry } from '../../src/kernel/state.js';
-import { findRoute, type RoutingTable } from '../../src/routing/table.js';
+import { findRoute, type RoutingTable } from '../../src/table/table.js';
 import { RequestContext } from '../../src/kernel/context.js';
 import { testStaticConfig } from '../helpers/portico.js';
 

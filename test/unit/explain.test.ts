@@ -11,7 +11,7 @@ import type { EntryPointConfig } from '../../src/config/static-types.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { compile } from '../../src/routing/compile.js';
 import { StateRegistry } from '../../src/kernel/state.js';
-import type { RoutingTable } from '../../src/routing/table.js';
+import type { RoutingTable } from '../../src/table/table.js';
 import {
   ExplainError,
   explainApiUrl,

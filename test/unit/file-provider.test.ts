@@ -16,7 +16,7 @@ import {
 import { Aggregator, type MergedConfig } from '../../src/config/aggregate.js';
 import type { ProviderSnapshot } from '../../src/config/provider.js';
 import { validateDynamic } from '../../src/config/validate.js';
-import { createRouterServer } from '../../src/server/router-server.js';
+import { createRouterServer } from '../../src/routing/router-server.js';
 import { eventually } from '../helpers/eventually.js';
 import { testStaticConfig } from '../helpers/portico.js';
 

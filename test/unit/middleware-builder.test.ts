@@ -10,7 +10,7 @@ import type { ElementError, MiddlewareConfig } from '../../src/config/dynamic.js
 import { CycleError } from '../../src/routing/elements.js';
 import { MiddlewareBuilder } from '../../src/routing/middleware-builder.js';
 import { StateRegistry } from '../../src/kernel/state.js';
-import type { MiddlewareInfo } from '../../src/routing/table.js';
+import type { MiddlewareInfo } from '../../src/table/table.js';
 import type { ServiceRuntime } from '../../src/services/build.js';
 
 const states: StateRegistry[] = [];

@@ -15,7 +15,7 @@ import {
   tlsOptionsName,
   tlsOptionsProblem,
 } from '../../src/routing/router-manager.js';
-import type { RouterInfo, ServiceInfo, MiddlewareInfo } from '../../src/routing/table.js';
+import type { RouterInfo, ServiceInfo, MiddlewareInfo } from '../../src/table/table.js';
 import type { ServiceRuntime } from '../../src/services/build.js';
 import { buildTlsOptions } from '../../src/tls/options.js';
 import type { Middleware } from '../../middlewares/types.js';

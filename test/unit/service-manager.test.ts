@@ -10,7 +10,7 @@ import type { ElementError, ServiceConfig } from '../../src/config/dynamic.js';
 import { CycleError } from '../../src/routing/elements.js';
 import { recordRejectedServices, ServiceManager } from '../../src/routing/service-manager.js';
 import { StateRegistry } from '../../src/kernel/state.js';
-import type { ServiceInfo } from '../../src/routing/table.js';
+import type { ServiceInfo } from '../../src/table/table.js';
 import { buildTransports } from '../../src/routing/transports.js';
 import type { Handler } from '../../src/kernel/context.js';
 import { testStaticConfig } from '../helpers/portico.js';

@@ -3,16 +3,18 @@
  * and the swap. applyConfig() validates and compiles a merged dynamic
  * configuration and replaces the table in one assignment; state the new table
  * did not take over (health checkers, pools of removed servers) is closed.
+ * It sits in the routing layer because it drives compile() and the
+ * entrypoints (src/server/) below it.
  */
 import type { Logger } from 'pino';
 import type { DynamicConfig, ElementError } from '../config/dynamic.js';
 import type { StaticConfig } from '../config/static-types.js';
-import { compile } from '../routing/compile.js';
+import { compile } from './compile.js';
 import { StateRegistry } from '../kernel/state.js';
-import type { RoutingTable } from '../routing/table.js';
+import type { RoutingTable } from '../table/table.js';
 import type { AccessLogger } from '../observability/access-log.js';
 import type { RequestMetrics } from '../observability/metrics.js';
-import { createEntryPoint, type EntryPointServer, type TableHolder } from './entrypoint.js';
+import { createEntryPoint, type EntryPointServer, type TableHolder } from '../server/entrypoint.js';
 import type { Handler } from '../kernel/context.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
 

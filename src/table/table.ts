@@ -6,6 +6,10 @@
  * in priority order, as if they were one list. (They used to be merged into
  * every host's list when the table was built: hosts × catch-alls entries, so
  * 50,000 host routers and 1,000 path-only ones made 50 million, issue 11.)
+ *
+ * The table is the contract between the layer that builds it (src/routing/)
+ * and the ones that read it (the entrypoints in src/server/, the metrics in
+ * src/observability/, the API), so it lives below all of them.
  */
 import type { Handler, RequestContext } from '../kernel/context.js';
 import type { ElementError } from '../config/dynamic.js';
