@@ -465,7 +465,9 @@ describe('HTTP/2', () => {
     c.send(headersFrame(1, post(declared), { endStream: false }));
     c.send(frame(FRAME.DATA, FLAG.END_STREAM, 1, Buffer.alloc(sent, 0x61)));
     await c.until(() => c.ended(1), 5000);
-    expect(c.ended(1)).toBe(true);
+    // the stream is reset or answered, or (Node 22+: nghttp2 calls it a session error) the
+    // whole connection ends with GOAWAY: each is a defined outcome in bounded time
+    expect(c.ended(1) || c.goaway !== undefined || c.closed).toBe(true);
     const status = c.status(1);
     if (status !== undefined) expect(status).toBeGreaterThanOrEqual(400);
     await new Promise((resolve) => setTimeout(resolve, 200));
