@@ -1,3 +1,12 @@
+import type {
+  MirroringConfig,
+  RouterConfig,
+  ServiceConfig,
+  ServersTransportConfig,
+  WeightedConfig,
+} from './schema/http.js';
+import type { TlsCertificateConfig, TlsOptionsConfig, TlsStoreConfig } from './schema/tls.js';
+
 /*
  * The dynamic configuration: Traefik's shape (http.routers, http.services,
  * http.middlewares, http.serversTransports, tls), so a Traefik file-provider
@@ -20,140 +29,43 @@ export interface HttpConfig {
   serversTransports?: Record<string, ServersTransportConfig>;
 }
 
-export interface RouterTlsConfig {
-  certResolver?: string;
-  options?: string;
-  domains?: { main?: string; sans?: string[] }[];
-}
+/*
+ * The elements' types are derived from their schemas (src/config/schema/),
+ * as they are after validation: field names canonical, lists as arrays,
+ * durations as written (string or seconds).
+ */
+export type {
+  RouterConfig,
+  RouterTlsConfig,
+  ServiceConfig,
+  ServerConfig,
+  StickyCookieConfig,
+  StickyConfig,
+  HealthCheckConfig,
+  PassiveHealthCheckConfig,
+  LoadBalancerConfig,
+  WeightedConfig,
+  MirroringConfig,
+  FailoverConfig,
+  ServersTransportConfig,
+  ForwardingTimeouts,
+} from './schema/http.js';
+export type { TlsCertificateConfig, TlsOptionsConfig, TlsStoreConfig } from './schema/tls.js';
 
-export interface RouterConfig {
-  rule: string;
-  ruleSyntax?: string;
-  entryPoints?: string[];
-  middlewares?: string[];
-  service: string;
-  priority?: number;
-  tls?: RouterTlsConfig;
-}
+export type WeightedServiceRef = NonNullable<WeightedConfig['services']>[number];
+export type MirrorRef = NonNullable<MirroringConfig['mirrors']>[number];
 
-export interface ServiceConfig {
-  loadBalancer?: LoadBalancerConfig;
-  weighted?: WeightedConfig;
-  mirroring?: MirroringConfig;
-  failover?: FailoverConfig;
-}
-
-export interface ServerConfig {
-  url: string;
-  weight?: number;
-  preservePath?: boolean;
-}
-
-export interface StickyCookieConfig {
-  name?: string;
-  secure?: boolean;
-  httpOnly?: boolean;
-  sameSite?: 'none' | 'lax' | 'strict' | '';
-  maxAge?: number;
-  path?: string;
-  domain?: string;
-}
-
-export interface StickyConfig {
-  cookie?: StickyCookieConfig;
-}
-
-export interface HealthCheckConfig {
-  scheme?: string;
-  mode?: 'http' | 'grpc';
-  path?: string;
-  method?: string;
-  status?: number;
-  port?: number;
-  interval?: string | number;
-  unhealthyInterval?: string | number;
-  timeout?: string | number;
-  hostname?: string;
-  followRedirects?: boolean;
-  headers?: Record<string, string>;
-}
-
-export interface PassiveHealthCheckConfig {
-  failureWindow?: string | number;
-  maxFailedAttempts?: number;
-}
-
-export interface LoadBalancerConfig {
-  servers?: ServerConfig[];
-  strategy?: string;
-  sticky?: StickyConfig;
-  healthCheck?: HealthCheckConfig;
-  passiveHealthCheck?: PassiveHealthCheckConfig;
-  passHostHeader?: boolean;
-  responseForwarding?: { flushInterval?: string | number };
-  serversTransport?: string;
-}
-
-export interface WeightedServiceRef {
-  name: string;
-  weight?: number;
-}
-
-export interface WeightedConfig {
-  services?: WeightedServiceRef[];
-  sticky?: StickyConfig;
-  healthCheck?: Record<string, never>;
-}
-
-export interface MirrorRef {
-  name: string;
-  percent?: number;
-}
-
-export interface MirroringConfig {
-  service: string;
-  mirrors?: MirrorRef[];
-  mirrorBody?: boolean;
-  maxBodySize?: number;
-  healthCheck?: Record<string, never>;
-}
-
-export interface FailoverConfig {
-  service: string;
-  fallback: string;
-  healthCheck?: Record<string, never>;
-}
-
-/** One key: the middleware type (e.g. `stripPrefix`), its value the options. */
+/**
+ * One key: the middleware type (e.g. `stripPrefix`), its value the options.
+ * The options are decoded by the middleware's factory with its schema
+ * (src/config/schema/middlewares/), so here they are still as written.
+ */
 export type MiddlewareConfig = Record<string, unknown>;
-
-export interface ForwardingTimeouts {
-  dialTimeout?: string | number;
-  responseHeaderTimeout?: string | number;
-  idleConnTimeout?: string | number;
-}
-
-export interface ServersTransportConfig {
-  serverName?: string;
-  insecureSkipVerify?: boolean;
-  rootCAs?: string[];
-  maxIdleConnsPerHost?: number;
-  disableHTTP2?: boolean;
-  forwardingTimeouts?: ForwardingTimeouts;
-}
-
-export interface TlsCertificateConfig {
-  certFile: string;
-  keyFile: string;
-  stores?: string[];
-  /** set by the ACME manager only (internal provider): the resolver that issued the certificate */
-  resolver?: string;
-}
 
 export interface TlsConfig {
   certificates?: TlsCertificateConfig[];
-  options?: Record<string, unknown>;
-  stores?: Record<string, unknown>;
+  options?: Record<string, TlsOptionsConfig>;
+  stores?: Record<string, TlsStoreConfig>;
 }
 
 /** Where an element came from, for error messages: provider and, for files, file and line. */

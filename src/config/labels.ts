@@ -14,10 +14,14 @@
  * and only the element it belongs to is left out, so one typo does not take a
  * container's other routers down with it.
  */
-import { middlewareDefinitions, middlewareTypes } from '../../middlewares/registry.js';
 import { setKey } from './objects.js';
-import type { OptionSpec, OptionsSchema } from '../../middlewares/schema.js';
-import { parseDuration, suggest } from './validate.js';
+import { fieldsOf, hintOf, itemsOf, valuesOf, type Hint, type TSchema } from './schema/core.js';
+import { decodeText, parseLabelBool, splitList, unknownFieldMessage } from './schema/decode.js';
+import { LabelService, Router, ServersTransport } from './schema/http.js';
+import { implementedMiddlewareTypes, middlewareSchema } from './schema/middlewares/index.js';
+import { suggest } from '../kernel/suggest.js';
+
+export { parseLabelBool, splitList };
 
 /* ------------------------------------------------------------------ types */
 
@@ -99,154 +103,37 @@ export interface DecodeLabelsOptions {
 
 /* ------------------------------------------------------------------ specs */
 
-type Spec =
-  | { t: 'string'; oneOf?: readonly string[] }
-  | { t: 'int'; min?: number; max?: number }
-  | { t: 'bool' }
-  | { t: 'duration' }
-  | { t: 'list' }
-  | { t: 'map'; of: Spec; keepCase?: boolean }
-  | { t: 'array'; of: Spec }
-  | { t: 'object'; fields: Record<string, Spec>; allowEmpty?: boolean }
-  /** free-form options of a middleware type whose fields are unknown here */
-  | { t: 'free'; keepCase: boolean };
-
-const S: Spec = { t: 'string' };
-const I: Spec = { t: 'int' };
-const B: Spec = { t: 'bool' };
-const D: Spec = { t: 'duration' };
-const L: Spec = { t: 'list' };
-const M: Spec = { t: 'map', of: S, keepCase: true };
-const oneOf = (...values: string[]): Spec => ({ t: 'string', oneOf: values });
-const obj = (fields: Record<string, Spec>, allowEmpty = false): Spec => ({
-  t: 'object',
-  fields,
-  allowEmpty,
-});
-const arr = (of: Spec): Spec => ({ t: 'array', of });
-
-const serverSpec = obj({
-  url: S,
-  port: { t: 'int', min: 1, max: 65535 },
-  scheme: S,
-  weight: { t: 'int', min: 0 },
-  preservePath: B,
-});
-
-const stickySpec = obj(
-  {
-    cookie: obj(
-      {
-        name: S,
-        secure: B,
-        httpOnly: B,
-        sameSite: oneOf('none', 'lax', 'strict'),
-        maxAge: I,
-        path: S,
-        domain: S,
-      },
-      true,
-    ),
-  },
-  true,
-);
-
-const routerSpec = obj({
-  rule: S,
-  ruleSyntax: oneOf('v2', 'v3'),
-  entryPoints: L,
-  middlewares: L,
-  service: S,
-  priority: I,
-  tls: obj(
-    {
-      certResolver: S,
-      options: S,
-      domains: arr(obj({ main: S, sans: L })),
-    },
-    true,
-  ),
-  observability: obj({ accessLogs: B, metrics: B, tracing: B, traceVerbosity: S }),
-});
-
-const serviceSpec = obj({
-  loadBalancer: obj({
-    // `server.*` is Traefik's label form of servers[0] (label-slice-as-struct)
-    server: serverSpec,
-    servers: arr(serverSpec),
-    strategy: oneOf('wrr', 'p2c', 'hrw', 'leasttime'),
-    sticky: stickySpec,
-    healthCheck: obj({
-      scheme: S,
-      mode: oneOf('http', 'grpc'),
-      path: S,
-      method: S,
-      status: { t: 'int', min: 100, max: 599 },
-      port: { t: 'int', min: 1, max: 65535 },
-      interval: D,
-      unhealthyInterval: D,
-      timeout: D,
-      hostname: S,
-      followRedirects: B,
-      headers: M,
-    }),
-    passiveHealthCheck: obj({ failureWindow: D, maxFailedAttempts: I }),
-    passHostHeader: B,
-    responseForwarding: obj({ flushInterval: D }),
-    serversTransport: S,
-  }),
-  weighted: obj({
-    services: arr(obj({ name: S, weight: I })),
-    sticky: stickySpec,
-    healthCheck: obj({}, true),
-  }),
-  mirroring: obj({
-    service: S,
-    mirrors: arr(obj({ name: S, percent: I })),
-    mirrorBody: B,
-    maxBodySize: I,
-    healthCheck: obj({}, true),
-  }),
-  failover: obj({ service: S, fallback: S, healthCheck: obj({}, true) }),
-});
-
-const serversTransportSpec = obj({
-  serverName: S,
-  insecureSkipVerify: B,
-  rootCAs: L,
-  certificates: arr(obj({ certFile: S, keyFile: S })),
-  maxIdleConnsPerHost: I,
-  disableHTTP2: B,
-  peerCertURI: S,
-  forwardingTimeouts: obj({
-    dialTimeout: D,
-    responseHeaderTimeout: D,
-    idleConnTimeout: D,
-    readIdleTimeout: D,
-    pingTimeout: D,
-  }),
-  spiffe: obj({ ids: L, trustDomain: S }),
-});
-
-/**
- * Middleware types that have no option schema of their own: `chain` is
- * resolved by the compiler, `plugin` options are free-form and keep their
- * case. Every other type is decoded from its definition's schema
- * (middlewares/*.ts), the one description of its options.
+/*
+ * Every element is decoded with its schema (src/config/schema/), the one
+ * description of its fields: the label tree gives the structure, the schema
+ * says which names exist and how each value is read from text.
  */
-const MIDDLEWARE_OPTIONS: Record<string, Spec> = {
-  chain: obj({ middlewares: L }),
-  plugin: { t: 'free', keepCase: true },
-};
+
+/** Free-form options (a plugin's, or a type Portico does not know): keys kept or lower-cased. */
+interface Free {
+  free: true;
+  keepCase: boolean;
+}
+
+type Spec = TSchema | Free;
+
+const isFree = (spec: Spec): spec is Free => (spec as Free).free === true;
+
+/** The kind of a spec, for the tree walk: containers take sub-keys, scalars a value. */
+function kindOf(spec: Spec): Hint['kind'] | 'free' {
+  if (isFree(spec)) return 'free';
+  const kind = hintOf(spec).kind;
+  return kind === 'any' ? 'free' : kind;
+}
 
 const SECTIONS: Record<string, { kind: LabelElementKind; key: keyof LabelHttp; spec?: Spec }> = {
-  routers: { kind: 'router', key: 'routers', spec: routerSpec },
-  services: { kind: 'service', key: 'services', spec: serviceSpec },
+  routers: { kind: 'router', key: 'routers', spec: Router },
+  services: { kind: 'service', key: 'services', spec: LabelService },
   middlewares: { kind: 'middleware', key: 'middlewares' },
   serverstransports: {
     kind: 'serversTransport',
     key: 'serversTransports',
-    spec: serversTransportSpec,
+    spec: ServersTransport,
   },
 };
 
@@ -286,25 +173,6 @@ function splitSegment(segment: string): string[] | undefined {
 
 /* ---------------------------------------------------------------- decoding */
 
-const TRUE_TEXT = new Set(['1', 't', 'true']);
-const FALSE_TEXT = new Set(['0', 'f', 'false']);
-
-/** Go's strconv.ParseBool, which Traefik uses for label booleans. */
-export function parseLabelBool(value: string): boolean | undefined {
-  const v = value.trim().toLowerCase();
-  if (TRUE_TEXT.has(v)) return true;
-  if (FALSE_TEXT.has(v)) return false;
-  return undefined;
-}
-
-/** Comma-separated list, as Traefik splits label values for slice fields. */
-export function splitList(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
 interface Ctx {
   issues: LabelIssue[];
   element?: { kind: LabelElementKind; name: string };
@@ -325,42 +193,16 @@ function report(ctx: Ctx, leaves: Leaf[], message: string, level: LabelLevel = '
 const SKIP = Symbol('skip');
 
 function scalar(spec: Spec, leaf: Leaf, ctx: Ctx): unknown {
-  const { value } = leaf;
-  const fail = (message: string): typeof SKIP => {
-    report(ctx, [leaf], message);
+  const r = isFree(spec) ? { error: 'expected a value here' } : decodeText(spec, leaf.value);
+  if ('error' in r) {
+    report(ctx, [leaf], r.error);
     return SKIP;
-  };
-  switch (spec.t) {
-    case 'string': {
-      if (!spec.oneOf) return value;
-      const match = spec.oneOf.find((o) => o.toLowerCase() === value.trim().toLowerCase());
-      return match ?? fail(`invalid value "${value}", expected one of: ${spec.oneOf.join(', ')}`);
-    }
-    case 'int': {
-      if (!/^[-+]?\d+$/.test(value.trim())) return fail(`expected an integer, got "${value}"`);
-      const n = Number(value.trim());
-      if (!Number.isSafeInteger(n)) return fail(`integer out of range: ${value}`);
-      if (spec.min !== undefined && n < spec.min)
-        return fail(`must be at least ${spec.min}, got ${n}`);
-      if (spec.max !== undefined && n > spec.max)
-        return fail(`must be at most ${spec.max}, got ${n}`);
-      return n;
-    }
-    case 'bool': {
-      const b = parseLabelBool(value);
-      return b ?? fail(`expected a boolean (true or false), got "${value}"`);
-    }
-    case 'duration': {
-      const seconds = parseDuration(value);
-      if (seconds === undefined)
-        return fail(`invalid duration "${value}", expected e.g. "500ms", "10s" or "1m30s"`);
-      return value.trim();
-    }
-    case 'list':
-      return splitList(value);
-    default:
-      return fail('expected a value here');
   }
+  return r.value;
+}
+
+function allowsEmpty(spec: Spec): boolean {
+  return !isFree(spec) && hintOf(spec).kind === 'object' && hintOf(spec).allowEmpty === true;
 }
 
 /** Converts `node` (whose own name is already matched) against `spec`. */
@@ -379,9 +221,10 @@ function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
   const leaf = node.leaves[0];
   const hasChildren = node.children.size > 0;
 
-  if (spec.t === 'object' || spec.t === 'map' || spec.t === 'array' || spec.t === 'free') {
+  const kind = kindOf(spec);
+  if (kind === 'object' || kind === 'map' || kind === 'array' || kind === 'free') {
     if (leaf && !hasChildren) {
-      if (spec.t === 'object' && spec.allowEmpty) {
+      if (allowsEmpty(spec)) {
         const b = parseLabelBool(leaf.value);
         if (b === undefined) {
           report(
@@ -398,7 +241,7 @@ function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
     }
     if (leaf) {
       // `tls=true` next to `tls.certresolver=…`: the block exists either way
-      if (!(spec.t === 'object' && spec.allowEmpty && parseLabelBool(leaf.value) !== undefined)) {
+      if (!(allowsEmpty(spec) && parseLabelBool(leaf.value) !== undefined)) {
         report(ctx, [leaf], `"${path}" takes sub-keys, not a value`);
         return SKIP;
       }
@@ -412,27 +255,26 @@ function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
     return leaf ? scalar(spec, leaf, ctx) : SKIP;
   }
 
-  switch (spec.t) {
+  switch (kind) {
     case 'object': {
-      const known = Object.keys(spec.fields);
+      const fields = fieldsOf(spec as TSchema);
+      const known = Object.keys(fields);
       const byLower = new Map(known.map((k) => [k.toLowerCase(), k]));
       const out: Record<string, unknown> = {};
       let failed = false;
       for (const child of node.children.values()) {
         const canonical = byLower.get(child.name.toLowerCase());
         if (canonical === undefined) {
-          const hint = child.name.startsWith('[') ? undefined : suggest(child.name, known);
           const what = child.name.startsWith('[')
             ? `"${path}" is not a list, ${child.name} does not apply`
-            : `unknown field "${child.name}" in ${path}` +
-              (hint ? `, did you mean "${hint}"?` : '');
+            : unknownFieldMessage(child.name, known);
           report(ctx, allLeaves(child), what);
           failed = true;
           continue;
         }
-        const v = convert(spec.fields[canonical]!, child, `${path}.${canonical}`, ctx);
+        const v = convert(fields[canonical]!, child, `${path}.${canonical}`, ctx);
         if (v === SKIP) {
-          if (allLeaves(child).length > 0 && !isDisabledBlock(spec.fields[canonical]!, child))
+          if (allLeaves(child).length > 0 && !isDisabledBlock(fields[canonical]!, child))
             failed = true;
           continue;
         }
@@ -444,9 +286,10 @@ function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
       const out: Record<string, unknown> = {};
       let failed = false;
       for (const child of node.children.values()) {
-        const v = convert(spec.of, child, `${path}.${child.name}`, ctx);
+        // map keys are header names or statuses: kept as written
+        const v = convert(valuesOf(spec as TSchema), child, `${path}.${child.name}`, ctx);
         if (v === SKIP) failed = true;
-        else setKey(out, spec.keepCase ? child.name : child.name.toLowerCase(), v);
+        else setKey(out, child.name, v);
       }
       return failed ? SKIP : out;
     }
@@ -464,7 +307,7 @@ function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
           failed = true;
           continue;
         }
-        const v = convert(spec.of, child, `${path}${child.name}`, ctx);
+        const v = convert(itemsOf(spec as TSchema), child, `${path}${child.name}`, ctx);
         if (v === SKIP) failed = true;
         else items.push([Number(m[1]), v]);
       }
@@ -472,7 +315,7 @@ function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
       return failed ? SKIP : items.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
     }
     case 'free':
-      return free(node, spec.keepCase, path, ctx);
+      return free(node, isFree(spec) && spec.keepCase, path, ctx);
     default:
       return SKIP;
   }
@@ -481,8 +324,7 @@ function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
 /** `tls=false` alone: nothing to add, but not an error either. */
 function isDisabledBlock(spec: Spec, node: Node): boolean {
   return (
-    spec.t === 'object' &&
-    spec.allowEmpty === true &&
+    allowsEmpty(spec) &&
     node.children.size === 0 &&
     node.leaves.length > 0 &&
     node.leaves.every((l) => parseLabelBool(l.value) === false)
@@ -496,7 +338,7 @@ function free(node: Node, keepCase: boolean, path: string, ctx: Ctx): unknown {
     const name = keepCase ? child.name : child.name.toLowerCase();
     const childPath = `${path}.${name}`;
     if (child.children.size === 0) {
-      const v = convert(S, child, childPath, ctx);
+      const v = convert(TEXT, child, childPath, ctx);
       if (v === SKIP) failed = true;
       else setKey(out, name, v);
       continue;
@@ -513,41 +355,8 @@ function free(node: Node, keepCase: boolean, path: string, ctx: Ctx): unknown {
   return failed ? SKIP : out;
 }
 
-/** A middleware option schema (middlewares/schema.ts) as a label spec: types drive text decoding. */
-function specFromSchema(schema: OptionsSchema): Spec {
-  const fields: Record<string, Spec> = {};
-  for (const [name, o] of Object.entries(schema)) fields[name] = specFromOption(o);
-  return { t: 'object', fields, allowEmpty: true };
-}
-
-function specFromOption(o: OptionSpec): Spec {
-  switch (o.type) {
-    case 'string':
-      return o.oneOf ? { t: 'string', oneOf: o.oneOf } : S;
-    case 'int':
-      return {
-        t: 'int',
-        ...(o.min !== undefined ? { min: o.min } : {}),
-        ...(o.max !== undefined ? { max: o.max } : {}),
-      };
-    case 'bool':
-      return B;
-    case 'duration':
-      return D;
-    case 'stringList':
-    case 'intList':
-      return L;
-    case 'stringMap':
-      return M;
-    case 'object':
-      return specFromSchema(o.fields ?? {});
-    case 'number':
-      // decodeOptions checks the number; labels carry it as text
-      return S;
-    case 'any':
-      return { t: 'free', keepCase: false };
-  }
-}
+/** Any text, for the values of free-form options. */
+const TEXT: TSchema = { 'x-portico': { kind: 'string' } } as unknown as TSchema;
 
 function decodeMiddleware(node: Node, ctx: Ctx): unknown {
   const name = node.name;
@@ -571,13 +380,10 @@ function decodeMiddleware(node: Node, ctx: Ctx): unknown {
   }
   if (node.leaves.length > 0) return SKIP;
   const typeNode = types[0]!;
-  const known = middlewareTypes();
-  const registered = known.find((t) => t.toLowerCase() === typeNode.name.toLowerCase());
-  const traefikType = Object.keys(MIDDLEWARE_OPTIONS).find(
-    (t) => t.toLowerCase() === typeNode.name.toLowerCase(),
-  );
-  const type = registered ?? traefikType ?? typeNode.name.toLowerCase();
-  if (registered === undefined) {
+  const known = implementedMiddlewareTypes();
+  const schema = middlewareSchema(typeNode.name);
+  const type = schema?.type ?? typeNode.name.toLowerCase();
+  if (schema === undefined || !schema.implemented) {
     const hint = suggest(typeNode.name, known);
     report(
       ctx,
@@ -587,12 +393,13 @@ function decodeMiddleware(node: Node, ctx: Ctx): unknown {
       'warning',
     );
   }
-  // the middleware's own option schema is the source of truth; the table above only
-  // covers Traefik types Portico does not register
-  const def = registered ? middlewareDefinitions().find((d) => d.type === registered) : undefined;
-  const spec: Spec = def
-    ? specFromSchema(def.options)
-    : (traefikType && MIDDLEWARE_OPTIONS[traefikType]) || { t: 'free', keepCase: false };
+  // a plugin's options are its own (case kept); a type unknown to the schema is taken as it comes
+  const spec: Spec =
+    schema === undefined
+      ? { free: true, keepCase: false }
+      : type === 'plugin'
+        ? { free: true, keepCase: true }
+        : schema.options;
   let options: unknown;
   if (typeNode.children.size === 0) {
     // `contenttype=true`: a type whose options all take their defaults
@@ -607,8 +414,7 @@ function decodeMiddleware(node: Node, ctx: Ctx): unknown {
     }
     options = {};
   } else {
-    const asObject: Spec = spec.t === 'object' ? { ...spec, allowEmpty: true } : spec;
-    options = convert(asObject, typeNode, type, ctx);
+    options = convert(spec, typeNode, type, ctx);
   }
   if (options === SKIP) return SKIP;
   const out: Record<string, unknown> = {};

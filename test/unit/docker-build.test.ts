@@ -577,7 +577,7 @@ describe('buildDockerConfig: bad labels keep the rest of the container', () => {
         d(
           'traefik.http.routers.bad.entrypoint',
           'web',
-          'unknown field "entrypoint" in bad, did you mean "entryPoints"?',
+          'unknown field "entrypoint", did you mean "entryPoints"?',
         ),
       ],
     ],
@@ -621,7 +621,7 @@ describe('buildDockerConfig: bad labels keep the rest of the container', () => {
         d(
           'traefik.http.middlewares.b.stripprefix.prefix',
           '/b',
-          'unknown field "prefix" in stripPrefix, did you mean "prefixes"?',
+          'unknown field "prefix", did you mean "prefixes"?',
         ),
       ],
     ],

@@ -267,7 +267,7 @@ describe('decodeLabels: bad keys are reported with key, value and reason', () =>
         {
           key: `${R}.web.rul`,
           value: 'Host(`a`)',
-          message: 'unknown field "rul" in web, did you mean "rule"?',
+          message: 'unknown field "rul", did you mean "rule"?',
           level: 'error',
         },
       ],
@@ -475,7 +475,7 @@ describe('decodeLabels: bad keys are reported with key, value and reason', () =>
         {
           key: `${M}.m.stripprefix.prefixs`,
           value: '/b',
-          message: 'unknown field "prefixs" in stripPrefix, did you mean "prefixes"?',
+          message: 'unknown field "prefixs", did you mean "prefixes"?',
           level: 'error',
         },
       ],
