@@ -25,6 +25,7 @@ import {
 } from 'yaml';
 import { StaticConfigError } from '../kernel/errors.js';
 import { formatDuration, parseDuration } from '../kernel/duration.js';
+import { editDistance } from '../kernel/suggest.js';
 import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from './access-log-fields.js';
 import type {
   AccessLogFieldMode,
@@ -804,24 +805,6 @@ function resolveSegments(
 
 function isTarget(result: Target | Failure): result is Target {
   return !('index' in result);
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] ?? 0;
-      row[j] = Math.min(
-        current + 1,
-        (row[j - 1] ?? 0) + 1,
-        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      previous = current;
-    }
-  }
-  return row[b.length] ?? 0;
 }
 
 /** every option path under a node, entry point names shown as the placeholder */

@@ -7,6 +7,7 @@
  */
 
 import { RuleSyntaxError } from '../kernel/errors.js';
+import { suggest } from '../kernel/suggest.js';
 import { compileMatcherCall } from './matchers.js';
 
 export const MATCHER_NAMES = [
@@ -67,47 +68,12 @@ const FOREIGN_NAMES: Record<string, string> = {
   ALPN: 'ALPN is a tcp matcher, expected an http matcher',
 };
 
-// Optimal string alignment distance: a transposition ("Hots") counts as one edit.
-function editDistance(a: string, b: string): number {
-  const d: number[][] = [];
-  for (let i = 0; i <= a.length; i++) d.push([i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 0; j <= b.length; j++) (d[0] as number[])[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    const row = d[i] as number[];
-    const prev = d[i - 1] as number[];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(
-        (prev[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (prev[j - 1] as number) + cost,
-      );
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
-      }
-      row[j] = v;
-    }
-  }
-  return (d[a.length] as number[])[b.length] as number;
-}
-
 function unknownMatcherMessage(name: string): string {
   const foreign = FOREIGN_NAMES[name];
   if (foreign !== undefined) return foreign;
-  const lower = name.toLowerCase();
-  let best: MatcherName | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of MATCHER_NAMES) {
-    const dist = editDistance(lower, candidate.toLowerCase());
-    if (dist < bestDistance) {
-      best = candidate;
-      bestDistance = dist;
-    }
-  }
-  const limit = Math.max(1, Math.min(3, Math.floor(name.length / 3)));
-  if (best !== undefined && bestDistance <= limit) {
-    return `unknown matcher ${name}, did you mean ${best}?`;
-  }
+  // a third of the name's length, between 1 and 3 edits: 'Hots' → Host, 'PathPrefx' → PathPrefix
+  const best = suggest(name, MATCHER_NAMES, Math.max(1, Math.min(3, Math.floor(name.length / 3))));
+  if (best !== undefined) return `unknown matcher ${name}, did you mean ${best}?`;
   return `unknown matcher ${name}, expected one of ${MATCHER_NAMES.join(', ')}`;
 }
 
