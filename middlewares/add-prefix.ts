@@ -2,17 +2,14 @@
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  prefix: { type: 'string', required: true, description: 'prefix to add; must start with /' },
-} as const;
+import { addPrefix as schema } from '../src/config/schema/middlewares/paths.js';
 
 export const addPrefix: MiddlewareDefinition = {
-  type: 'addPrefix',
-  description: 'adds a path prefix before forwarding',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const { prefix } = decodeOptions<{ prefix: string }>(options, raw);
+    const { prefix } = decodeOptions(schema.options, raw);
     if (!prefix.startsWith('/')) throw new ConfigElementError('must start with /', 'prefix');
     return (next) => (ctx) => {
       ctx.path = prefix + ctx.path;

@@ -13,38 +13,8 @@ import { sendStatus } from '../src/kernel/status.js';
 import { stableKey } from '../src/config/objects.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import { basicAuth as schema } from '../src/config/schema/middlewares/auth.js';
 import { loadUserEntries, passwordVerifier, type PasswordVerifier } from './htpasswd.js';
-
-/** The options basicAuth and digestAuth share; only the user format differs. */
-export function authOptions(userFormat: string, fileFormat: string) {
-  return {
-    users: { type: 'stringList', description: `users as ${userFormat}` },
-    usersFile: {
-      type: 'string',
-      description: `${fileFormat} file, read when the configuration is applied; merged with users`,
-    },
-    realm: { type: 'string', description: 'realm sent in the challenge; default "traefik"' },
-    headerField: {
-      type: 'string',
-      description:
-        "request header set to the authenticated user's name (the client's value is dropped)",
-    },
-    removeHeader: {
-      type: 'bool',
-      description: 'remove the Authorization header before forwarding',
-    },
-  } as const;
-}
-
-const options = authOptions('name:hash (htpasswd: bcrypt, apr1, sha1)', 'htpasswd');
-
-interface BasicAuthOptions {
-  users?: string[];
-  usersFile?: string;
-  realm?: string;
-  headerField?: string;
-  removeHeader?: boolean;
-}
 
 /** a header name as node stores it; validated so a config cannot inject into the request head */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -112,11 +82,11 @@ interface AuthState {
 }
 
 export const basicAuth: MiddlewareDefinition = {
-  type: 'basicAuth',
-  description: 'HTTP Basic authentication against htpasswd users (bcrypt, apr1, sha1)',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const o = decodeOptions<BasicAuthOptions>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const realm = checkRealm(o.realm);
     const headerField = checkHeaderField(o.headerField);
     const removeHeader = o.removeHeader === true;

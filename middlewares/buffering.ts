@@ -26,44 +26,10 @@ import {
 } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import { buffering as schema } from '../src/config/schema/middlewares/response.js';
 
 /** oxy's DefaultMaxRetryAttempts: retries stop after this many whatever the expression says */
 const MAX_RETRIES = 10;
-
-const options = {
-  maxRequestBodyBytes: {
-    type: 'int',
-    min: 0,
-    description: 'largest request body accepted, in bytes; over it: 413 (0: no limit)',
-  },
-  memRequestBodyBytes: {
-    type: 'int',
-    min: 0,
-    description: "Traefik's in-memory threshold (1 MiB); accepted, bodies stay in memory here",
-  },
-  maxResponseBodyBytes: {
-    type: 'int',
-    min: 0,
-    description: 'largest response body accepted, in bytes; over it: 500 (0: no limit)',
-  },
-  memResponseBodyBytes: {
-    type: 'int',
-    min: 0,
-    description: "Traefik's in-memory threshold (1 MiB); accepted, bodies stay in memory here",
-  },
-  retryExpression: {
-    type: 'string',
-    description: 'when to send the buffered request again: IsNetworkError() && Attempts() < N',
-  },
-} as const;
-
-interface Options {
-  maxRequestBodyBytes?: number;
-  memRequestBodyBytes?: number;
-  maxResponseBodyBytes?: number;
-  memResponseBodyBytes?: number;
-  retryExpression?: string;
-}
 
 const RETRY_FORMS = [
   /^\s*IsNetworkError\(\)\s*&&\s*Attempts\(\)\s*(<=?)\s*(\d+)\s*$/,
@@ -334,12 +300,11 @@ function readBody(ctx: RequestContext, max: number, done: () => void): void {
 }
 
 export const buffering: MiddlewareDefinition = {
-  type: 'buffering',
-  description:
-    'reads the request body whole before forwarding (413 over a limit), optionally the response too, and can retry',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<Options>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const c: Compiled = {
       maxRequest: o.maxRequestBodyBytes ?? 0,
       maxResponse: o.maxResponseBodyBytes ?? 0,

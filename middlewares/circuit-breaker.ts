@@ -35,6 +35,10 @@ import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { sharedLimits, type LimitKind } from '../src/cluster/limits.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import {
+  circuitBreaker as schema,
+  type CircuitBreakerOptions as Options,
+} from '../src/config/schema/middlewares/traffic.js';
 
 const WINDOW_BUCKETS = 10;
 const BUCKET_MS = 1000;
@@ -439,31 +443,6 @@ class ObservingWriter implements ResponseWriter {
   }
 }
 
-const options = {
-  expression: {
-    type: 'string',
-    required: true,
-    description: 'when to open, e.g. NetworkErrorRatio() > 0.30',
-  },
-  checkPeriod: { type: 'duration', description: 'how often the expression is checked (100ms)' },
-  fallbackDuration: { type: 'duration', description: 'how long the circuit stays open (10s)' },
-  recoveryDuration: { type: 'duration', description: 'how long recovery ramps traffic up (10s)' },
-  responseCode: {
-    type: 'int',
-    min: 100,
-    max: 599,
-    description: 'status answered while open (503)',
-  },
-} as const;
-
-interface Options {
-  expression: string;
-  checkPeriod?: number;
-  fallbackDuration?: number;
-  recoveryDuration?: number;
-  responseCode?: number;
-}
-
 interface Timing {
   checkPeriodMs: number;
   fallbackMs: number;
@@ -524,11 +503,11 @@ export const circuitBreakerKind: LimitKind = {
 };
 
 export const circuitBreaker: MiddlewareDefinition = {
-  type: 'circuitBreaker',
-  description: 'stops sending requests to a failing service for a while (answers 503)',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const o = decodeOptions<Options>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const condition = parseExpression(o.expression);
     const code = o.responseCode ?? 503;
     if (STATUS_CODES[code] === undefined)

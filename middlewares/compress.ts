@@ -27,38 +27,10 @@ import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  encodings: {
-    type: 'stringList',
-    description: 'encodings offered, in order of preference: gzip, br, zstd',
-  },
-  defaultEncoding: {
-    type: 'string',
-    description: 'encoding used when the request has no Accept-Encoding or accepts *',
-  },
-  minResponseBodyBytes: {
-    type: 'int',
-    min: 0,
-    description: 'smallest body compressed, in bytes (default 1024; 0 means the default)',
-  },
-  includedContentTypes: {
-    type: 'stringList',
-    description: 'compress only these media types (exclusive with excludedContentTypes)',
-  },
-  excludedContentTypes: {
-    type: 'stringList',
-    description: 'never compress these media types (application/grpc never is)',
-  },
-} as const;
-
-interface Options {
-  encodings?: string[];
-  defaultEncoding?: string;
-  minResponseBodyBytes?: number;
-  includedContentTypes?: string[];
-  excludedContentTypes?: string[];
-}
+import {
+  compress as schema,
+  type CompressOptions as Options,
+} from '../src/config/schema/middlewares/response.js';
 
 type Encoding = 'gzip' | 'br' | 'zstd';
 const KNOWN: readonly Encoding[] = ['gzip', 'br', 'zstd'];
@@ -471,11 +443,11 @@ function requestExcluded(c: Compiled, ctx: RequestContext): boolean {
 }
 
 export const compress: MiddlewareDefinition = {
-  type: 'compress',
-  description: 'compresses responses with gzip, brotli or zstd as the client accepts',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const c = compile(decodeOptions<Options>(options, raw));
+    const c = compile(decodeOptions(schema.options, raw));
     if (c.zstdSkipped)
       build.logger.debug(
         { node: process.version },

@@ -9,13 +9,7 @@
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  autoDetect: {
-    type: 'bool',
-    description: 'deprecated (as in Traefik): false turns the middleware into a no-op',
-  },
-} as const;
+import { contentType as schema } from '../src/config/schema/middlewares/response.js';
 
 const SNIFF_LEN = 512;
 
@@ -225,12 +219,11 @@ class SniffingWriter implements ResponseWriter {
 }
 
 export const contentType: MiddlewareDefinition = {
-  type: 'contentType',
-  description:
-    'sets a Content-Type guessed from the body when the upstream sent none (Traefik v3 no longer does by default)',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const o = decodeOptions<{ autoDetect?: boolean }>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     if (o.autoDetect !== undefined)
       build.logger.warn(
         'contentType.autoDetect is deprecated: the middleware only turns detection on; remove the option',

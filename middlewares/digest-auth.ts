@@ -15,18 +15,9 @@ import type { RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import { digestAuth as schema } from '../src/config/schema/middlewares/auth.js';
 import { loadUserEntries } from './htpasswd.js';
-import { authOptions, checkHeaderField, checkRealm } from './basic-auth.js';
-
-const options = authOptions('name:realm:HA1 (htdigest format)', 'htdigest');
-
-interface DigestAuthOptions {
-  users?: string[];
-  usersFile?: string;
-  realm?: string;
-  headerField?: string;
-  removeHeader?: boolean;
-}
+import { checkHeaderField, checkRealm } from './basic-auth.js';
 
 /** how long a nonce may be used (Apache's AuthDigestNonceLifetime default) */
 export const NONCE_LIFETIME_MS = 300_000;
@@ -100,11 +91,11 @@ const NC = /^[0-9a-fA-F]{8}$/;
 type Outcome = { user: string } | 'stale' | 'denied';
 
 export const digestAuth: MiddlewareDefinition = {
-  type: 'digestAuth',
-  description: 'HTTP Digest authentication (MD5, qop=auth) against htdigest users',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const o = decodeOptions<DigestAuthOptions>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const realm = checkRealm(o.realm);
     const headerField = checkHeaderField(o.headerField);
     const removeHeader = o.removeHeader === true;

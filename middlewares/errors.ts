@@ -20,41 +20,7 @@ import { sendStatus } from '../src/kernel/status.js';
 import { RequestContext, type Handler, type ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  status: {
-    type: 'stringList',
-    required: true,
-    description: 'statuses that get an error page: codes and ranges ("500", "500-599")',
-  },
-  service: {
-    type: 'string',
-    required: true,
-    description: 'the service that serves the error pages',
-  },
-  query: {
-    type: 'string',
-    description:
-      'path requested from the service; {status}, {originalStatus} and {url} are replaced',
-  },
-  statusRewrites: {
-    type: 'stringMap',
-    description:
-      'status sent to the client instead of the caught one, by code or range ("502-504": 500)',
-  },
-  errorRequestHeaders: {
-    type: 'stringList',
-    description: 'request headers sent to the error service (default: all of them)',
-  },
-} as const;
-
-interface Options {
-  status: string[];
-  service: string;
-  query?: string;
-  statusRewrites?: Record<string, string>;
-  errorRequestHeaders?: string[];
-}
+import { errors as schema } from '../src/config/schema/middlewares/response.js';
 
 type Range = [from: number, to: number];
 
@@ -238,11 +204,11 @@ class Catcher implements ResponseWriter {
 }
 
 export const errors: MiddlewareDefinition = {
-  type: 'errors',
-  description: 'replaces error responses with a page from another service, keeping the status',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const o = decodeOptions<Options>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     if (o.status.length === 0)
       throw new ConfigElementError('must list at least one status', 'status');
     const caught = new Uint8Array(600);

@@ -28,95 +28,8 @@ import { stableKey } from '../src/config/objects.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import { forwardAuth as schema } from '../src/config/schema/middlewares/auth.js';
 import { checkHeaderField } from './basic-auth.js';
-
-const options = {
-  address: {
-    type: 'string',
-    required: true,
-    description: 'authentication server URL (http or https)',
-  },
-  trustForwardHeader: {
-    type: 'bool',
-    description: "send the client's X-Forwarded-* to the auth server instead of computing them",
-  },
-  authResponseHeaders: {
-    type: 'stringList',
-    description:
-      'auth response headers copied onto the forwarded request, replacing the client values',
-  },
-  authResponseHeadersRegex: {
-    type: 'string',
-    description:
-      'auth response headers matching this regex are copied (request headers matching it are removed first)',
-  },
-  authRequestHeaders: {
-    type: 'stringList',
-    description: 'request headers sent to the auth server; empty = all',
-  },
-  addAuthCookiesToResponse: {
-    type: 'stringList',
-    description:
-      'cookies set by the auth server that are added to the response, replacing the upstream ones',
-  },
-  forwardBody: { type: 'bool', description: 'send the request body to the auth server' },
-  maxBodySize: {
-    type: 'int',
-    min: -1,
-    description: 'largest body sent with forwardBody, in bytes; over ⇒ 401; -1 = no limit',
-  },
-  maxResponseBodySize: {
-    type: 'int',
-    min: -1,
-    description: 'largest auth response body read, in bytes; over ⇒ 500; -1 = no limit',
-  },
-  headerField: {
-    type: 'string',
-    description: 'auth response header naming the user (Traefik logs it; see docs)',
-  },
-  preserveLocationHeader: {
-    type: 'bool',
-    description:
-      "return the auth server's Location as written instead of resolving it against address",
-  },
-  preserveRequestMethod: {
-    type: 'bool',
-    description: "call the auth server with the request's method instead of GET",
-  },
-  tls: {
-    type: 'object',
-    description: 'client TLS towards an https address',
-    fields: {
-      ca: { type: 'string', description: 'CA bundle (PEM or file) to verify the auth server' },
-      cert: { type: 'string', description: 'client certificate (PEM or file)' },
-      key: { type: 'string', description: 'client key (PEM or file)' },
-      insecureSkipVerify: { type: 'bool', description: "don't verify the auth server certificate" },
-      caOptional: { type: 'bool', description: 'deprecated in Traefik; accepted and ignored' },
-    },
-  },
-} as const;
-
-interface ForwardAuthOptions {
-  address: string;
-  trustForwardHeader?: boolean;
-  authResponseHeaders?: string[];
-  authResponseHeadersRegex?: string;
-  authRequestHeaders?: string[];
-  addAuthCookiesToResponse?: string[];
-  forwardBody?: boolean;
-  maxBodySize?: number;
-  maxResponseBodySize?: number;
-  headerField?: string;
-  preserveLocationHeader?: boolean;
-  preserveRequestMethod?: boolean;
-  tls?: {
-    ca?: string;
-    cert?: string;
-    key?: string;
-    insecureSkipVerify?: boolean;
-    caOptional?: boolean;
-  };
-}
 
 /** Traefik's http.Client timeout for the auth call */
 const AUTH_TIMEOUT_MS = 30_000;
@@ -256,12 +169,11 @@ function readBody(ctx: RequestContext, max: number): Promise<Buffer | null> {
 }
 
 export const forwardAuth: MiddlewareDefinition = {
-  type: 'forwardAuth',
-  description:
-    'delegates authentication to an external service: 2xx passes, anything else is returned',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const o = decodeOptions<ForwardAuthOptions>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     let address: URL;
     try {
       address = new URL(o.address);

@@ -15,13 +15,7 @@ import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  allowOrigins: {
-    type: 'stringList',
-    description: 'origins allowed to call (CORS); * allows any',
-  },
-} as const;
+import { grpcWeb as schema } from '../src/config/schema/middlewares/response.js';
 
 const GRPC = 'application/grpc';
 const GRPC_WEB = 'application/grpc-web';
@@ -244,12 +238,11 @@ function header(ctx: RequestContext, name: string): string | undefined {
 }
 
 export const grpcWeb: MiddlewareDefinition = {
-  type: 'grpcWeb',
-  description:
-    'converts gRPC-Web calls from browsers to gRPC and back (serve the gRPC server through an h2c:// service)',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<{ allowOrigins?: string[] }>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const list = o.allowOrigins ?? [];
     const any = list.includes('*');
     const origins = new Set(list);

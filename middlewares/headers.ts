@@ -20,120 +20,10 @@ import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  customRequestHeaders: {
-    type: 'stringMap',
-    description: 'headers set on the request sent upstream; an empty value removes the header',
-  },
-  customResponseHeaders: {
-    type: 'stringMap',
-    description: 'headers set on the response; an empty value removes the header',
-  },
-  accessControlAllowCredentials: {
-    type: 'bool',
-    description: 'CORS: Access-Control-Allow-Credentials: true',
-  },
-  accessControlAllowHeaders: {
-    type: 'stringList',
-    description: 'CORS: request headers allowed in a preflight answer',
-  },
-  accessControlAllowMethods: {
-    type: 'stringList',
-    description: 'CORS: methods allowed in a preflight answer',
-  },
-  accessControlAllowOriginList: {
-    type: 'stringList',
-    description: 'CORS: allowed origins (exact match, or * for any)',
-  },
-  accessControlAllowOriginListRegex: {
-    type: 'stringList',
-    description: 'CORS: allowed origins as RE2 regular expressions',
-  },
-  accessControlExposeHeaders: {
-    type: 'stringList',
-    description: 'CORS: response headers the browser may expose',
-  },
-  accessControlMaxAge: {
-    type: 'int',
-    description: 'CORS: seconds a preflight answer may be cached',
-  },
-  addVaryHeader: { type: 'bool', description: 'CORS: add Origin to the Vary header' },
-  allowedHosts: {
-    type: 'stringList',
-    description: 'host names accepted (as in the Host header); others get 500 Bad Host',
-  },
-  hostsProxyHeaders: {
-    type: 'stringList',
-    description: 'headers that may carry the proxied host name, checked before Host',
-  },
-  sslProxyHeaders: {
-    type: 'stringMap',
-    description: 'header/value pairs that mark a request as HTTPS (e.g. X-Forwarded-Proto: https)',
-  },
-  stsSeconds: {
-    type: 'int',
-    min: 0,
-    description: 'max-age of Strict-Transport-Security; 0 leaves it out',
-  },
-  stsIncludeSubdomains: { type: 'bool', description: 'adds includeSubDomains to the STS header' },
-  stsPreload: { type: 'bool', description: 'adds preload to the STS header' },
-  forceSTSHeader: { type: 'bool', description: 'sends the STS header on plain HTTP too' },
-  frameDeny: { type: 'bool', description: 'X-Frame-Options: DENY' },
-  customFrameOptionsValue: {
-    type: 'string',
-    description: 'X-Frame-Options value; overrides frameDeny',
-  },
-  contentTypeNosniff: { type: 'bool', description: 'X-Content-Type-Options: nosniff' },
-  browserXssFilter: { type: 'bool', description: 'X-XSS-Protection: 1; mode=block' },
-  customBrowserXSSValue: {
-    type: 'string',
-    description: 'X-XSS-Protection value; overrides browserXssFilter',
-  },
-  contentSecurityPolicy: { type: 'string', description: 'Content-Security-Policy value' },
-  contentSecurityPolicyReportOnly: {
-    type: 'string',
-    description: 'Content-Security-Policy-Report-Only value',
-  },
-  publicKey: { type: 'string', description: 'Public-Key-Pins value (HTTPS only)' },
-  referrerPolicy: { type: 'string', description: 'Referrer-Policy value' },
-  permissionsPolicy: { type: 'string', description: 'Permissions-Policy value' },
-  isDevelopment: {
-    type: 'bool',
-    description: 'turns off allowedHosts, STS and Public-Key-Pins (for local testing)',
-  },
-} as const;
-
-interface Options {
-  customRequestHeaders?: Record<string, string>;
-  customResponseHeaders?: Record<string, string>;
-  accessControlAllowCredentials?: boolean;
-  accessControlAllowHeaders?: string[];
-  accessControlAllowMethods?: string[];
-  accessControlAllowOriginList?: string[];
-  accessControlAllowOriginListRegex?: string[];
-  accessControlExposeHeaders?: string[];
-  accessControlMaxAge?: number;
-  addVaryHeader?: boolean;
-  allowedHosts?: string[];
-  hostsProxyHeaders?: string[];
-  sslProxyHeaders?: Record<string, string>;
-  stsSeconds?: number;
-  stsIncludeSubdomains?: boolean;
-  stsPreload?: boolean;
-  forceSTSHeader?: boolean;
-  frameDeny?: boolean;
-  customFrameOptionsValue?: string;
-  contentTypeNosniff?: boolean;
-  browserXssFilter?: boolean;
-  customBrowserXSSValue?: string;
-  contentSecurityPolicy?: string;
-  contentSecurityPolicyReportOnly?: string;
-  publicKey?: string;
-  referrerPolicy?: string;
-  permissionsPolicy?: string;
-  isDevelopment?: boolean;
-}
+import {
+  headers as schema,
+  type HeadersOptions as Options,
+} from '../src/config/schema/middlewares/response.js';
 
 /** Options Traefik v3 dropped: named with where to go instead, rather than "unknown option". */
 const REMOVED: Record<string, [string, string]> = {
@@ -445,16 +335,16 @@ function headerValue(ctx: RequestContext, lower: string): string {
 const BAD_HOST = 'Bad Host\n';
 
 export const headers: MiddlewareDefinition = {
-  type: 'headers',
-  description: 'sets request and response headers, answers CORS preflights, adds security headers',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
     if (raw !== null && typeof raw === 'object' && !Array.isArray(raw))
       for (const key of Object.keys(raw)) {
         const removed = REMOVED[key.toLowerCase()];
         if (removed !== undefined) throw new ConfigElementError(removed[1], removed[0]);
       }
-    const c = compile(decodeOptions<Options>(options, raw));
+    const c = compile(decodeOptions(schema.options, raw));
 
     return (next) => (ctx) => {
       const origin = headerValue(ctx, 'origin');

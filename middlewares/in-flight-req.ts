@@ -23,30 +23,8 @@ import { stableKey } from '../src/config/objects.js';
 import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/limits.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-import {
-  compileSourceCriterion,
-  sourceCriterionSchema,
-  type SourceCriterionOptions,
-} from './ip-strategy.js';
-
-const options = {
-  amount: {
-    type: 'int',
-    required: true,
-    min: 1,
-    description: 'maximum simultaneous requests per source',
-  },
-  sourceCriterion: {
-    type: 'object',
-    fields: sourceCriterionSchema,
-    description: 'how requests are grouped (default: by requestHost)',
-  },
-} as const;
-
-interface Options {
-  amount: number;
-  sourceCriterion?: SourceCriterionOptions;
-}
+import { inFlightReq as schema } from '../src/config/schema/middlewares/traffic.js';
+import { compileSourceCriterion } from './ip-strategy.js';
 
 /** Requests in progress per key; an idle key takes no memory. */
 export class InFlightCounts {
@@ -102,11 +80,11 @@ export const inFlightReqKind: LimitKind = {
 };
 
 export const inFlightReq: MiddlewareDefinition = {
-  type: 'inFlightReq',
-  description: 'limits simultaneous requests per source; over the limit answers 429',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const o = decodeOptions<Options>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const source = compileSourceCriterion(o.sourceCriterion, 'host');
     const amount = o.amount;
     // keyed by the config too: a changed limit starts afresh, an unchanged one keeps its counts

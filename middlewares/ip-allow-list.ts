@@ -10,44 +10,18 @@ import { sendStatus } from '../src/kernel/status.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import {
-  compileIpMatcher,
-  compileIpStrategy,
-  ipStrategySchema,
-  type IpStrategyOptions,
-} from './ip-strategy.js';
+  ipAllowList as allowListSchema,
+  ipWhiteList as whiteListSchema,
+} from '../src/config/schema/middlewares/traffic.js';
+import { compileIpMatcher, compileIpStrategy } from './ip-strategy.js';
 
-const options = {
-  sourceRange: {
-    type: 'stringList',
-    required: true,
-    description: 'allowed IPs and CIDRs (IPv4 and IPv6)',
-  },
-  ipStrategy: {
-    type: 'object',
-    fields: ipStrategySchema,
-    description: 'how the client IP is chosen (default: the socket address)',
-  },
-  rejectStatusCode: {
-    type: 'int',
-    min: 100,
-    max: 599,
-    description: 'status answered to clients outside sourceRange (default 403)',
-  },
-} as const;
-
-interface Options {
-  sourceRange: string[];
-  ipStrategy?: IpStrategyOptions;
-  rejectStatusCode?: number;
-}
-
-function define(type: string, description: string): MiddlewareDefinition {
+function define(schema: typeof allowListSchema): MiddlewareDefinition {
   return {
-    type,
-    description,
-    options,
+    type: schema.type,
+    description: schema.description,
+    options: schema.options,
     create(raw) {
-      const o = decodeOptions<Options>(options, raw);
+      const o = decodeOptions(schema.options, raw);
       if (o.sourceRange.length === 0)
         throw new ConfigElementError('must list at least one IP or CIDR', 'sourceRange');
       const allowed = compileIpMatcher(o.sourceRange, 'sourceRange');
@@ -63,13 +37,7 @@ function define(type: string, description: string): MiddlewareDefinition {
   };
 }
 
-export const ipAllowList = define(
-  'ipAllowList',
-  'lets through only clients whose IP is in sourceRange; others get 403',
-);
+export const ipAllowList = define(allowListSchema);
 
 /** Traefik v2's name, still accepted by v3 (deprecated) */
-export const ipWhiteList = define(
-  'ipWhiteList',
-  'deprecated name of ipAllowList (same options and behaviour)',
-);
+export const ipWhiteList = define(whiteListSchema);

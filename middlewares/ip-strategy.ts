@@ -12,51 +12,12 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext } from '../src/kernel/context.js';
-import type { OptionsSchema } from './schema.js';
+import type {
+  IpStrategyOptions,
+  SourceCriterionOptions,
+} from '../src/config/schema/middlewares/traffic.js';
 
-export const ipStrategySchema: OptionsSchema = {
-  depth: {
-    type: 'int',
-    min: 0,
-    description: 'use the Nth address from the right of X-Forwarded-For (0: not used)',
-  },
-  excludedIPs: {
-    type: 'stringList',
-    description:
-      'use the first X-Forwarded-For address from the right that is not in these IPs/CIDRs (ignored when depth is set)',
-  },
-  ipv6Subnet: {
-    type: 'int',
-    min: 0,
-    max: 128,
-    description: 'an IPv6 address is replaced by the first address of its subnet of this size',
-  },
-};
-
-export const sourceCriterionSchema: OptionsSchema = {
-  ipStrategy: {
-    type: 'object',
-    fields: ipStrategySchema,
-    description: 'group requests by client IP, chosen as ipStrategy says',
-  },
-  requestHeaderName: {
-    type: 'string',
-    description: 'group requests by the value of this request header',
-  },
-  requestHost: { type: 'bool', description: 'group requests by the Host header' },
-};
-
-export interface IpStrategyOptions {
-  depth?: number;
-  excludedIPs?: string[];
-  ipv6Subnet?: number;
-}
-
-export interface SourceCriterionOptions {
-  ipStrategy?: IpStrategyOptions;
-  requestHeaderName?: string;
-  requestHost?: boolean;
-}
+export type { IpStrategyOptions, SourceCriterionOptions };
 
 export type KeyFunction = (ctx: RequestContext) => string;
 

@@ -9,54 +9,14 @@
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
 import type { MiddlewareDefinition } from './types.js';
-import { decodeOptions, type OptionsSchema } from './schema.js';
+import { decodeOptions } from './schema.js';
+import {
+  passTLSClientCert as schema,
+  type CertificateInfoOptions,
+  type DistinguishedNameOptions,
+} from '../src/config/schema/middlewares/response.js';
 
-const dnFields = {
-  country: { type: 'bool', description: 'C' },
-  province: { type: 'bool', description: 'ST' },
-  locality: { type: 'bool', description: 'L' },
-  organization: { type: 'bool', description: 'O' },
-  organizationalUnit: { type: 'bool', description: 'OU' },
-  commonName: { type: 'bool', description: 'CN' },
-  serialNumber: { type: 'bool', description: 'SN (the serialNumber attribute of the name)' },
-  domainComponent: { type: 'bool', description: 'DC' },
-} as const satisfies OptionsSchema;
-
-const options = {
-  pem: { type: 'bool', description: 'pass the certificate chain in X-Forwarded-Tls-Client-Cert' },
-  info: {
-    type: 'object',
-    description: 'fields to pass in X-Forwarded-Tls-Client-Cert-Info',
-    fields: {
-      notAfter: { type: 'bool', description: 'NA: end of validity, Unix seconds' },
-      notBefore: { type: 'bool', description: 'NB: start of validity, Unix seconds' },
-      sans: { type: 'bool', description: 'SAN: DNS names, e-mails, IPs, URIs' },
-      serialNumber: { type: 'bool', description: 'SerialNumber: the certificate serial, decimal' },
-      subject: { type: 'object', description: 'Subject fields', fields: dnFields },
-      issuer: { type: 'object', description: 'Issuer fields', fields: dnFields },
-    },
-  },
-} as const satisfies OptionsSchema;
-
-export interface DistinguishedNameOptions {
-  country?: boolean;
-  province?: boolean;
-  locality?: boolean;
-  organization?: boolean;
-  organizationalUnit?: boolean;
-  commonName?: boolean;
-  serialNumber?: boolean;
-  domainComponent?: boolean;
-}
-
-export interface CertificateInfoOptions {
-  notAfter?: boolean;
-  notBefore?: boolean;
-  sans?: boolean;
-  serialNumber?: boolean;
-  subject?: DistinguishedNameOptions;
-  issuer?: DistinguishedNameOptions;
-}
+export type { CertificateInfoOptions, DistinguishedNameOptions };
 
 const CERT_HEADER = 'x-forwarded-tls-client-cert';
 const INFO_HEADER = 'x-forwarded-tls-client-cert-info';
@@ -259,12 +219,11 @@ interface Formatted {
 }
 
 export const passTLSClientCert: MiddlewareDefinition = {
-  type: 'passTLSClientCert',
-  description:
-    'passes the TLS client certificate (PEM and/or selected fields) to the upstream in headers',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<{ pem?: boolean; info?: CertificateInfoOptions }>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const pem = o.pem === true;
     const info = o.info;
     if (!pem && info === undefined) return (next) => next;

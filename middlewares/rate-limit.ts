@@ -30,37 +30,10 @@ import { sharedLimits, warnUnavailable, type LimitKind } from '../src/cluster/li
 import type { Handler, RequestContext } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-import {
-  compileSourceCriterion,
-  sourceCriterionSchema,
-  type SourceCriterionOptions,
-} from './ip-strategy.js';
+import { rateLimit as schema } from '../src/config/schema/middlewares/traffic.js';
+import { compileSourceCriterion } from './ip-strategy.js';
 
 const MAX_SOURCES = 65536;
-
-const options = {
-  average: {
-    type: 'int',
-    min: 0,
-    description: 'requests allowed per period on average; 0 disables the limit',
-  },
-  period: { type: 'duration', description: 'the period of average (default 1s)' },
-  burst: { type: 'int', min: 0, description: 'bucket size: requests allowed at once (default 1)' },
-  sourceCriterion: {
-    type: 'object',
-    fields: sourceCriterionSchema,
-    description: 'how requests are grouped (default: by client IP)',
-  },
-  redis: { type: 'any', description: 'distributed limiting through Redis (not supported yet)' },
-} as const;
-
-interface Options {
-  average?: number;
-  period?: number;
-  burst?: number;
-  sourceCriterion?: SourceCriterionOptions;
-  redis?: unknown;
-}
 
 interface Bucket {
   tokens: number;
@@ -152,12 +125,11 @@ export function goDuration(ms: number): string {
 }
 
 export const rateLimit: MiddlewareDefinition = {
-  type: 'rateLimit',
-  description:
-    'token-bucket rate limit per source; short waits are delayed, longer ones answered 429',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw, build) {
-    const o = decodeOptions<Options>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     if (o.redis !== undefined)
       throw new ConfigElementError('redis rate limiting is not supported yet', 'redis');
     const source = compileSourceCriterion(o.sourceCriterion, 'ip');

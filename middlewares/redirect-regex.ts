@@ -10,19 +10,10 @@ import { sendStatus } from '../src/kernel/status.js';
 import type { RequestContext } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import { redirectRegex as schema } from '../src/config/schema/middlewares/paths.js';
 import { compileOptionRegex } from './strip-prefix-regex.js';
 import { hasBadEscape } from './replace-path.js';
 import { parseGoTemplate } from '../src/rules/regex.js';
-
-const options = {
-  regex: { type: 'string', required: true, description: 'RE2 expression matched against the URL' },
-  replacement: {
-    type: 'string',
-    required: true,
-    description: 'the redirect target; ${1} inserts a group',
-  },
-  permanent: { type: 'bool', description: 'answer 301/308 instead of 302/307' },
-} as const;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
@@ -72,14 +63,11 @@ export function writeRedirect(ctx: RequestContext, location: string, permanent: 
 }
 
 export const redirectRegex: MiddlewareDefinition = {
-  type: 'redirectRegex',
-  description: 'redirects the client when the request URL matches a regular expression',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<{ regex: string; replacement: string; permanent?: boolean }>(
-      options,
-      raw,
-    );
+    const o = decodeOptions(schema.options, raw);
     const re = compileOptionRegex(o.regex, 'regex');
     const parts = parseGoTemplate(o.replacement);
     const permanent = o.permanent === true;

@@ -8,13 +8,8 @@
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import { redirectScheme as schema } from '../src/config/schema/middlewares/paths.js';
 import { writeRedirect } from './redirect-regex.js';
-
-const options = {
-  scheme: { type: 'string', required: true, description: 'target scheme, e.g. https' },
-  port: { type: 'string', description: 'target port; none keeps the default port of the scheme' },
-  permanent: { type: 'bool', description: 'answer 301/308 instead of 302/307' },
-} as const;
 
 /** Splits a Host header into host and ":port" (empty when there is none), brackets kept for IPv6. */
 function splitHostPort(raw: string): [string, string] {
@@ -39,11 +34,11 @@ function clientScheme(proto: string | string[] | undefined, own: string): string
 }
 
 export const redirectScheme: MiddlewareDefinition = {
-  type: 'redirectScheme',
-  description: 'redirects the client to another scheme (and port)',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<{ scheme: string; port?: string; permanent?: boolean }>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const scheme = o.scheme.trim();
     if (scheme === '') throw new ConfigElementError('must not be empty', 'scheme');
     if (!/^[A-Za-z][A-Za-z0-9+.-]*$/.test(scheme))

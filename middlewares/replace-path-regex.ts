@@ -10,27 +10,19 @@
 import { sendStatus } from '../src/kernel/status.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import { replacePathRegex as schema } from '../src/config/schema/middlewares/paths.js';
 import { compileOptionRegex } from './strip-prefix-regex.js';
 import { escapePathChars, hasBadEscape } from './replace-path.js';
 import { parseGoTemplate } from '../src/rules/regex.js';
 
 export { parseGoTemplate, replaceAllGo, type TemplatePart } from '../src/rules/regex.js';
 
-const options = {
-  regex: { type: 'string', required: true, description: 'RE2 expression matched against the path' },
-  replacement: {
-    type: 'string',
-    description: 'the new path; $1 or ${1} insert a group, ${name} a named group, $$ a dollar',
-  },
-} as const;
-
 export const replacePathRegex: MiddlewareDefinition = {
-  type: 'replacePathRegex',
-  description:
-    'rewrites the path with a regular expression; the upstream sees the old one in X-Replaced-Path',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<{ regex: string; replacement?: string }>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const re = compileOptionRegex(o.regex, 'regex');
     const replacement = (o.replacement ?? '').trim();
     const parts = parseGoTemplate(replacement);

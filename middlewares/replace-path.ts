@@ -6,10 +6,7 @@
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  path: { type: 'string', required: true, description: 'the new path; must start with /' },
-} as const;
+import { replacePath as schema } from '../src/config/schema/middlewares/paths.js';
 
 // characters that cannot appear raw in a request path (Go's URL.EscapedPath escapes them too)
 const NEEDS_ESCAPE = /[^\x21-\x7e]|["#<>?\\^`{|}]/;
@@ -34,12 +31,11 @@ export function hasBadEscape(s: string): boolean {
 }
 
 export const replacePath: MiddlewareDefinition = {
-  type: 'replacePath',
-  description:
-    'replaces the path before forwarding; the upstream sees the old one in X-Replaced-Path',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<{ path: string }>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     if (!o.path.startsWith('/')) throw new ConfigElementError('must start with /', 'path');
     // Traefik fails every request with 500 here; refusing the configuration is kinder
     if (hasBadEscape(o.path))

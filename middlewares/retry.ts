@@ -34,6 +34,7 @@ import { sendStatus } from '../src/kernel/status.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
+import { retry as schema } from '../src/config/schema/middlewares/traffic.js';
 
 const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
@@ -48,50 +49,6 @@ const CONNECT_CODES = new Set([
   'ENETUNREACH',
   'EADDRNOTAVAIL',
 ]);
-
-const options = {
-  attempts: {
-    type: 'int',
-    required: true,
-    min: 1,
-    description: 'how many times the request is tried in all',
-  },
-  initialInterval: {
-    type: 'duration',
-    description: 'first wait of the exponential backoff (default 0: retry at once)',
-  },
-  timeout: {
-    type: 'duration',
-    description: 'no new attempt after this time since the first (default 0: no limit)',
-  },
-  maxRequestBodyBytes: {
-    type: 'int',
-    min: -1,
-    description: 'largest request body kept for replay (default 2 MiB; -1: no limit)',
-  },
-  status: {
-    type: 'stringList',
-    description: 'also retry on these response statuses or ranges ("500-599")',
-  },
-  disableRetryOnNetworkError: {
-    type: 'bool',
-    description: 'do not retry network failures (needs status)',
-  },
-  retryNonIdempotentMethod: {
-    type: 'bool',
-    description: 'also retry POST, PATCH and LOCK requests',
-  },
-} as const;
-
-interface Options {
-  attempts: number;
-  initialInterval?: number;
-  timeout?: number;
-  maxRequestBodyBytes?: number;
-  status?: string[];
-  disableRetryOnNetworkError?: boolean;
-  retryNonIdempotentMethod?: boolean;
-}
 
 /** "500", "500-599" (both ends included) → [from, to] pairs */
 export function parseStatusRanges(list: string[], path: string): [number, number][] {
@@ -241,11 +198,11 @@ function run(
 }
 
 export const retry: MiddlewareDefinition = {
-  type: 'retry',
-  description: 'sends the request again when the upstream cannot be reached',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<Options>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     const ranges =
       o.status !== undefined && o.status.length > 0 ? parseStatusRanges(o.status, 'status') : null;
     if (o.disableRetryOnNetworkError === true && ranges === null)

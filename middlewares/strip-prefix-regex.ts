@@ -8,15 +8,7 @@ import { ConfigElementError } from '../src/kernel/errors.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  regex: {
-    type: 'stringList',
-    required: true,
-    description:
-      'RE2 expressions matching the path prefix to remove; the first one that matches wins',
-  },
-} as const;
+import { stripPrefixRegex as schema } from '../src/config/schema/middlewares/paths.js';
 
 /**
  * Compiles one option value as RE2 (linear time, Go's syntax: src/rules/regex.ts), naming the
@@ -35,12 +27,11 @@ export function compileOptionRegex(pattern: string, field: string): GoRegexp {
 }
 
 export const stripPrefixRegex: MiddlewareDefinition = {
-  type: 'stripPrefixRegex',
-  description:
-    'removes the path prefix matched by a regular expression; the upstream sees it in X-Forwarded-Prefix',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<{ regex: string[] }>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     if (o.regex.length === 0)
       throw new ConfigElementError('must list at least one expression', 'regex');
     const expressions = o.regex.map((p, i) => compileOptionRegex(p, `regex[${i}]`));

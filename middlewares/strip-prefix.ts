@@ -1,22 +1,14 @@
 /* StripPrefix: removes the first matching prefix from the path and tells the upstream in X-Forwarded-Prefix. */
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
-
-const options = {
-  prefixes: {
-    type: 'stringList',
-    required: true,
-    description: 'prefixes to remove; the longest match wins',
-  },
-} as const;
+import { stripPrefix as schema } from '../src/config/schema/middlewares/paths.js';
 
 export const stripPrefix: MiddlewareDefinition = {
-  type: 'stripPrefix',
-  description:
-    'removes a path prefix before forwarding; the upstream sees it in X-Forwarded-Prefix',
-  options,
+  type: schema.type,
+  description: schema.description,
+  options: schema.options,
   create(raw) {
-    const o = decodeOptions<{ prefixes: string[] }>(options, raw);
+    const o = decodeOptions(schema.options, raw);
     // longest first, so /api/v1 wins over /api whatever the order written
     const prefixes = [...o.prefixes].sort((a, b) => b.length - a.length);
     return (next) => (ctx) => {

@@ -6,7 +6,7 @@
  */
 import type { Handler } from '../src/kernel/context.js';
 import type { StateRegistry } from '../src/kernel/state.js';
-import type { OptionsSchema } from './schema.js';
+import type { TSchema } from '../src/config/schema/core.js';
 import type { Logger } from 'pino';
 
 export interface MiddlewareBuildContext {
@@ -30,6 +30,6 @@ export interface MiddlewareDefinition {
   /** one line for the docs and the dashboard */
   description: string;
   /** the options, for validation (decodeOptions), label decoding and the docs */
-  options: OptionsSchema;
+  options: TSchema;
   create(options: unknown, ctx: MiddlewareBuildContext): Middleware;
 }

@@ -160,7 +160,10 @@ describe('basicAuth: configuration errors', () => {
     [{ users: [`a:${SHA}`], realm: 'a"b' }, 'basicAuth.realm: must not contain quotes'],
     [{ users: [`a:${SHA}`], headerField: 'bad header' }, 'basicAuth.headerField:'],
     [{ users: [`a:${SHA}`], removeHeader: 'yes' }, 'basicAuth.removeHeader: must be true or false'],
-    [{ users: [`a:${SHA}`], realmm: 'x' }, 'basicAuth.realmm: unknown option; did you mean realm?'],
+    [
+      { users: [`a:${SHA}`], realmm: 'x' },
+      'basicAuth.realmm: unknown field "realmm", did you mean "realm"?',
+    ],
   ])('%j is refused: %s', async (opts, message) => {
     const u = await upstream();
     const r = await router(withMiddleware(u, { m: { basicAuth: opts } }));

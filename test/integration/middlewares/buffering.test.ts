@@ -205,7 +205,7 @@ describe('configuration', () => {
     [{ retryExpression: 'IsNetworkError() || Attempts() < 2' }, 'retryExpression'],
     [
       { maxRequestBodyByte: 1 },
-      'maxRequestBodyByte: unknown option; did you mean maxRequestBodyBytes?',
+      'maxRequestBodyByte: unknown field "maxRequestBodyByte", did you mean "maxRequestBodyBytes"?',
     ],
   ])('rejects %j', (raw, message) => {
     expect(() => buffering.create(raw, buildCtx)).toThrow(message);

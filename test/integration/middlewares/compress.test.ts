@@ -403,7 +403,7 @@ describe('configuration', () => {
     ],
     [{ minResponseBodyBytes: -1 }, 'minResponseBodyBytes: must be at least 0'],
     [{ minResponseBodyBytes: 'lots' }, 'minResponseBodyBytes: must be a number'],
-    [{ encoding: ['gzip'] }, 'encoding: unknown option; did you mean encodings?'],
+    [{ encoding: ['gzip'] }, 'encoding: unknown field "encoding", did you mean "encodings"?'],
   ])('rejects %j', (raw, message) => {
     expect(() => compress.create(raw, buildCtx)).toThrow(message);
   });

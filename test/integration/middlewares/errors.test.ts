@@ -257,7 +257,7 @@ describe('configuration', () => {
     [{ status: ['500'], service: 'pages', statusRewrites: { '5-9': 400 } }, 'statusRewrites.5-9'],
     [
       { status: ['500'], service: 'pages', querry: '/' },
-      'querry: unknown option; did you mean query?',
+      'querry: unknown field "querry", did you mean "query"?',
     ],
   ])('rejects %j', (raw, message) => {
     expect(() => errors.create(raw, buildCtx())).toThrow(message);

@@ -451,8 +451,14 @@ describe('forwardAuth: configuration errors', () => {
       },
       'forwardAuth.tls: invalid TLS material',
     ],
-    [{ address: 'http://a', tls: { verify: true } }, 'forwardAuth.tls.verify: unknown option'],
-    [{ address: 'http://a', authSigninUrl: 'x' }, 'forwardAuth.authSigninUrl: unknown option'],
+    [
+      { address: 'http://a', tls: { verify: true } },
+      'forwardAuth.tls.verify: unknown field "verify"',
+    ],
+    [
+      { address: 'http://a', authSigninUrl: 'x' },
+      'forwardAuth.authSigninUrl: unknown field "authSigninUrl"',
+    ],
   ])('%j is refused: %s', async (opts, message) => {
     const u = await upstream();
     const r = await router(withAuth(u, opts));

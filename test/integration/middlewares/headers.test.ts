@@ -335,7 +335,7 @@ describe('configuration', () => {
     [{ customRequestHeaders: { 'X-A': 'a\r\nb' } }, 'must not contain control characters'],
     [{ accessControlAllowOriginListRegex: ['(?<=x)a'] }, 'accessControlAllowOriginListRegex[0]'],
     [{ accessControlAllowOriginListRegex: ['(a'] }, 'invalid regular expression'],
-    [{ frameDeni: true }, 'frameDeni: unknown option; did you mean frameDeny?'],
+    [{ frameDeni: true }, 'frameDeni: unknown field "frameDeni", did you mean "frameDeny"?'],
   ])('rejects %j', (raw, message) => {
     expect(() => headers.create(raw, buildCtx)).toThrow(message);
   });

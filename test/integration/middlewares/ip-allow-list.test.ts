@@ -155,7 +155,11 @@ describe('ipAllowList: configuration errors', () => {
       { sourceRange: ['10.0.0.1'], rejectStatusCode: 42 },
       'rejectStatusCode: must be at least 100',
     ],
-    ['an unknown option', { sourceRange: ['10.0.0.1'], sourceRanges: ['x'] }, 'unknown option'],
+    [
+      'an unknown option',
+      { sourceRange: ['10.0.0.1'], sourceRanges: ['x'] },
+      'unknown field "sourceRanges"',
+    ],
   ])('disables the router for %s', async (_name, options, message) => {
     const u = await upstream();
     const r = await router(withMiddleware(u, { m: { ipAllowList: options } }));

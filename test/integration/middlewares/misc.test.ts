@@ -155,7 +155,7 @@ describe('contentType', () => {
       { autoDetect: 'maybe' },
       'contentType.autoDetect: must be true or false',
     ],
-    ['an unknown option', { detect: true }, 'contentType.detect: unknown option'],
+    ['an unknown option', { detect: true }, 'contentType.detect: unknown field "detect"'],
   ])('refuses %s', async (_name, options, message) => {
     expect(await configError({ contentType: options })).toContain(message);
   });
@@ -495,7 +495,7 @@ describe('passTLSClientCert', () => {
     [
       'an unknown subject field',
       { info: { subject: { cn: true } } },
-      'passTLSClientCert.info.subject.cn: unknown option',
+      'passTLSClientCert.info.subject.cn: unknown field "cn"',
     ],
     ['info that is not a map', { info: 'all' }, 'passTLSClientCert.info: options must be a map'],
   ])('refuses %s', async (_name, options, message) => {
@@ -790,7 +790,7 @@ describe('grpcWeb', () => {
       { allowOrigins: { a: 1 } },
       'grpcWeb.allowOrigins: must be a list',
     ],
-    ['an unknown option', { allowOrigin: ['*'] }, 'did you mean allowOrigins?'],
+    ['an unknown option', { allowOrigin: ['*'] }, 'did you mean "allowOrigins"?'],
   ])('refuses %s', async (_name, options, message) => {
     expect(await configError({ grpcWeb: options })).toContain(message);
   });

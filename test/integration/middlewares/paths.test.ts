@@ -93,7 +93,7 @@ describe('stripPrefix', () => {
   it.each([
     ['missing prefixes', {}, 'stripPrefix.prefixes: is required'],
     ['a number', { prefixes: { a: 1 } }, 'stripPrefix.prefixes: must be a list'],
-    ['an unknown option', { prefix: ['/a'] }, 'stripPrefix.prefix: unknown option'],
+    ['an unknown option', { prefix: ['/a'] }, 'stripPrefix.prefix: unknown field "prefix"'],
   ])('refuses %s', async (_name, options, message) => {
     expect(await configError({ stripPrefix: options })).toContain(message);
   });
@@ -219,7 +219,7 @@ describe('replacePath', () => {
     ['a missing path', {}, 'replacePath.path: is required'],
     ['a relative path', { path: 'foo' }, 'replacePath.path: must start with /'],
     ['a broken escape', { path: '/a%zz' }, 'replacePath.path: has a % that is not followed'],
-    ['a typo', { pth: '/a' }, 'did you mean path?'],
+    ['a typo', { pth: '/a' }, 'did you mean "path"?'],
   ])('refuses %s', async (_name, options, message) => {
     expect(await configError({ replacePath: options })).toContain(message);
   });

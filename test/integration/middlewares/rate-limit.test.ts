@@ -136,7 +136,7 @@ describe('rateLimit', () => {
       { average: 1, sourceCriterion: { ipStrategy: { depth: 1 }, requestHost: true } },
       'sourceCriterion: ipStrategy and requestHost are mutually exclusive',
     ],
-    ['an unknown option', { averag: 1 }, 'did you mean average?'],
+    ['an unknown option', { averag: 1 }, 'did you mean "average"?'],
   ])('disables the router for %s', async (_name, options, message) => {
     const u = await upstream();
     const r = await router({});
