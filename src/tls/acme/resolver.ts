@@ -9,41 +9,33 @@
  * in status(); it never blocks the other domains (Traefik records router
  * errors the same way and moves on).
  *
- * acme-client does the protocol (RFC 8555); this file decides when to order.
+ * This file decides when to order. The pieces it drives: the account
+ * (account.ts), one order and its challenges (order.ts, acme-client does the
+ * RFC 8555 protocol), the storage lock (storage-lock.ts), the CA connection
+ * (ca-server.ts) and the renewal rules (renewal.ts).
  */
-import http from 'node:http';
-import https from 'node:https';
-import { rootCertificates } from 'node:tls';
-import * as acme from 'acme-client';
-import { PorticoError } from '../../kernel/errors.js';
-import { coversAll } from '../certificate.js';
 import {
   normalizeDomains,
-  storedCertificateFrom,
   type CertificateDomains,
   type CertificateStorage,
   type KeyType,
   type SharedChallenge,
   type StorageEvent,
-  type StoredAccount,
   type StoredCertificate,
 } from '../storage/types.js';
 import type { Http01Responder, TlsAlpnResponder } from './challenges.js';
+import { AcmeAccount } from './account.js';
+import { describeCaError, registerOrigin } from './ca-server.js';
+import { AcmeError, closedError, errorMessage, silentLogger, type AcmeLogger } from './errors.js';
+import { applyChallenge, orderCertificate, type AcmeChallengeType } from './order.js';
+import { backoffMs, nextCheckMs, RenewalPolicy } from './renewal.js';
+import { StorageLocks } from './storage-lock.js';
 
 export type { KeyType } from '../storage/types.js';
-export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
+export type { AcmeChallengeType } from './order.js';
+export { AcmeError, type AcmeLogger } from './errors.js';
 
 export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
-
-/** The subset of a pino logger used here. */
-export interface AcmeLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-const silent: AcmeLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface AcmeResolverOptions {
   /** the resolver name (certificatesResolvers.<name>) */
@@ -121,119 +113,7 @@ export interface AcmeResolver {
   close(): Promise<void>;
 }
 
-export class AcmeError extends PorticoError {
-  readonly domain: string | undefined;
-  constructor(code: string, message: string, domain?: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.domain = domain;
-    this.name = 'AcmeError';
-  }
-}
-
-/*
- * acme-client sends everything through one shared axios instance
- * (`acme.axios`, documented in its README), so trust and timeouts are set per
- * CA origin by one request interceptor rather than process-wide.
- */
-interface OriginEntry {
-  refs: number;
-  cas: string[];
-  systemPool: boolean;
-  timeoutMs: number;
-  agent: https.Agent | undefined;
-}
-const origins = new Map<string, OriginEntry>();
-let interceptorInstalled = false;
-
-function registerOrigin(
-  caServer: string,
-  cas: string[] | undefined,
-  systemPool: boolean,
-  timeoutMs: number,
-): () => void {
-  if (!interceptorInstalled) {
-    interceptorInstalled = true;
-    /*
-     * acme-client retries transport errors 5 times over 75 s and then throws
-     * "Cannot read properties of undefined (reading 'config')", losing the
-     * cause (publishlab/node-acme-client#101). Fail fast instead: the resolver
-     * retries with its own per-domain backoff and probes the CA for the cause.
-     */
-    (
-      acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }
-    ).acmeSettings.retryMaxAttempts = 0;
-    acme.axios.interceptors.request.use((config) => {
-      let origin: string;
-      try {
-        origin = new URL(config.url ?? '').origin;
-      } catch {
-        return config;
-      }
-      const e = origins.get(origin);
-      if (e) {
-        if (e.agent) config.httpsAgent = e.agent;
-        if (!config.timeout) config.timeout = e.timeoutMs;
-      }
-      return config;
-    });
-  }
-  const origin = new URL(caServer).origin;
-  let e = origins.get(origin);
-  if (!e) {
-    e = { refs: 0, cas: [], systemPool: false, timeoutMs, agent: undefined };
-    origins.set(origin, e);
-  }
-  const entry = e;
-  entry.refs++;
-  entry.timeoutMs = Math.max(entry.timeoutMs, timeoutMs);
-  if (cas?.length) {
-    for (const c of cas) if (!entry.cas.includes(c)) entry.cas.push(c);
-    entry.systemPool ||= systemPool;
-    entry.agent?.destroy();
-    const tlsRoots = entry.systemPool ? rootCertificates : [];
-    entry.agent = new https.Agent({ ca: [...tlsRoots, ...entry.cas] });
-  }
-  return () => {
-    if (--entry.refs > 0) return;
-    entry.agent?.destroy();
-    origins.delete(origin);
-  };
-}
-
-/** Why the CA cannot be reached, when acme-client hides it (see above). */
-function probe(url: string, timeoutMs: number): Promise<string | undefined> {
-  const entry = origins.get(new URL(url).origin);
-  return new Promise((resolve) => {
-    const mod = url.startsWith('https:') ? https : http;
-    const req = mod.get(url, { agent: entry?.agent ?? false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode && res.statusCode < 400 ? undefined : `HTTP ${res.statusCode}`);
-    });
-    req.on('timeout', () =>
-      req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
-    );
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-  });
-}
-
-async function createKey(type: KeyType): Promise<string> {
-  switch (type) {
-    case 'EC256':
-      return (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
-    case 'EC384':
-      return (await acme.crypto.createPrivateEcdsaKey('P-384')).toString();
-    case 'RSA2048':
-      return (await acme.crypto.createPrivateRsaKey(2048)).toString();
-    case 'RSA4096':
-      return (await acme.crypto.createPrivateRsaKey(4096)).toString();
-  }
-}
-
-function message(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
-
+/** What the resolver knows about one main domain. */
 interface DomainState {
   domains: CertificateDomains;
   cert: StoredCertificate | undefined;
@@ -244,29 +124,21 @@ interface DomainState {
   retryTimer: NodeJS.Timeout | undefined;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
-  const name = opts.name;
-  const storage = opts.storage;
-  const caServer = opts.caServer ?? LETS_ENCRYPT_DIRECTORY;
-  const keyType = opts.keyType ?? 'RSA4096';
-  const accountKeyType = opts.accountKeyType ?? 'RSA4096';
-  const log = opts.logger ?? silent;
-  const now = opts.now ?? Date.now;
-  const retryMinMs = opts.retryMinMs ?? 60_000;
-  const retryMaxMs = opts.retryMaxMs ?? 3_600_000;
-  const lockTtlMs = opts.lockTtlMs ?? 5 * 60_000;
-  const lockPollMs = opts.lockPollMs ?? 1000;
-  const checkIntervalMs = opts.checkIntervalMs ?? 24 * 3_600_000;
-  const clientTimeoutMs = opts.clientTimeoutMs ?? 120_000;
-  const challengeDelayMs = opts.challengeDelayMs ?? (storage.publishChallenge ? 500 : 0);
-  const polling = {
-    backoffMin: opts.polling?.minMs ?? 1000,
-    backoffMax: opts.polling?.maxMs ?? 10_000,
-    backoffAttempts: opts.polling?.attempts ?? 30,
+function domainStatus(s: DomainState): DomainStatus {
+  return {
+    domain: s.domains.main,
+    sans: s.domains.sans,
+    failures: s.failures,
+    ...(s.cert ? { notAfter: s.cert.notAfter, serialNumber: s.cert.serialNumber } : {}),
+    ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+    ...(s.lastErrorAt !== undefined ? { lastErrorAt: new Date(s.lastErrorAt) } : {}),
+    ...(s.nextAttempt !== undefined ? { nextAttempt: new Date(s.nextAttempt) } : {}),
   };
+}
 
+/** Refuses a configuration the resolver cannot work with (PORTICO_ERR_ACME_CONFIG). */
+function checkOptions(opts: AcmeResolverOptions, caServer: string): void {
+  const name = opts.name;
   if (!opts.email)
     throw new AcmeError('PORTICO_ERR_ACME_CONFIG', `resolver ${name}: email is required`);
   if (opts.challenge === 'http-01' && !opts.http01)
@@ -287,23 +159,140 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
       `resolver ${name}: invalid caServer ${caServer}`,
     );
   }
+}
 
-  const unregisterOrigin = registerOrigin(
-    caServer,
-    opts.caCertificates,
-    opts.caSystemCertPool ?? false,
-    clientTimeoutMs,
-  );
-  const states = new Map<string, DomainState>();
-  const inflight = new Map<string, Promise<StoredCertificate>>();
-  const waiters = new Map<string, Set<() => void>>();
-  let clientPromise: Promise<acme.Client> | undefined;
-  let forceRegister = false;
-  let checkTimer: NodeJS.Timeout | undefined;
-  let closed = false;
+export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
+  return new Resolver(opts);
+}
 
-  const stateFor = (domains: CertificateDomains): DomainState => {
-    let s = states.get(domains.main);
+class Resolver implements AcmeResolver {
+  readonly name: string;
+  private readonly storage: CertificateStorage;
+  private readonly caServer: string;
+  private readonly log: AcmeLogger;
+  private readonly now: () => number;
+  private readonly policy: RenewalPolicy;
+  private readonly locks: StorageLocks;
+  private readonly account: AcmeAccount;
+  private readonly unregisterOrigin: () => void;
+  private readonly unwatch: (() => void) | undefined;
+  private readonly states = new Map<string, DomainState>();
+  private readonly inflight = new Map<string, Promise<StoredCertificate>>();
+  private checkTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: AcmeResolverOptions) {
+    this.name = opts.name;
+    this.storage = opts.storage;
+    this.caServer = opts.caServer ?? LETS_ENCRYPT_DIRECTORY;
+    this.log = opts.logger ?? silentLogger;
+    this.now = opts.now ?? Date.now;
+    checkOptions(opts, this.caServer);
+    this.policy = new RenewalPolicy(this.now, opts.renewBeforeMs);
+    this.unregisterOrigin = registerOrigin(
+      this.caServer,
+      opts.caCertificates,
+      opts.caSystemCertPool ?? false,
+      opts.clientTimeoutMs ?? 120_000,
+    );
+    this.locks = new StorageLocks({
+      resolver: this.name,
+      storage: this.storage,
+      ttlMs: opts.lockTtlMs ?? 5 * 60_000,
+      pollMs: opts.lockPollMs ?? 1000,
+      log: this.log,
+      isClosed: () => this.closed,
+    });
+    this.account = new AcmeAccount({
+      resolver: this.name,
+      email: opts.email,
+      caServer: this.caServer,
+      storage: this.storage,
+      locks: this.locks,
+      accountKeyType: opts.accountKeyType ?? 'RSA4096',
+      keyType: opts.keyType ?? 'RSA4096',
+      eab: opts.eab,
+      polling: {
+        backoffMin: opts.polling?.minMs ?? 1000,
+        backoffMax: opts.polling?.maxMs ?? 10_000,
+        backoffAttempts: opts.polling?.attempts ?? 30,
+      },
+      log: this.log,
+    });
+    this.unwatch = this.storage.watch?.((e) => this.onStorageEvent(e));
+  }
+
+  obtain(input: { main: string; sans?: string[] }): Promise<StoredCertificate> {
+    if (this.closed) return Promise.reject(closedError(this.name));
+    const domains = normalizeDomains(input);
+    // one order per main domain at a time in this process; later callers reuse its result
+    const previous = this.inflight.get(domains.main);
+    const p: Promise<StoredCertificate> = (previous ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.run(domains))
+      .finally(() => {
+        if (this.inflight.get(domains.main) === p) this.inflight.delete(domains.main);
+      });
+    this.inflight.set(domains.main, p);
+    return p;
+  }
+
+  async renewDue(): Promise<void> {
+    let stored: StoredCertificate[];
+    try {
+      stored = await this.storage.list(this.name);
+    } catch (err) {
+      this.log.error({ resolver: this.name, err: errorMessage(err) }, 'cannot list certificates');
+      return;
+    }
+    const due = stored.filter((c) => this.policy.isDue(c));
+    await Promise.allSettled(
+      due.map((c) => {
+        this.log.info(
+          { resolver: this.name, domain: c.domains.main, notAfter: c.notAfter.toISOString() },
+          'renewing certificate',
+        );
+        return this.obtain(c.domains);
+      }),
+    );
+  }
+
+  async start(challengesReady?: Promise<void>): Promise<void> {
+    if (this.closed) throw closedError(this.name);
+    try {
+      for (const c of await this.storage.list(this.name)) {
+        this.stateFor(c.domains).cert = c;
+        if (this.policy.isValid(c)) this.announce(c);
+      }
+    } catch (err) {
+      this.log.error({ resolver: this.name, err: errorMessage(err) }, 'cannot list certificates');
+    }
+    // stored certificates serve at once; renewing needs entrypoints that answer challenges
+    await challengesReady;
+    if (this.closed) return;
+    await this.renewDue();
+    this.scheduleCheck();
+  }
+
+  status(): DomainStatus[] {
+    return [...this.states.values()]
+      .map(domainStatus)
+      .sort((a, b) => a.domain.localeCompare(b.domain));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    for (const s of this.states.values()) if (s.retryTimer) clearTimeout(s.retryTimer);
+    this.unwatch?.();
+    this.locks.wakeAll();
+    await Promise.allSettled([...this.inflight.values()]);
+    this.unregisterOrigin();
+  }
+
+  private stateFor(domains: CertificateDomains): DomainState {
+    let s = this.states.get(domains.main);
     if (!s) {
       s = {
         domains,
@@ -314,290 +303,175 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
         nextAttempt: undefined,
         retryTimer: undefined,
       };
-      states.set(domains.main, s);
+      this.states.set(domains.main, s);
     } else {
       s.domains = domains;
     }
     return s;
-  };
+  }
 
-  const announce = (cert: StoredCertificate): void => {
+  private announce(cert: StoredCertificate): void {
     try {
-      opts.onCertificate?.(cert);
+      this.opts.onCertificate?.(cert);
     } catch (err) {
-      log.error(
-        { resolver: name, domain: cert.domains.main, err: message(err) },
+      this.log.error(
+        { resolver: this.name, domain: cert.domains.main, err: errorMessage(err) },
         'onCertificate failed',
       );
     }
-  };
+  }
 
-  const renewBefore = (c: StoredCertificate): number =>
-    opts.renewBeforeMs ?? (c.notAfter.getTime() - c.notBefore.getTime()) / 3;
-  const isValid = (c: StoredCertificate): boolean => now() < c.notAfter.getTime();
-  const isDue = (c: StoredCertificate): boolean => now() >= c.notAfter.getTime() - renewBefore(c);
-  const covers = (c: StoredCertificate, d: CertificateDomains): boolean =>
-    coversAll([c.domains.main, ...c.domains.sans], [d.main, ...d.sans]);
-  /** usable without an order: covers, valid, and not due, or newer than the one we set out to replace */
-  const fresh = (
-    c: StoredCertificate | undefined,
-    d: CertificateDomains,
-    baseline?: string,
-  ): boolean =>
-    !!c &&
-    covers(c, d) &&
-    isValid(c) &&
-    (!isDue(c) || (baseline !== undefined && c.serialNumber !== baseline));
-
-  // another replica's certificates and challenges
-  const onStorageEvent = (e: StorageEvent): void => {
-    if (e.resolver !== name || closed) return;
+  /** Another replica's certificates and challenges. */
+  private onStorageEvent(e: StorageEvent): void {
+    if (e.resolver !== this.name || this.closed) return;
     if (e.kind === 'certificate') {
-      for (const w of waiters.get(e.main) ?? []) w();
-      void storage
-        .loadCertificate(name, e.main)
+      this.locks.wake(e.main);
+      void this.storage
+        .loadCertificate(this.name, e.main)
         .then((cert) => {
-          if (!cert || closed) return;
-          const s = states.get(cert.domains.main);
+          if (!cert || this.closed) return;
+          const s = this.states.get(cert.domains.main);
           if (s && s.cert?.serialNumber === cert.serialNumber) return;
-          stateFor(cert.domains).cert = cert;
-          log.info(
-            { resolver: name, domain: cert.domains.main },
+          this.stateFor(cert.domains).cert = cert;
+          this.log.info(
+            { resolver: this.name, domain: cert.domains.main },
             'certificate updated by another replica',
           );
-          announce(cert);
+          this.announce(cert);
         })
         .catch((err: unknown) =>
-          log.warn(
-            { resolver: name, domain: e.main, err: message(err) },
+          this.log.warn(
+            { resolver: this.name, domain: e.main, err: errorMessage(err) },
             'cannot load certificate',
           ),
         );
     } else if (e.kind === 'challenge') {
-      void applyChallenge(e).catch((err: unknown) =>
-        log.warn(
-          { resolver: name, domain: e.domain, err: message(err) },
+      void applyChallenge(this.opts, e).catch((err: unknown) =>
+        this.log.warn(
+          { resolver: this.name, domain: e.domain, err: errorMessage(err) },
           'cannot apply shared challenge',
         ),
       );
     }
-  };
-  const unwatch = storage.watch?.(onStorageEvent);
-
-  async function applyChallenge(c: SharedChallenge): Promise<void> {
-    if (c.type === 'http-01') {
-      if (!opts.http01) return;
-      if (c.action === 'add') opts.http01.set(c.token, c.keyAuthorization, c.domain);
-      else opts.http01.delete(c.token);
-    } else {
-      if (!opts.tlsAlpn) return;
-      if (c.action === 'add') {
-        const authz = { identifier: { type: 'dns', value: c.domain } } as acme.Authorization;
-        const [key, cert] = await acme.crypto.createAlpnCertificate(
-          authz,
-          c.keyAuthorization,
-          await acme.crypto.createPrivateEcdsaKey(),
-        );
-        opts.tlsAlpn.set(c.domain, key, cert);
-      } else opts.tlsAlpn.delete(c.domain);
-    }
   }
 
-  function newClient(account: StoredAccount): acme.Client {
-    return new acme.Client({
-      directoryUrl: caServer,
-      accountKey: account.privateKeyPem,
-      ...(account.accountUrl ? { accountUrl: account.accountUrl } : {}),
-      ...(opts.eab
-        ? { externalAccountBinding: { kid: opts.eab.kid, hmacKey: opts.eab.hmacEncoded } }
-        : {}),
-      ...polling,
-    });
-  }
-
-  const sameCa = (accountUrl: string | undefined): boolean => {
-    try {
-      return !!accountUrl && new URL(accountUrl).origin === new URL(caServer).origin;
-    } catch {
-      return false;
-    }
-  };
-
-  async function register(): Promise<acme.Client> {
-    const lock = await waitForLock(`${name}:account`, async () => {
-      const a = await storage.loadAccount(name);
-      return a && sameCa(a.accountUrl) && !forceRegister ? a : undefined;
-    });
-    if (!lock.acquired) return newClient(lock.value);
-    try {
-      const prev = await storage.loadAccount(name);
-      if (prev && sameCa(prev.accountUrl) && !forceRegister) return newClient(prev);
-      // an existing key (e.g. from Traefik's acme.json) is kept: the CA returns its account
-      const privateKeyPem = prev?.privateKeyPem ?? (await createKey(accountKeyType));
-      const client = newClient({ email: opts.email, privateKeyPem });
-      await client.createAccount({ termsOfServiceAgreed: true, contact: [`mailto:${opts.email}`] });
-      const account: StoredAccount = {
-        email: opts.email,
-        privateKeyPem,
-        accountUrl: client.getAccountUrl(),
-        keyType,
-      };
-      await storage.saveAccount(name, account);
-      forceRegister = false;
-      log.info({ resolver: name, account: account.accountUrl }, 'ACME account registered');
-      return client;
-    } finally {
-      await lock.release();
-    }
-  }
-
-  function getClient(): Promise<acme.Client> {
-    clientPromise ??= (async () => {
-      const account = await storage.loadAccount(name);
-      if (account && sameCa(account.accountUrl) && !forceRegister) return newClient(account);
-      return register();
-    })();
-    const p = clientPromise;
-    p.catch(() => {
-      if (clientPromise === p) clientPromise = undefined;
-    });
-    return p;
-  }
-
-  /**
-   * Takes the storage lock `key`, or waits (polling, woken by storage events)
-   * until `ready()` finds the holder's result or the lock can be taken.
-   */
-  async function waitForLock<T>(
-    key: string,
-    ready: () => Promise<T | undefined>,
-    main?: string,
-  ): Promise<{ acquired: true; release(): Promise<void> } | { acquired: false; value: T }> {
-    const deadline = Date.now() + lockTtlMs + lockPollMs;
-    for (;;) {
-      if (closed)
-        throw new AcmeError('PORTICO_ERR_ACME_CLOSED', `resolver ${name} is closed`, main);
-      const lock = await storage.lock(key, lockTtlMs);
-      if (lock) {
-        return {
-          acquired: true,
-          release: () =>
-            lock
-              .release()
-              .catch((err: unknown) =>
-                log.warn({ resolver: name, lock: key, err: message(err) }, 'cannot release lock'),
-              ),
-        };
-      }
-      if (Date.now() > deadline)
-        throw new AcmeError(
-          'PORTICO_ERR_ACME_LOCK_TIMEOUT',
-          `timed out waiting for lock ${key}`,
-          main,
-        );
-      log.debug({ resolver: name, lock: key }, 'another instance holds the lock, waiting');
-      await new Promise<void>((resolve) => {
-        const set = main ? (waiters.get(main) ?? new Set()) : undefined;
-        const done = (): void => {
-          clearTimeout(t);
-          set?.delete(done);
-          resolve();
-        };
-        const t = setTimeout(done, lockPollMs);
-        if (main && set) {
-          set.add(done);
-          waiters.set(main, set);
-        }
-      });
-      const value = await ready();
-      if (value !== undefined) return { acquired: false, value };
-    }
-  }
-
-  async function publishChallenge(c: SharedChallenge): Promise<void> {
-    if (!storage.publishChallenge) return;
-    await storage
-      .publishChallenge(name, c)
+  private async share(c: SharedChallenge): Promise<void> {
+    if (!this.storage.publishChallenge) return;
+    await this.storage
+      .publishChallenge(this.name, c)
       .catch((err: unknown) =>
-        log.warn({ resolver: name, domain: c.domain, err: message(err) }, 'cannot share challenge'),
+        this.log.warn(
+          { resolver: this.name, domain: c.domain, err: errorMessage(err) },
+          'cannot share challenge',
+        ),
       );
   }
 
-  async function solve(client: acme.Client, authz: acme.Authorization): Promise<void> {
-    if (authz.status === 'valid') return;
-    const domain = authz.identifier.value;
-    const challenge = authz.challenges.find((c) => c.type === opts.challenge);
-    if (!challenge)
-      throw new Error(
-        `the CA offers no ${opts.challenge} challenge for ${domain} (offered: ${authz.challenges.map((c) => c.type).join(', ')})`,
+  /** The stored certificate when fresh, else an order, within the domain's backoff. */
+  private async run(domains: CertificateDomains): Promise<StoredCertificate> {
+    const s = this.stateFor(domains);
+    const stored = await this.storage.loadCertificate(this.name, domains.main);
+    if (stored && this.policy.fresh(stored, domains)) {
+      s.cert = stored;
+      return stored;
+    }
+    const usable = this.policy.usable(stored, domains) ? stored : undefined;
+    if (s.nextAttempt !== undefined && this.now() < s.nextAttempt) {
+      // never hammer the CA: keep serving what we have until the next attempt
+      if (usable) return usable;
+      throw new AcmeError(
+        'PORTICO_ERR_ACME_BACKOFF',
+        `${domains.main}: next attempt at ${new Date(s.nextAttempt).toISOString()} (last error: ${s.lastError})`,
+        domains.main,
       );
-    const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-    const shared: SharedChallenge = {
-      type: opts.challenge,
-      action: 'add',
-      domain,
-      token: challenge.token,
-      keyAuthorization,
-    };
-    await applyChallenge(shared);
-    await publishChallenge(shared);
+    }
     try {
-      if (challengeDelayMs > 0) await sleep(challengeDelayMs);
-      // no client-side pre-check (verifyChallenge): it would resolve the name
-      // through the host's resolver and port 80/443; the CA's validation decides
-      await client.completeChallenge(challenge);
-      await client.waitForValidStatus(challenge);
-    } finally {
-      const removal: SharedChallenge = { ...shared, action: 'remove' };
-      await applyChallenge(removal).catch(() => undefined);
-      await publishChallenge(removal);
+      const cert = await this.orderUnderLock(domains, stored?.serialNumber);
+      this.succeeded(s, cert);
+      return cert;
+    } catch (err) {
+      if (err instanceof AcmeError && err.code === 'PORTICO_ERR_ACME_CLOSED') throw err;
+      const reason = await this.failed(s, err, usable !== undefined);
+      if (usable) return usable;
+      throw new AcmeError('PORTICO_ERR_ACME_ORDER', `${domains.main}: ${reason}`, domains.main, {
+        cause: err,
+      });
     }
   }
 
-  async function order(domains: CertificateDomains): Promise<StoredCertificate> {
-    const names = [domains.main, ...domains.sans];
-    const wildcard = names.find((n) => n.startsWith('*.'));
-    if (wildcard) throw new Error(`${wildcard}: wildcard certificates need the DNS-01 challenge`);
-    const client = await getClient();
-    log.info({ resolver: name, domain: domains.main, sans: domains.sans }, 'ordering certificate');
-    const created = await client.createOrder({
-      identifiers: names.map((value) => ({ type: 'dns', value })),
-    });
-    const authzs = await client.getAuthorizations(created);
-    for (const authz of authzs) await solve(client, authz);
-    const keyPem = await createKey(keyType);
-    const [, csr] = await acme.crypto.createCsr(
-      { commonName: domains.main, altNames: names },
-      keyPem,
+  private succeeded(s: DomainState, cert: StoredCertificate): void {
+    s.cert = cert;
+    s.failures = 0;
+    s.lastError = undefined;
+    s.lastErrorAt = undefined;
+    s.nextAttempt = undefined;
+    if (s.retryTimer) clearTimeout(s.retryTimer);
+    s.retryTimer = undefined;
+    // a new certificate may fall due before the next planned check
+    if (this.checkTimer !== undefined) this.scheduleCheck();
+    this.announce(cert);
+  }
+
+  /** Records a failed order and plans the retry; returns the reason. */
+  private async failed(s: DomainState, err: unknown, keepsCurrent: boolean): Promise<string> {
+    const reason = await describeCaError(err, this.caServer);
+    if (/accountDoesNotExist|account (does not|doesn't) exist/i.test(reason)) this.account.forget();
+    s.failures++;
+    s.lastError = reason;
+    s.lastErrorAt = this.now();
+    s.nextAttempt =
+      this.now() +
+      backoffMs(s.failures, this.opts.retryMinMs ?? 60_000, this.opts.retryMaxMs ?? 3_600_000);
+    this.scheduleRetry(s);
+    this.log.error(
+      {
+        resolver: this.name,
+        domain: s.domains.main,
+        err: reason,
+        failures: s.failures,
+        nextAttempt: new Date(s.nextAttempt).toISOString(),
+      },
+      keepsCurrent
+        ? 'certificate renewal failed, keeping the current one'
+        : 'cannot obtain certificate',
     );
-    const finalized = await client.finalizeOrder(created, csr);
-    const chain = await client.getCertificate(finalized, opts.preferredChain);
-    return storedCertificateFrom(domains, chain, keyPem);
+    return reason;
   }
 
   /** Orders under the storage lock, or returns what the lock holder stored. */
-  async function orderUnderLock(
+  private async orderUnderLock(
     domains: CertificateDomains,
     baseline?: string,
   ): Promise<StoredCertificate> {
-    const lock = await waitForLock(
-      `${name}:${domains.main}`,
+    const lock = await this.locks.wait(
+      `${this.name}:${domains.main}`,
       async () => {
-        const c = await storage.loadCertificate(name, domains.main);
-        return c && fresh(c, domains, baseline) ? c : undefined;
+        const c = await this.storage.loadCertificate(this.name, domains.main);
+        return c && this.policy.fresh(c, domains, baseline) ? c : undefined;
       },
       domains.main,
     );
     if (!lock.acquired) return lock.value;
     try {
       // another replica may have ordered while we were waiting for the lock
-      const again = await storage.loadCertificate(name, domains.main);
-      if (again && fresh(again, domains, baseline)) return again;
-      const cert = await order(domains);
-      await storage.saveCertificate(name, cert);
-      log.info(
+      const again = await this.storage.loadCertificate(this.name, domains.main);
+      if (again && this.policy.fresh(again, domains, baseline)) return again;
+      const cert = await orderCertificate(domains, {
+        resolver: this.name,
+        challenge: this.opts.challenge,
+        http01: this.opts.http01,
+        tlsAlpn: this.opts.tlsAlpn,
+        keyType: this.opts.keyType ?? 'RSA4096',
+        preferredChain: this.opts.preferredChain,
+        challengeDelayMs: this.opts.challengeDelayMs ?? (this.storage.publishChallenge ? 500 : 0),
+        client: () => this.account.client(),
+        share: (c) => this.share(c),
+        log: this.log,
+      });
+      await this.storage.saveCertificate(this.name, cert);
+      this.log.info(
         {
-          resolver: name,
+          resolver: this.name,
           domain: domains.main,
           notAfter: cert.notAfter.toISOString(),
           serial: cert.serialNumber,
@@ -610,194 +484,31 @@ export function createAcmeResolver(opts: AcmeResolverOptions): AcmeResolver {
     }
   }
 
-  async function describe(err: unknown): Promise<string> {
-    const msg = message(err);
-    // acme-client's lost transport error (see registerOrigin): find the real cause
-    if (err instanceof TypeError && msg.includes("reading 'config'")) {
-      const cause = await probe(caServer, 10_000);
-      return `cannot reach CA server ${caServer}${cause ? `: ${cause}` : ''}`;
-    }
-    return msg;
-  }
-
-  function scheduleRetry(s: DomainState): void {
+  private scheduleRetry(s: DomainState): void {
     if (s.retryTimer) clearTimeout(s.retryTimer);
-    if (closed || s.nextAttempt === undefined) return;
+    if (this.closed || s.nextAttempt === undefined) return;
     s.retryTimer = setTimeout(
       () => {
         s.retryTimer = undefined;
-        if (closed) return;
-        obtain(s.domains).catch(() => undefined); // recorded in status()
+        if (this.closed) return;
+        this.obtain(s.domains).catch(() => undefined); // recorded in status()
       },
-      Math.max(0, s.nextAttempt - now()),
+      Math.max(0, s.nextAttempt - this.now()),
     );
     s.retryTimer.unref();
   }
 
-  async function run(domains: CertificateDomains): Promise<StoredCertificate> {
-    const s = stateFor(domains);
-    const stored = await storage.loadCertificate(name, domains.main);
-    if (stored && fresh(stored, domains)) {
-      s.cert = stored;
-      return stored;
-    }
-    const usable = stored && covers(stored, domains) && isValid(stored) ? stored : undefined;
-    if (s.nextAttempt !== undefined && now() < s.nextAttempt) {
-      // never hammer the CA: keep serving what we have until the next attempt
-      if (usable) return usable;
-      throw new AcmeError(
-        'PORTICO_ERR_ACME_BACKOFF',
-        `${domains.main}: next attempt at ${new Date(s.nextAttempt).toISOString()} (last error: ${s.lastError})`,
-        domains.main,
-      );
-    }
-    try {
-      const cert = await orderUnderLock(domains, stored?.serialNumber);
-      s.cert = cert;
-      s.failures = 0;
-      s.lastError = undefined;
-      s.lastErrorAt = undefined;
-      s.nextAttempt = undefined;
-      if (s.retryTimer) clearTimeout(s.retryTimer);
-      s.retryTimer = undefined;
-      // a new certificate may fall due before the next planned check
-      if (checkTimer !== undefined) scheduleCheck();
-      announce(cert);
-      return cert;
-    } catch (err) {
-      if (err instanceof AcmeError && err.code === 'PORTICO_ERR_ACME_CLOSED') throw err;
-      const reason = await describe(err);
-      if (/accountDoesNotExist|account (does not|doesn't) exist/i.test(reason)) {
-        forceRegister = true;
-        clientPromise = undefined;
-      }
-      s.failures++;
-      s.lastError = reason;
-      s.lastErrorAt = now();
-      s.nextAttempt = now() + Math.min(retryMaxMs, retryMinMs * 2 ** (s.failures - 1));
-      scheduleRetry(s);
-      log.error(
-        {
-          resolver: name,
-          domain: domains.main,
-          err: reason,
-          failures: s.failures,
-          nextAttempt: new Date(s.nextAttempt).toISOString(),
-        },
-        usable
-          ? 'certificate renewal failed, keeping the current one'
-          : 'cannot obtain certificate',
-      );
-      if (usable) return usable;
-      throw new AcmeError('PORTICO_ERR_ACME_ORDER', `${domains.main}: ${reason}`, domains.main, {
-        cause: err,
-      });
-    }
-  }
-
-  function obtain(input: { main: string; sans?: string[] }): Promise<StoredCertificate> {
-    if (closed)
-      return Promise.reject(new AcmeError('PORTICO_ERR_ACME_CLOSED', `resolver ${name} is closed`));
-    const domains = normalizeDomains(input);
-    // one order per main domain at a time in this process; later callers reuse its result
-    const previous = inflight.get(domains.main);
-    const p = (previous ?? Promise.resolve())
-      .catch(() => undefined)
-      .then(() => run(domains))
-      .finally(() => {
-        if (inflight.get(domains.main) === p) inflight.delete(domains.main);
-      });
-    inflight.set(domains.main, p);
-    return p;
-  }
-
-  /**
-   * The next renewal check: every checkIntervalMs, or sooner when a certificate
-   * becomes due before that (short-lived certificates would otherwise expire
-   * between two daily checks).
-   */
-  function scheduleCheck(): void {
-    if (closed) return;
-    if (checkTimer) clearTimeout(checkTimer);
-    let wait = Math.min(checkIntervalMs, 24 * 3_600_000);
-    for (const st of states.values()) {
-      if (st.cert === undefined) continue;
-      const until = st.cert.notAfter.getTime() - renewBefore(st.cert) - now();
-      // already due: in flight, or waiting for its backoff retry (scheduleRetry)
-      if (until > 0) wait = Math.min(wait, until);
-    }
-    // never a busy loop: a certificate that is already due is retried by its own backoff
-    checkTimer = setTimeout(
+  /** The next renewal check (see nextCheckMs). */
+  private scheduleCheck(): void {
+    if (this.closed) return;
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    const certs = [...this.states.values()].map((s) => s.cert);
+    this.checkTimer = setTimeout(
       () => {
-        void renewDue().finally(scheduleCheck);
+        void this.renewDue().finally(() => this.scheduleCheck());
       },
-      Math.max(1000, wait),
+      nextCheckMs(certs, this.policy, this.opts.checkIntervalMs ?? 24 * 3_600_000),
     );
-    checkTimer.unref();
+    this.checkTimer.unref();
   }
-
-  async function renewDue(): Promise<void> {
-    let stored: StoredCertificate[];
-    try {
-      stored = await storage.list(name);
-    } catch (err) {
-      log.error({ resolver: name, err: message(err) }, 'cannot list certificates');
-      return;
-    }
-    const due = stored.filter((c) => isDue(c));
-    await Promise.allSettled(
-      due.map((c) => {
-        log.info(
-          { resolver: name, domain: c.domains.main, notAfter: c.notAfter.toISOString() },
-          'renewing certificate',
-        );
-        return obtain(c.domains);
-      }),
-    );
-  }
-
-  return {
-    name,
-    obtain,
-    renewDue,
-    async start(challengesReady) {
-      if (closed) throw new AcmeError('PORTICO_ERR_ACME_CLOSED', `resolver ${name} is closed`);
-      try {
-        for (const c of await storage.list(name)) {
-          stateFor(c.domains).cert = c;
-          if (isValid(c)) announce(c);
-        }
-      } catch (err) {
-        log.error({ resolver: name, err: message(err) }, 'cannot list certificates');
-      }
-      // stored certificates serve at once; renewing needs entrypoints that answer challenges
-      await challengesReady;
-      if (closed) return;
-      await renewDue();
-      scheduleCheck();
-    },
-    status() {
-      return [...states.values()]
-        .map((s) => ({
-          domain: s.domains.main,
-          sans: s.domains.sans,
-          failures: s.failures,
-          ...(s.cert ? { notAfter: s.cert.notAfter, serialNumber: s.cert.serialNumber } : {}),
-          ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
-          ...(s.lastErrorAt !== undefined ? { lastErrorAt: new Date(s.lastErrorAt) } : {}),
-          ...(s.nextAttempt !== undefined ? { nextAttempt: new Date(s.nextAttempt) } : {}),
-        }))
-        .sort((a, b) => a.domain.localeCompare(b.domain));
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      if (checkTimer) clearTimeout(checkTimer);
-      for (const s of states.values()) if (s.retryTimer) clearTimeout(s.retryTimer);
-      unwatch?.();
-      for (const set of waiters.values()) for (const w of set) w();
-      await Promise.allSettled([...inflight.values()]);
-      unregisterOrigin();
-    },
-  };
 }
