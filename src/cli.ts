@@ -30,6 +30,7 @@ import { ListenError } from './routing/router-server.js';
 import { installCrashGuard } from './server/crash-guard.js';
 import { h1ClientKind } from './proxy/h1-pool.js';
 import { redactLabelValue, redactText } from './config/redact.js';
+import { schemaCommand } from './config/schema/command.js';
 import {
   ExplainError,
   explainApiUrl,
@@ -54,6 +55,7 @@ Usage:
                                do not (exit 0 matched, 1 none, 2 usage, 3 API unreachable)
   portico healthcheck [options] GET /ping on the ping entrypoint of the same static
                                configuration (for Docker HEALTHCHECK); exit 0 healthy, 1 not
+  portico schema --dynamic     print the JSON Schema of the dynamic configuration file (for editors)
   portico version              print the version
   portico --help               this text
 
@@ -367,6 +369,13 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (first === 'healthcheck') {
     process.exitCode = await healthcheck(rest);
+    return;
+  }
+  if (first === 'schema') {
+    const out = schemaCommand(rest);
+    process.stdout.write(out.stdout);
+    process.stderr.write(out.stderr);
+    process.exitCode = out.code;
     return;
   }
   await run(first === 'run' ? rest : argv);

@@ -8,8 +8,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dynamicJsonSchema } from '../../src/config/schema/json-schema.js';
+import { main } from '../../src/cli.js';
+import { generatedFiles } from '../../src/tools/docs-gen.js';
 import { parseDynamicText } from '../../providers/file/load.js';
 import { buildDockerConfig, type ContainerInfo } from '../../providers/docker/build.js';
 import { validateDynamic } from '../../src/config/validate.js';
@@ -59,6 +61,26 @@ function docExamples(): { where: string; value: unknown }[] {
 
 describe('portico schema --dynamic: JSON Schema of the file format', () => {
   const validate = compileSchema();
+
+  it('is what `portico schema --dynamic` prints; other arguments are a usage error', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const so = vi.spyOn(process.stdout, 'write').mockImplementation((c) => out.push(String(c)) > 0);
+    const se = vi.spyOn(process.stderr, 'write').mockImplementation((c) => err.push(String(c)) > 0);
+    const exitCode = process.exitCode;
+    try {
+      await main(['schema', '--dynamic']);
+      expect(JSON.parse(out.join(''))).toEqual(dynamicJsonSchema());
+      expect(process.exitCode ?? 0).toBe(0);
+      await main(['schema', '--dynamc']);
+      expect(process.exitCode).toBe(2);
+      expect(err.join('')).toContain('unknown argument --dynamc');
+    } finally {
+      so.mockRestore();
+      se.mockRestore();
+      process.exitCode = exitCode;
+    }
+  });
 
   it('is draft-07 and describes every middleware type and its options', () => {
     const schema = dynamicJsonSchema() as any;
@@ -117,6 +139,15 @@ describe('portico schema --dynamic: JSON Schema of the file format', () => {
     ['a router without a service', { http: { routers: { r: { rule: 'x' } } } }],
   ])('rejects %s', (_, value) => {
     expect(validate(value)).toBe(false);
+  });
+});
+
+describe('files generated from the schema', () => {
+  it('are up to date (npm run docs:gen writes them)', async () => {
+    for (const f of await generatedFiles(root)) {
+      const committed = readFileSync(join(root, f.path), 'utf8');
+      expect(committed, `${f.path} is out of date: run npm run docs:gen`).toBe(f.content);
+    }
   });
 });
 
