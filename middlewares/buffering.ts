@@ -18,6 +18,7 @@
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
+import { readWholeBody } from '../src/kernel/body.js';
 import {
   requestHasBody,
   type Handler,
@@ -257,46 +258,18 @@ function readBody(ctx: RequestContext, max: number, done: () => void): void {
     done(); // no body at all
     return;
   }
-  const req = ctx.req;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let finished = false;
-  const cleanup = (): void => {
-    finished = true;
-    req.off('data', onData);
-    req.off('end', onEnd);
-    req.off('error', onGone);
-    req.off('close', onGone);
-  };
-  const onData = (chunk: Buffer): void => {
-    size += chunk.length;
-    if (max > 0 && size > max) {
-      cleanup();
-      chunks.length = 0;
-      req.pause();
-      tooLarge(ctx);
-      return;
-    }
-    chunks.push(chunk);
-  };
-  const onEnd = (): void => {
-    if (finished) return;
-    cleanup();
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    ctx.body = body;
-    // the body now goes out as one buffer with a known length
-    delete h['transfer-encoding'];
-    h['content-length'] = String(body.length);
-    done();
-  };
-  const onGone = (): void => {
-    if (finished) return;
-    cleanup(); // the client went away mid-body: nothing to forward, nobody to answer
-  };
-  req.on('data', onData);
-  req.on('end', onEnd);
-  req.on('error', onGone);
-  req.on('close', onGone);
+  readWholeBody(ctx.req, max > 0 ? max : -1, {
+    done: (body) => {
+      ctx.body = body;
+      // the body now goes out as one buffer with a known length
+      delete h['transfer-encoding'];
+      h['content-length'] = String(body.length);
+      done();
+    },
+    tooLarge: () => tooLarge(ctx),
+    // the client went away mid-body: nothing to forward, nobody to answer
+    gone: () => {},
+  });
 }
 
 export const buffering: MiddlewareDefinition = {

@@ -22,6 +22,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { requestHasBody, type RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
+import { readWholeBody } from '../src/kernel/body.js';
 import { writeUpstreamHead } from '../src/proxy/response-head.js';
 import { appendTraceContext, connectionTokens } from '../src/proxy/headers.js';
 import { stableKey } from '../src/config/objects.js';
@@ -130,41 +131,12 @@ function readBody(ctx: RequestContext, max: number): Promise<Buffer | null> {
   }
   if (!requestHasBody(ctx.req)) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
-    const req = ctx.req;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer): void => {
-      size += c.length;
-      if (max >= 0 && size > max) {
-        cleanup();
-        req.pause();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      // an empty body that was read still replaces the (now consumed) stream upstream
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = (): void => {
-      if (!req.readableEnded) onError(new Error('client closed the request'));
-    };
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+    // an empty body that was read still replaces the (now consumed) stream upstream
+    readWholeBody(ctx.req, max, {
+      done: resolve,
+      tooLarge: () => reject(new BodyTooLarge()),
+      gone: reject,
+    });
   });
 }
 

@@ -13,6 +13,7 @@
  */
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
+import { readWholeBody } from '../src/kernel/body.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { grpcWeb as schema } from '../src/config/schema/middlewares/response.js';
@@ -309,35 +310,26 @@ export const grpcWeb: MiddlewareDefinition = {
         return;
       }
       // text mode: the body must be decoded before it goes on; it is one message, so it is small
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let failed = false;
-      ctx.req.on('data', (c: Buffer) => {
-        if (failed) return;
-        size += c.length;
-        if (size > MAX_TEXT_BODY_BYTES) {
-          failed = true;
+      readWholeBody(ctx.req, MAX_TEXT_BODY_BYTES, {
+        done: (raw) => {
+          let body: Buffer;
+          try {
+            body = decodeTextBody(raw);
+          } catch {
+            sendStatus(ctx.writer, 400);
+            return;
+          }
+          ctx.body = body;
+          delete headers['transfer-encoding'];
+          headers['content-length'] = String(body.length);
+          next(ctx);
+        },
+        tooLarge: () => {
           sendStatus(ctx.writer, 413);
-          return;
-        }
-        chunks.push(c);
-      });
-      ctx.req.once('error', () => {
-        failed = true;
-      });
-      ctx.req.once('end', () => {
-        if (failed) return;
-        let body: Buffer;
-        try {
-          body = decodeTextBody(Buffer.concat(chunks));
-        } catch {
-          sendStatus(ctx.writer, 400);
-          return;
-        }
-        ctx.body = body;
-        delete headers['transfer-encoding'];
-        headers['content-length'] = String(body.length);
-        next(ctx);
+          ctx.req.resume(); // discard the rest
+        },
+        // the client went away mid-body: nothing to forward, nobody to answer
+        gone: () => {},
       });
     };
   },

@@ -31,6 +31,7 @@
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { DIAL_TIMEOUT, upstreamRequestWritten } from '../src/proxy/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
+import { readWholeBody } from '../src/kernel/body.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
@@ -238,27 +239,20 @@ export const retry: MiddlewareDefinition = {
         next(ctx);
         return;
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let failed = false;
-      const req = ctx.req;
-      const onData = (c: Buffer): void => {
-        size += c.length;
-        if (maxBody >= 0 && size > maxBody) {
-          failed = true;
-          req.off('data', onData);
-          req.resume();
+      readWholeBody(ctx.req, maxBody, {
+        done: (body) => {
+          if (ctx.clientGone) return;
+          ctx.body = body;
+          run(ctx, next, p, idempotent);
+        },
+        tooLarge: () => {
+          // discard the rest; the connection is not reused after the answer
+          ctx.req.resume();
           ctx.res.shouldKeepAlive = false;
           sendStatus(ctx.writer, 413);
-          return;
-        }
-        chunks.push(c);
-      };
-      req.on('data', onData);
-      req.once('end', () => {
-        if (failed || ctx.clientGone) return;
-        ctx.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-        run(ctx, next, p, idempotent);
+        },
+        // the client went away mid-body: nothing to retry, nobody to answer
+        gone: () => {},
       });
     };
   },
