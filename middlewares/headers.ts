@@ -25,22 +25,6 @@ import {
   type HeadersOptions as Options,
 } from '../src/config/schema/middlewares/response.js';
 
-/** Options Traefik v3 dropped: named with where to go instead, rather than "unknown option". */
-const REMOVED: Record<string, [string, string]> = {
-  sslredirect: ['sslRedirect', 'removed in traefik v3; use the redirectScheme middleware'],
-  ssltemporaryredirect: [
-    'sslTemporaryRedirect',
-    'removed in traefik v3; use the redirectScheme middleware',
-  ],
-  sslhost: ['sslHost', 'removed in traefik v3; use the redirectRegex middleware'],
-  sslforcehost: ['sslForceHost', 'removed in traefik v3; use the redirectRegex middleware'],
-  featurepolicy: ['featurePolicy', 'removed in traefik v3; use permissionsPolicy'],
-  accesscontrolalloworigin: [
-    'accessControlAllowOrigin',
-    'removed in traefik v3; use accessControlAllowOriginList',
-  ],
-};
-
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // field-value: visible ASCII, space, tab and obs-text; never CR/LF (header injection)
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -339,11 +323,6 @@ export const headers: MiddlewareDefinition = {
   description: schema.description,
   options: schema.options,
   create(raw) {
-    if (raw !== null && typeof raw === 'object' && !Array.isArray(raw))
-      for (const key of Object.keys(raw)) {
-        const removed = REMOVED[key.toLowerCase()];
-        if (removed !== undefined) throw new ConfigElementError(removed[1], removed[0]);
-      }
     const c = compile(decodeOptions(schema.options, raw));
 
     return (next) => (ctx) => {

@@ -15,7 +15,15 @@
  * container's other routers down with it.
  */
 import { setKey } from './objects.js';
-import { fieldsOf, hintOf, itemsOf, valuesOf, type Hint, type TSchema } from './schema/core.js';
+import {
+  fieldsOf,
+  hintOf,
+  itemsOf,
+  removedField,
+  valuesOf,
+  type Hint,
+  type TSchema,
+} from './schema/core.js';
 import { decodeText, parseLabelBool, splitList, unknownFieldMessage } from './schema/decode.js';
 import { LabelService, Router, ServersTransport } from './schema/http.js';
 import { implementedMiddlewareTypes, middlewareSchema } from './schema/middlewares/index.js';
@@ -267,7 +275,8 @@ function convert(spec: Spec, node: Node, path: string, ctx: Ctx): unknown {
         if (canonical === undefined) {
           const what = child.name.startsWith('[')
             ? `"${path}" is not a list, ${child.name} does not apply`
-            : unknownFieldMessage(child.name, known);
+            : (removedField(spec as TSchema, child.name)?.[1] ??
+              unknownFieldMessage(child.name, known));
           report(ctx, allLeaves(child), what);
           failed = true;
           continue;

@@ -201,6 +201,19 @@ describe('a typo reads the same from a file and from a Docker label', () => {
     expect(fileErrors).toEqual([`headers.customrequestheadrs: ${message}`]);
   });
 
+  it('an option Traefik v3 removed names its replacement', async () => {
+    router = await startRouter({
+      http: { middlewares: { x: { headers: { sslredirect: true } } } },
+    });
+    const fileErrors = router.router.holder.current.middlewares.get('x@file')!.errors;
+    const docker = buildDockerConfig([
+      container({ 'traefik.http.middlewares.x.headers.sslredirect': 'true' }),
+    ]);
+    const message = 'removed in traefik v3; use the redirectScheme middleware';
+    expect(docker.diagnostics.map((d) => d.message)).toEqual([message]);
+    expect(fileErrors).toEqual([`headers.sslRedirect: ${message}`]);
+  });
+
   it('a misspelled router field', () => {
     const parsed = parseDynamicText(
       'typo.yml',

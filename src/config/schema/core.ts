@@ -55,6 +55,8 @@ export interface Hint {
   nullAsEmpty?: boolean;
   /** strings: must start with this */
   startsWith?: string;
+  /** objects: fields Traefik dropped, by canonical name, with where to go instead */
+  removed?: Record<string, string>;
 }
 
 export const HINT = 'x-portico';
@@ -200,16 +202,19 @@ type WithOptional<P extends TProperties, R extends string> = {
  */
 export function Obj<P extends TProperties, const R extends readonly (keyof P & string)[] = []>(
   fields: P,
-  doc: Doc & { required?: R; allowEmpty?: boolean } = {},
+  doc: Doc & { required?: R; allowEmpty?: boolean; removed?: Record<string, string> } = {},
 ): TObject<WithOptional<P, R[number]>> {
-  const { required = [] as unknown as R, allowEmpty, ...rest } = doc;
+  const { required = [] as unknown as R, allowEmpty, removed, ...rest } = doc;
   const props: TProperties = {};
   for (const [k, v] of Object.entries(fields)) {
     props[k] = (required as readonly string[]).includes(k) ? v : Type.Optional(v);
   }
+  const hint: Hint = { kind: 'object' };
+  if (allowEmpty) hint.allowEmpty = true;
+  if (removed) hint.removed = removed;
   return Type.Object(props, {
     additionalProperties: false,
-    ...meta(rest, allowEmpty ? { kind: 'object', allowEmpty } : { kind: 'object' }),
+    ...meta(rest, hint),
   }) as unknown as TObject<WithOptional<P, R[number]>>;
 }
 
@@ -217,6 +222,14 @@ export function Obj<P extends TProperties, const R extends readonly (keyof P & s
 export function fieldsOf(schema: TSchema): Record<string, TSchema> {
   return ((schema as unknown as { properties?: Record<string, TSchema> }).properties ??
     {}) as Record<string, TSchema>;
+}
+
+/** A field Traefik removed, by any spelling: its canonical name and the reason. */
+export function removedField(schema: TSchema, key: string): [string, string] | undefined {
+  const removed = hintOf(schema).removed;
+  if (removed === undefined) return undefined;
+  const name = Object.keys(removed).find((n) => n.toLowerCase() === key.toLowerCase());
+  return name === undefined ? undefined : [name, removed[name]!];
 }
 
 export function requiredOf(schema: TSchema): readonly string[] {

@@ -27,6 +27,7 @@ import {
   hintOf,
   itemsOf,
   rangeOf,
+  removedField,
   requiredOf,
   valuesOf,
   type Static,
@@ -355,7 +356,16 @@ function decodeObject(
     return SKIP;
   }
   const out: Record<string, unknown> = {};
-  for (const [key, v] of canonicalEntries(value, known, path, issues)) {
+  let given = value;
+  if (hint.removed) {
+    given = {};
+    for (const [key, v] of Object.entries(value)) {
+      const removed = removedField(schema, key);
+      if (removed) issues.push({ field: join(path, removed[0]), message: removed[1] });
+      else setKey(given, key, v);
+    }
+  }
+  for (const [key, v] of canonicalEntries(given, known, path, issues)) {
     const r = decodeValue(fields[key]!, v, join(path, key), issues, dialect);
     if (r !== SKIP) setKey(out, key, r);
   }

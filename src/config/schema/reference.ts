@@ -78,6 +78,12 @@ export function middlewareReference(): string {
     out.push('| Option | Type | Default | Description |', '| --- | --- | --- | --- |');
     rows(m.options, '', out);
     out.push('');
+    const removed = hintOf(m.options).removed;
+    if (removed) {
+      out.push('Refused with a pointer to their replacement:', '');
+      for (const [name, why] of Object.entries(removed)) out.push(`- \`${name}\`: ${why}`);
+      out.push('');
+    }
   }
   return out.join('\n');
 }

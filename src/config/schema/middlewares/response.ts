@@ -74,7 +74,18 @@ export const headers = middleware(
         description: 'turns off allowedHosts, STS and Public-Key-Pins (for local testing)',
       }),
     },
-    { allowEmpty: true },
+    {
+      allowEmpty: true,
+      // named with where to go instead, rather than "unknown field"
+      removed: {
+        sslRedirect: 'removed in traefik v3; use the redirectScheme middleware',
+        sslTemporaryRedirect: 'removed in traefik v3; use the redirectScheme middleware',
+        sslHost: 'removed in traefik v3; use the redirectRegex middleware',
+        sslForceHost: 'removed in traefik v3; use the redirectRegex middleware',
+        featurePolicy: 'removed in traefik v3; use permissionsPolicy',
+        accessControlAllowOrigin: 'removed in traefik v3; use accessControlAllowOriginList',
+      },
+    },
   ),
 );
 
