@@ -20,7 +20,15 @@
 import type { DynamicConfig, ElementError } from './dynamic.js';
 import { isPlainObject, setKey } from './objects.js';
 import type { TSchema } from './schema/core.js';
-import { SKIP, canonicalEntries, decodeValue, parseDuration, type Issue } from './schema/decode.js';
+import {
+  SKIP,
+  canonicalEntries,
+  decodeValue,
+  findCi,
+  parseDuration,
+  typeName,
+  type Issue,
+} from './schema/decode.js';
 import { Router, SERVICE_TYPES, Service, ServersTransport } from './schema/http.js';
 import { middlewareSchemas } from './schema/middlewares/index.js';
 import { TlsCertificate, TlsInternalCertificate, TlsOptions, TlsStore } from './schema/tls.js';
@@ -43,19 +51,8 @@ const ROOT_KEYS = ['http', 'tls', 'tcp', 'udp'];
 const HTTP_KEYS = ['routers', 'services', 'middlewares', 'serversTransports'];
 const TLS_KEYS = ['certificates', 'options', 'stores'];
 
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
-}
-
 function check(schema: TSchema, value: unknown, path: string, issues: Issue[]): unknown {
   return decodeValue(schema, value, path, issues, 'config');
-}
-
-function findCi(value: Record<string, unknown>, key: string): unknown {
-  const k = Object.keys(value).find((x) => x.toLowerCase() === key.toLowerCase());
-  return k === undefined ? undefined : value[k];
 }
 
 /* ---------------------------------------------------------------- elements */

@@ -78,7 +78,8 @@ export function splitList(value: string): string[] {
     .filter((s) => s !== '');
 }
 
-function typeName(v: unknown): string {
+/** How a value's type is named in messages about files. */
+export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   return typeof v;
@@ -327,7 +328,8 @@ export function canonicalEntries(
   return out;
 }
 
-function findCi(value: Record<string, unknown>, key: string): unknown {
+/** The value of `key` in any case. */
+export function findCi(value: Record<string, unknown>, key: string): unknown {
   const k = Object.keys(value).find((x) => x.toLowerCase() === key.toLowerCase());
   return k === undefined ? undefined : value[k];
 }
