@@ -372,6 +372,11 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (first === 'schema') {
+    // `portico schema --dynamic | head`: a reader that stops early is not an error
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
     const out = schemaCommand(rest);
     process.stdout.write(out.stdout);
     process.stderr.write(out.stderr);

@@ -52,3 +52,14 @@ describe('start-up record', () => {
     }
   });
 });
+
+describe('portico schema', () => {
+  it('ends quietly when its reader stops early (| head)', async () => {
+    const p = runPortico(['schema', '--dynamic']);
+    // the reader is gone before the ~100 KB schema is written
+    p.child.stdout!.destroy();
+    const { code } = await p.exit;
+    expect(code).toBe(0);
+    expect(p.stderr()).not.toContain('EPIPE');
+  });
+});
