@@ -19,6 +19,7 @@
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
 import { readWholeBody } from '../src/kernel/body.js';
+import { writeTrailers } from '../src/kernel/writer.js';
 import {
   requestHasBody,
   type Handler,
@@ -230,6 +231,12 @@ class AttemptWriter implements ResponseWriter {
   }
   on(event: 'drain', listener: () => void): unknown {
     return this.ex.client.on(event, listener);
+  }
+  addTrailers(trailers: string[]): void {
+    // a held response goes out with a Content-Length, where HTTP/1.1 has no place for trailers;
+    // a swallowed attempt's go with it
+    if (this.mode === Mode.Pass || this.mode === Mode.Pending)
+      writeTrailers(this.ex.client, trailers);
   }
 }
 

@@ -30,6 +30,7 @@
 import { STATUS_CODES } from 'node:http';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
+import { WriterWrapper } from '../src/kernel/writer.js';
 import { stableKey } from '../src/config/objects.js';
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { sharedLimits, type LimitKind } from '../src/cluster/limits.js';
@@ -383,51 +384,33 @@ class ReportingBreaker extends Breaker {
 }
 
 /** Watches one request's response for the breaker, forwarding everything unchanged. */
-class ObservingWriter implements ResponseWriter {
+class ObservingWriter extends WriterWrapper {
   private status = 0;
   private done = false;
 
   constructor(
-    private readonly out: ResponseWriter,
+    out: ResponseWriter,
     private readonly ctx: RequestContext,
     private readonly breaker: Breaker,
-  ) {}
-
-  get headersSent(): boolean {
-    return this.out.headersSent;
+  ) {
+    super(out);
   }
 
-  get destroyed(): boolean {
-    return this.out.destroyed;
-  }
-
-  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+  override writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
     this.status = status;
-    return this.out.writeHead(status, statusText, headers);
+    return this.inner.writeHead(status, statusText, headers);
   }
 
-  write(chunk: Buffer | string): boolean {
-    return this.out.write(chunk);
-  }
-
-  end(chunk?: Buffer | string): unknown {
-    const r = this.out.end(chunk);
+  override end(chunk?: Buffer | string): unknown {
+    const r = this.inner.end(chunk);
     this.finish();
     return r;
   }
 
-  destroy(err?: Error): unknown {
-    const r = this.out.destroy(err);
+  override destroy(err?: Error): unknown {
+    const r = this.inner.destroy(err);
     this.finish();
     return r;
-  }
-
-  on(event: 'drain', listener: () => void): unknown {
-    return this.out.on(event, listener);
-  }
-
-  once(event: 'drain', listener: () => void): unknown {
-    return this.out.once(event, listener);
   }
 
   private finish(): void {

@@ -25,6 +25,7 @@ import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
+import { WriterWrapper } from '../src/kernel/writer.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import {
@@ -242,7 +243,7 @@ const enum Mode {
   Pass,
 }
 
-class CompressWriter implements ResponseWriter {
+class CompressWriter extends WriterWrapper {
   private mode = Mode.Pending;
   private headWritten = false;
   private status = 200;
@@ -254,19 +255,18 @@ class CompressWriter implements ResponseWriter {
   private waitingInner = false;
 
   constructor(
-    private readonly inner: ResponseWriter,
+    inner: ResponseWriter,
     private readonly c: Compiled,
     private readonly enc: Encoding,
-  ) {}
+  ) {
+    super(inner);
+  }
 
-  get headersSent(): boolean {
+  override get headersSent(): boolean {
     return this.headWritten;
   }
-  get destroyed(): boolean {
-    return this.inner.destroyed;
-  }
 
-  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+  override writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
     if (status < 200) return this.inner.writeHead(status, statusText, headers);
     this.headWritten = true;
     let encoded = false;
@@ -363,7 +363,7 @@ class CompressWriter implements ResponseWriter {
     return ok;
   }
 
-  write(chunk: Buffer | string): boolean {
+  override write(chunk: Buffer | string): boolean {
     switch (this.mode) {
       case Mode.Compress:
         return this.compressChunk(chunk);
@@ -382,7 +382,7 @@ class CompressWriter implements ResponseWriter {
     }
   }
 
-  end(chunk?: Buffer | string): unknown {
+  override end(chunk?: Buffer | string): unknown {
     switch (this.mode) {
       case Mode.Compress:
         if (chunk !== undefined && chunk.length > 0) this.z!.write(chunk);
@@ -416,18 +416,18 @@ class CompressWriter implements ResponseWriter {
     }
   }
 
-  destroy(err?: Error): unknown {
+  override destroy(err?: Error): unknown {
     this.held = [];
     this.z?.destroy();
     return this.inner.destroy(err);
   }
 
-  once(event: 'drain', listener: () => void): unknown {
+  override once(event: 'drain', listener: () => void): unknown {
     if (this.mode === Mode.Compress) this.z!.once(event, listener);
     else this.inner.once(event, listener);
     return this;
   }
-  on(event: 'drain', listener: () => void): unknown {
+  override on(event: 'drain', listener: () => void): unknown {
     if (this.mode === Mode.Compress) this.z!.on(event, listener);
     else this.inner.on(event, listener);
     return this;

@@ -6,7 +6,8 @@
  * response head until that chunk arrives. Responses that have a Content-Type,
  * or no body, are passed through untouched.
  */
-import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
+import type { RequestContext } from '../src/kernel/context.js';
+import { WriterWrapper } from '../src/kernel/writer.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { contentType as schema } from '../src/config/schema/middlewares/response.js';
@@ -158,22 +159,16 @@ function hasHeader(headers: string[], lower: string): boolean {
 }
 
 /** Holds a Content-Type-less response head until the first body bytes say what it is. */
-class SniffingWriter implements ResponseWriter {
+class SniffingWriter extends WriterWrapper {
   private status = 0;
   private statusText: string | undefined = undefined;
   private headers: string[] | null = null;
 
-  constructor(private readonly inner: ResponseWriter) {}
-
-  get headersSent(): boolean {
+  override get headersSent(): boolean {
     return this.headers !== null || this.inner.headersSent;
   }
 
-  get destroyed(): boolean {
-    return this.inner.destroyed;
-  }
-
-  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+  override writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
     // no body (1xx, 204, 304) or a type already set: nothing to guess
     if (status < 200 || status === 204 || status === 304 || hasHeader(headers, 'content-type'))
       return this.inner.writeHead(status, statusText, headers);
@@ -191,7 +186,7 @@ class SniffingWriter implements ResponseWriter {
     this.inner.writeHead(this.status, this.statusText, headers);
   }
 
-  write(chunk: Buffer | string): boolean {
+  override write(chunk: Buffer | string): boolean {
     if (this.headers !== null) {
       if (chunk.length === 0) return true;
       this.flush(chunk);
@@ -199,22 +194,14 @@ class SniffingWriter implements ResponseWriter {
     return this.inner.write(chunk);
   }
 
-  end(chunk?: Buffer | string): unknown {
+  override end(chunk?: Buffer | string): unknown {
     if (this.headers !== null) this.flush(chunk);
     return this.inner.end(chunk);
   }
 
-  destroy(err?: Error): unknown {
+  override destroy(err?: Error): unknown {
     this.headers = null;
     return this.inner.destroy(err);
-  }
-
-  once(event: 'drain', listener: () => void): unknown {
-    return this.inner.once(event, listener);
-  }
-
-  on(event: 'drain', listener: () => void): unknown {
-    return this.inner.on(event, listener);
   }
 }
 

@@ -17,6 +17,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
+import { WriterWrapper } from '../src/kernel/writer.js';
 import { RequestContext, type Handler, type ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
@@ -58,63 +59,46 @@ interface Compiled {
 }
 
 /** Forwards the error page to the client with the caught (or rewritten) status. */
-class PageWriter implements ResponseWriter {
+class PageWriter extends WriterWrapper {
   private headWritten = false;
   constructor(
-    private readonly out: ResponseWriter,
+    out: ResponseWriter,
     private readonly status: number,
-  ) {}
-  get headersSent(): boolean {
+  ) {
+    super(out);
+  }
+  override get headersSent(): boolean {
     return this.headWritten;
   }
-  get destroyed(): boolean {
-    return this.out.destroyed;
-  }
-  writeHead(status: number, _statusText: string | undefined, headers: string[]): unknown {
+  override writeHead(status: number, _statusText: string | undefined, headers: string[]): unknown {
     if (status < 200) return this;
     this.headWritten = true;
-    return this.out.writeHead(this.status, STATUS_CODES[this.status], headers);
-  }
-  write(chunk: Buffer | string): boolean {
-    return this.out.write(chunk);
-  }
-  end(chunk?: Buffer | string): unknown {
-    return this.out.end(chunk);
-  }
-  destroy(err?: Error): unknown {
-    return this.out.destroy(err);
-  }
-  once(event: 'drain', listener: () => void): unknown {
-    return this.out.once(event, listener);
-  }
-  on(event: 'drain', listener: () => void): unknown {
-    return this.out.on(event, listener);
+    return this.inner.writeHead(this.status, STATUS_CODES[this.status], headers);
   }
 }
 
 /** Sits in front of the rest of the chain: passes responses through or catches them. */
-class Catcher implements ResponseWriter {
+class Catcher extends WriterWrapper {
   private headWritten = false;
   private caught = false;
 
   constructor(
-    private readonly out: ResponseWriter,
+    out: ResponseWriter,
     private readonly c: Compiled,
     private readonly ctx: RequestContext,
     private readonly path: string,
     private readonly rawQuery: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super(out);
+  }
 
-  get headersSent(): boolean {
+  override get headersSent(): boolean {
     return this.headWritten;
   }
-  get destroyed(): boolean {
-    return this.out.destroyed;
-  }
 
-  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
-    if (status < 200) return this.out.writeHead(status, statusText, headers);
+  override writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+    if (status < 200) return this.inner.writeHead(status, statusText, headers);
     if (this.headWritten) return this;
     this.headWritten = true;
     if (status <= 599 && this.c.caught[status] === 1) {
@@ -124,28 +108,26 @@ class Catcher implements ResponseWriter {
       } catch (err) {
         // never leave the client hanging: a bug here would otherwise vanish inside the proxy's callback
         this.log.error({ err }, 'error page request failed');
-        sendStatus(this.out, this.c.rewrite[status] || status);
+        sendStatus(this.inner, this.c.rewrite[status] || status);
       }
       return this;
     }
-    return this.out.writeHead(status, statusText, headers);
+    return this.inner.writeHead(status, statusText, headers);
   }
 
-  write(chunk: Buffer | string): boolean {
-    return this.caught ? true : this.out.write(chunk);
+  override write(chunk: Buffer | string): boolean {
+    return this.caught ? true : this.inner.write(chunk);
   }
-  end(chunk?: Buffer | string): unknown {
-    return this.caught ? this : this.out.end(chunk);
+  override end(chunk?: Buffer | string): unknown {
+    return this.caught ? this : this.inner.end(chunk);
   }
-  destroy(err?: Error): unknown {
+  override destroy(err?: Error): unknown {
     // the caught response failing mid-body does not matter: the page is what the client gets
-    return this.caught ? this : this.out.destroy(err);
+    return this.caught ? this : this.inner.destroy(err);
   }
-  once(event: 'drain', listener: () => void): unknown {
-    return this.out.once(event, listener);
-  }
-  on(event: 'drain', listener: () => void): unknown {
-    return this.out.on(event, listener);
+  override addTrailers(trailers: string[]): void {
+    // a caught response's trailers belong to the response the page replaces
+    if (!this.caught) super.addTrailers(trailers);
   }
 
   private fetchPage(original: number): void {
@@ -190,7 +172,7 @@ class Catcher implements ResponseWriter {
     );
     page.trusted = ctx.trusted;
     page.routerName = ctx.routerName;
-    page.writer = new PageWriter(this.out, status);
+    page.writer = new PageWriter(this.inner, status);
     // the entrypoint aborts ctx's upstream when the client leaves; do the same for the page's
     ctx.res.once('close', () => {
       if (ctx.res.writableFinished) return;

@@ -14,6 +14,7 @@
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
 import { readWholeBody } from '../src/kernel/body.js';
+import { WriterWrapper } from '../src/kernel/writer.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { grpcWeb as schema } from '../src/config/schema/middlewares/response.js';
@@ -164,29 +165,26 @@ export function grpcWebResponseHeaders(
  * response that is not gRPC (an error page, Portico's own 502) passes through
  * with the CORS headers only.
  */
-export class GrpcWebResponseWriter implements ResponseWriter {
+export class GrpcWebResponseWriter extends WriterWrapper {
   private grpc = false;
   private started = false;
   private trailers: string[] = [];
   private readonly encoder: Base64Encoder | undefined;
 
   constructor(
-    private readonly inner: ResponseWriter,
+    inner: ResponseWriter,
     private readonly text: boolean,
     private readonly cors: readonly string[],
   ) {
+    super(inner);
     this.encoder = text ? new Base64Encoder() : undefined;
   }
 
-  get headersSent(): boolean {
+  override get headersSent(): boolean {
     return this.started || this.inner.headersSent;
   }
 
-  get destroyed(): boolean {
-    return this.inner.destroyed;
-  }
-
-  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+  override writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
     this.started = true;
     let ct = '';
     for (let i = 0; i < headers.length; i += 2)
@@ -202,34 +200,27 @@ export class GrpcWebResponseWriter implements ResponseWriter {
   }
 
   /** The gRPC trailers (flat list); they are sent as the final frame when the response ends. */
-  addTrailers(trailers: readonly string[]): void {
+  override addTrailers(trailers: string[]): void {
+    if (!this.grpc) {
+      // not gRPC (an error page, Portico's own answer): trailers pass through like the rest
+      super.addTrailers(trailers);
+      return;
+    }
     for (const t of trailers) this.trailers.push(t);
   }
 
-  write(chunk: Buffer | string): boolean {
+  override write(chunk: Buffer | string): boolean {
     if (!this.grpc || this.encoder === undefined) return this.inner.write(chunk);
     const out = this.encoder.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     return out === '' ? true : this.inner.write(out);
   }
 
-  end(chunk?: Buffer | string): unknown {
+  override end(chunk?: Buffer | string): unknown {
     if (!this.grpc) return this.inner.end(chunk);
     if (chunk !== undefined && chunk.length > 0) this.write(chunk);
     const frame = encodeTrailerFrame(this.trailers);
     if (this.encoder === undefined) return this.inner.end(frame);
     return this.inner.end(this.encoder.push(frame) + this.encoder.finish());
-  }
-
-  destroy(err?: Error): unknown {
-    return this.inner.destroy(err);
-  }
-
-  once(event: 'drain', listener: () => void): unknown {
-    return this.inner.once(event, listener);
-  }
-
-  on(event: 'drain', listener: () => void): unknown {
-    return this.inner.on(event, listener);
   }
 }
 

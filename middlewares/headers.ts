@@ -17,6 +17,7 @@
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
+import { WriterWrapper } from '../src/kernel/writer.js';
 import { compileRe2, type GoRegexp } from '../src/rules/regex.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
@@ -273,40 +274,21 @@ function applyResponseEdits(
 }
 
 /** Applies the response edits to whatever response head passes through. */
-class HeadersWriter implements ResponseWriter {
+class HeadersWriter extends WriterWrapper {
   constructor(
-    private readonly inner: ResponseWriter,
+    inner: ResponseWriter,
     private readonly c: Compiled,
     private readonly edits: ResponseEdits,
     private readonly acao: string | undefined,
-  ) {}
-  get headersSent(): boolean {
-    return this.inner.headersSent;
+  ) {
+    super(inner);
   }
-  get destroyed(): boolean {
-    return this.inner.destroyed;
-  }
-  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+  override writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
     return this.inner.writeHead(
       status,
       statusText,
       applyResponseEdits(this.c, this.edits, this.acao, headers),
     );
-  }
-  write(chunk: Buffer | string): boolean {
-    return this.inner.write(chunk);
-  }
-  end(chunk?: Buffer | string): unknown {
-    return this.inner.end(chunk);
-  }
-  destroy(err?: Error): unknown {
-    return this.inner.destroy(err);
-  }
-  once(event: 'drain', listener: () => void): unknown {
-    return this.inner.once(event, listener);
-  }
-  on(event: 'drain', listener: () => void): unknown {
-    return this.inner.on(event, listener);
   }
 }
 

@@ -32,6 +32,7 @@ import { ConfigElementError } from '../src/kernel/errors.js';
 import { DIAL_TIMEOUT, upstreamRequestWritten } from '../src/proxy/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
 import { readWholeBody } from '../src/kernel/body.js';
+import { WriterWrapper } from '../src/kernel/writer.js';
 import { requestHasBody, type RequestContext, type ResponseWriter } from '../src/kernel/context.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
@@ -77,64 +78,67 @@ interface Policy {
 }
 
 /** One attempt's view of the response: holds back what would be retried, passes the rest. */
-class AttemptWriter implements ResponseWriter {
+class AttemptWriter extends WriterWrapper {
   /** 0: nothing written yet, 1: passing through, 2: swallowed (a retry follows) */
   private mode = 0;
   private settled = false;
 
   constructor(
-    private readonly out: ResponseWriter,
+    out: ResponseWriter,
     private readonly ctx: RequestContext,
     private readonly shouldRetry: (status: number) => boolean,
     private readonly retry: () => void,
-  ) {}
-
-  get headersSent(): boolean {
-    return this.mode === 2 ? true : this.out.headersSent;
+  ) {
+    super(out);
   }
 
-  get destroyed(): boolean {
-    return this.out.destroyed;
+  override get headersSent(): boolean {
+    return this.mode === 2 ? true : this.inner.headersSent;
   }
 
-  writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
+  override writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
     if (this.mode === 0 && this.shouldRetry(status)) {
       this.mode = 2;
       return this;
     }
     this.mode = 1;
-    return this.out.writeHead(status, statusText, headers);
+    return this.inner.writeHead(status, statusText, headers);
   }
 
-  write(chunk: Buffer | string): boolean {
-    return this.mode === 2 ? true : this.out.write(chunk);
+  override write(chunk: Buffer | string): boolean {
+    return this.mode === 2 ? true : this.inner.write(chunk);
   }
 
-  end(chunk?: Buffer | string): unknown {
+  override end(chunk?: Buffer | string): unknown {
     if (this.mode === 2) {
       this.next();
       return this;
     }
-    return this.out.end(chunk);
+    return this.inner.end(chunk);
   }
 
-  destroy(err?: Error): unknown {
+  override destroy(err?: Error): unknown {
     if (this.mode === 2) {
       // the swallowed response broke off: it was going to be replaced anyway
       this.next();
       return this;
     }
-    return this.out.destroy(err);
+    return this.inner.destroy(err);
   }
 
-  on(event: 'drain', listener: () => void): unknown {
-    if (this.mode !== 2) this.out.on(event, listener);
+  override on(event: 'drain', listener: () => void): unknown {
+    if (this.mode !== 2) this.inner.on(event, listener);
     return this;
   }
 
-  once(event: 'drain', listener: () => void): unknown {
-    if (this.mode !== 2) this.out.once(event, listener);
+  override once(event: 'drain', listener: () => void): unknown {
+    if (this.mode !== 2) this.inner.once(event, listener);
     return this;
+  }
+
+  override addTrailers(trailers: string[]): void {
+    // a swallowed response's trailers go with it
+    if (this.mode !== 2) super.addTrailers(trailers);
   }
 
   private next(): void {

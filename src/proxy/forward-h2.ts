@@ -19,7 +19,8 @@ import type {
   OutgoingHttpHeaders,
 } from 'node:http2';
 import { requestHasBody, type RequestContext } from '../kernel/context.js';
-import { cutResponse, relayTrailerList } from './forward.js';
+import { cutResponse } from './forward.js';
+import { writeTrailers } from '../kernel/writer.js';
 import { RESPONSE_HOP_BY_HOP, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { statusForUpstreamError } from './errors.js';
 import { sendStatus } from '../kernel/status.js';
@@ -334,7 +335,7 @@ export function forwardH2c(
     done = true;
     ctx.abortUpstream = undefined;
     ctx.originEnd = performance.now();
-    if (trailers !== undefined && trailers.length > 0) relayTrailerList(ctx, trailers);
+    if (trailers !== undefined && trailers.length > 0) writeTrailers(ctx.writer, trailers);
     ctx.writer.end();
   });
 

@@ -4,10 +4,11 @@
  */
 import type { Pool } from 'undici';
 import { BAD_RESPONSE, UpstreamError, type H1Handler, type H1Pool } from './h1-pool.js';
-import { requestHasBody, type RequestContext, type ResponseWriter } from '../kernel/context.js';
+import { requestHasBody, type RequestContext } from '../kernel/context.js';
 import { responseHeaders, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
 import { statusForUpstreamError } from './errors.js';
 import { sendStatus } from '../kernel/status.js';
+import { writeTrailers } from '../kernel/writer.js';
 import { unrelayableHead, writeUpstreamHead } from './response-head.js';
 
 export interface UpstreamServer {
@@ -95,7 +96,7 @@ class ForwardHandler implements H1Handler {
     const ctx = this.ctx;
     ctx.abortUpstream = undefined;
     ctx.originEnd = performance.now();
-    if (trailers !== null && trailers.length > 0) relayTrailerList(ctx, trailers);
+    if (trailers !== null && trailers.length > 0) writeTrailers(ctx.writer, trailers);
     ctx.writer.end();
   }
 
@@ -142,22 +143,6 @@ export function cutResponse(ctx: RequestContext, err: Error): void {
   const timer = setTimeout(() => socket.destroy(), 1000);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
-}
-
-/**
- * Upstream trailers (gRPC status, checksums; flat [name, value, ...]) go on to
- * the client, or to a writer that wants them. Shared with the HTTP/2 forwarder.
- */
-export function relayTrailerList(ctx: RequestContext, flat: string[]): void {
-  const writer = ctx.writer as ResponseWriter & { addTrailers?: (t: string[]) => void };
-  if (writer !== (ctx.res as unknown)) {
-    writer.addTrailers?.(flat);
-    return;
-  }
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
-  // node sends trailers only on chunked responses; on others they are dropped, as HTTP/1.1 requires
-  ctx.res.addTrailers(pairs);
 }
 
 /** Sends the request in ctx to one upstream server and streams the answer back. */
