@@ -14,7 +14,10 @@
  *   unbounded response in memory would trade streaming for nothing.
  * - retryExpression: the form `IsNetworkError() && Attempts() < N` (or <=, in
  *   either order) is supported; a network error is a failure to reach or read
- *   the upstream (ctx.upstreamError), where oxy looks at a 502/504 status.
+ *   the upstream (ctx.upstreamError, set by the proxy before it answers),
+ *   where oxy looks at a 502/504 status: an upstream's own 502/504 is not
+ *   sent again, and the proxy's answer to a failure is, whatever status it
+ *   ends up with (issue 12 §4).
  */
 import { ConfigElementError } from '../src/kernel/errors.js';
 import { sendStatus } from '../src/kernel/status.js';
@@ -106,8 +109,8 @@ const enum Mode {
 }
 
 /**
- * The writer one attempt writes to: it swallows the 502/504 of a network
- * failure when another attempt is allowed, holds the response when its size
+ * The writer one attempt writes to: it swallows the answer to a network
+ * failure (ctx.upstreamError, never the status) when another attempt is allowed, holds the response when its size
  * is limited, and passes everything else through.
  */
 class AttemptWriter implements ResponseWriter {
@@ -134,11 +137,7 @@ class AttemptWriter implements ResponseWriter {
   writeHead(status: number, statusText: string | undefined, headers: string[]): unknown {
     if (status < 200) return this.ex.client.writeHead(status, statusText, headers);
     this.headWritten = true;
-    if (
-      this.canRetry &&
-      this.ex.ctx.upstreamError !== undefined &&
-      (status === 502 || status === 504)
-    ) {
+    if (this.canRetry && this.ex.ctx.upstreamError !== undefined) {
       this.mode = Mode.Retrying;
       return this;
     }

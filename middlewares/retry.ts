@@ -4,11 +4,16 @@
  * rest of the chain again, so the load balancer picks a server afresh.
  *
  * How an attempt is observed: ctx.writer is replaced by an attempt writer.
- * When the first thing written is the 502/504 the proxy writes for a network
- * failure (ctx.upstreamError set) and another attempt is allowed, the attempt
- * writer swallows it, clears ctx.upstreamError, waits the backoff and calls
- * next(ctx) again; anything else goes straight through and ends the retrying.
- * The last attempt gets the real writer.
+ * When the first thing written answers a network failure (the proxy set
+ * ctx.upstreamError before answering) and another attempt is allowed, the
+ * attempt writer swallows it, clears ctx.upstreamError, waits the backoff and
+ * calls next(ctx) again; anything else goes straight through and ends the
+ * retrying. The last attempt gets the real writer. The status of that answer
+ * is never looked at (issue 12 §4): the proxy's 502/504, or whatever an
+ * errors page between here and the proxy rewrote it to, is retried alike, and
+ * an upstream's own 502/504 (no ctx.upstreamError) is an answer, as in
+ * Traefik, whose retry writer swallows whatever follows a failure as long as
+ * nothing reached the upstream.
  *
  * Which failures are retried: a network failure before any byte of the
  * request was written upstream (refused, dial timeout, TLS failure), for
@@ -163,7 +168,8 @@ function run(
   const shouldRetry = (status: number): boolean => {
     if (p.timeoutMs > 0 && performance.now() - started >= p.timeoutMs) return false;
     const err = ctx.upstreamError;
-    if (err !== undefined && (status === 502 || status === 504)) {
+    // the explicit signal: the proxy marked this attempt as failed at the network level
+    if (err !== undefined) {
       if (!p.retryNetwork) return false;
       const written = upstreamRequestWritten(err);
       if (written !== undefined) return !written;

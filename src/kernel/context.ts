@@ -75,7 +75,13 @@ export class RequestContext {
   clientGone = false;
   /** the request body when a step had to read it whole (mirroring, retries); forwarded instead of the stream */
   body: Buffer | undefined = undefined;
-  /** the last upstream failure, for the access log */
+  /**
+   * The last upstream failure (could not connect, reset, timed out, bad
+   * response), set by the proxy before it answers it. The one signal that
+   * the answer being written is for a network error: retry, buffering and the
+   * circuit breaker read it, never the 502/504 status (issue 12 §4). Also the
+   * access log's OriginError.
+   */
   upstreamError: Error | undefined = undefined;
   /** retries the retry middleware made (attempts - 1), for the access log's RetryAttempts */
   retryAttempts = 0;

@@ -173,6 +173,42 @@ describe('retryExpression', () => {
     expect(statuses).toContain(502);
   });
 
+  it('does not send again a 502 or 504 the upstream itself answered', async () => {
+    for (const status of [502, 504]) {
+      const u = await upstream((_req, res) => {
+        res.writeHead(status);
+        res.end('upstream says ' + status);
+      });
+      const r = await router(
+        config([u.url], {
+          b: { buffering: { retryExpression: 'IsNetworkError() && Attempts() < 3' } },
+        }),
+      );
+      const res = await request(r.url + '/');
+      expect(res.status).toBe(status);
+      expect(res.body).toBe('upstream says ' + status);
+      expect(u.seen).toHaveLength(1);
+    }
+  });
+
+  it('sends again after a network error whatever status the answer to it ends up with', async () => {
+    // an errors page rewrites the proxy's 502 to 500 on its way back: still a network error
+    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const alive = await upstream('alive');
+    const pages = await upstream('page');
+    const c = config([dead, alive.url], {
+      b: { buffering: { retryExpression: 'IsNetworkError() && Attempts() < 2' } },
+      e: { errors: { status: ['502'], service: 'pages', statusRewrites: { '502': 500 } } },
+    });
+    (c.http!.services as Record<string, unknown>).pages = {
+      loadBalancer: { servers: [{ url: pages.url }] },
+    };
+    const r = await router(c);
+    const got: number[] = [];
+    for (let i = 0; i < 4; i++) got.push((await request(r.url + '/')).status);
+    expect(got).toEqual([200, 200, 200, 200]);
+  });
+
   it('restores the path between attempts (inner middlewares run again)', async () => {
     const dead = `http://127.0.0.1:${await closedPort()}`;
     const alive = await upstream('alive');

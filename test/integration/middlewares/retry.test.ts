@@ -117,6 +117,47 @@ describe('retry: network errors', () => {
   });
 });
 
+describe('retry: a network error is the signal, not a 502/504 status (issue 12 §4)', () => {
+  it('does not retry a 502 or 504 the upstream itself answered', async () => {
+    // Traefik stops retrying once the request reached the upstream (httptrace WroteHeaders):
+    // an upstream's own 502/504 is an answer, not a network error
+    for (const status of [502, 504]) {
+      const u = await upstream((_req, res) => {
+        res.writeHead(status);
+        res.end('upstream says ' + status);
+      });
+      const r = await router(withRetry([u.url], { retry: { attempts: 3 } }));
+      const res = await request(r.url + '/');
+      expect(res.status).toBe(status);
+      expect(res.body).toBe('upstream says ' + status);
+      expect(u.seen).toHaveLength(1);
+    }
+  });
+
+  it('retries a network error whatever status the answer to it ends up with', async () => {
+    // an errors page rewrites the proxy's 502 to 500 on its way back: still a network error
+    const live = await upstream('live');
+    const pages = await upstream('page');
+    const r = await router({
+      http: {
+        routers: { r: { rule: 'PathPrefix(`/`)', service: 's', middlewares: ['m', 'e'] } },
+        services: {
+          s: { loadBalancer: { servers: [{ url: await closedUrl() }, { url: live.url }] } },
+          pages: { loadBalancer: { servers: [{ url: pages.url }] } },
+        },
+        middlewares: {
+          m: { retry: { attempts: 2 } },
+          e: { errors: { status: ['502'], service: 'pages', statusRewrites: { '502': 500 } } },
+        },
+      } as DynamicConfig['http'],
+    });
+    const got: number[] = [];
+    for (let i = 0; i < 4; i++) got.push((await request(r.url + '/')).status);
+    expect(got).toEqual([200, 200, 200, 200]);
+    expect(live.seen).toHaveLength(4);
+  });
+});
+
 describe('retry: status and body limits', () => {
   it('retries on the listed statuses', async () => {
     let calls = 0;
