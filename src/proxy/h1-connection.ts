@@ -29,24 +29,12 @@ import {
 import type { HttpParserClass, NodeHttpParser } from './h1-parser.js';
 import {
   bodyAborted,
-  type H1PoolOptions,
+  MAX_INTERIM_RESPONSES,
+  type ConnectionOwner,
   type H1Request,
   type Pending,
   type PoolConnection,
 } from './h1-request.js';
-
-/** The pool, as a connection sees it (h1-pool.ts H1Pool). */
-export interface ConnectionOwner {
-  readonly options: H1PoolOptions;
-  /** the newest TLS session ticket from the origin, shared by its connections */
-  tlsSession: Buffer | undefined;
-  release(conn: PoolConnection): void;
-  forget(conn: PoolConnection): void;
-  fail(p: Pending, err: Error, conn?: PoolConnection, resendable?: boolean): void;
-}
-
-/** Go's transport gives up after 5 interim (1xx) responses to one request ("too many 1xx informational responses"). */
-export const MAX_INTERIM_RESPONSES = 5;
 
 /** A connection whose responses Node's llhttp binding parses. */
 export class NativeConnection implements PoolConnection {

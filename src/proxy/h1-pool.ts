@@ -54,7 +54,7 @@ export {
   UpstreamError,
   upstreamRequestWritten,
 } from './errors.js';
-export { MAX_INTERIM_RESPONSES } from './h1-connection.js';
+export { MAX_INTERIM_RESPONSES } from './h1-request.js';
 export {
   h1ClientKind,
   nativeHttpParser,

@@ -22,6 +22,19 @@ export interface H1Handler {
   onError(err: Error): void;
 }
 
+/** The pool, as a connection sees it, native or undici (h1-pool.ts H1Pool; a type, so no import cycle at run time). */
+export interface ConnectionOwner {
+  readonly options: H1PoolOptions;
+  /** the newest TLS session ticket from the origin, shared by its connections */
+  tlsSession: Buffer | undefined;
+  release(conn: PoolConnection): void;
+  forget(conn: PoolConnection): void;
+  fail(p: Pending, err: Error, conn?: PoolConnection, resendable?: boolean): void;
+}
+
+/** Go's transport gives up after 5 interim (1xx) responses to one request ("too many 1xx informational responses"). */
+export const MAX_INTERIM_RESPONSES = 5;
+
 export interface H1Request {
   method: string;
   /** origin-form target: path and query */

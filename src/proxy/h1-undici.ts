@@ -20,7 +20,13 @@
  */
 import { isIP } from 'node:net';
 import { buildConnector, Client } from 'undici';
-import type { H1PoolOptions, Pending, PoolConnection } from './h1-pool.js';
+import {
+  MAX_INTERIM_RESPONSES,
+  type ConnectionOwner,
+  type H1PoolOptions,
+  type Pending,
+  type PoolConnection,
+} from './h1-request.js';
 import {
   BAD_REQUEST,
   BAD_RESPONSE,
@@ -62,15 +68,6 @@ export function createUndiciShared(origin: string, options: H1PoolOptions): Undi
   return { connect, options, servername: sni ?? host };
 }
 
-/** The pool, as a connection sees it (h1-pool.ts H1Pool; a type, so no import cycle at run time). */
-interface Pool {
-  release(conn: PoolConnection): void;
-  forget(conn: PoolConnection): void;
-  fail(p: Pending, err: Error, conn?: PoolConnection, resendable?: boolean): void;
-}
-
-const MAX_INTERIM_RESPONSES = 5;
-
 const latin1 = (b: Buffer | string): string => (typeof b === 'string' ? b : b.toString('latin1'));
 
 export class UndiciConnection implements PoolConnection {
@@ -81,7 +78,7 @@ export class UndiciConnection implements PoolConnection {
   private current: Pending | null = null;
 
   constructor(
-    private readonly pool: Pool,
+    private readonly pool: ConnectionOwner,
     origin: string,
     private readonly shared: UndiciShared,
   ) {

@@ -23,6 +23,7 @@ import {
   H1Pool,
   h1ClientKind,
   HEADERS_TIMEOUT,
+  MAX_INTERIM_RESPONSES,
   probeHttpParser,
   REQUEST_BODY_ABORTED,
   REQUEST_BODY_LENGTH,
@@ -483,6 +484,17 @@ describe.each(['native', 'undici'] as const)('%s connections', (client) => {
       const pending = send(pool(u));
       if (kind === 'native') expect((await pending).body).toBe('final');
       else expect((await failure(pending)).code).toBe(BAD_RESPONSE);
+    });
+
+    it('both clients share one interim limit: MAX_INTERIM_RESPONSES pass, one more fails', async () => {
+      const at = await upstream(
+        () => 'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(MAX_INTERIM_RESPONSES) + ok('final'),
+      );
+      expect((await send(pool(at))).body).toBe('final');
+      const over = await upstream(
+        () => 'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(MAX_INTERIM_RESPONSES + 1) + ok('final'),
+      );
+      expect((await failure(send(pool(over)))).code).toBe(BAD_RESPONSE);
     });
 
     it('gives up after 5 interim responses (Go’s limit)', async () => {

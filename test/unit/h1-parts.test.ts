@@ -7,7 +7,8 @@
 import net from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NativeConnection, type ConnectionOwner } from '../../src/proxy/h1-connection.js';
+import { NativeConnection } from '../../src/proxy/h1-connection.js';
+import type { ConnectionOwner } from '../../src/proxy/h1-request.js';
 import { nativeHttpParser } from '../../src/proxy/h1-parser.js';
 import {
   bodyAborted,
