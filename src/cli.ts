@@ -56,6 +56,7 @@ Usage:
   portico healthcheck [options] GET /ping on the ping entrypoint of the same static
                                configuration (for Docker HEALTHCHECK); exit 0 healthy, 1 not
   portico schema --dynamic     print the JSON Schema of the dynamic configuration file (for editors)
+  portico schema --static      the same for the static configuration file
   portico version              print the version
   portico --help               this text
 

@@ -27,6 +27,7 @@ import { StaticConfigError } from '../kernel/errors.js';
 import { formatDuration, parseDuration } from '../kernel/duration.js';
 import { editDistance } from '../kernel/suggest.js';
 import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from './access-log-fields.js';
+import { staticHelpLines } from './schema/static.js';
 import type {
   AccessLogFieldMode,
   AccessLogFields,
@@ -1929,9 +1930,35 @@ function helpLines(node: SchemaNode, path: string[], out: string[]): void {
   for (const [name, child] of Object.entries(node.children)) helpLines(child, [...path, name], out);
 }
 
+/**
+ * This file's option tree as `--help` lines and its unsupported Traefik
+ * options by path: test/unit/static-schema.test.ts checks that
+ * src/config/schema/static.ts (which `--help`, `portico schema --static` and
+ * the docs come from) describes exactly the options this decoder reads.
+ */
+export function optionTreeHelpLines(): string[] {
+  const out: string[] = [];
+  helpLines(SCHEMA, [], out);
+  return out;
+}
+
+export function optionTreeUnsupported(
+  node: SchemaNode = SCHEMA,
+  path: string[] = [],
+  out: Record<string, string[]> = {},
+): Record<string, string[]> {
+  if (node.kind === 'map')
+    return optionTreeUnsupported(node.item, [...path, node.placeholder], out);
+  if (node.kind !== 'group') return out;
+  if (node.unsupported) out[path.join('.')] = node.unsupported;
+  for (const [name, child] of Object.entries(node.children))
+    optionTreeUnsupported(child, [...path, name], out);
+  return out;
+}
+
 function buildHelp(): string {
-  const options: string[] = [];
-  helpLines(SCHEMA, [], options);
+  // the option lines come from the schema; the tree above must match it (tested)
+  const options = staticHelpLines();
   return [
     'Static configuration (Traefik v3 install options)',
     '',

@@ -1,7 +1,8 @@
 /*
  * `npm run docs:gen`: writes the files generated from the configuration
- * schema — docs/middlewares/reference.md and docs/schema/dynamic.schema.json
- * (what `portico schema --dynamic` prints, for editors that want a file).
+ * schema — docs/middlewares/reference.md, docs/static-options.md and
+ * docs/schema/{dynamic,static}.schema.json (what `portico schema --dynamic`
+ * and `--static` print, for editors that want a file).
  * `--check` writes nothing and exits 1 when a committed file is out of date.
  * Formatted with the repository's prettier settings so `npm run lint` agrees.
  */
@@ -10,6 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { middlewareReference } from '../config/schema/reference.js';
 import { dynamicJsonSchema } from '../config/schema/json-schema.js';
+import { staticJsonSchema } from '../config/schema/static.js';
+import { staticReference } from '../config/schema/static-reference.js';
 
 export interface GeneratedFile {
   /** relative to the repository root */
@@ -34,6 +37,18 @@ export async function generatedFiles(root: string): Promise<GeneratedFile[]> {
       content: await format(
         'docs/schema/dynamic.schema.json',
         JSON.stringify(dynamicJsonSchema()),
+        'json',
+      ),
+    },
+    {
+      path: 'docs/static-options.md',
+      content: await format('docs/static-options.md', staticReference(), 'markdown'),
+    },
+    {
+      path: 'docs/schema/static.schema.json',
+      content: await format(
+        'docs/schema/static.schema.json',
+        JSON.stringify(staticJsonSchema()),
         'json',
       ),
     },
