@@ -23,6 +23,7 @@ import { ConfigElementError } from '../src/kernel/errors.js';
 import { requestHasBody, type RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
 import { readWholeBody } from '../src/kernel/body.js';
+import { HOP_BY_HOP } from '../src/kernel/hop-by-hop.js';
 import { writeUpstreamHead } from '../src/proxy/response-head.js';
 import { appendTraceContext, connectionTokens } from '../src/proxy/headers.js';
 import { stableKey } from '../src/config/objects.js';
@@ -35,16 +36,15 @@ import { checkHeaderField } from './basic-auth.js';
 /** Traefik's http.Client timeout for the auth call */
 const AUTH_TIMEOUT_MS = 30_000;
 
-/** never sent to the auth server: hop-by-hop, or recomputed by undici for the auth request */
-const REQUEST_SKIP = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
+/**
+ * Never sent to the auth server: hop-by-hop (Traefik's list carries the
+ * misspelt "Trailers" too), what undici recomputes for the auth request, and
+ * what a request does not carry past this proxy. Proxy-Authorization does go:
+ * Traefik forwards it to the auth server (RFC 7235 §4.4).
+ */
+const REQUEST_SKIP: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
   'trailers',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-connection',
   'host',
   'content-length',
   'expect',
@@ -64,17 +64,8 @@ const FORWARDED = new Set([
   'forwarded',
 ]);
 
-/** not copied from a refusing auth response to the client (Traefik's list) */
-const RESPONSE_SKIP = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'trailers',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-]);
+/** not copied from a refusing auth response to the client (Traefik's list, and the shared one) */
+const RESPONSE_SKIP: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'trailers', 'content-length']);
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

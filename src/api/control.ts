@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Handler } from '../kernel/context.js';
+import { HOP_BY_HOP } from '../kernel/hop-by-hop.js';
 import type { ApiHandler } from './handler.js';
 import { nodeResponse } from './response.js';
 
@@ -43,8 +44,6 @@ export async function startControlServer(handler: ApiHandler): Promise<ControlSe
 
 /** request headers the API reads; nothing else crosses to the primary (no cookies, no auth) */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'if-none-match', 'last-event-id'];
-/** response headers that are connection-specific and must not be copied (HTTP/2 forbids them) */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date']);
 
 /** api@internal in a cluster worker: relays to the primary's control socket */
 export function forwardedApiService(socketPath: string): Handler {
@@ -80,7 +79,9 @@ export function forwardedApiService(socketPath: string): Handler {
       const out: string[] = [];
       const raw = answer.rawHeaders;
       for (let i = 0; i < raw.length; i += 2) {
-        if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+        const name = raw[i]!.toLowerCase();
+        // connection-specific (HTTP/2 forbids them); Date is the worker's own
+        if (!HOP_BY_HOP.has(name) && name !== 'date') out.push(raw[i]!, raw[i + 1]!);
       }
       const w = ctx.writer;
       w.writeHead(answer.statusCode ?? 502, undefined, out);

@@ -21,24 +21,14 @@ import type {
 import { requestHasBody, type RequestContext } from '../kernel/context.js';
 import { cutResponse } from './forward.js';
 import { writeTrailers } from '../kernel/writer.js';
-import { RESPONSE_HOP_BY_HOP, upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
+import { upstreamHeaders, type UpstreamHeaderOptions } from './headers.js';
+import { H2_FORBIDDEN, HOP_BY_HOP } from '../kernel/hop-by-hop.js';
 import { statusForUpstreamError } from './errors.js';
 import { sendStatus } from '../kernel/status.js';
 import { unrelayableHead, writeUpstreamHead } from './response-head.js';
 import type { TransportSettings } from './transport.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
-
-/** Headers HTTP/2 forbids on a request (RFC 9113 §8.2.2), on top of upstreamHeaders' hop-by-hop list. */
-const H2_FORBIDDEN = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'http2-settings',
-]);
 
 function codedError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
@@ -193,7 +183,8 @@ function requestHeaders(
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = flat[i]!.toLowerCase();
     const value = flat[i + 1]!;
-    if (H2_FORBIDDEN.has(name)) continue;
+    // Host becomes :authority
+    if (H2_FORBIDDEN.has(name) || name === 'host') continue;
     if (name === 'te' && value !== 'trailers') continue;
     const prev = out[name];
     if (prev === undefined) out[name] = value;
@@ -204,7 +195,7 @@ function requestHeaders(
 }
 
 /** An HTTP/2 header object as the flat [name, value, ...] list, without pseudo-headers. */
-function flatHeaders(h: IncomingHttpHeaders, skip: Set<string> | null): string[] {
+function flatHeaders(h: IncomingHttpHeaders, skip: ReadonlySet<string> | null): string[] {
   const out: string[] = [];
   for (const name in h) {
     if (name.charCodeAt(0) === 0x3a) continue; // ':status' and friends
@@ -300,7 +291,7 @@ export function forwardH2c(
       stream.close(NGHTTP2_CANCEL);
       return;
     }
-    const headers = flatHeaders(h, RESPONSE_HOP_BY_HOP);
+    const headers = flatHeaders(h, HOP_BY_HOP);
     // nothing the upstream sent may throw out of this listener (response-head.ts)
     const refused = unrelayableHead(status, []) ?? writeUpstreamHead(ctx, status, headers);
     if (refused !== null) {

@@ -11,21 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import type { RequestContext } from '../kernel/context.js';
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  // undici refuses it; node's server already answered 100-continue to the client
-  'expect',
-  'http2-settings',
-]);
+import { HOP_BY_HOP, REQUEST_HOP_BY_HOP } from '../kernel/hop-by-hop.js';
 
 /** Headers Portico computes itself; a trusted client's values are merged, an untrusted one's dropped. */
 const FORWARDED = new Set([
@@ -63,7 +49,7 @@ const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade']);
  * Traefik"). An untrusted client's forwarded headers are dropped before this, whatever it says.
  */
 function connectionMayRemove(name: string): boolean {
-  if (HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length') return false;
+  if (REQUEST_HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length') return false;
   if (name.charCodeAt(0) === 0x3a) return false; // HTTP/2 pseudo-headers
   return !isForwardedFamily(name);
 }
@@ -175,7 +161,7 @@ export function upstreamHeaders(
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name)) {
+    if (REQUEST_HOP_BY_HOP.has(name)) {
       // gRPC needs `TE: trailers` end to end
       if (name === 'te' && typeof value === 'string' && value.toLowerCase().includes('trailers')) {
         out.push('te', 'trailers');
@@ -239,17 +225,6 @@ function forwardedPort(ctx: RequestContext, entryPointPort: number): string {
   return String(entryPointPort);
 }
 
-/** Response headers that belong to one connection and are never relayed. */
-export const RESPONSE_HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
 /**
  * Converts an upstream response's raw headers ([name, value, ...] as the
  * HTTP/1.1 client hands them over) into the flat list res.writeHead accepts,
@@ -268,7 +243,7 @@ export function responseHeaders(raw: string[]): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (RESPONSE_HOP_BY_HOP.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower)) continue;
     if (tokens !== null && tokens.has(lower)) continue;
     out.push(name, raw[i + 1]!);
   }

@@ -19,6 +19,7 @@
  *   fields on HTTP/2, and is otherwise a 502 for this request only.
  */
 import type { RequestContext } from '../kernel/context.js';
+import { H2_FORBIDDEN } from '../kernel/hop-by-hop.js';
 
 /** Why an upstream response head cannot be relayed; null when it can. */
 export function unrelayableHead(status: number, raw: string[]): string | null {
@@ -42,17 +43,6 @@ function withoutContentLength(headers: string[]): string[] {
   }
   return out;
 }
-
-/** Fields HTTP/2 forbids in a response (RFC 9113 §8.2.2); Node throws on them. */
-const H2_CONNECTION_SPECIFIC = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-  'te',
-]);
 
 /**
  * Fields Node's HTTP/2 writer accepts only once (node:internal/http2/util
@@ -102,7 +92,8 @@ export function h2SafeHeaders(headers: string[]): string[] {
   const seen = new Set<string>();
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!.toLowerCase();
-    if (H2_CONNECTION_SPECIFIC.has(name)) continue;
+    // RFC 9113 §8.2.2: TE is allowed on requests only
+    if (H2_FORBIDDEN.has(name) || name === 'te') continue;
     if (H2_SINGLE_VALUE.has(name)) {
       if (seen.has(name)) continue;
       seen.add(name);

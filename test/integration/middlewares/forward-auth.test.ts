@@ -100,6 +100,18 @@ describe('forwardAuth: decision', () => {
     expect(u.seen).toHaveLength(0);
   });
 
+  it('relays no hop-by-hop header of a refusing auth answer (the one shared list, issue 12 §4)', async () => {
+    const auth = await upstream((_req, res) => {
+      res.writeHead(403, { 'proxy-connection': 'keep-alive', 'x-from': 'auth' });
+      res.end('no');
+    });
+    const r = await router(withAuth(await upstream(), { address: auth.url }));
+    const reply = await request(r.url + '/');
+    expect(reply.status).toBe(403);
+    expect(reply.headers['x-from']).toBe('auth');
+    expect(reply.headers['proxy-connection']).toBeUndefined();
+  });
+
   it('answers 500 when the auth server cannot be reached', async () => {
     const port = await closedPort();
     const u = await upstream();
