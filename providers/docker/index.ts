@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { constants as osConstants } from 'node:os';
 import Docker from 'dockerode';
 import type { Provider, ProviderSnapshot } from '../../src/config/provider.js';
 import type { DockerProviderConfig } from '../../src/config/static-types.js';
@@ -17,6 +16,7 @@ import {
   type ContainerPort,
   type LabelDiagnostic,
 } from './build.js';
+import { createContainerWatch, readEvents } from './watch.js';
 
 export { buildDockerConfig, type ContainerInfo, type LabelDiagnostic } from './build.js';
 
@@ -40,41 +40,6 @@ export interface DockerProvider extends Provider {
   /** whether the daemon answered last time we asked */
   connected(): boolean;
 }
-
-/** Docker reports kill signals as numbers ("15"); images name their stop signal ("SIGQUIT"). */
-function signalNumber(name: string): string | undefined {
-  const n =
-    osConstants.signals[
-      (name.startsWith('SIG') ? name : `SIG${name}`) as keyof typeof osConstants.signals
-    ];
-  return n === undefined ? undefined : String(n);
-}
-
-const STOP_SIGNALS = new Set([
-  '9',
-  '15',
-  '2',
-  'SIGKILL',
-  'SIGTERM',
-  'SIGINT',
-  'KILL',
-  'TERM',
-  'INT',
-]);
-const RELIST_ACTIONS = new Set([
-  'start',
-  'die',
-  'stop',
-  'kill',
-  'destroy',
-  'pause',
-  'unpause',
-  'rename',
-  'update',
-  'create',
-  'restart',
-  'oom',
-]);
 
 /** Endpoint as Traefik takes it (`unix:///path`, `tcp://host:port`), else DOCKER_HOST, else the default socket. */
 export function createDockerClient(
@@ -160,21 +125,12 @@ export async function listContainers(docker: Docker): Promise<ContainerInfo[]> {
   return infos.filter((c): c is ContainerInfo => c !== undefined);
 }
 
-interface DockerEvent {
-  Type?: string;
-  Action?: string;
-  status?: string;
-  id?: string;
-  Actor?: { ID?: string; Attributes?: Record<string, string> };
-}
-
 export function createDockerProvider(opts: DockerProviderOptions): DockerProvider {
   const log = opts.logger;
   const docker = createDockerClient(opts, opts.env);
-  const relistDelayMs = opts.relistDelayMs ?? 50;
   let diagnostics: LabelDiagnostic[] = [];
   let isConnected = false;
-  const reported = new Set<string>();
+  const report = createDiagnosticLog(log);
 
   const buildOpts = {
     exposedByDefault: opts.exposedByDefault,
@@ -187,26 +143,7 @@ export function createDockerProvider(opts: DockerProviderOptions): DockerProvide
   const snapshotOf = (containers: ContainerInfo[]): ProviderSnapshot => {
     const result = buildDockerConfig(containers, buildOpts);
     diagnostics = result.diagnostics;
-    // each bad label is logged once while it exists, with container, key, value and reason
-    const current = new Set<string>();
-    for (const d of result.diagnostics) {
-      const key = `${d.container}\u0000${d.key}\u0000${d.value}\u0000${d.message}`;
-      current.add(key);
-      if (reported.has(key)) continue;
-      reported.add(key);
-      const rec = { container: d.container, label: d.key, value: d.value };
-      if (d.level === 'error')
-        log.error(
-          rec,
-          `container ${d.container}: label ${d.key}=${JSON.stringify(d.value)}: ${d.message}`,
-        );
-      else
-        log.warn(
-          rec,
-          `container ${d.container}: label ${d.key}=${JSON.stringify(d.value)}: ${d.message}`,
-        );
-    }
-    for (const key of reported) if (!current.has(key)) reported.delete(key);
+    report(result.diagnostics);
     return { provider: 'docker', config: result.config, errors: result.errors };
   };
 
@@ -215,79 +152,20 @@ export function createDockerProvider(opts: DockerProviderOptions): DockerProvide
     diagnostics: () => diagnostics,
     connected: () => isConnected,
     async start(emit, signal) {
-      let containers: ContainerInfo[] = [];
-      // containers told to stop: they leave the load balancer before their connections are refused
-      const stopping = new Set<string>();
-      const publish = (): void => emit(snapshotOf(containers.filter((c) => !stopping.has(c.id))));
-
-      let relisting: Promise<void> | null = null;
-      let again = false;
-      let timer: NodeJS.Timeout | undefined;
-      const relist = async (): Promise<void> => {
-        containers = await listContainers(docker);
-        for (const id of stopping) {
-          const c = containers.find((x) => x.id === id);
-          if (c === undefined || c.state.status !== 'running') stopping.delete(id);
-        }
-        publish();
-      };
-      const scheduleRelist = (): void => {
-        if (timer !== undefined) return;
-        timer = setTimeout(() => {
-          timer = undefined;
-          if (relisting !== null) {
-            again = true;
-            return;
-          }
-          const run = (): void => {
-            relisting = relist()
-              .catch((err: unknown) =>
-                log.warn({ provider: 'docker', err: String(err) }, 'docker: list failed'),
-              )
-              .finally(() => {
-                relisting = null;
-                if (again) {
-                  again = false;
-                  run();
-                }
-              });
-          };
-          run();
-        }, relistDelayMs);
-      };
-
-      const onEvent = (ev: DockerEvent): void => {
-        if ((ev.Type ?? 'container') !== 'container') return;
-        const action = (ev.Action ?? ev.status ?? '').split(':')[0]!.trim();
-        const id = ev.Actor?.ID ?? ev.id ?? '';
-        log.debug({ provider: 'docker', action, container: id.slice(0, 12) }, 'docker event');
-        if (action === 'kill' || action === 'stop') {
-          const signalName = ev.Actor?.Attributes?.signal;
-          const own = containers.find((c) => c.id === id)?.stopSignal;
-          const isStop =
-            signalName === undefined ||
-            STOP_SIGNALS.has(signalName) ||
-            (own !== undefined &&
-              (own === signalName ||
-                own === `SIG${signalName}` ||
-                signalNumber(own) === signalName));
-          if (action === 'stop' || isStop) {
-            if (!stopping.has(id) && containers.some((c) => c.id === id)) {
-              stopping.add(id);
-              publish();
-            }
-          }
-        } else if (action === 'start' || action === 'unpause') {
-          stopping.delete(id);
-        }
-        if (RELIST_ACTIONS.has(action) || action === 'health_status') scheduleRelist();
-      };
+      const watch = createContainerWatch({
+        list: () => listContainers(docker),
+        publish: (containers) => emit(snapshotOf(containers)),
+        relistDelayMs: opts.relistDelayMs ?? 50,
+        onListError: (err) =>
+          log.warn({ provider: 'docker', err: String(err) }, 'docker: list failed'),
+        debug: (o, msg) => log.debug(o, msg),
+      });
 
       let backoff = 100;
       let outage = false;
       while (!signal.aborted) {
         try {
-          await relist();
+          await watch.relist();
           isConnected = true;
           if (outage)
             log.info({ provider: 'docker' }, 'docker: daemon reachable again; routes caught up');
@@ -300,33 +178,8 @@ export function createDockerProvider(opts: DockerProviderOptions): DockerProvide
             destroy(): void;
           };
           // events that happened between the list and the subscription
-          scheduleRelist();
-          await new Promise<void>((resolve) => {
-            let buf = '';
-            const done = (): void => {
-              signal.removeEventListener('abort', abort);
-              resolve();
-            };
-            const abort = (): void => stream.destroy();
-            signal.addEventListener('abort', abort, { once: true });
-            stream.on('data', (chunk: Buffer) => {
-              buf += chunk.toString('utf8');
-              let nl: number;
-              while ((nl = buf.indexOf('\n')) !== -1) {
-                const line = buf.slice(0, nl).trim();
-                buf = buf.slice(nl + 1);
-                if (line === '') continue;
-                try {
-                  onEvent(JSON.parse(line) as DockerEvent);
-                } catch {
-                  // a partial or foreign line: the next list catches up anyway
-                }
-              }
-            });
-            stream.on('end', done);
-            stream.on('close', done);
-            stream.on('error', done);
-          });
+          watch.scheduleRelist();
+          await readEvents(stream, signal, watch.onEvent);
           if (!signal.aborted) throw new Error('event stream ended');
         } catch (err) {
           isConnected = false;
@@ -339,20 +192,45 @@ export function createDockerProvider(opts: DockerProviderOptions): DockerProvide
             outage = true;
           }
         }
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, backoff);
-          signal.addEventListener(
-            'abort',
-            () => {
-              clearTimeout(t);
-              r();
-            },
-            { once: true },
-          );
-        });
+        await abortableSleep(backoff, signal);
         backoff = Math.min(backoff * 2, 500);
       }
-      if (timer !== undefined) clearTimeout(timer);
+      watch.close();
     },
   };
+}
+
+/** Logs each bad label once while it exists, with container, key, value and reason. */
+export function createDiagnosticLog(
+  log: Pick<DockerLogger, 'error' | 'warn'>,
+): (diagnostics: readonly LabelDiagnostic[]) => void {
+  const reported = new Set<string>();
+  return (diagnostics) => {
+    const current = new Set<string>();
+    for (const d of diagnostics) {
+      const key = `${d.container}\u0000${d.key}\u0000${d.value}\u0000${d.message}`;
+      current.add(key);
+      if (reported.has(key)) continue;
+      reported.add(key);
+      const rec = { container: d.container, label: d.key, value: d.value };
+      const msg = `container ${d.container}: label ${d.key}=${JSON.stringify(d.value)}: ${d.message}`;
+      if (d.level === 'error') log.error(rec, msg);
+      else log.warn(rec, msg);
+    }
+    for (const key of reported) if (!current.has(key)) reported.delete(key);
+  };
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        r();
+      },
+      { once: true },
+    );
+  });
 }
