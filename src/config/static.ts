@@ -5,8 +5,10 @@
  * container image ship a file and an operator override one value), validates
  * everything up front and returns a fully defaulted StaticConfig.
  *
- * All sources are resolved against one option schema, so names, defaults,
- * "did you mean" suggestions and the help text cannot drift apart.
+ * All sources are resolved against one option schema,
+ * src/config/schema/static.ts (TypeBox), so names, defaults, "did you mean"
+ * suggestions, the help text, `portico schema --static` and the docs table
+ * cannot drift apart. The decoder walks a light tree read from it (treeOf).
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,7 +29,14 @@ import { StaticConfigError } from '../kernel/errors.js';
 import { formatDuration, parseDuration } from '../kernel/duration.js';
 import { editDistance } from '../kernel/suggest.js';
 import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from './access-log-fields.js';
-import { staticHelpLines } from './schema/static.js';
+import {
+  ENCODED_CHARACTERS,
+  StaticConfiguration,
+  staticHelpLines,
+  staticHintOf,
+  staticOptions,
+  type TSchema,
+} from './schema/static.js';
 import type {
   AccessLogFieldMode,
   AccessLogFields,
@@ -96,509 +105,84 @@ const list = (item: 'string' | 'cidr' | 'pathOrPem' | 'number' = 'string'): Leaf
   item,
 });
 
-const LOG_LEVELS: Record<string, string> = {
-  trace: 'trace',
-  debug: 'debug',
-  info: 'info',
-  warn: 'warn',
-  error: 'error',
-  fatal: 'fatal',
-  // Traefik accepts PANIC; Portico has no panic level, and fatal is the closest.
-  panic: 'fatal',
-};
-const FORMATS: Record<string, string> = { json: 'json', common: 'common' };
-const FIELD_MODE: LeafType = {
-  t: 'enum',
-  values: { keep: 'keep', drop: 'drop', redact: 'redact' },
-  shown: 'keep|drop|redact',
-};
+/** a default as the schema states it, so `--help`, the docs and the built configuration agree */
+function schemaDefault(path: string): string {
+  const def = staticOptions().find((o) => o.path === path)?.def;
+  if (def === undefined) throw new Error(`static schema: no default for ${path}`);
+  return def;
+}
+const EP = 'entryPoints.<name>.';
+const defaultMs = (path: string): number => parseDuration(schemaDefault(path), path);
+const defaultInt = (path: string): number => Number(schemaDefault(path));
 
 const DEFAULTS = {
-  readTimeoutMs: 60_000,
-  readHeaderTimeoutMs: 10_000,
-  writeTimeoutMs: 0,
-  idleTimeoutMs: 180_000,
-  graceTimeOutMs: 10_000,
-  requestAcceptGraceTimeoutMs: 0,
-  keepAliveMaxRequests: 0,
-  maxHeaderBytes: 32_768,
-  providersThrottleDurationMs: 200,
-  dialTimeoutMs: 30_000,
-  responseHeaderTimeoutMs: 0,
-  idleConnTimeoutMs: 90_000,
-  maxIdleConnsPerHost: 200,
+  readTimeoutMs: defaultMs(`${EP}transport.respondingTimeouts.readTimeout`),
+  readHeaderTimeoutMs: defaultMs(`${EP}transport.respondingTimeouts.readHeaderTimeout`),
+  writeTimeoutMs: defaultMs(`${EP}transport.respondingTimeouts.writeTimeout`),
+  idleTimeoutMs: defaultMs(`${EP}transport.respondingTimeouts.idleTimeout`),
+  graceTimeOutMs: defaultMs(`${EP}transport.lifeCycle.graceTimeOut`),
+  requestAcceptGraceTimeoutMs: defaultMs(`${EP}transport.lifeCycle.requestAcceptGraceTimeout`),
+  keepAliveMaxRequests: defaultInt(`${EP}transport.keepAliveMaxRequests`),
+  maxHeaderBytes: defaultInt(`${EP}http.maxHeaderBytes`),
+  providersThrottleDurationMs: defaultMs('providers.providersThrottleDuration'),
+  dialTimeoutMs: defaultMs('serversTransport.forwardingTimeouts.dialTimeout'),
+  responseHeaderTimeoutMs: defaultMs('serversTransport.forwardingTimeouts.responseHeaderTimeout'),
+  idleConnTimeoutMs: defaultMs('serversTransport.forwardingTimeouts.idleConnTimeout'),
+  maxIdleConnsPerHost: defaultInt('serversTransport.maxIdleConnsPerHost'),
   /** unprivileged, so Portico runs as a non-root user without extra capabilities */
   webAddress: ':8000',
   internalAddress: ':8080',
 } as const;
 
-const ENCODED_CHARACTERS = [
-  'allowEncodedSlash',
-  'allowEncodedBackSlash',
-  'allowEncodedNullCharacter',
-  'allowEncodedSemicolon',
-  'allowEncodedPercent',
-  'allowEncodedQuestionMark',
-  'allowEncodedHash',
-] as const;
+/**
+ * The decoder's option tree, read from the schema (src/config/schema/static.ts):
+ * the walk below resolves names, converts values and explains typos on it.
+ */
+function treeOf(schema: TSchema): SchemaNode {
+  const hint = staticHintOf(schema);
+  const s = schema as unknown as {
+    description?: string;
+    properties?: Record<string, TSchema>;
+    anyOf?: { properties?: Record<string, TSchema> }[];
+    additionalProperties?: TSchema;
+  };
+  if (hint.map) {
+    const item = treeOf(s.additionalProperties!) as Group | Leaf;
+    const node: MapNode = { kind: 'map', item, placeholder: hint.map.placeholder };
+    if (hint.map.label !== undefined) node.label = hint.map.label;
+    return node;
+  }
+  const p = hint.placeholder;
+  if (p !== undefined) {
+    const help = s.description ?? '';
+    let type: LeafType;
+    if (typeof p === 'object') type = { t: 'enum', values: hint.values ?? {}, shown: p.shown };
+    else if (p === 'name') type = STRING;
+    else if (p === 'path') type = PATH;
+    else if (p === 'bool') type = BOOL;
+    else if (p === 'duration') type = DURATION;
+    else if (p === 'address') type = { t: 'address' };
+    else if (p === 'int') type = int(hint.min ?? 0, hint.max);
+    else
+      type = list(
+        hint.item === 'number' || hint.item === 'pathOrPem' || hint.item === 'cidr'
+          ? hint.item
+          : 'string',
+      );
+    return leaf(type, help, hint.def);
+  }
+  const fields = s.properties ?? s.anyOf?.find((a) => a.properties)?.properties ?? {};
+  const children = Object.fromEntries(
+    Object.entries(fields).map(([name, field]) => [name, treeOf(field)]),
+  );
+  const extra: Partial<Group> = {};
+  if (hint.section !== undefined) extra.section = { help: hint.section };
+  if (hint.unsupported) extra.unsupported = hint.unsupported;
+  if (hint.note !== undefined) extra.help = hint.note;
+  return group(children, extra);
+}
 
-const ms = (value: number): string => formatDuration(value);
-
-const ENTRY_POINT = group(
-  {
-    address: leaf(
-      { t: 'address' },
-      'listen address: ":8000", "127.0.0.1:8000", "[::1]:8000"; a "/tcp" suffix is accepted, "/udp" is not supported yet; port 0 picks a free port',
-      '(required)',
-    ),
-    asDefault: leaf(BOOL, 'routers without entryPoints attach here', 'false'),
-    forwardedHeaders: group(
-      {
-        trustedIPs: leaf(
-          list('cidr'),
-          'comma-separated IPs/CIDRs whose X-Forwarded-* headers are kept',
-          '(none)',
-        ),
-        insecure: leaf(BOOL, 'keep X-Forwarded-* headers from every client', 'false'),
-      },
-      { unsupported: ['connection', 'notAppendXForwardedFor'] },
-    ),
-    transport: group(
-      {
-        respondingTimeouts: group({
-          readTimeout: leaf(
-            DURATION,
-            'whole request read deadline; 0 = none',
-            ms(DEFAULTS.readTimeoutMs),
-          ),
-          readHeaderTimeout: leaf(
-            DURATION,
-            'request headers deadline (slow-loris guard; Portico addition); at most readTimeout',
-            ms(DEFAULTS.readHeaderTimeoutMs),
-          ),
-          writeTimeout: leaf(
-            DURATION,
-            'response write deadline; 0 = none',
-            ms(DEFAULTS.writeTimeoutMs),
-          ),
-          idleTimeout: leaf(
-            DURATION,
-            'keep-alive idle time between requests',
-            ms(DEFAULTS.idleTimeoutMs),
-          ),
-        }),
-        lifeCycle: group({
-          graceTimeOut: leaf(
-            DURATION,
-            'time in-flight requests get to finish on shutdown',
-            ms(DEFAULTS.graceTimeOutMs),
-          ),
-          requestAcceptGraceTimeout: leaf(
-            DURATION,
-            'keep accepting requests this long after a shutdown signal',
-            ms(DEFAULTS.requestAcceptGraceTimeoutMs),
-          ),
-        }),
-        keepAliveMaxRequests: leaf(
-          int(0),
-          'requests per connection before it is closed; 0 = unlimited',
-          '0',
-        ),
-      },
-      { unsupported: ['keepAliveMaxTime'] },
-    ),
-    http: group(
-      {
-        middlewares: leaf(
-          list(),
-          'comma-separated middlewares applied to every router here (name@provider)',
-          '(none)',
-        ),
-        maxHeaderBytes: leaf(
-          int(1),
-          'request header size limit in bytes; larger requests get 431 (Traefik: 1 MiB)',
-          String(DEFAULTS.maxHeaderBytes),
-        ),
-        sanitizePath: leaf(BOOL, 'clean ".." and "//" from request paths before routing', 'true'),
-        tls: group(
-          {
-            options: leaf(
-              STRING,
-              'TLS options (tls.options in the dynamic configuration) for every router here',
-            ),
-            certResolver: leaf(STRING, 'certificate resolver for every router here'),
-          },
-          {
-            section: {
-              help: 'terminate TLS: every router on this entrypoint becomes an HTTPS router',
-            },
-            unsupported: ['domains'],
-          },
-        ),
-        redirections: group({
-          entryPoint: group({
-            to: leaf(STRING, 'redirect every request to this entrypoint (e.g. websecure)'),
-            scheme: leaf(STRING, 'scheme of the redirect target', 'https'),
-            permanent: leaf(BOOL, '301/308 rather than 302/307', 'true'),
-            priority: leaf(int(1), 'priority of the redirecting router', 'max - 1'),
-          }),
-        }),
-        encodedCharacters: group(
-          Object.fromEntries(
-            ENCODED_CHARACTERS.map((name) => [
-              name,
-              leaf(
-                BOOL,
-                'accept requests whose path contains this percent-encoded character (Traefik rejects them by default too)',
-                'false',
-              ),
-            ]),
-          ),
-        ),
-      },
-      { unsupported: ['encodeQuerySemicolons'] },
-    ),
-  },
-  {
-    unsupported: [
-      'proxyProtocol',
-      'http2',
-      'http3',
-      'udp',
-      'reusePort',
-      'observability',
-      'allowACMEByPass',
-    ],
-  },
-);
-
-const RESOLVER = group({
-  acme: group(
-    {
-      email: leaf(STRING, 'account email'),
-      caServer: leaf(STRING, 'ACME directory URL', "Let's Encrypt production"),
-      storage: leaf(
-        STRING,
-        'acme.json path (Traefik layout), or redis://host:port to share certificates between replicas',
-        'acme.json',
-      ),
-      keyType: leaf(STRING, 'EC256, EC384, RSA2048 or RSA4096', 'RSA4096'),
-      caCertificates: leaf(
-        list('pathOrPem'),
-        'CA certificates trusted for the caServer (files or PEM)',
-      ),
-      httpChallenge: group(
-        {
-          entryPoint: leaf(
-            STRING,
-            'entrypoint (port 80 from outside) answering HTTP-01 challenges',
-          ),
-        },
-        { section: { help: 'validate with HTTP-01' }, unsupported: ['delay'] },
-      ),
-      tlsChallenge: group(
-        {},
-        {
-          section: { help: 'validate with TLS-ALPN-01, answered on the TLS entrypoints' },
-          unsupported: ['delay'],
-        },
-      ),
-      eab: group({
-        kid: leaf(STRING, 'external account binding key id'),
-        hmacEncoded: leaf(STRING, 'base64url HMAC key'),
-      }),
-    },
-    {
-      section: { help: "ACME (Let's Encrypt) certificates for routers with tls.certResolver" },
-      unsupported: [
-        'dnsChallenge',
-        'preferredChain',
-        'caSystemCertPool',
-        'caServerName',
-        'certificatesDuration',
-        'profile',
-        'emailAddresses',
-        'disableCommonName',
-        'clientTimeout',
-        'clientResponseHeaderTimeout',
-      ],
-    },
-  ),
-});
-
-const SCHEMA: Group = group(
-  {
-    configFile: leaf(
-      PATH,
-      'static configuration file, YAML or JSON (flag or PORTICO_CONFIGFILE only); default ./portico.yml or ./portico.yaml if present',
-    ),
-    global: group(
-      {
-        checkNewVersion: leaf(BOOL, 'accepted for Traefik compatibility and ignored'),
-        sendAnonymousUsage: leaf(BOOL, 'accepted for Traefik compatibility and ignored'),
-      },
-      { help: 'Portico never checks for updates or sends usage data' },
-    ),
-    entryPoints: { kind: 'map', item: ENTRY_POINT, placeholder: '<name>' },
-    certificatesResolvers: { kind: 'map', item: RESOLVER, placeholder: '<resolver>' },
-    providers: group(
-      {
-        providersThrottleDuration: leaf(
-          DURATION,
-          "a provider's changes are applied at most this often (Portico default; Traefik: 2s)",
-          ms(DEFAULTS.providersThrottleDurationMs),
-        ),
-        file: group(
-          {
-            filename: leaf(PATH, 'dynamic configuration file (YAML/JSON)'),
-            directory: leaf(PATH, 'directory of dynamic configuration files (not with filename)'),
-            watch: leaf(BOOL, 'reload on change', 'true'),
-          },
-          {
-            section: { help: 'file provider (needs filename or directory)' },
-            unsupported: ['debugLogGeneratedTemplate'],
-          },
-        ),
-        docker: group(
-          {
-            endpoint: leaf(
-              STRING,
-              'Docker API endpoint: unix:///path/docker.sock or tcp://host:port (default: DOCKER_HOST, else unix:///var/run/docker.sock)',
-            ),
-            exposedByDefault: leaf(BOOL, 'route containers that have no enable label', 'true'),
-            defaultRule: leaf(
-              STRING,
-              'rule template for containers without a rule',
-              'Host(`{{ normalize .Name }}`)',
-            ),
-            network: leaf(STRING, 'default network to reach containers on'),
-            constraints: leaf(
-              STRING,
-              'which containers to consider: Label(`k`,`v`), LabelRegex(`k`,`re`), !, &&, ||',
-            ),
-            watch: leaf(BOOL, 'follow Docker events', 'true'),
-            allowEmptyServices: leaf(
-              BOOL,
-              'keep services without a running healthy container (503 instead of 404)',
-              'false',
-            ),
-            tls: group({
-              ca: leaf(PATH, 'CA certificate for a tcp:// endpoint'),
-              cert: leaf(PATH, 'client certificate for a tcp:// endpoint'),
-              key: leaf(PATH, 'client key for a tcp:// endpoint'),
-              insecureSkipVerify: leaf(BOOL, 'do not verify the daemon certificate', 'false'),
-            }),
-          },
-          {
-            section: { help: 'Docker provider: container labels become routes' },
-            unsupported: ['useBindPortIP', 'httpClientTimeout', 'username', 'password'],
-          },
-        ),
-      },
-      {
-        unsupported: [
-          'swarm',
-          'kubernetesIngress',
-          'kubernetesCRD',
-          'kubernetesGateway',
-          'kubernetesIngressNGINX',
-          'knative',
-          'consul',
-          'consulCatalog',
-          'etcd',
-          'redis',
-          'zooKeeper',
-          'nomad',
-          'ecs',
-          'http',
-          'rest',
-          'plugin',
-        ],
-      },
-    ),
-    log: group(
-      {
-        level: leaf(
-          { t: 'enum', values: LOG_LEVELS, shown: 'TRACE|DEBUG|INFO|WARN|ERROR|FATAL|PANIC' },
-          'log level, case-insensitive; PANIC means FATAL',
-          'INFO',
-        ),
-        format: leaf({ t: 'enum', values: FORMATS, shown: 'json|common' }, 'log format', 'json'),
-        filePath: leaf(PATH, 'write logs to this file instead of stdout'),
-      },
-      { unsupported: ['noColor', 'maxSize', 'maxBackups', 'maxAge', 'compress', 'otlp'] },
-    ),
-    accessLog: group(
-      {
-        filePath: leaf(PATH, 'write access logs to this file instead of stdout'),
-        format: leaf(
-          { t: 'enum', values: FORMATS, shown: 'json|common' },
-          'access log format',
-          'common',
-        ),
-        bufferingSize: leaf(int(0), 'lines buffered before writing', '0'),
-        filters: group(
-          {
-            statusCodes: leaf(
-              list(),
-              'log only responses with these statuses or ranges ("200,300-302")',
-              '(all)',
-            ),
-            retryAttempts: leaf(BOOL, 'log requests the retry middleware retried', 'false'),
-            minDuration: leaf(DURATION, 'log requests that took longer than this', '0s'),
-          },
-          { help: 'a line is written when any filter set here matches' },
-        ),
-        fields: group(
-          {
-            defaultMode: leaf(FIELD_MODE, 'mode of every JSON field not in names', 'keep'),
-            names: {
-              kind: 'map',
-              item: leaf(FIELD_MODE, 'mode of this field (Traefik field name)'),
-              placeholder: '<FieldName>',
-              label: 'field name',
-            },
-            headers: group({
-              defaultMode: leaf(
-                FIELD_MODE,
-                'mode of every header not in names (request_* and downstream_* fields)',
-                'drop',
-              ),
-              names: {
-                kind: 'map',
-                item: leaf(FIELD_MODE, 'mode of this header (case-insensitive)'),
-                placeholder: '<Header-Name>',
-                label: 'header name',
-              },
-            }),
-          },
-          { help: 'JSON format only', unsupported: ['queryParameters'] },
-        ),
-      },
-      {
-        section: { help: 'access log (off by default); setting any accessLog option turns it on' },
-        unsupported: ['addInternals', 'otlp'],
-      },
-    ),
-    api: group(
-      {
-        insecure: leaf(
-          BOOL,
-          'serve the API and dashboard on entry point "traefik" (added on :8080 if missing)',
-          'false',
-        ),
-        dashboard: leaf(BOOL, 'serve the dashboard', 'true'),
-      },
-      {
-        section: { help: 'API and dashboard (off by default)' },
-        unsupported: ['basePath', 'debug', 'disableDashboardAd'],
-      },
-    ),
-    ping: group(
-      {
-        entryPoint: leaf(
-          STRING,
-          'entry point serving /ping ("traefik" is added on :8080 if missing)',
-          'traefik',
-        ),
-      },
-      {
-        section: { help: 'GET /ping health check (off by default)' },
-        unsupported: ['manualRouting', 'terminatingStatusCode'],
-      },
-    ),
-    metrics: group(
-      {
-        addInternals: leaf(
-          BOOL,
-          'also count requests to internal routers (api, ping, /metrics)',
-          'false',
-        ),
-        prometheus: group(
-          {
-            buckets: leaf(
-              list('number'),
-              'request duration histogram buckets, in seconds',
-              '0.1,0.3,1.2,5',
-            ),
-            addEntryPointsLabels: leaf(BOOL, 'per entry point request metrics', 'true'),
-            addRoutersLabels: leaf(BOOL, 'per router request metrics', 'false'),
-            addServicesLabels: leaf(BOOL, 'per service request metrics and server_up', 'true'),
-            entryPoint: leaf(
-              STRING,
-              'entry point serving /metrics ("traefik" is added on :8080 if missing)',
-              'traefik',
-            ),
-            manualRouting: leaf(
-              BOOL,
-              'no /metrics router: route to the prometheus@internal service yourself',
-              'false',
-            ),
-            addInternals: leaf(BOOL, 'same as metrics.addInternals', 'false'),
-          },
-          {
-            section: { help: 'Prometheus metrics on /metrics (off by default)' },
-            unsupported: ['headerLabels'],
-          },
-        ),
-      },
-      { unsupported: ['otlp', 'datadog', 'influxDB2', 'statsD'] },
-    ),
-    serversTransport: group(
-      {
-        insecureSkipVerify: leaf(BOOL, 'do not verify upstream TLS certificates', 'false'),
-        maxIdleConnsPerHost: leaf(
-          int(0),
-          'idle keep-alive connections kept per upstream origin (0 = 2, as in Go); active ones are not capped',
-          String(DEFAULTS.maxIdleConnsPerHost),
-        ),
-        rootCAs: leaf(
-          list('pathOrPem'),
-          'comma-separated CA certificate files (or PEM) trusted for upstreams',
-          '(system CAs)',
-        ),
-        forwardingTimeouts: group(
-          {
-            dialTimeout: leaf(
-              DURATION,
-              'upstream connect deadline; 0 = the default',
-              ms(DEFAULTS.dialTimeoutMs),
-            ),
-            responseHeaderTimeout: leaf(
-              DURATION,
-              'upstream response headers deadline; 0 = none',
-              ms(DEFAULTS.responseHeaderTimeoutMs),
-            ),
-            idleConnTimeout: leaf(
-              DURATION,
-              'idle upstream connection lifetime',
-              ms(DEFAULTS.idleConnTimeoutMs),
-            ),
-          },
-          { unsupported: ['pingTimeout', 'readIdleTimeout'] },
-        ),
-      },
-      { unsupported: ['spiffe', 'disableHTTP2', 'certificates'] },
-    ),
-    workers: leaf(
-      int(0, 1024),
-      'worker processes (Portico); 0 = serve from this process',
-      '(CPU count)',
-    ),
-    quickstart: leaf(BOOL, 'built-in demo upstream and routes (Portico)', 'false'),
-  },
-  {
-    unsupported: [
-      'tracing',
-      'experimental',
-      'hub',
-      'core',
-      'tcpServersTransport',
-      'spiffe',
-      'ocsp',
-    ],
-  },
-);
+const SCHEMA = treeOf(StaticConfiguration) as Group;
 
 // ---------------------------------------------------------------------------
 // Sources and the merged store
@@ -1889,75 +1473,7 @@ export function loadStaticConfig(input: {
 // ---------------------------------------------------------------------------
 // Help
 
-function placeholder(type: LeafType): string {
-  switch (type.t) {
-    case 'bool':
-      return '[=true|false]';
-    case 'int':
-      return '=N';
-    case 'duration':
-      return '=DURATION';
-    case 'list':
-      return type.item === 'cidr' ? '=CIDR,...' : '=A,B,...';
-    case 'address':
-      return '=[HOST]:PORT';
-    case 'enum':
-      return `=${type.shown}`;
-    case 'path':
-      return '=PATH';
-    case 'string':
-      return '=NAME';
-  }
-}
-
-function helpLines(node: SchemaNode, path: string[], out: string[]): void {
-  if (node.kind === 'leaf') {
-    const def =
-      node.def === undefined
-        ? ''
-        : node.def === '(required)'
-          ? ' (required)'
-          : ` (default ${node.def.replace(/^\((.*)\)$/, '$1')})`;
-    out.push(`  --${path.join('.')}${placeholder(node.type)}`, `      ${node.help}${def}`);
-    return;
-  }
-  if (node.kind === 'map') {
-    helpLines(node.item, [...path, node.placeholder], out);
-    return;
-  }
-  if (node.section) out.push(`  --${path.join('.')}[=true|false]`, `      ${node.section.help}`);
-  if (node.help) out.push(`  (${path.join('.')}: ${node.help})`);
-  for (const [name, child] of Object.entries(node.children)) helpLines(child, [...path, name], out);
-}
-
-/**
- * This file's option tree as `--help` lines and its unsupported Traefik
- * options by path: test/unit/static-schema.test.ts checks that
- * src/config/schema/static.ts (which `--help`, `portico schema --static` and
- * the docs come from) describes exactly the options this decoder reads.
- */
-export function optionTreeHelpLines(): string[] {
-  const out: string[] = [];
-  helpLines(SCHEMA, [], out);
-  return out;
-}
-
-export function optionTreeUnsupported(
-  node: SchemaNode = SCHEMA,
-  path: string[] = [],
-  out: Record<string, string[]> = {},
-): Record<string, string[]> {
-  if (node.kind === 'map')
-    return optionTreeUnsupported(node.item, [...path, node.placeholder], out);
-  if (node.kind !== 'group') return out;
-  if (node.unsupported) out[path.join('.')] = node.unsupported;
-  for (const [name, child] of Object.entries(node.children))
-    optionTreeUnsupported(child, [...path, name], out);
-  return out;
-}
-
 function buildHelp(): string {
-  // the option lines come from the schema; the tree above must match it (tested)
   const options = staticHelpLines();
   return [
     'Static configuration (Traefik v3 install options)',

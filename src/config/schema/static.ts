@@ -13,13 +13,14 @@
  * text, durations as Go durations or seconds, blocks like `api:` or
  * `ping: true` that turn a section on.
  *
- * Still hand-written in src/config/static.ts: the flag/env/file decoding and
- * its error messages walk static.ts's own option tree; a test
- * (test/unit/static-schema.test.ts) proves both list the same options with
- * the same help and defaults, so they cannot drift until the decoder reads
- * this schema.
+ * src/config/static.ts decodes flags, PORTICO_* variables and the file
+ * against a tree it reads from this schema (names, value syntax, sections,
+ * unsupported options) and takes its built defaults from here too. Adding an
+ * option is one entry here plus where static.ts builds StaticConfig from it.
  */
 import { Type, type TSchema } from '@sinclair/typebox';
+
+export type { TSchema } from '@sinclair/typebox';
 import { formatDuration } from '../../kernel/duration.js';
 import { DURATION_PATTERN } from './core.js';
 
@@ -41,7 +42,16 @@ export interface StaticHint {
   map?: { placeholder: string; label?: string };
   /** groups: Traefik options Portico knows about but does not implement yet */
   unsupported?: string[];
+  /** lists: how each item is read (`pathOrPem`: a file path or inline PEM) */
+  item?: ListItem;
+  /** ints: the range the loader enforces */
+  min?: number;
+  max?: number;
+  /** fixed words: lower-case spelling to the value Portico uses (PANIC reads as fatal) */
+  values?: Record<string, string>;
 }
+
+export type ListItem = 'string' | 'cidr' | 'pathOrPem' | 'number';
 
 export function staticHintOf(schema: TSchema): StaticHint {
   return (schema as unknown as Record<string, StaticHint>)[STATIC_HINT] ?? {};
@@ -56,8 +66,10 @@ function leafMeta(
   help: string,
   def: string | undefined,
   value: unknown,
+  extra: Partial<StaticHint> = {},
 ): Record<string, unknown> {
-  const hint: StaticHint = def === undefined ? { placeholder } : { placeholder, def };
+  const hint: StaticHint =
+    def === undefined ? { placeholder, ...extra } : { placeholder, def, ...extra };
   const out: Record<string, unknown> = { description: help, [STATIC_HINT]: hint };
   if (value !== undefined) out.default = value;
   return out;
@@ -78,7 +90,13 @@ function int(help: string, def: string | undefined, min: number, max?: number) {
       { type: 'integer', ...range },
       { type: 'string', pattern: '^\\s*\\d+\\s*$' },
     ],
-    ...leafMeta('int', help, def, def !== undefined && /^\d+$/.test(def) ? Number(def) : undefined),
+    ...leafMeta(
+      'int',
+      help,
+      def,
+      def !== undefined && /^\d+$/.test(def) ? Number(def) : undefined,
+      max !== undefined ? { min, max } : { min },
+    ),
   });
 }
 
@@ -108,7 +126,7 @@ const str = (help: string, def?: string, isValue = true) => text('name', help, d
 const path = (help: string, def?: string) => text('path', help, def);
 
 /** a list: YAML sequence, or one comma-separated text */
-function list(help: string, def?: string, item: 'string' | 'cidr' | 'number' = 'string') {
+function list(help: string, def?: string, item: ListItem = 'string') {
   const scalar = { type: ['string', 'number'] };
   const value =
     def === undefined || def.startsWith('(')
@@ -119,17 +137,28 @@ function list(help: string, def?: string, item: 'string' | 'cidr' | 'number' = '
       { type: 'array', items: scalar },
       { ...scalar, description: 'comma-separated' },
     ],
-    ...leafMeta(item === 'cidr' ? 'cidrs' : 'list', help, def, value),
+    ...leafMeta(item === 'cidr' ? 'cidrs' : 'list', help, def, value, { item }),
   });
 }
 
 /** one of fixed words, any case (JSON Schema enums are exact: the usual spellings are listed) */
-function oneOf(words: readonly string[], shown: string, help: string, def?: string) {
-  const spellings = words.flatMap((w) => [w, w.toUpperCase(), w[0]!.toUpperCase() + w.slice(1)]);
+function oneOf(
+  words: readonly string[],
+  shown: string,
+  help: string,
+  def?: string,
+  aliases: Record<string, string> = {},
+) {
+  const spellings = [...words, ...Object.keys(aliases)].flatMap((w) => [
+    w,
+    w.toUpperCase(),
+    w[0]!.toUpperCase() + w.slice(1),
+  ]);
+  const values = { ...Object.fromEntries(words.map((w) => [w, w])), ...aliases };
   return Type.Unsafe<string>({
     type: 'string',
     enum: [...new Set(spellings)],
-    ...leafMeta({ shown }, help, def, def),
+    ...leafMeta({ shown }, help, def, def, { values }),
   });
 }
 
@@ -197,7 +226,7 @@ export function objectOf(schema: TSchema): TSchema | undefined {
 
 // --- the options --------------------------------------------------------------
 
-const ENCODED_CHARACTERS = [
+export const ENCODED_CHARACTERS = [
   'allowEncodedSlash',
   'allowEncodedBackSlash',
   'allowEncodedNullCharacter',
@@ -324,7 +353,11 @@ const RESOLVER = group({
         'acme.json',
       ),
       keyType: str('EC256, EC384, RSA2048 or RSA4096', 'RSA4096'),
-      caCertificates: list('CA certificates trusted for the caServer (files or PEM)'),
+      caCertificates: list(
+        'CA certificates trusted for the caServer (files or PEM)',
+        undefined,
+        'pathOrPem',
+      ),
       httpChallenge: group(
         {
           entryPoint: str('entrypoint (port 80 from outside) answering HTTP-01 challenges'),
@@ -452,10 +485,12 @@ export const StaticConfiguration = group(
     log: group(
       {
         level: oneOf(
-          ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'panic'],
+          ['trace', 'debug', 'info', 'warn', 'error', 'fatal'],
           'TRACE|DEBUG|INFO|WARN|ERROR|FATAL|PANIC',
           'log level, case-insensitive; PANIC means FATAL',
           'INFO',
+          // Traefik accepts PANIC; Portico has no panic level, and fatal is the closest
+          { panic: 'fatal' },
         ),
         format: oneOf(FORMATS, 'json|common', 'log format', 'json'),
         filePath: path('write logs to this file instead of stdout'),
@@ -576,6 +611,7 @@ export const StaticConfiguration = group(
         rootCAs: list(
           'comma-separated CA certificate files (or PEM) trusted for upstreams',
           '(system CAs)',
+          'pathOrPem',
         ),
         forwardingTimeouts: group(
           {
