@@ -2,14 +2,19 @@
  * Shared source selection for the traffic middlewares, as Traefik's
  * ipStrategy and sourceCriterion define it. Everything is decided when the
  * middleware is built: the result is one `(ctx) => string` function, and the
- * CIDR lists become a node:net BlockList, so a request costs a header split
+ * CIDR lists are compiled by the one IP engine (src/kernel/ip-match.ts), so a request costs a header split
  * at most.
  *
  * X-Forwarded-For from an untrusted client was already removed by the
  * entrypoint, so a depth or excludedIPs strategy only ever sees what trusted
  * proxies wrote.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import {
+  compileIpMatcher as compileIps,
+  InvalidIpEntry,
+  type IpMatcher,
+} from '../src/kernel/ip-match.js';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext } from '../src/kernel/context.js';
 import type {
@@ -17,14 +22,9 @@ import type {
   SourceCriterionOptions,
 } from '../src/config/schema/middlewares/traffic.js';
 
-export type { IpStrategyOptions, SourceCriterionOptions };
+export type { IpMatcher, IpStrategyOptions, SourceCriterionOptions };
 
 export type KeyFunction = (ctx: RequestContext) => string;
-
-/** An IP or CIDR list compiled once; `contains` takes an address as text. */
-export interface IpMatcher {
-  contains(ip: string): boolean;
-}
 
 /** Strips a port (`1.2.3.4:80`, `[::1]:80`) and brackets, as addresses in headers may carry them. */
 function bareAddress(s: string): string {
@@ -38,37 +38,25 @@ function bareAddress(s: string): string {
 }
 
 /**
- * Compiles IPs and CIDRs into a BlockList. `path` names the option in the
- * error thrown for an entry that is neither.
+ * Compiles IPs and CIDRs with the one engine (src/kernel/ip-match.ts, shared
+ * with ClientIP rules and trustedIPs). `path` names the option in the error
+ * thrown for an entry that is neither; addresses may carry a port or brackets.
  */
 export function compileIpMatcher(entries: string[], path: string): IpMatcher {
-  const list = new BlockList();
-  entries.forEach((raw, i) => {
-    const entry = raw.trim();
-    const slash = entry.indexOf('/');
-    const addr = slash === -1 ? entry : entry.slice(0, slash);
-    const family = isIP(addr);
-    if (family === 0)
-      throw new ConfigElementError(`"${raw}" is not an IP address or CIDR`, `${path}[${i}]`);
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (slash === -1) {
-      list.addAddress(addr, type);
-      return;
-    }
-    const bitsText = entry.slice(slash + 1);
-    const bits = /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
-    if (!(bits >= 0 && bits <= (family === 4 ? 32 : 128)))
-      throw new ConfigElementError(`"${raw}" has an invalid prefix length`, `${path}[${i}]`);
-    list.addSubnet(addr, bits, type);
-  });
-  return {
-    contains(ip: string): boolean {
-      const addr = bareAddress(ip);
-      const family = isIP(addr);
-      if (family === 0) return false;
-      return list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
-    },
-  };
+  let list: IpMatcher;
+  try {
+    list = compileIps(entries.map((e) => e.trim()));
+  } catch (err) {
+    if (!(err instanceof InvalidIpEntry)) throw err;
+    const raw = entries[err.index]!;
+    throw new ConfigElementError(
+      err.reason === 'not an IP address or CIDR'
+        ? `"${raw}" is not an IP address or CIDR`
+        : `"${raw}" has an invalid prefix length`,
+      `${path}[${err.index}]`,
+    );
+  }
+  return { contains: (ip) => list.contains(bareAddress(ip)) };
 }
 
 /** 16 bytes of an IPv6 address, or null when it is not one. */

@@ -7,7 +7,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { RuleSyntaxError } from '../kernel/errors.js';
-import { networkContains, parseNetwork } from './ip.js';
+import { compileIpMatcher, type IpMatcher } from '../kernel/ip-match.js';
 import type { MatcherName, RuleMatcherNode, RuleNode } from './parser.js';
 import { compileRe2, RegexSyntaxError, type GoRegexp } from './regex.js';
 
@@ -216,14 +216,16 @@ export function compileMatcherCall(
       };
     }
     case 'ClientIP': {
-      const net = parseNetwork(first);
-      if (net === null) {
+      let net: IpMatcher;
+      try {
+        net = compileIpMatcher([first]);
+      } catch {
         throw new RuleSyntaxError(
           `invalid ClientIP value ${first}, expected an ipv4 or ipv6 address or cidr such as 10.0.0.0/8`,
           argAt(0),
         );
       }
-      return (ctx) => networkContains(net, ctx.clientIp);
+      return (ctx) => net.contains(ctx.clientIp);
     }
   }
 }

@@ -6,27 +6,16 @@
  * explain API judges a request the same way.
  */
 import type { IncomingMessage } from 'node:http';
-import { BlockList, isIPv6 } from 'node:net';
+import { compileIpMatcher } from '../kernel/ip-match.js';
 import type { EntryPointConfig } from '../config/static-types.js';
 
 /** Whether a client address may set X-Forwarded-* (forwardedHeaders.trustedIPs / insecure). */
 export function createTrustCheck(ep: EntryPointConfig): (ip: string) => boolean {
   if (ep.forwardedHeaders.insecure) return () => true;
   if (ep.forwardedHeaders.trustedIPs.length === 0) return () => false;
-  const list = new BlockList();
-  for (const entry of ep.forwardedHeaders.trustedIPs) {
-    const [addr, prefix] = entry.split('/');
-    const type = isIPv6(addr!) ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(addr!, type);
-    else list.addSubnet(addr!, Number(prefix), type);
-  }
-  return (ip) => {
-    try {
-      return list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
-    } catch {
-      return false;
-    }
-  };
+  // the static configuration refused entries that are not IPs or CIDRs (validateCidr)
+  const list = compileIpMatcher(ep.forwardedHeaders.trustedIPs);
+  return (ip) => list.contains(ip);
 }
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/i;

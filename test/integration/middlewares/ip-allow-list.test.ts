@@ -39,6 +39,14 @@ describe('ipAllowList: socket address', () => {
     expect(u.seen).toHaveLength(1);
   });
 
+  it('matches as ClientIP does (one engine, Go net.IPNet): ::/0 holds no IPv4 client, ::ffff:127.0.0.0/104 does', async () => {
+    const u = await upstream();
+    const r = await router(withMiddleware(u, { m: { ipAllowList: { sourceRange: ['::/0'] } } }));
+    expect(await get(r.url + '/')).toBe(403);
+    r.apply(withMiddleware(u, { m: { ipAllowList: { sourceRange: ['::ffff:127.0.0.0/104'] } } }));
+    expect(await get(r.url + '/')).toBe(200);
+  });
+
   it('answers rejectStatusCode when configured', async () => {
     const u = await upstream();
     const r = await router(
