@@ -7,21 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { compileIpMatcher, InvalidIpEntry } from '../../src/kernel/ip-match.js';
 
 describe('compileIpMatcher', () => {
+  // the address semantics are tested once, through the ClientIP rule (rules-matchers.test.ts);
+  // here what that table does not reach
   it.each<[string, string, boolean]>([
-    ['192.0.2.1', '192.0.2.1', true],
-    ['10.1.2.3/8', '10.9.9.9', true],
-    ['0.0.0.0/0', '203.0.113.9', true],
-    ['0.0.0.0/0', '2001:db8::1', false],
-    ['10.0.0.0/8', '::ffff:10.0.0.1', true],
-    ['10.0.0.0/8', 'garbage', false],
-    ['::/0', '2001:db8::1', true],
-    ['::/0', '127.0.0.1', false],
     ['::/0', '::ffff:127.0.0.1', false],
-    ['::ffff:10.0.0.0/104', '10.1.2.3', true],
     ['::ffff:0:0/96', '8.8.8.8', true],
-    ['::ffff:192.0.2.1', '192.0.2.1', true],
-    ['2001:db8::/32', '10.0.0.1', false],
-    ['fe80::/10', 'fe80::1%eth0', true],
+    ['10.0.0.0/08', '10.1.2.3', true],
   ])('%s contains %s: %s', (entry, ip, expected) => {
     expect(compileIpMatcher([entry]).contains(ip)).toBe(expected);
   });
