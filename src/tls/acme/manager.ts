@@ -31,6 +31,8 @@ import {
   createHttp01Responder,
   createTlsAlpnResponder,
   HTTP01_PREFIX,
+  type Http01Responder,
+  type TlsAlpnResponder,
 } from './challenges.js';
 import { FileStorage } from '../storage/file.js';
 import { RedisStorage } from '../storage/redis.js';
@@ -58,6 +60,118 @@ function domainsOf(rule: string): string[] {
   }
 }
 
+type RouterConfig = NonNullable<NonNullable<DynamicConfig['http']>['routers']>[string];
+
+/** The domains a router asks for, as Traefik reads them: tls.domains, else the Host names of its rule. */
+export function wantedDomains(r: RouterConfig): { main: string; sans: string[] }[] {
+  return r.tls?.domains && r.tls.domains.length > 0
+    ? r.tls.domains.filter((d) => d.main).map((d) => ({ main: d.main!, sans: d.sans ?? [] }))
+    : domainsOf(r.rule).map((main) => ({ main, sans: [] as string[] }));
+}
+
+/** The loopback servers that answer HTTP-01 and TLS-ALPN-01 challenges. */
+interface ChallengeServers {
+  http01: Http01Responder;
+  tlsAlpn: TlsAlpnResponder;
+  httpPort: number;
+  /** only when a resolver uses the TLS-ALPN-01 challenge */
+  tlsAlpnPort: number | undefined;
+  close(): void;
+}
+
+async function listenChallengeServers(usesTlsAlpn: boolean): Promise<ChallengeServers> {
+  const http01 = createHttp01Responder();
+  const challengeServer = http.createServer((req, res) => {
+    if (!http01.handle(req, res)) res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => challengeServer.listen(0, '127.0.0.1', resolve));
+  const httpPort = (challengeServer.address() as AddressInfo).port;
+  const tlsAlpn = createTlsAlpnResponder();
+  let tlsAlpnServer: tls.Server | undefined;
+  if (usesTlsAlpn) {
+    // no certificate of its own: a handshake for a name without a pending challenge just fails
+    tlsAlpnServer = tls.createServer({
+      SNICallback: (name, cb) => tlsAlpn.sniCallback(name, cb),
+      ALPNProtocols: [ACME_TLS_ALPN],
+      handshakeTimeout: 10_000,
+    });
+    tlsAlpnServer.on('tlsClientError', () => undefined);
+    // the CA's validator only needs the handshake; close what it leaves open
+    tlsAlpnServer.on('secureConnection', (socket: tls.TLSSocket) => socket.end());
+    await new Promise<void>((resolve) => tlsAlpnServer!.listen(0, '127.0.0.1', resolve));
+  }
+  return {
+    http01,
+    tlsAlpn,
+    httpPort,
+    tlsAlpnPort:
+      tlsAlpnServer === undefined ? undefined : (tlsAlpnServer.address() as AddressInfo).port,
+    close() {
+      challengeServer.close();
+      challengeServer.closeAllConnections();
+      tlsAlpnServer?.close();
+    },
+  };
+}
+
+/**
+ * The manager's provider snapshot: the challenge router and services, and the
+ * certificates obtained so far (inline PEM), so they reach every worker.
+ */
+export function acmeSnapshot(
+  httpChallengeEntryPoints: readonly string[],
+  httpPort: number,
+  tlsAlpnPort: number | undefined,
+  certificates: Iterable<{ cert: StoredCertificate; resolver: string }>,
+): ProviderSnapshot {
+  const routers: NonNullable<NonNullable<DynamicConfig['http']>['routers']> = {};
+  const services: NonNullable<NonNullable<DynamicConfig['http']>['services']> = {};
+  const entryPoints = [...new Set(httpChallengeEntryPoints)];
+  if (entryPoints.length > 0) {
+    routers['acme-http'] = {
+      rule: `PathPrefix(\`${HTTP01_PREFIX}\`)`,
+      service: 'acme-http',
+      entryPoints,
+      priority: Number.MAX_SAFE_INTEGER,
+    };
+    services['acme-http'] = {
+      loadBalancer: { servers: [{ url: `http://127.0.0.1:${httpPort}` }] },
+    };
+  }
+  if (tlsAlpnPort !== undefined) {
+    services[ACME_TLS_ALPN_SERVICE] = {
+      loadBalancer: { servers: [{ url: `https://127.0.0.1:${tlsAlpnPort}` }] },
+    };
+  }
+  return {
+    provider: ACME_PROVIDER,
+    config: {
+      http: { routers, services },
+      tls: {
+        certificates: [...certificates].map(({ cert, resolver }) => ({
+          certFile: cert.certificatePem,
+          keyFile: cert.keyPem,
+          resolver,
+        })),
+      },
+    },
+    errors: [],
+  };
+}
+
+/** `redis://` or `rediss://` stores in Redis (shared by a cluster), anything else is a file path. */
+function openStorage(location: string): CertificateStorage {
+  return /^rediss?:\/\//.test(location)
+    ? new RedisStorage({ url: location })
+    : new FileStorage(location);
+}
+
+interface ResolverEntry {
+  resolver: AcmeResolver;
+  config: AcmeResolverConfig;
+  storage: CertificateStorage;
+}
+
 export async function createAcmeManager(opts: {
   resolvers: Record<string, AcmeResolverConfig>;
   logger: Logger;
@@ -72,77 +186,23 @@ export async function createAcmeManager(opts: {
 }): Promise<AcmeManager> {
   const whenReady = opts.whenReady ?? Promise.resolve();
   const log = opts.logger.child({ component: 'acme' });
-  const http01 = createHttp01Responder();
-  const challengeServer = http.createServer((req, res) => {
-    if (!http01.handle(req, res)) res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => challengeServer.listen(0, '127.0.0.1', resolve));
-  const challengePort = (challengeServer.address() as AddressInfo).port;
-  const tlsAlpn = createTlsAlpnResponder();
-  const usesTlsAlpn = Object.values(opts.resolvers).some((r) => r.tlsChallenge !== undefined);
-  let tlsAlpnServer: tls.Server | undefined;
-  if (usesTlsAlpn) {
-    // no certificate of its own: a handshake for a name without a pending challenge just fails
-    tlsAlpnServer = tls.createServer({
-      SNICallback: (name, cb) => tlsAlpn.sniCallback(name, cb),
-      ALPNProtocols: [ACME_TLS_ALPN],
-      handshakeTimeout: 10_000,
-    });
-    tlsAlpnServer.on('tlsClientError', () => undefined);
-    // the CA's validator only needs the handshake; close what it leaves open
-    tlsAlpnServer.on('secureConnection', (socket: tls.TLSSocket) => socket.end());
-    await new Promise<void>((resolve) => tlsAlpnServer!.listen(0, '127.0.0.1', resolve));
-  }
+  const challenges = await listenChallengeServers(
+    Object.values(opts.resolvers).some((r) => r.tlsChallenge !== undefined),
+  );
 
   const certificates = new Map<string, { cert: StoredCertificate; resolver: string }>();
-  const resolvers = new Map<
-    string,
-    { resolver: AcmeResolver; config: AcmeResolverConfig; storage: CertificateStorage }
-  >();
+  const resolvers = new Map<string, ResolverEntry>();
   const asked = new Set<string>();
 
-  const snapshot = (): ProviderSnapshot => {
-    const routers: NonNullable<NonNullable<DynamicConfig['http']>['routers']> = {};
-    const services: NonNullable<NonNullable<DynamicConfig['http']>['services']> = {};
-    const entryPoints = [
-      ...new Set(
-        [...resolvers.values()].flatMap((r) =>
-          r.config.httpChallenge ? [r.config.httpChallenge.entryPoint] : [],
-        ),
+  const snapshot = (): ProviderSnapshot =>
+    acmeSnapshot(
+      [...resolvers.values()].flatMap((r) =>
+        r.config.httpChallenge ? [r.config.httpChallenge.entryPoint] : [],
       ),
-    ];
-    if (entryPoints.length > 0) {
-      routers['acme-http'] = {
-        rule: `PathPrefix(\`${HTTP01_PREFIX}\`)`,
-        service: 'acme-http',
-        entryPoints,
-        priority: Number.MAX_SAFE_INTEGER,
-      };
-      services['acme-http'] = {
-        loadBalancer: { servers: [{ url: `http://127.0.0.1:${challengePort}` }] },
-      };
-    }
-    if (tlsAlpnServer !== undefined) {
-      const port = (tlsAlpnServer.address() as AddressInfo).port;
-      services[ACME_TLS_ALPN_SERVICE] = {
-        loadBalancer: { servers: [{ url: `https://127.0.0.1:${port}` }] },
-      };
-    }
-    return {
-      provider: ACME_PROVIDER,
-      config: {
-        http: { routers, services },
-        tls: {
-          certificates: [...certificates.values()].map(({ cert, resolver }) => ({
-            certFile: cert.certificatePem,
-            keyFile: cert.keyPem,
-            resolver,
-          })),
-        },
-      },
-      errors: [],
-    };
-  };
+      challenges.httpPort,
+      challenges.tlsAlpnPort,
+      certificates.values(),
+    );
 
   const publish = (resolver: string, cert: StoredCertificate): void => {
     const key = cert.domains.main;
@@ -157,9 +217,7 @@ export async function createAcmeManager(opts: {
   };
 
   for (const [name, config] of Object.entries(opts.resolvers)) {
-    const storage: CertificateStorage = /^rediss?:\/\//.test(config.storage)
-      ? new RedisStorage({ url: config.storage })
-      : new FileStorage(config.storage);
+    const storage = openStorage(config.storage);
     const resolver = createAcmeResolver({
       name,
       email: config.email,
@@ -168,8 +226,8 @@ export async function createAcmeManager(opts: {
       keyType: config.keyType,
       // both challenges configured: HTTP-01, as before tlsChallenge existed
       challenge: config.httpChallenge ? 'http-01' : 'tls-alpn-01',
-      http01,
-      tlsAlpn,
+      http01: challenges.http01,
+      tlsAlpn: challenges.tlsAlpn,
       caCertificates: config.caCertificates.map(pemText),
       ...(config.eab ? { eab: config.eab } : {}),
       logger: log.child({ resolver: name }),
@@ -182,6 +240,31 @@ export async function createAcmeManager(opts: {
         log.error({ resolver: name, err: String(err) }, 'acme: start failed'),
       );
   }
+
+  /** Orders each domain a router asks for, once per resolver and domain set. */
+  const order = (
+    routerName: string,
+    resolverName: string,
+    entry: ResolverEntry,
+    r: RouterConfig,
+  ) => {
+    for (const d of wantedDomains(r)) {
+      const key = `${resolverName}\u0000${d.main}\u0000${d.sans.join(',')}`;
+      if (asked.has(key)) continue;
+      asked.add(key);
+      whenReady
+        .then(() => entry.resolver.obtain(d))
+        .then(
+          (cert) => publish(resolverName, cert),
+          (err: unknown) =>
+            // recorded in the resolver's status with its backoff; say it once here with the router
+            log.error(
+              { router: routerName, domain: d.main, err: (err as Error).message },
+              `acme: ${d.main}: ${(err as Error).message}`,
+            ),
+        );
+    }
+  };
 
   return {
     snapshot,
@@ -200,28 +283,7 @@ export async function createAcmeManager(opts: {
           );
           continue;
         }
-        const wanted =
-          r.tls?.domains && r.tls.domains.length > 0
-            ? r.tls.domains
-                .filter((d) => d.main)
-                .map((d) => ({ main: d.main!, sans: d.sans ?? [] }))
-            : domainsOf(r.rule).map((main) => ({ main, sans: [] as string[] }));
-        for (const d of wanted) {
-          const key = `${resolverName}\u0000${d.main}\u0000${d.sans.join(',')}`;
-          if (asked.has(key)) continue;
-          asked.add(key);
-          whenReady
-            .then(() => entry.resolver.obtain(d))
-            .then(
-              (cert) => publish(resolverName, cert),
-              (err: unknown) =>
-                // recorded in the resolver's status with its backoff; say it once here with the router
-                log.error(
-                  { router: routerName, domain: d.main, err: (err as Error).message },
-                  `acme: ${d.main}: ${(err as Error).message}`,
-                ),
-            );
-        }
+        order(routerName, resolverName, entry, r);
       }
     },
     async close() {
@@ -229,9 +291,7 @@ export async function createAcmeManager(opts: {
         await resolver.close().catch(() => undefined);
         await storage.close?.().catch(() => undefined);
       }
-      challengeServer.close();
-      challengeServer.closeAllConnections();
-      tlsAlpnServer?.close();
+      challenges.close();
     },
   };
 }
