@@ -17,6 +17,7 @@ import {
   staticHintOf,
   staticJsonSchema,
   staticOptions,
+  type StaticConfigFile,
 } from '../../src/config/schema/static.js';
 import type { TSchema } from '../../src/config/schema/core.js';
 
@@ -76,6 +77,23 @@ describe('the loader reads the options the schema lists', () => {
         /is a traefik option that portico does not support yet/,
       );
     }
+  });
+
+  it('StaticConfigFile, the type of a file as written, comes from the schema', () => {
+    const file: StaticConfigFile = {
+      entryPoints: { web: { address: ':8000', http: { tls: { certResolver: 'le' } } } },
+      api: true,
+      ping: null,
+      log: { level: 'DEBUG' },
+      serversTransport: { forwardingTimeouts: { dialTimeout: '5s' } },
+      workers: 2,
+    };
+    // @ts-expect-error a misspelled option is a type error too
+    const typo: StaticConfigFile = { entryPoints: { web: { adress: ':8000' } } };
+    // @ts-expect-error a block that is not a section cannot be switched on with true
+    const notSection: StaticConfigFile = { serversTransport: true };
+    expect(loadError(['--api.insecure'])).toBe('');
+    expect([file, typo, notSection]).toHaveLength(3);
   });
 
   it('defaults are typed values for editors; defaults that are not values are left out', () => {

@@ -18,7 +18,7 @@
  * unsupported options) and takes its built defaults from here too. Adding an
  * option is one entry here plus where static.ts builds StaticConfig from it.
  */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 export type { TSchema } from '@sinclair/typebox';
 import { formatDuration } from '../../kernel/duration.js';
@@ -178,7 +178,13 @@ interface GroupExtra {
   required?: string[];
 }
 
-function group(fields: Record<string, TSchema>, extra: GroupExtra = {}) {
+/** a block as written in the file: every field optional */
+type Block<P extends Record<string, TSchema>> = { [K in keyof P]?: Static<P[K]> };
+
+function group<P extends Record<string, TSchema>, const E extends GroupExtra = GroupExtra>(
+  fields: P,
+  extra: E = {} as E,
+) {
   const hint: StaticHint = {};
   if (extra.section !== undefined) hint.section = extra.section;
   if (extra.note !== undefined) hint.note = extra.note;
@@ -201,16 +207,17 @@ function group(fields: Record<string, TSchema>, extra: GroupExtra = {}) {
         ],
       }
     : object;
-  return Type.Unsafe<Record<string, unknown>>({
+  // a section may also be written `api:` (null) or `api: true`
+  return Type.Unsafe<Block<P> | (E extends { section: string } ? null | boolean | string : never)>({
     ...shape,
     ...(doc !== undefined ? { description: doc } : {}),
     [STATIC_HINT]: hint,
   });
 }
 
-function map(item: TSchema, placeholder: string, label?: string) {
+function map<T extends TSchema>(item: T, placeholder: string, label?: string) {
   const hint: StaticHint = { map: label ? { placeholder, label } : { placeholder } };
-  return Type.Unsafe<Record<string, unknown>>({
+  return Type.Unsafe<Record<string, Static<T>>>({
     type: 'object',
     additionalProperties: item,
     [STATIC_HINT]: hint,
@@ -639,6 +646,14 @@ export const StaticConfiguration = group(
     ],
   },
 );
+
+/**
+ * A static configuration file (or object) as written, before defaults: the
+ * input of the loader. The built StaticConfig (src/config/static-types.ts)
+ * stays a separate output type: durations in milliseconds, parsed addresses,
+ * every default applied, sections resolved to on/off.
+ */
+export type StaticConfigFile = Static<typeof StaticConfiguration>;
 
 // --- derived --------------------------------------------------------------------
 
