@@ -12,14 +12,14 @@
  * file and renaming it over the original, which silently orphans a watch on the
  * file itself. Kubernetes ConfigMap volumes swap a `..data` symlink the same way.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ElementError } from '../../src/config/dynamic.js';
 import type { Provider, ProviderSnapshot } from '../../src/config/provider.js';
 import { StaticConfigError } from '../../src/kernel/errors.js';
 import { fileError, fileFormat, parseDynamicText, readError, type ParsedFile } from './load.js';
 import { mergeContributions, type FileContribution } from './merge.js';
+import { createDebouncer, createDirectoryWatchers, relevantName } from './watch.js';
 import { stableKey } from '../../src/config/objects.js';
 
 export { loadDynamicFile, parseDynamicText, type LoadResult, type ParsedFile } from './load.js';
@@ -42,8 +42,6 @@ export interface FileProviderOptions {
 const PROVIDER = 'file';
 /** A steady stream of events must not postpone a reload forever. */
 const MAX_DEBOUNCE_DELAY_MS = 500;
-/** While the watched directory does not exist there is nothing to watch: poll for it. */
-const POLL_MS = 1000;
 
 const silentLogger: FileProviderLogger = { info() {}, warn() {}, error() {} };
 
@@ -207,17 +205,6 @@ export function createFileProvider(opts: FileProviderOptions): Provider {
   }
   const debounceMs = opts.debounceMs ?? 50;
 
-  /** Whether an event about `name` in a watched directory may change the configuration. */
-  const relevant = (name: string | null): boolean => {
-    if (name === null) return true;
-    // Kubernetes atomic writer: the `..data` symlink swap replaces every file at once
-    if (name.startsWith('..')) return true;
-    if (filename !== undefined) return name === basename(filename);
-    if (name.endsWith('~')) return false;
-    // a name with another extension is an editor swap/backup file; no extension may be a directory
-    return fileFormat(name) !== undefined || !/\.[^./]+$/.test(name);
-  };
-
   return {
     name: PROVIDER,
     start(emit, signal) {
@@ -227,84 +214,30 @@ export function createFileProvider(opts: FileProviderOptions): Provider {
           return;
         }
         const source = createFileSource({ filename, directory });
-        const watchers = new Map<string, { watcher: FSWatcher; ino: number }>();
-        const watchRoot = directory ?? dirname(filename!);
-        let timer: NodeJS.Timeout | undefined;
-        let poller: NodeJS.Timeout | undefined;
-        let firstEventAt: number | undefined;
         let running = false;
         let again = false;
         let lastEmitted: string | undefined;
-        const logged = new Set<string>();
+        const logErrors = createErrorLog(logger);
+
+        const debouncer = createDebouncer(debounceMs, MAX_DEBOUNCE_DELAY_MS, () => void run());
+        const schedule = (): void => {
+          if (!signal.aborted) debouncer.schedule();
+        };
+        const watchers = createDirectoryWatchers({
+          root: directory ?? dirname(filename!),
+          onEvent: (name) => {
+            if (relevantName(name, filename)) schedule();
+          },
+          onError: schedule,
+          onPoll: schedule,
+          logger,
+        });
 
         const stop = () => {
           signal.removeEventListener('abort', stop);
-          clearTimeout(timer);
-          clearInterval(poller);
-          for (const { watcher } of watchers.values()) watcher.close();
-          watchers.clear();
+          debouncer.cancel();
+          watchers.close();
           resolve();
-        };
-
-        const schedule = () => {
-          if (signal.aborted) return;
-          const now = Date.now();
-          firstEventAt ??= now;
-          clearTimeout(timer);
-          const delay = Math.max(
-            0,
-            Math.min(debounceMs, firstEventAt + MAX_DEBOUNCE_DELAY_MS - now),
-          );
-          timer = setTimeout(() => {
-            firstEventAt = undefined;
-            void run();
-          }, delay);
-        };
-
-        /**
-         * Starts watchers for new directories and drops those for vanished ones.
-         * A directory recreated under the same name gets a fresh watcher: the old
-         * one died with the old inode without a word.
-         */
-        const reconcile = (dirs: Map<string, number>): boolean => {
-          let added = false;
-          // nothing to watch until the root exists: poll for it instead
-          let missing = !dirs.has(watchRoot);
-          for (const [dir, entry] of watchers) {
-            if (dirs.get(dir) !== entry.ino) {
-              entry.watcher.close();
-              watchers.delete(dir);
-            }
-          }
-          for (const [dir, ino] of dirs) {
-            if (watchers.has(dir)) continue;
-            try {
-              const watcher = watch(dir, (_event, name) => {
-                if (relevant(name === null ? null : String(name))) schedule();
-              });
-              watcher.on('error', (err) => {
-                logger.warn({ dir, err }, 'file provider: watcher failed');
-                watcher.close();
-                if (watchers.get(dir)?.watcher === watcher) watchers.delete(dir);
-                schedule();
-              });
-              watchers.set(dir, { watcher, ino });
-              added = true;
-            } catch (err) {
-              missing = true;
-              if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-                logger.error({ dir, err }, 'file provider: cannot watch directory');
-              }
-            }
-          }
-          if (missing && poller === undefined) {
-            poller = setInterval(schedule, POLL_MS);
-            poller.unref?.();
-          } else if (!missing && poller !== undefined) {
-            clearInterval(poller);
-            poller = undefined;
-          }
-          return added;
         };
 
         const run = async (): Promise<void> => {
@@ -321,12 +254,7 @@ export function createFileProvider(opts: FileProviderOptions): Provider {
               const key = stableKey(snapshot);
               if (key !== lastEmitted) {
                 lastEmitted = key;
-                for (const e of snapshot.errors) {
-                  const line = `${e.kind}/${e.name}/${e.message}`;
-                  if (!logged.has(line)) logger.warn({ error: e }, `file provider: ${e.message}`);
-                }
-                logged.clear();
-                for (const e of snapshot.errors) logged.add(`${e.kind}/${e.name}/${e.message}`);
+                logErrors(snapshot.errors);
                 logger.info(
                   {
                     elements: Object.keys(snapshot.origins ?? {}).length,
@@ -342,7 +270,7 @@ export function createFileProvider(opts: FileProviderOptions): Provider {
               }
               // files written into a directory before its watcher existed would be
               // missed, so a newly watched directory earns one more read
-              if (reconcile(dirs)) schedule();
+              if (watchers.reconcile(dirs)) schedule();
             } while (again && !signal.aborted);
           } catch (err) {
             logger.error({ err }, 'file provider: reload failed');
@@ -357,5 +285,20 @@ export function createFileProvider(opts: FileProviderOptions): Provider {
         void run();
       });
     },
+  };
+}
+
+/** Warns about each error once: again only after a configuration without it. */
+export function createErrorLog(
+  logger: Pick<FileProviderLogger, 'warn'>,
+): (errors: readonly ElementError[]) => void {
+  const logged = new Set<string>();
+  return (errors) => {
+    for (const e of errors) {
+      const line = `${e.kind}/${e.name}/${e.message}`;
+      if (!logged.has(line)) logger.warn({ error: e }, `file provider: ${e.message}`);
+    }
+    logged.clear();
+    for (const e of errors) logged.add(`${e.kind}/${e.name}/${e.message}`);
   };
 }
