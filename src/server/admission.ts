@@ -13,8 +13,9 @@ import type { EntryPointConfig } from '../config/static-types.js';
 export function createTrustCheck(ep: EntryPointConfig): (ip: string) => boolean {
   if (ep.forwardedHeaders.insecure) return () => true;
   if (ep.forwardedHeaders.trustedIPs.length === 0) return () => false;
-  // the static configuration refused entries that are not IPs or CIDRs (validateCidr)
-  const list = compileIpMatcher(ep.forwardedHeaders.trustedIPs);
+  // the static configuration refused entries that are not IPs or CIDRs (validateCidr); it lets an
+  // IPv6 zone through (fe80::1%eth0), which the engine refuses as Go does: dropped here, as before
+  const list = compileIpMatcher(ep.forwardedHeaders.trustedIPs.map((e) => e.replace(/%[^/]*/, '')));
   return (ip) => list.contains(ip);
 }
 

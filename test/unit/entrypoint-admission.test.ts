@@ -105,6 +105,8 @@ describe('forwarded headers', () => {
     [['--entryPoints.web.forwardedHeaders.trustedIPs=10.0.0.0/8,::1'], '11.0.0.1', false],
     [['--entryPoints.web.forwardedHeaders.trustedIPs=10.0.0.0/8'], 'not an ip', false],
     [['--entryPoints.web.forwardedHeaders.insecure=true'], '203.0.113.9', true],
+    // the static configuration accepts a zone on an entry: it is ignored, not a crash at start
+    [['--entryPoints.web.forwardedHeaders.trustedIPs=fe80::1%eth0'], 'fe80::1', true],
   ])('%j trusts %s: %s', (flags, ip, trusted) => {
     const ep = testStaticConfig(flags).entryPoints.web!;
     expect(createTrustCheck(ep)(ip)).toBe(trusted);
