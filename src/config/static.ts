@@ -35,6 +35,7 @@ import {
   staticHelpLines,
   staticHintOf,
   staticOptions,
+  type ListItem,
   type TSchema,
 } from './schema/static.js';
 import type {
@@ -46,7 +47,9 @@ import type {
 } from './static-types.js';
 
 // ---------------------------------------------------------------------------
-// Schema
+// The option tree the decoder walks, read from the schema by treeOf (below):
+// only what resolving names and converting values needs; help text and
+// defaults stay in the schema.
 
 type LeafType =
   | { t: 'string' }
@@ -55,25 +58,22 @@ type LeafType =
   | { t: 'bool' }
   | { t: 'int'; min: number; max: number }
   | { t: 'duration' }
-  | { t: 'list'; item: 'string' | 'cidr' | 'pathOrPem' | 'number' }
+  | { t: 'list'; item: ListItem }
   | { t: 'address' }
   | { t: 'enum'; values: Record<string, string>; shown: string };
 
 interface Leaf {
   kind: 'leaf';
   type: LeafType;
-  help: string;
-  def?: string;
 }
 
 interface Group {
   kind: 'group';
   children: Record<string, SchemaNode>;
   /** a section can be switched on by itself (`--api`, `accessLog: {}`) like Traefik's pointer options */
-  section?: { help: string };
+  section?: boolean;
   /** Traefik options under this group that Portico knows about but does not implement yet */
   unsupported?: string[];
-  help?: string;
 }
 
 /** a map of named items (entryPoints, resolvers, access-log field modes): any name, each an `item` */
@@ -87,8 +87,7 @@ interface MapNode {
 
 type SchemaNode = Leaf | Group | MapNode;
 
-const leaf = (type: LeafType, help: string, def?: string): Leaf =>
-  def === undefined ? { kind: 'leaf', type, help } : { kind: 'leaf', type, help, def };
+const leaf = (type: LeafType): Leaf => ({ kind: 'leaf', type });
 const group = (children: Record<string, SchemaNode>, extra: Partial<Group> = {}): Group => ({
   kind: 'group',
   children,
@@ -100,7 +99,7 @@ const DURATION: LeafType = { t: 'duration' };
 const STRING: LeafType = { t: 'string' };
 const PATH: LeafType = { t: 'path' };
 const int = (min: number, max = Number.MAX_SAFE_INTEGER): LeafType => ({ t: 'int', min, max });
-const list = (item: 'string' | 'cidr' | 'pathOrPem' | 'number' = 'string'): LeafType => ({
+const list = (item: ListItem = 'string'): LeafType => ({
   t: 'list',
   item,
 });
@@ -141,7 +140,6 @@ const DEFAULTS = {
 function treeOf(schema: TSchema): SchemaNode {
   const hint = staticHintOf(schema);
   const s = schema as unknown as {
-    description?: string;
     properties?: Record<string, TSchema>;
     anyOf?: { properties?: Record<string, TSchema> }[];
     additionalProperties?: TSchema;
@@ -154,7 +152,6 @@ function treeOf(schema: TSchema): SchemaNode {
   }
   const p = hint.placeholder;
   if (p !== undefined) {
-    const help = s.description ?? '';
     let type: LeafType;
     if (typeof p === 'object') type = { t: 'enum', values: hint.values ?? {}, shown: p.shown };
     else if (p === 'name') type = STRING;
@@ -163,22 +160,16 @@ function treeOf(schema: TSchema): SchemaNode {
     else if (p === 'duration') type = DURATION;
     else if (p === 'address') type = { t: 'address' };
     else if (p === 'int') type = int(hint.min ?? 0, hint.max);
-    else
-      type = list(
-        hint.item === 'number' || hint.item === 'pathOrPem' || hint.item === 'cidr'
-          ? hint.item
-          : 'string',
-      );
-    return leaf(type, help, hint.def);
+    else type = list(hint.item ?? 'string');
+    return leaf(type);
   }
   const fields = s.properties ?? s.anyOf?.find((a) => a.properties)?.properties ?? {};
   const children = Object.fromEntries(
     Object.entries(fields).map(([name, field]) => [name, treeOf(field)]),
   );
   const extra: Partial<Group> = {};
-  if (hint.section !== undefined) extra.section = { help: hint.section };
+  if (hint.section !== undefined) extra.section = true;
   if (hint.unsupported) extra.unsupported = hint.unsupported;
-  if (hint.note !== undefined) extra.help = hint.note;
   return group(children, extra);
 }
 
