@@ -28,24 +28,23 @@ import { decodeText, parseLabelBool, splitList, unknownFieldMessage } from './sc
 import { LabelService, Router, ServersTransport } from './schema/http.js';
 import { implementedMiddlewareTypes, middlewareSchema } from './schema/middlewares/index.js';
 import { suggest } from '../kernel/suggest.js';
+import {
+  allLeaves,
+  readLabelKeys,
+  SECTION_KINDS,
+  type LabelElementKind,
+  type LabelIssue,
+  type LabelLevel,
+  type Leaf,
+  type Node,
+  type SectionKey,
+} from './label-keys.js';
 
 export { parseLabelBool, splitList };
 
 /* ------------------------------------------------------------------ types */
 
-export type LabelLevel = 'error' | 'warning';
-
-export type LabelElementKind = 'router' | 'service' | 'middleware' | 'serversTransport';
-
-export interface LabelIssue {
-  /** the key as written */
-  key: string;
-  value: string;
-  message: string;
-  /** `error`: the element the key belongs to (if any) is left out; `warning`: kept */
-  level: LabelLevel;
-  element?: { kind: LabelElementKind; name: string };
-}
+export type { LabelElementKind, LabelIssue, LabelLevel } from './label-keys.js';
 
 /** A server as labels describe it: `port`/`scheme` are turned into a `url` by the provider. */
 export interface LabelServer {
@@ -134,50 +133,20 @@ function kindOf(spec: Spec): Hint['kind'] | 'free' {
   return kind === 'any' ? 'free' : kind;
 }
 
-const SECTIONS: Record<string, { kind: LabelElementKind; key: keyof LabelHttp; spec?: Spec }> = {
-  routers: { kind: 'router', key: 'routers', spec: Router },
-  services: { kind: 'service', key: 'services', spec: LabelService },
-  middlewares: { kind: 'middleware', key: 'middlewares' },
-  serverstransports: {
-    kind: 'serversTransport',
-    key: 'serversTransports',
-    spec: ServersTransport,
-  },
-};
-
-/* ------------------------------------------------------------------- tree */
-
-interface Leaf {
-  key: string;
-  value: string;
+interface Section {
+  kind: LabelElementKind;
+  key: SectionKey;
+  /** the schema of the section's elements; middlewares take their type's */
+  spec?: Spec;
 }
 
-/** A node of the key tree: children merged ignoring case, first spelling kept. */
-interface Node {
-  name: string;
-  children: Map<string, Node>;
-  /** set when a key ends here; more than one when the same path was written twice */
-  leaves: Leaf[];
-}
-
-function newNode(name: string): Node {
-  return { name, children: new Map(), leaves: [] };
-}
-
-function allLeaves(node: Node): Leaf[] {
-  const out = [...node.leaves];
-  for (const child of node.children.values()) out.push(...allLeaves(child));
-  return out;
-}
-
-/** `domains[0]` → `domains`, `[0]`; undefined for a malformed segment. */
-function splitSegment(segment: string): string[] | undefined {
-  const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(segment);
-  if (!m || m[1] === '') return undefined;
-  const out = [m[1]!];
-  for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) out.push(`[${idx[1]}]`);
-  return out;
-}
+/** The sections in decoding order, each with its schema. */
+const SECTIONS: Section[] = [
+  { ...SECTION_KINDS.routers, spec: Router },
+  { ...SECTION_KINDS.services, spec: LabelService },
+  { ...SECTION_KINDS.middlewares },
+  { ...SECTION_KINDS.serverstransports, spec: ServersTransport },
+];
 
 /* ---------------------------------------------------------------- decoding */
 
@@ -441,120 +410,8 @@ export function decodeLabels(
   labels: Readonly<Record<string, string>>,
   opts: DecodeLabelsOptions,
 ): DecodedLabels {
-  const issues: LabelIssue[] = [];
-  const extra: DecodedLabels['extra'] = {};
-  const providerKeys = new Set((opts.providerKeys ?? []).map((k) => k.toLowerCase()));
-  const prefixes = opts.prefixes.map((p) => p.toLowerCase());
-  const sections = new Map<string, Map<string, Node>>();
-  let usedPrefix: string | undefined;
-  const malformedKeys = new Set<string>();
-
-  // per path after the prefix: the winning prefix rank, so `portico.` shadows `traefik.`
-  const byPath = new Map<string, { rank: number; leaf: Leaf }[]>();
-  for (const key of Object.keys(labels).sort()) {
-    const lower = key.toLowerCase();
-    const rank = prefixes.findIndex((p) => lower.startsWith(p + '.'));
-    if (rank < 0) continue;
-    const rest = key.slice(prefixes[rank]!.length + 1);
-    const entry = { rank, leaf: { key, value: labels[key]! } };
-    const list = byPath.get(rest.toLowerCase());
-    if (list) list.push(entry);
-    else byPath.set(rest.toLowerCase(), [entry]);
-  }
-
-  for (const entries of byPath.values()) {
-    const best = Math.min(...entries.map((e) => e.rank));
-    for (const e of entries) {
-      if (e.rank === best) continue;
-      const winner = entries.find((x) => x.rank === best)!;
-      if (winner.leaf.value !== e.leaf.value) {
-        issues.push({
-          key: e.leaf.key,
-          value: e.leaf.value,
-          message: `ignored: "${winner.leaf.key}" takes precedence`,
-          level: 'warning',
-        });
-      }
-    }
-    for (const { rank, leaf } of entries.filter((e) => e.rank === best)) {
-      usedPrefix ??= opts.prefixes[rank];
-      const rest = leaf.key.slice(prefixes[rank]!.length + 1);
-      const raw = rest.split('.');
-      const root = raw[0]!.toLowerCase();
-      const bad = (message: string, level: LabelLevel = 'error') =>
-        issues.push({ key: leaf.key, value: leaf.value, message, level });
-
-      if (providerKeys.has(root)) {
-        extra[rest.toLowerCase()] = leaf;
-        continue;
-      }
-      if (root === 'tcp' || root === 'udp') {
-        bad(`${root} routing is not supported yet; label ignored`, 'warning');
-        continue;
-      }
-      if (root === 'tls') {
-        bad('tls stores and options cannot be defined with labels yet; label ignored', 'warning');
-        continue;
-      }
-      if (root !== 'http') {
-        const hint = suggest(raw[0]!, ['http', 'tcp', 'udp', 'tls', ...providerKeys]);
-        bad(`unknown label "${raw[0]}"` + (hint ? `, did you mean "${hint}"?` : ''));
-        continue;
-      }
-      const sectionName = raw[1]?.toLowerCase();
-      const section = sectionName === undefined ? undefined : SECTIONS[sectionName];
-      if (!section) {
-        const hint = raw[1] ? suggest(raw[1], ['routers', 'services', 'middlewares']) : undefined;
-        bad(
-          raw[1] === undefined
-            ? 'expected http.routers, http.services or http.middlewares'
-            : `unknown section "http.${raw[1]}"` + (hint ? `, did you mean "http.${hint}"?` : ''),
-        );
-        continue;
-      }
-      const name = raw[2];
-      if (!name) {
-        bad(`missing a ${section.kind} name after "http.${raw[1]}"`);
-        continue;
-      }
-      if (section.kind === 'serversTransport' && opts.serversTransports === false) {
-        bad(
-          'servers transports cannot be defined with labels; define it in a file and reference it as name@file',
-          'error',
-        );
-        continue;
-      }
-      let elements = sections.get(section.key);
-      if (!elements) sections.set(section.key, (elements = new Map()));
-      let node = elements.get(name.toLowerCase());
-      if (!node) elements.set(name.toLowerCase(), (node = newNode(name)));
-      let malformed = false;
-      const path: string[] = [];
-      for (const seg of raw.slice(3)) {
-        const parts = splitSegment(seg);
-        if (!parts) {
-          malformed = true;
-          break;
-        }
-        path.push(...parts);
-      }
-      if (malformed || raw.slice(3).some((s) => s === '')) {
-        bad('malformed key: empty segment or bad [n] index');
-        // the element is still declared, and left out for this bad key
-        node.leaves.push({ key: leaf.key, value: leaf.value });
-        malformedKeys.add(leaf.key);
-        continue;
-      }
-      let cursor = node;
-      for (const part of path) {
-        let next = cursor.children.get(part.toLowerCase());
-        if (!next) cursor.children.set(part.toLowerCase(), (next = newNode(part)));
-        cursor = next;
-      }
-      cursor.leaves.push({ key: leaf.key, value: leaf.value });
-    }
-  }
-
+  const tree = readLabelKeys(labels, opts);
+  const { issues } = tree;
   const http: LabelHttp = { routers: {}, services: {}, middlewares: {}, serversTransports: {} };
   const declared: DecodedLabels['declared'] = {
     router: [],
@@ -562,32 +419,37 @@ export function decodeLabels(
     middleware: [],
     serversTransport: [],
   };
-  for (const section of Object.values(SECTIONS)) {
-    const elements = sections.get(section.key);
+  for (const section of SECTIONS) {
+    const elements = tree.sections.get(section.key);
     if (!elements) continue;
     for (const node of elements.values()) {
       declared[section.kind].push(node.name);
-      const ctx: Ctx = { issues: [], element: { kind: section.kind, name: node.name } };
-      const hadMalformed = node.leaves.some((l) => malformedKeys.has(l.key));
-      let value: unknown = SKIP;
-      if (hadMalformed) {
+      if (node.leaves.some((l) => tree.malformedKeys.has(l.key))) {
         markElement(issues, node, section.kind);
         continue;
       }
-      if (section.kind === 'middleware') value = decodeMiddleware(node, ctx);
-      else if (node.leaves.length > 0) {
-        report(
-          ctx,
-          node.leaves,
-          `a ${section.kind} takes sub-keys, e.g. .${exampleField(section.kind)}`,
-        );
-      } else value = convert(section.spec!, node, node.name, ctx);
+      const ctx: Ctx = { issues: [], element: { kind: section.kind, name: node.name } };
+      const value = decodeElement(section, node, ctx);
       issues.push(...ctx.issues);
       const failed = ctx.issues.some((i) => i.level === 'error');
       if (!failed && value !== SKIP) setKey(http[section.key], node.name, value);
     }
   }
-  return { http, declared, extra, prefix: usedPrefix, issues };
+  return { http, declared, extra: tree.extra, prefix: tree.prefix, issues };
+}
+
+/** One element's tree against its section's schema (middlewares: against their type's). */
+function decodeElement(section: Section, node: Node, ctx: Ctx): unknown {
+  if (section.kind === 'middleware') return decodeMiddleware(node, ctx);
+  if (node.leaves.length > 0) {
+    report(
+      ctx,
+      node.leaves,
+      `a ${section.kind} takes sub-keys, e.g. .${exampleField(section.kind)}`,
+    );
+    return SKIP;
+  }
+  return convert(section.spec!, node, node.name, ctx);
 }
 
 /** Malformed keys were reported before the element was known: attach the element now. */
