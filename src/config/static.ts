@@ -12,7 +12,6 @@
  */
 
 import { existsSync, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { basename, extname, isAbsolute, resolve as resolvePath } from 'node:path';
 import {
@@ -29,15 +28,21 @@ import { StaticConfigError } from '../kernel/errors.js';
 import { formatDuration, parseDuration } from '../kernel/duration.js';
 import { editDistance } from '../kernel/suggest.js';
 import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from './access-log-fields.js';
+import { ENCODED_CHARACTERS, staticHelpLines, staticOptions } from './schema/static.js';
 import {
-  ENCODED_CHARACTERS,
-  StaticConfiguration,
-  staticHelpLines,
-  staticHintOf,
-  staticOptions,
-  type ListItem,
-  type TSchema,
-} from './schema/static.js';
+  ENTRY_POINT_NAME,
+  findChild,
+  isTarget,
+  resolveSegments,
+  SCHEMA,
+  unknownReason,
+  type Failure,
+  type SchemaNode,
+  type Target,
+} from './static-tree.js';
+import { convert, convertBool, parseAddress, type ParsedAddress } from './static-values.js';
+
+export { parseAddress, validateCidr, type ParsedAddress } from './static-values.js';
 import type {
   AccessLogFieldMode,
   AccessLogFields,
@@ -45,64 +50,6 @@ import type {
   EntryPointConfig,
   StaticConfig,
 } from './static-types.js';
-
-// ---------------------------------------------------------------------------
-// The option tree the decoder walks, read from the schema by treeOf (below):
-// only what resolving names and converting values needs; help text and
-// defaults stay in the schema.
-
-type LeafType =
-  | { t: 'string' }
-  /** a file path, made absolute against cwd so later readers need not know it */
-  | { t: 'path' }
-  | { t: 'bool' }
-  | { t: 'int'; min: number; max: number }
-  | { t: 'duration' }
-  | { t: 'list'; item: ListItem }
-  | { t: 'address' }
-  | { t: 'enum'; values: Record<string, string>; shown: string };
-
-interface Leaf {
-  kind: 'leaf';
-  type: LeafType;
-}
-
-interface Group {
-  kind: 'group';
-  children: Record<string, SchemaNode>;
-  /** a section can be switched on by itself (`--api`, `accessLog: {}`) like Traefik's pointer options */
-  section?: boolean;
-  /** Traefik options under this group that Portico knows about but does not implement yet */
-  unsupported?: string[];
-}
-
-/** a map of named items (entryPoints, resolvers, access-log field modes): any name, each an `item` */
-interface MapNode {
-  kind: 'map';
-  item: Group | Leaf;
-  placeholder: string;
-  /** what a name is, for errors; default "entry point name" */
-  label?: string;
-}
-
-type SchemaNode = Leaf | Group | MapNode;
-
-const leaf = (type: LeafType): Leaf => ({ kind: 'leaf', type });
-const group = (children: Record<string, SchemaNode>, extra: Partial<Group> = {}): Group => ({
-  kind: 'group',
-  children,
-  ...extra,
-});
-
-const BOOL: LeafType = { t: 'bool' };
-const DURATION: LeafType = { t: 'duration' };
-const STRING: LeafType = { t: 'string' };
-const PATH: LeafType = { t: 'path' };
-const int = (min: number, max = Number.MAX_SAFE_INTEGER): LeafType => ({ t: 'int', min, max });
-const list = (item: ListItem = 'string'): LeafType => ({
-  t: 'list',
-  item,
-});
 
 /** a default as the schema states it, so `--help`, the docs and the built configuration agree */
 function schemaDefault(path: string): string {
@@ -133,48 +80,6 @@ const DEFAULTS = {
   internalAddress: ':8080',
 } as const;
 
-/**
- * The decoder's option tree, read from the schema (src/config/schema/static.ts):
- * the walk below resolves names, converts values and explains typos on it.
- */
-function treeOf(schema: TSchema): SchemaNode {
-  const hint = staticHintOf(schema);
-  const s = schema as unknown as {
-    properties?: Record<string, TSchema>;
-    anyOf?: { properties?: Record<string, TSchema> }[];
-    additionalProperties?: TSchema;
-  };
-  if (hint.map) {
-    const item = treeOf(s.additionalProperties!) as Group | Leaf;
-    const node: MapNode = { kind: 'map', item, placeholder: hint.map.placeholder };
-    if (hint.map.label !== undefined) node.label = hint.map.label;
-    return node;
-  }
-  const p = hint.placeholder;
-  if (p !== undefined) {
-    let type: LeafType;
-    if (typeof p === 'object') type = { t: 'enum', values: hint.values ?? {}, shown: p.shown };
-    else if (p === 'name') type = STRING;
-    else if (p === 'path') type = PATH;
-    else if (p === 'bool') type = BOOL;
-    else if (p === 'duration') type = DURATION;
-    else if (p === 'address') type = { t: 'address' };
-    else if (p === 'int') type = int(hint.min ?? 0, hint.max);
-    else type = list(hint.item ?? 'string');
-    return leaf(type);
-  }
-  const fields = s.properties ?? s.anyOf?.find((a) => a.properties)?.properties ?? {};
-  const children = Object.fromEntries(
-    Object.entries(fields).map(([name, field]) => [name, treeOf(field)]),
-  );
-  const extra: Partial<Group> = {};
-  if (hint.section !== undefined) extra.section = true;
-  if (hint.unsupported) extra.unsupported = hint.unsupported;
-  return group(children, extra);
-}
-
-const SCHEMA = treeOf(StaticConfiguration) as Group;
-
 // ---------------------------------------------------------------------------
 // Sources and the merged store
 
@@ -190,13 +95,6 @@ interface Entry {
   source: Source;
   /** sections only: false when switched on implicitly by one of their options */
   explicit: boolean;
-}
-
-/** the result of resolving a name against the schema */
-interface Target {
-  node: Leaf | Group;
-  /** canonical segments, entry point names still as written */
-  path: string[];
 }
 
 class Store {
@@ -288,341 +186,6 @@ class Store {
 
   get(path: string): Entry | undefined {
     return this.entries.get(path);
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Name resolution (flags and env) and suggestions
-
-const ENTRY_POINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
-
-function findChild(node: Group, segment: string): [string, SchemaNode] | undefined {
-  const lower = segment.toLowerCase();
-  for (const [name, child] of Object.entries(node.children)) {
-    if (name.toLowerCase() === lower) return [name, child];
-  }
-  return undefined;
-}
-
-interface Failure {
-  /** index of the first segment that did not resolve */
-  index: number;
-  node: Group | MapNode;
-  path: string[];
-  reason?: string;
-}
-
-/**
- * Resolves name segments against the schema. With `joinNames` (env), an entry
- * point name may span several segments, since underscores both separate
- * segments and may appear in names: the shortest name that lets the rest
- * resolve wins.
- */
-function resolveSegments(
-  segments: string[],
-  joinNames: boolean,
-  node: SchemaNode = SCHEMA,
-  index = 0,
-  path: string[] = [],
-): Target | Failure {
-  if (index === segments.length) {
-    if (node.kind === 'leaf') return { node, path };
-    if (node.kind === 'group' && node.section) return { node, path };
-    return {
-      index,
-      node,
-      path,
-      reason:
-        node.kind === 'map'
-          ? node.item.kind === 'leaf'
-            ? `missing ${node.label ?? 'name'}, e.g. ${[...path, node.placeholder].join('.')}`
-            : `missing entry point name and option, e.g. ${node.placeholder}.address`
-          : `is a group of options; set one of: ${Object.keys(node.children).join(', ')}`,
-    };
-  }
-  const segment = segments[index] ?? '';
-  if (node.kind === 'leaf') {
-    return {
-      index,
-      node: SCHEMA,
-      path,
-      reason: `${path.join('.')} takes a value and has no sub-options`,
-    };
-  }
-  if (node.kind === 'map') {
-    const maxLength = joinNames ? segments.length - index : 1;
-    let deepest: Failure | undefined;
-    for (let length = 1; length <= maxLength; length++) {
-      const name = segments.slice(index, index + length).join('_');
-      if (!ENTRY_POINT_NAME.test(name)) {
-        return {
-          index,
-          node,
-          path,
-          reason: `invalid ${node.label ?? 'entry point name'} ${JSON.stringify(name)} (letters, digits, - and _)`,
-        };
-      }
-      const result = resolveSegments(segments, joinNames, node.item, index + length, [
-        ...path,
-        name,
-      ]);
-      if (isTarget(result)) return result;
-      // report the try that got furthest to an unknown segment: `MY_EP_ADRESS`
-      // fails at ADRESS, not at EP, nor as an entry point named "my_ep_adress"
-      const score = (f: Failure): number => (f.index < segments.length ? f.index : -1);
-      if (!deepest || score(result) > score(deepest)) deepest = result;
-    }
-    return deepest ?? { index, node, path };
-  }
-  const found = findChild(node, segment);
-  if (!found) return { index, node, path };
-  return resolveSegments(segments, joinNames, found[1], index + 1, [...path, found[0]]);
-}
-
-function isTarget(result: Target | Failure): result is Target {
-  return !('index' in result);
-}
-
-/** every option path under a node, entry point names shown as the placeholder */
-function optionPaths(node: SchemaNode, prefix: string[] = []): string[][] {
-  if (node.kind === 'leaf') return [prefix];
-  if (node.kind === 'map') return optionPaths(node.item, [...prefix, node.placeholder]);
-  const paths: string[][] = node.section ? [prefix] : [];
-  for (const [name, child] of Object.entries(node.children))
-    paths.push(...optionPaths(child, [...prefix, name]));
-  return paths;
-}
-
-/**
- * Explains an unresolved name: a Traefik option Portico lacks, or a typo with
- * the nearest real option. Suggestions keep the user's spelling of the part
- * that did resolve and are rendered by `render` in the source's notation.
- */
-function unknownReason(
-  segments: string[],
-  failure: Failure,
-  render: (path: string[]) => string,
-  joinNames = false,
-): string {
-  if (failure.reason) return failure.reason;
-  const { node, index } = failure;
-  const segment = segments[index] ?? '';
-  const written = segments.slice(0, index);
-  if (node.kind === 'group') {
-    const unsupported = node.unsupported?.find(
-      (name) => name.toLowerCase() === segment.toLowerCase(),
-    );
-    if (unsupported) {
-      return `${[...failure.path, unsupported].join('.')} is a traefik option that portico does not support yet`;
-    }
-    let best: string | undefined;
-    let bestDistance = Infinity;
-    for (const name of Object.keys(node.children)) {
-      const distance = editDistance(segment.toLowerCase(), name.toLowerCase());
-      if (distance < bestDistance) {
-        best = name;
-        bestDistance = distance;
-      }
-    }
-    // short names get a tighter bound, or every three-letter typo "means" log
-    const limit = segment.length <= 3 ? 1 : Math.max(2, Math.floor(segment.length / 3));
-    const close = best !== undefined && bestDistance <= limit;
-    const typoFixed = close ? [...written, best ?? '', ...segments.slice(index + 1)] : undefined;
-    // a spelling fix that makes the whole name valid is the most likely intent
-    if (typoFixed && isTarget(resolveSegments(typoFixed, joinNames))) {
-      return `unknown option; did you mean ${render(typoFixed)}?`;
-    }
-    // `entryPoints.web.readTimeout` → the one option below here with that last name
-    const last = (segments[segments.length - 1] ?? '').toLowerCase();
-    const sameLast = optionPaths(node).filter(
-      (p) => (p[p.length - 1] ?? '').toLowerCase() === last,
-    );
-    if (sameLast.length === 1 && sameLast[0]) {
-      return `unknown option; did you mean ${render([...written, ...sameLast[0]])}?`;
-    }
-    if (typoFixed) return `unknown option; did you mean ${render(typoFixed)}?`;
-    return `unknown option; valid here: ${Object.keys(node.children).join(', ')}`;
-  }
-  return 'unknown option';
-}
-
-// ---------------------------------------------------------------------------
-// Value conversion
-
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return JSON.stringify(value);
-}
-
-function convertBool(raw: unknown, origin: string): boolean {
-  if (typeof raw === 'boolean') return raw;
-  if (typeof raw === 'string') {
-    // the spellings Go's strconv.ParseBool accepts, since Traefik users write them
-    const value = raw.trim();
-    if (['true', 't', '1'].includes(value.toLowerCase())) return true;
-    if (['false', 'f', '0'].includes(value.toLowerCase())) return false;
-  }
-  throw new StaticConfigError(origin, `expected true or false, got ${describe(raw)}`);
-}
-
-function convertInt(raw: unknown, min: number, max: number, origin: string): number {
-  let value: number | undefined;
-  if (typeof raw === 'number') value = raw;
-  else if (typeof raw === 'string' && /^\s*\d+\s*$/.test(raw)) value = Number(raw);
-  if (value === undefined || !Number.isInteger(value)) {
-    throw new StaticConfigError(origin, `expected a whole number, got ${describe(raw)}`);
-  }
-  if (value < min || value > max) {
-    throw new StaticConfigError(
-      origin,
-      max === Number.MAX_SAFE_INTEGER
-        ? `must be at least ${min}, got ${value}`
-        : `must be between ${min} and ${max}, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function convertString(raw: unknown, origin: string): string {
-  if (typeof raw === 'string' || typeof raw === 'number') {
-    const value = String(raw).trim();
-    if (value !== '') return value;
-  }
-  throw new StaticConfigError(origin, `expected a non-empty string, got ${describe(raw)}`);
-}
-
-function convertList(raw: unknown, origin: string): string[] {
-  const items = Array.isArray(raw) ? raw : [raw];
-  const out: string[] = [];
-  for (const item of items) {
-    if (typeof item !== 'string' && typeof item !== 'number') {
-      throw new StaticConfigError(origin, `expected a comma-separated list, got ${describe(raw)}`);
-    }
-    // a trailing comma (`a,b,`) is a harmless slip, not a request for an empty item
-    for (const part of String(item).split(',')) if (part.trim() !== '') out.push(part.trim());
-  }
-  return out;
-}
-
-/** histogram bounds: positive, finite and strictly ascending, as Prometheus requires */
-function convertBuckets(items: string[], origin: string): number[] {
-  const out: number[] = [];
-  for (const item of items) {
-    const n = Number(item);
-    if (item === '' || !Number.isFinite(n) || n <= 0)
-      throw new StaticConfigError(origin, `${JSON.stringify(item)} is not a positive number`);
-    if (out.length > 0 && n <= out[out.length - 1]!)
-      throw new StaticConfigError(origin, 'buckets must be in ascending order');
-    out.push(n);
-  }
-  if (out.length === 0) throw new StaticConfigError(origin, 'expected at least one bucket');
-  return out;
-}
-
-export function validateCidr(value: string, origin: string): void {
-  const [ip = '', prefix, extra] = value.split('/');
-  const family = isIP(ip);
-  const ok =
-    family !== 0 &&
-    extra === undefined &&
-    (prefix === undefined ||
-      (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)));
-  if (!ok)
-    throw new StaticConfigError(origin, `${JSON.stringify(value)} is not an IP address or CIDR`);
-}
-
-export interface ParsedAddress {
-  address: string;
-  host: string;
-  port: number;
-}
-
-/** Traefik's `[host]:port[/tcp]`; host '' listens on all interfaces */
-export function parseAddress(raw: unknown, origin: string): ParsedAddress {
-  if (typeof raw === 'number') {
-    throw new StaticConfigError(origin, `expected [host]:port, got ${raw} (write ":${raw}")`);
-  }
-  const address = convertString(raw, origin);
-  let rest = address;
-  const slash = rest.lastIndexOf('/');
-  if (slash >= 0) {
-    const protocol = rest.slice(slash + 1).toLowerCase();
-    if (protocol === 'udp')
-      throw new StaticConfigError(origin, 'udp entrypoints are not supported yet');
-    if (protocol !== 'tcp') {
-      throw new StaticConfigError(
-        origin,
-        `unknown protocol ${JSON.stringify(protocol)} (only /tcp)`,
-      );
-    }
-    rest = rest.slice(0, slash);
-  }
-  let host: string;
-  let portText: string;
-  if (rest.startsWith('[')) {
-    const close = rest.indexOf(']');
-    host = rest.slice(1, close);
-    portText = close >= 0 && rest[close + 1] === ':' ? rest.slice(close + 2) : '';
-    if (close < 0 || isIP(host) !== 6) {
-      throw new StaticConfigError(
-        origin,
-        `${JSON.stringify(address)} is not a valid [ipv6]:port address`,
-      );
-    }
-  } else {
-    const colon = rest.lastIndexOf(':');
-    if (colon < 0) {
-      throw new StaticConfigError(
-        origin,
-        `expected [host]:port, got ${JSON.stringify(address)} (e.g. ":8000")`,
-      );
-    }
-    host = rest.slice(0, colon);
-    portText = rest.slice(colon + 1);
-    if (host.includes(':')) {
-      throw new StaticConfigError(origin, `ipv6 hosts must be in brackets, e.g. "[::1]:8000"`);
-    }
-  }
-  if (!/^\d+$/.test(portText)) {
-    throw new StaticConfigError(origin, `port ${JSON.stringify(portText)} is not a number`);
-  }
-  const port = Number(portText);
-  if (port > 65535) throw new StaticConfigError(origin, `port ${port} is out of range (0-65535)`);
-  return { address, host: host.toLowerCase(), port };
-}
-
-function convert(type: LeafType, raw: unknown, origin: string): unknown {
-  if (raw === null || raw === undefined) throw new StaticConfigError(origin, 'empty value');
-  if (Array.isArray(raw) && type.t !== 'list') {
-    throw new StaticConfigError(origin, `expected a single value, got a list`);
-  }
-  switch (type.t) {
-    case 'bool':
-      return convertBool(raw, origin);
-    case 'int':
-      return convertInt(raw, type.min, type.max, origin);
-    case 'duration':
-      return parseDuration(raw, origin);
-    case 'string':
-    case 'path':
-      return convertString(raw, origin);
-    case 'address':
-      return parseAddress(raw, origin);
-    case 'enum': {
-      const text = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
-      const value = text === undefined ? undefined : type.values[text];
-      if (value === undefined)
-        throw new StaticConfigError(origin, `expected ${type.shown}, got ${describe(raw)}`);
-      return value;
-    }
-    case 'list': {
-      const items = convertList(raw, origin);
-      if (type.item === 'cidr') for (const item of items) validateCidr(item, origin);
-      if (type.item === 'number') return convertBuckets(items, origin);
-      return items;
-    }
   }
 }
 

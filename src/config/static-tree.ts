@@ -1,0 +1,275 @@
+/*
+ * The static options as the decoder walks them (src/config/static.ts): a light
+ * tree read from the TypeBox schema (src/config/schema/static.ts), the
+ * resolution of flag and PORTICO_* names against it (case-insensitive, entry
+ * point names that contain "_") and the explanation of a name that does not
+ * resolve (a Traefik option Portico lacks, or a typo with its nearest option).
+ */
+import { editDistance } from '../kernel/suggest.js';
+import { StaticConfiguration, staticHintOf, type ListItem, type TSchema } from './schema/static.js';
+
+// ---------------------------------------------------------------------------
+// The option tree the decoder walks, read from the schema by treeOf (below):
+// only what resolving names and converting values needs; help text and
+// defaults stay in the schema.
+
+export type LeafType =
+  | { t: 'string' }
+  /** a file path, made absolute against cwd so later readers need not know it */
+  | { t: 'path' }
+  | { t: 'bool' }
+  | { t: 'int'; min: number; max: number }
+  | { t: 'duration' }
+  | { t: 'list'; item: ListItem }
+  | { t: 'address' }
+  | { t: 'enum'; values: Record<string, string>; shown: string };
+
+export interface Leaf {
+  kind: 'leaf';
+  type: LeafType;
+}
+
+export interface Group {
+  kind: 'group';
+  children: Record<string, SchemaNode>;
+  /** a section can be switched on by itself (`--api`, `accessLog: {}`) like Traefik's pointer options */
+  section?: boolean;
+  /** Traefik options under this group that Portico knows about but does not implement yet */
+  unsupported?: string[];
+}
+
+/** a map of named items (entryPoints, resolvers, access-log field modes): any name, each an `item` */
+export interface MapNode {
+  kind: 'map';
+  item: Group | Leaf;
+  placeholder: string;
+  /** what a name is, for errors; default "entry point name" */
+  label?: string;
+}
+
+export type SchemaNode = Leaf | Group | MapNode;
+
+export const leaf = (type: LeafType): Leaf => ({ kind: 'leaf', type });
+export const group = (children: Record<string, SchemaNode>, extra: Partial<Group> = {}): Group => ({
+  kind: 'group',
+  children,
+  ...extra,
+});
+
+export const BOOL: LeafType = { t: 'bool' };
+export const DURATION: LeafType = { t: 'duration' };
+export const STRING: LeafType = { t: 'string' };
+export const PATH: LeafType = { t: 'path' };
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER): LeafType => ({
+  t: 'int',
+  min,
+  max,
+});
+export const list = (item: ListItem = 'string'): LeafType => ({
+  t: 'list',
+  item,
+});
+
+/**
+ * The decoder's option tree, read from the schema (src/config/schema/static.ts):
+ * the walk below resolves names, converts values and explains typos on it.
+ */
+export function treeOf(schema: TSchema): SchemaNode {
+  const hint = staticHintOf(schema);
+  const s = schema as unknown as {
+    properties?: Record<string, TSchema>;
+    anyOf?: { properties?: Record<string, TSchema> }[];
+    additionalProperties?: TSchema;
+  };
+  if (hint.map) {
+    const item = treeOf(s.additionalProperties!) as Group | Leaf;
+    const node: MapNode = { kind: 'map', item, placeholder: hint.map.placeholder };
+    if (hint.map.label !== undefined) node.label = hint.map.label;
+    return node;
+  }
+  const p = hint.placeholder;
+  if (p !== undefined) {
+    let type: LeafType;
+    if (typeof p === 'object') type = { t: 'enum', values: hint.values ?? {}, shown: p.shown };
+    else if (p === 'name') type = STRING;
+    else if (p === 'path') type = PATH;
+    else if (p === 'bool') type = BOOL;
+    else if (p === 'duration') type = DURATION;
+    else if (p === 'address') type = { t: 'address' };
+    else if (p === 'int') type = int(hint.min ?? 0, hint.max);
+    else type = list(hint.item ?? 'string');
+    return leaf(type);
+  }
+  const fields = s.properties ?? s.anyOf?.find((a) => a.properties)?.properties ?? {};
+  const children = Object.fromEntries(
+    Object.entries(fields).map(([name, field]) => [name, treeOf(field)]),
+  );
+  const extra: Partial<Group> = {};
+  if (hint.section !== undefined) extra.section = true;
+  if (hint.unsupported) extra.unsupported = hint.unsupported;
+  return group(children, extra);
+}
+
+export const SCHEMA = treeOf(StaticConfiguration) as Group;
+
+/** the result of resolving a name against the schema */
+export interface Target {
+  node: Leaf | Group;
+  /** canonical segments, entry point names still as written */
+  path: string[];
+}
+
+// ---------------------------------------------------------------------------
+// Name resolution (flags and env) and suggestions
+
+export const ENTRY_POINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+export function findChild(node: Group, segment: string): [string, SchemaNode] | undefined {
+  const lower = segment.toLowerCase();
+  for (const [name, child] of Object.entries(node.children)) {
+    if (name.toLowerCase() === lower) return [name, child];
+  }
+  return undefined;
+}
+
+export interface Failure {
+  /** index of the first segment that did not resolve */
+  index: number;
+  node: Group | MapNode;
+  path: string[];
+  reason?: string;
+}
+
+/**
+ * Resolves name segments against the schema. With `joinNames` (env), an entry
+ * point name may span several segments, since underscores both separate
+ * segments and may appear in names: the shortest name that lets the rest
+ * resolve wins.
+ */
+export function resolveSegments(
+  segments: string[],
+  joinNames: boolean,
+  node: SchemaNode = SCHEMA,
+  index = 0,
+  path: string[] = [],
+): Target | Failure {
+  if (index === segments.length) {
+    if (node.kind === 'leaf') return { node, path };
+    if (node.kind === 'group' && node.section) return { node, path };
+    return {
+      index,
+      node,
+      path,
+      reason:
+        node.kind === 'map'
+          ? node.item.kind === 'leaf'
+            ? `missing ${node.label ?? 'name'}, e.g. ${[...path, node.placeholder].join('.')}`
+            : `missing entry point name and option, e.g. ${node.placeholder}.address`
+          : `is a group of options; set one of: ${Object.keys(node.children).join(', ')}`,
+    };
+  }
+  const segment = segments[index] ?? '';
+  if (node.kind === 'leaf') {
+    return {
+      index,
+      node: SCHEMA,
+      path,
+      reason: `${path.join('.')} takes a value and has no sub-options`,
+    };
+  }
+  if (node.kind === 'map') {
+    const maxLength = joinNames ? segments.length - index : 1;
+    let deepest: Failure | undefined;
+    for (let length = 1; length <= maxLength; length++) {
+      const name = segments.slice(index, index + length).join('_');
+      if (!ENTRY_POINT_NAME.test(name)) {
+        return {
+          index,
+          node,
+          path,
+          reason: `invalid ${node.label ?? 'entry point name'} ${JSON.stringify(name)} (letters, digits, - and _)`,
+        };
+      }
+      const result = resolveSegments(segments, joinNames, node.item, index + length, [
+        ...path,
+        name,
+      ]);
+      if (isTarget(result)) return result;
+      // report the try that got furthest to an unknown segment: `MY_EP_ADRESS`
+      // fails at ADRESS, not at EP, nor as an entry point named "my_ep_adress"
+      const score = (f: Failure): number => (f.index < segments.length ? f.index : -1);
+      if (!deepest || score(result) > score(deepest)) deepest = result;
+    }
+    return deepest ?? { index, node, path };
+  }
+  const found = findChild(node, segment);
+  if (!found) return { index, node, path };
+  return resolveSegments(segments, joinNames, found[1], index + 1, [...path, found[0]]);
+}
+
+export function isTarget(result: Target | Failure): result is Target {
+  return !('index' in result);
+}
+
+/** every option path under a node, entry point names shown as the placeholder */
+export function optionPaths(node: SchemaNode, prefix: string[] = []): string[][] {
+  if (node.kind === 'leaf') return [prefix];
+  if (node.kind === 'map') return optionPaths(node.item, [...prefix, node.placeholder]);
+  const paths: string[][] = node.section ? [prefix] : [];
+  for (const [name, child] of Object.entries(node.children))
+    paths.push(...optionPaths(child, [...prefix, name]));
+  return paths;
+}
+
+/**
+ * Explains an unresolved name: a Traefik option Portico lacks, or a typo with
+ * the nearest real option. Suggestions keep the user's spelling of the part
+ * that did resolve and are rendered by `render` in the source's notation.
+ */
+export function unknownReason(
+  segments: string[],
+  failure: Failure,
+  render: (path: string[]) => string,
+  joinNames = false,
+): string {
+  if (failure.reason) return failure.reason;
+  const { node, index } = failure;
+  const segment = segments[index] ?? '';
+  const written = segments.slice(0, index);
+  if (node.kind === 'group') {
+    const unsupported = node.unsupported?.find(
+      (name) => name.toLowerCase() === segment.toLowerCase(),
+    );
+    if (unsupported) {
+      return `${[...failure.path, unsupported].join('.')} is a traefik option that portico does not support yet`;
+    }
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const name of Object.keys(node.children)) {
+      const distance = editDistance(segment.toLowerCase(), name.toLowerCase());
+      if (distance < bestDistance) {
+        best = name;
+        bestDistance = distance;
+      }
+    }
+    // short names get a tighter bound, or every three-letter typo "means" log
+    const limit = segment.length <= 3 ? 1 : Math.max(2, Math.floor(segment.length / 3));
+    const close = best !== undefined && bestDistance <= limit;
+    const typoFixed = close ? [...written, best ?? '', ...segments.slice(index + 1)] : undefined;
+    // a spelling fix that makes the whole name valid is the most likely intent
+    if (typoFixed && isTarget(resolveSegments(typoFixed, joinNames))) {
+      return `unknown option; did you mean ${render(typoFixed)}?`;
+    }
+    // `entryPoints.web.readTimeout` → the one option below here with that last name
+    const last = (segments[segments.length - 1] ?? '').toLowerCase();
+    const sameLast = optionPaths(node).filter(
+      (p) => (p[p.length - 1] ?? '').toLowerCase() === last,
+    );
+    if (sameLast.length === 1 && sameLast[0]) {
+      return `unknown option; did you mean ${render([...written, ...sameLast[0]])}?`;
+    }
+    if (typoFixed) return `unknown option; did you mean ${render(typoFixed)}?`;
+    return `unknown option; valid here: ${Object.keys(node.children).join(', ')}`;
+  }
+  return 'unknown option';
+}
