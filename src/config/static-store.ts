@@ -1,0 +1,135 @@
+/*
+ * The merged store of static option values: every source (file, PORTICO_*
+ * variables, flags) records what it sets here, the highest source wins per
+ * option (defaults < file < env < flags), and setting an option inside a
+ * section switches the section on, as in Traefik.
+ */
+import { StaticConfigError } from '../kernel/errors.js';
+import { SCHEMA, type SchemaNode, type Target } from './static-tree.js';
+import { convert, convertBool } from './static-values.js';
+
+// ---------------------------------------------------------------------------
+// Sources and the merged store
+
+export type Source = { kind: 'file'; file: string } | { kind: 'env' } | { kind: 'flag' };
+
+/** higher wins: defaults < file < env < flags */
+export const RANK = { file: 1, env: 2, flag: 3 } as const;
+
+export interface Entry {
+  value: unknown;
+  /** the option as the user wrote it, for error messages */
+  origin: string;
+  source: Source;
+  /** sections only: false when switched on implicitly by one of their options */
+  explicit: boolean;
+}
+
+export class Store {
+  readonly entries = new Map<string, Entry>();
+  /**
+   * entry point names, lower-case → first spelling seen (so sources agree on
+   * one name) and where it was first mentioned (for "address is required")
+   */
+  readonly entryPointNames = new Map<string, { name: string; source: Source }>();
+  /** the same for certificate resolver names */
+  readonly resolverNames = new Map<string, { name: string; source: Source }>();
+
+  canonicalName(name: string, source: Source, map = 'entryPoints'): string {
+    const names = map === 'certificatesResolvers' ? this.resolverNames : this.entryPointNames;
+    const lower = name.toLowerCase();
+    const known = names.get(lower);
+    if (known !== undefined) return known.name;
+    names.set(lower, { name, source });
+    return name;
+  }
+
+  /** the configured spelling of an entry point name, if any source mentioned it */
+  knownName(name: string): string | undefined {
+    return this.entryPointNames.get(name.toLowerCase())?.name;
+  }
+
+  /** records a raw value for a resolved target; conversion errors name `origin` */
+  apply(target: Target, raw: unknown, origin: string, source: Source): void {
+    const path = [...target.path];
+    if (
+      (path[0] === 'entryPoints' || path[0] === 'certificatesResolvers') &&
+      path[1] !== undefined
+    ) {
+      path[1] = this.canonicalName(path[1], source, path[0]);
+    }
+    const { node } = target;
+    if (node.kind === 'group') {
+      // only sections end up here: `--api`, `PORTICO_ACCESSLOG=false`, `ping: {}`
+      const enabled = raw === null ? true : convertBool(raw, origin);
+      this.set(path, { value: enabled, origin, source, explicit: true });
+      return;
+    }
+    if (path[0] === 'configFile') {
+      if (source.kind === 'file') {
+        throw new StaticConfigError(
+          origin,
+          'configFile can only be given as a flag or PORTICO_CONFIGFILE',
+        );
+      }
+      return;
+    }
+    this.set(path, { value: convert(node.type, raw, origin), origin, source, explicit: true });
+    this.enableSections(path, origin, source);
+  }
+
+  private set(path: string[], entry: Entry): void {
+    this.entries.set(path.join('.'), entry);
+  }
+
+  /** setting `accessLog.format` switches accessLog on, as in Traefik */
+  private enableSections(path: string[], origin: string, source: Source): void {
+    let node: SchemaNode = SCHEMA;
+    for (let i = 0; i < path.length - 1; i++) {
+      const segment = path[i] ?? '';
+      const next: SchemaNode | undefined =
+        node.kind === 'map'
+          ? node.item
+          : node.kind === 'group'
+            ? node.children[segment]
+            : undefined;
+      if (next === undefined) return;
+      node = next;
+      if (node.kind === 'group' && node.section) {
+        const key = path.slice(0, i + 1).join('.');
+        const existing = this.entries.get(key);
+        // an explicit `accessLog=false` is not undone by accessLog.format from the same source
+        if (
+          existing?.explicit &&
+          existing.value === false &&
+          RANK[existing.source.kind] === RANK[source.kind]
+        ) {
+          continue;
+        }
+        if (existing?.value === true && RANK[existing.source.kind] >= RANK[source.kind]) continue;
+        this.entries.set(key, { value: true, origin, source, explicit: false });
+      }
+    }
+  }
+
+  get(path: string): Entry | undefined {
+    return this.entries.get(path);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Rendering option names in each source's notation
+
+export function renderFlag(path: string[]): string {
+  return `--${path.join('.')}`;
+}
+
+export function renderEnv(path: string[]): string {
+  return `PORTICO_${path.join('_').toUpperCase()}`;
+}
+
+export function renderFor(source: Source, path: string[]): string {
+  if (source.kind === 'flag') return renderFlag(path);
+  if (source.kind === 'env') return renderEnv(path);
+  return `${source.file}: ${path.join('.')}`;
+}
