@@ -356,6 +356,48 @@ export function build(ctx: Context): StaticConfig {
       throw new StaticConfigError(r.toOrigin, 'an entrypoint cannot redirect to itself');
   }
 
+  const file = buildFileProvider(ctx);
+
+  const docker = buildDockerProvider(ctx);
+
+  const certificatesResolvers = buildResolvers(ctx);
+
+  const log: StaticConfig['log'] = {
+    level: valueOf(ctx, 'log.level', 'info') as StaticConfig['log']['level'],
+    format: valueOf(ctx, 'log.format', 'json') as StaticConfig['log']['format'],
+  };
+  const logFile = valueOf<string | undefined>(ctx, 'log.filePath', undefined);
+  if (logFile !== undefined) log.filePath = absolute(ctx, logFile);
+
+  const accessLog = buildAccessLog(ctx);
+
+  const config: StaticConfig = {
+    entryPoints,
+    providers: {
+      providersThrottleDurationMs: valueOf(
+        ctx,
+        'providers.providersThrottleDuration',
+        DEFAULTS.providersThrottleDurationMs,
+      ),
+    },
+    log,
+    serversTransport: buildServersTransport(ctx),
+    workers: valueOf(ctx, 'workers', availableParallelism()),
+    quickstart: valueOf(ctx, 'quickstart', false),
+  };
+  if (Object.keys(certificatesResolvers).length > 0)
+    config.certificatesResolvers = certificatesResolvers;
+  if (file) config.providers.file = file;
+  if (docker) config.providers.docker = docker;
+  if (accessLog) config.accessLog = accessLog;
+  if (api) config.api = api;
+  if (ping) config.ping = ping;
+  if (metrics) config.metrics = metrics;
+  return config;
+}
+
+/** providers.file: filename or directory (not both), paths made absolute */
+function buildFileProvider(ctx: Context): StaticConfig['providers']['file'] {
   let file: StaticConfig['providers']['file'];
   if (valueOf(ctx, 'providers.file', false)) {
     const filename = entry(ctx, 'providers.file.filename');
@@ -379,7 +421,11 @@ export function build(ctx: Context): StaticConfig {
     if (filename) file.filename = absolute(ctx, filename.value as string);
     if (directory) file.directory = absolute(ctx, directory.value as string);
   }
+  return file;
+}
 
+/** providers.docker: endpoint syntax checked, TLS files made absolute */
+function buildDockerProvider(ctx: Context): StaticConfig['providers']['docker'] {
   let docker: StaticConfig['providers']['docker'];
   if (valueOf(ctx, 'providers.docker', false)) {
     const endpoint = entry(ctx, 'providers.docker.endpoint');
@@ -408,7 +454,12 @@ export function build(ctx: Context): StaticConfig {
       if (e) docker.tls[k] = absolute(ctx, e.value as string);
     }
   }
+  return docker;
+}
 
+/** certificatesResolvers.<name>.acme: a challenge is required; key type checked */
+function buildResolvers(ctx: Context): NonNullable<StaticConfig['certificatesResolvers']> {
+  const { store } = ctx;
   const certificatesResolvers: StaticConfig['certificatesResolvers'] = {};
   for (const { name } of store.resolverNames.values()) {
     const p = `certificatesResolvers.${name}.acme`;
@@ -449,14 +500,11 @@ export function build(ctx: Context): StaticConfig {
       ...(kid && hmac ? { eab: { kid: String(kid.value), hmacEncoded: String(hmac.value) } } : {}),
     };
   }
+  return certificatesResolvers;
+}
 
-  const log: StaticConfig['log'] = {
-    level: valueOf(ctx, 'log.level', 'info') as StaticConfig['log']['level'],
-    format: valueOf(ctx, 'log.format', 'json') as StaticConfig['log']['format'],
-  };
-  const logFile = valueOf<string | undefined>(ctx, 'log.filePath', undefined);
-  if (logFile !== undefined) log.filePath = absolute(ctx, logFile);
-
+/** accessLog: undefined unless switched on */
+function buildAccessLog(ctx: Context): StaticConfig['accessLog'] {
   let accessLog: StaticConfig['accessLog'];
   if (valueOf(ctx, 'accessLog', false)) {
     // Traefik's access log default is the common log format; kept for drop-in configs
@@ -471,60 +519,41 @@ export function build(ctx: Context): StaticConfig {
     const fields = buildAccessLogFields(ctx);
     if (fields) accessLog.fields = fields;
   }
+  return accessLog;
+}
 
+/** serversTransport: the default transport to upstreams */
+function buildServersTransport(ctx: Context): StaticConfig['serversTransport'] {
   const rootCAs = valueOf<string[]>(ctx, 'serversTransport.rootCAs', []).map((ca) =>
     // Traefik accepts a file or inline PEM; only files are relative to cwd
     ca.includes('-----BEGIN') ? ca : absolute(ctx, ca),
   );
-
-  const config: StaticConfig = {
-    entryPoints,
-    providers: {
-      providersThrottleDurationMs: valueOf(
+  return {
+    insecureSkipVerify: valueOf(ctx, 'serversTransport.insecureSkipVerify', false),
+    maxIdleConnsPerHost: valueOf(
+      ctx,
+      'serversTransport.maxIdleConnsPerHost',
+      DEFAULTS.maxIdleConnsPerHost,
+    ),
+    rootCAs,
+    forwardingTimeouts: {
+      dialTimeoutMs: valueOf(
         ctx,
-        'providers.providersThrottleDuration',
-        DEFAULTS.providersThrottleDurationMs,
+        'serversTransport.forwardingTimeouts.dialTimeout',
+        DEFAULTS.dialTimeoutMs,
+      ),
+      responseHeaderTimeoutMs: valueOf(
+        ctx,
+        'serversTransport.forwardingTimeouts.responseHeaderTimeout',
+        DEFAULTS.responseHeaderTimeoutMs,
+      ),
+      idleConnTimeoutMs: valueOf(
+        ctx,
+        'serversTransport.forwardingTimeouts.idleConnTimeout',
+        DEFAULTS.idleConnTimeoutMs,
       ),
     },
-    log,
-    serversTransport: {
-      insecureSkipVerify: valueOf(ctx, 'serversTransport.insecureSkipVerify', false),
-      maxIdleConnsPerHost: valueOf(
-        ctx,
-        'serversTransport.maxIdleConnsPerHost',
-        DEFAULTS.maxIdleConnsPerHost,
-      ),
-      rootCAs,
-      forwardingTimeouts: {
-        dialTimeoutMs: valueOf(
-          ctx,
-          'serversTransport.forwardingTimeouts.dialTimeout',
-          DEFAULTS.dialTimeoutMs,
-        ),
-        responseHeaderTimeoutMs: valueOf(
-          ctx,
-          'serversTransport.forwardingTimeouts.responseHeaderTimeout',
-          DEFAULTS.responseHeaderTimeoutMs,
-        ),
-        idleConnTimeoutMs: valueOf(
-          ctx,
-          'serversTransport.forwardingTimeouts.idleConnTimeout',
-          DEFAULTS.idleConnTimeoutMs,
-        ),
-      },
-    },
-    workers: valueOf(ctx, 'workers', availableParallelism()),
-    quickstart: valueOf(ctx, 'quickstart', false),
   };
-  if (Object.keys(certificatesResolvers).length > 0)
-    config.certificatesResolvers = certificatesResolvers;
-  if (file) config.providers.file = file;
-  if (docker) config.providers.docker = docker;
-  if (accessLog) config.accessLog = accessLog;
-  if (api) config.api = api;
-  if (ping) config.ping = ping;
-  if (metrics) config.metrics = metrics;
-  return config;
 }
 
 /** metrics.*: undefined unless some metrics option is set (`--metrics.prometheus` switches it on). */
