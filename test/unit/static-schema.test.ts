@@ -96,6 +96,53 @@ describe('the loader reads the options the schema lists', () => {
     expect([file, typo, notSection]).toHaveLength(3);
   });
 
+  it('the loader applies the defaults the schema states', () => {
+    const config = loadStaticConfig({
+      argv: [
+        '--entryPoints.web.address=:8000',
+        '--api',
+        '--ping',
+        '--accessLog',
+        '--metrics.prometheus',
+        '--providers.docker',
+        '--providers.file.filename=dynamic.yml',
+        '--certificatesResolvers.le.acme.tlsChallenge',
+        '--certificatesResolvers.le.acme.email=ops@example.com',
+      ],
+      env: {},
+      cwd: root,
+    });
+    const def = (path: string) =>
+      (staticOptions().find((o) => o.path === path)!.schema as { default?: unknown }).default;
+    const built: [string, unknown][] = [
+      ['api.dashboard', config.api!.dashboard],
+      ['api.insecure', config.api!.insecure],
+      ['ping.entryPoint', config.ping!.entryPoint],
+      ['accessLog.format', config.accessLog!.format],
+      ['accessLog.bufferingSize', config.accessLog!.bufferingSize],
+      ['providers.file.watch', config.providers.file!.watch],
+      ['providers.docker.exposedByDefault', config.providers.docker!.exposedByDefault],
+      ['providers.docker.defaultRule', config.providers.docker!.defaultRule],
+      ['providers.docker.watch', config.providers.docker!.watch],
+      ['providers.docker.allowEmptyServices', config.providers.docker!.allowEmptyServices],
+      ['metrics.prometheus.buckets', config.metrics!.prometheus!.buckets],
+      ['metrics.prometheus.addEntryPointsLabels', config.metrics!.prometheus!.addEntryPointsLabels],
+      ['metrics.prometheus.addRoutersLabels', config.metrics!.prometheus!.addRoutersLabels],
+      ['metrics.prometheus.addServicesLabels', config.metrics!.prometheus!.addServicesLabels],
+      ['certificatesResolvers.<resolver>.acme.keyType', config.certificatesResolvers!.le!.keyType],
+      ['serversTransport.insecureSkipVerify', config.serversTransport.insecureSkipVerify],
+      ['serversTransport.maxIdleConnsPerHost', config.serversTransport.maxIdleConnsPerHost],
+      ['quickstart', config.quickstart],
+    ];
+    for (const [path, value] of built) expect(value, path).toEqual(def(path));
+    // words are stored in Portico's spelling, files relative to the working directory
+    expect(config.log.level).toBe(String(def('log.level')).toLowerCase());
+    expect(config.log.format).toBe(def('log.format'));
+    expect(config.certificatesResolvers!.le!.storage).toBe(
+      join(root, String(def('certificatesResolvers.<resolver>.acme.storage'))),
+    );
+  });
+
   it('defaults are typed values for editors; defaults that are not values are left out', () => {
     const byPath = new Map(staticOptions().map((o) => [o.path, o.schema as { default?: unknown }]));
     expect(byPath.get('providers.providersThrottleDuration')!.default).toBe('200ms');
