@@ -63,6 +63,8 @@ export class Store {
       // only sections end up here: `--api`, `PORTICO_ACCESSLOG=false`, `ping: {}`
       const enabled = raw === null ? true : convertBool(raw, origin);
       this.set(path, { value: enabled, origin, source, explicit: true });
+      // `--certificatesResolvers.le.acme.tlsChallenge` switches acme on too, as an option inside it would
+      if (enabled) this.enableSections(path, origin, source);
       return;
     }
     if (path[0] === 'configFile') {

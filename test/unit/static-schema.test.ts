@@ -143,6 +143,16 @@ describe('the loader reads the options the schema lists', () => {
     );
   });
 
+  it('a sub-section switches its section on, as an option inside it does', () => {
+    // Traefik: `--certificatesResolvers.le.acme.tlsChallenge` alone is a resolver with TLS-ALPN-01
+    const config = loadStaticConfig({
+      argv: ['--certificatesResolvers.le.acme.tlsChallenge'],
+      env: {},
+      cwd: root,
+    });
+    expect(config.certificatesResolvers?.le?.tlsChallenge).toEqual({});
+  });
+
   it('defaults are typed values for editors; defaults that are not values are left out', () => {
     const byPath = new Map(staticOptions().map((o) => [o.path, o.schema as { default?: unknown }]));
     expect(byPath.get('providers.providersThrottleDuration')!.default).toBe('200ms');
