@@ -1,4 +1,6 @@
 /*
+ * Over 600 lines because it is one declarative table: every static option of Traefik v3 in one place.
+ *
  * The static configuration (Traefik v3 install options) as a TypeBox schema
  * (issue 12 §1): names, help text and defaults of every option, from which
  * `portico schema --static` (JSON Schema for the static file), the options
