@@ -302,12 +302,16 @@ describe('the real command with two workers', () => {
       '--workers=2',
     ]);
     try {
+      // both workers must have the configuration: one answering 200 says nothing of the other
       await eventually(
-        async () =>
-          expect(
-            (await request(`http://127.0.0.1:${port}/ok`, { headers: { host: 'bad.test' } }))
-              .status,
-          ).toBe(200),
+        () => {
+          const workers = new Set(
+            p.lines
+              .filter((l) => l.msg === 'configuration applied' && l.worker !== undefined)
+              .map((l) => l.worker),
+          );
+          expect(workers.size).toBe(2);
+        },
         { timeoutMs: 15_000 },
       );
       const inFlight = [1, 2, 3, 4].map(() =>
