@@ -4,11 +4,15 @@
  * strings, double-quoted strings with Go escapes, a trailing comma in argument lists, and the
  * matcher name in its canonical, lower, upper or title case. Every argument is validated here
  * (by building its matcher) so a rule that parses is guaranteed to compile.
+ *
+ * HTTP and TCP rules share this grammar (Traefik builds both with pkg/rules.NewParser); a
+ * RuleLanguage gives the matcher names and checks their arguments. parseRule is the HTTP one,
+ * src/rules/tcp.ts the TCP one.
  */
 
 import { RuleSyntaxError } from '../kernel/errors.js';
 import { suggest } from '../kernel/suggest.js';
-import { compileMatcherCall } from './matchers.js';
+import { compileMatcherCall, type MatcherSource } from './matchers.js';
 
 export const MATCHER_NAMES = [
   'Host',
@@ -26,23 +30,40 @@ export const MATCHER_NAMES = [
 
 export type MatcherName = (typeof MATCHER_NAMES)[number];
 
-export interface RuleMatcherNode {
+export interface MatcherNodeOf<N extends string> {
   type: 'matcher';
-  name: MatcherName;
+  name: N;
   args: string[];
   /** 0-based offset of the matcher name in the rule text. */
   position: number;
 }
-export interface RuleBinaryNode {
+export interface BinaryNodeOf<N extends string> {
   type: 'and' | 'or';
-  left: RuleNode;
-  right: RuleNode;
+  left: NodeOf<N>;
+  right: NodeOf<N>;
 }
-export interface RuleNotNode {
+export interface NotNodeOf<N extends string> {
   type: 'not';
-  operand: RuleNode;
+  operand: NodeOf<N>;
 }
-export type RuleNode = RuleBinaryNode | RuleNotNode | RuleMatcherNode;
+export type NodeOf<N extends string> = BinaryNodeOf<N> | NotNodeOf<N> | MatcherNodeOf<N>;
+
+export type RuleMatcherNode = MatcherNodeOf<MatcherName>;
+export type RuleBinaryNode = BinaryNodeOf<MatcherName>;
+export type RuleNotNode = NotNodeOf<MatcherName>;
+export type RuleNode = NodeOf<MatcherName>;
+
+/** A rule language over the shared grammar: its matcher names and how their calls are checked. */
+export interface RuleLanguage<N extends string> {
+  /** canonical names; each is also accepted in lower, upper and title case (Traefik's NewParser) */
+  names: readonly N[];
+  /** the message for a name that is not a matcher of this language */
+  unknownMatcher(name: string): string;
+  /** validates one call (throws RuleSyntaxError), so that a rule that parses also compiles */
+  check(name: N, args: readonly string[], src: MatcherSource): void;
+  /** shown in the message for an empty rule, e.g. Host(`example.com`) */
+  example: string;
+}
 
 // Deep enough for any hand-written rule, shallow enough to stay far from the call-stack limit.
 const MAX_DEPTH = 128;
@@ -51,11 +72,21 @@ function titleCase(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1).toLowerCase();
 }
 
-const NAME_ALIASES = new Map<string, MatcherName>();
-for (const name of MATCHER_NAMES) {
-  for (const alias of [name, name.toLowerCase(), name.toUpperCase(), titleCase(name)]) {
-    NAME_ALIASES.set(alias, name);
+const aliasCache = new WeakMap<RuleLanguage<string>, Map<string, string>>();
+
+/** Every accepted spelling of the language's matcher names, to the canonical one. */
+function aliasesOf<N extends string>(lang: RuleLanguage<N>): Map<string, N> {
+  let aliases = aliasCache.get(lang);
+  if (aliases === undefined) {
+    aliases = new Map();
+    for (const name of lang.names) {
+      for (const alias of [name, name.toLowerCase(), name.toUpperCase(), titleCase(name)]) {
+        aliases.set(alias, name);
+      }
+    }
+    aliasCache.set(lang, aliases);
   }
+  return aliases as Map<string, N>;
 }
 
 // Names users carry over from Traefik v2 or from TCP routers get a specific hint.
@@ -211,12 +242,16 @@ function lex(rule: string, tokens: Token[]): void {
   }
 }
 
-class Parser {
+class Parser<N extends string> {
   private index = 0;
+  private readonly aliases: Map<string, N>;
   constructor(
     private readonly rule: string,
     private readonly tokens: Token[],
-  ) {}
+    private readonly lang: RuleLanguage<N>,
+  ) {
+    this.aliases = aliasesOf(lang);
+  }
 
   private peek(): Token {
     const tok = this.tokens[this.index] as Token;
@@ -230,7 +265,7 @@ class Parser {
     return tok;
   }
 
-  parseRule(): RuleNode {
+  parseRule(): NodeOf<N> {
     const node = this.parseOr(0);
     const tok = this.peek();
     if (tok.kind === ')') {
@@ -248,7 +283,7 @@ class Parser {
     return node;
   }
 
-  private parseOr(depth: number): RuleNode {
+  private parseOr(depth: number): NodeOf<N> {
     let left = this.parseAnd(depth);
     while (this.peek().kind === '||') {
       this.next();
@@ -257,7 +292,7 @@ class Parser {
     return left;
   }
 
-  private parseAnd(depth: number): RuleNode {
+  private parseAnd(depth: number): NodeOf<N> {
     let left = this.parseUnary(depth);
     while (this.peek().kind === '&&') {
       this.next();
@@ -266,7 +301,7 @@ class Parser {
     return left;
   }
 
-  private parseUnary(depth: number): RuleNode {
+  private parseUnary(depth: number): NodeOf<N> {
     const tok = this.next();
     if (depth > MAX_DEPTH) {
       throw new RuleSyntaxError(
@@ -301,9 +336,9 @@ class Parser {
     );
   }
 
-  private parseMatcher(text: string, position: number): RuleMatcherNode {
-    const name = NAME_ALIASES.get(text);
-    if (name === undefined) throw new RuleSyntaxError(unknownMatcherMessage(text), position);
+  private parseMatcher(text: string, position: number): MatcherNodeOf<N> {
+    const name = this.aliases.get(text);
+    if (name === undefined) throw new RuleSyntaxError(this.lang.unknownMatcher(text), position);
     const open = this.next();
     if (open.kind !== '(') {
       throw new RuleSyntaxError(`expected '(' after ${name} but found ${describe(open)}`, open.pos);
@@ -313,7 +348,7 @@ class Parser {
     for (;;) {
       const tok = this.next();
       if (tok.kind === ')') {
-        compileMatcherCall(name, args, { position, argPositions, closePosition: tok.pos });
+        this.lang.check(name, args, { position, argPositions, closePosition: tok.pos });
         return { type: 'matcher', name, args, position };
       }
       if (tok.kind !== 'string') {
@@ -344,10 +379,25 @@ class Parser {
   }
 }
 
-/** Parses a Traefik v3 rule into an AST; throws RuleSyntaxError with the offending offset. */
-export function parseRule(rule: string): RuleNode {
+/** Parses a rule of `lang` into an AST; throws RuleSyntaxError with the offending offset. */
+export function parseRuleWith<N extends string>(rule: string, lang: RuleLanguage<N>): NodeOf<N> {
   if (rule.trim() === '') {
-    throw new RuleSyntaxError('empty rule, expected a matcher such as Host(`example.com`)', 0);
+    throw new RuleSyntaxError(`empty rule, expected a matcher such as ${lang.example}`, 0);
   }
-  return new Parser(rule, tokenize(rule)).parseRule();
+  return new Parser(rule, tokenize(rule), lang).parseRule();
+}
+
+/** Traefik v3's HTTP rule language. */
+export const HTTP_RULES: RuleLanguage<MatcherName> = {
+  names: MATCHER_NAMES,
+  unknownMatcher: unknownMatcherMessage,
+  check: (name, args, src) => {
+    compileMatcherCall(name, args, src);
+  },
+  example: 'Host(`example.com`)',
+};
+
+/** Parses a Traefik v3 HTTP rule into an AST; throws RuleSyntaxError with the offending offset. */
+export function parseRule(rule: string): RuleNode {
+  return parseRuleWith(rule, HTTP_RULES);
 }
