@@ -5,12 +5,14 @@
  * validates, compiles and serves on the shared listening sockets. Workers exit
  * when the primary dies; a crashed worker is replaced.
  */
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import type { StaticConfig } from './config/static-types.js';
 import type { Provider, ProviderSnapshot } from './config/provider.js';
-import { Aggregator, type MergedConfig } from './config/aggregate.js';
+import { Aggregator } from './config/aggregate.js';
+import { staticWarnings } from './config/static.js';
+import { startWorkerPool, type PrimaryMessage, type WorkerMessage } from './runtime-workers.js';
 import { createFileProvider } from '../providers/file/index.js';
 import { createDockerProvider, type DockerProvider } from '../providers/docker/index.js';
 import { createLogger } from './observability/logger.js';
@@ -66,9 +68,10 @@ export interface RunningPortico {
   close(): Promise<void>;
 }
 
-type WorkerMessage = { type: 'config'; merged: MergedConfig } | { type: 'shutdown' };
-type PrimaryMessage =
-  { type: 'ready' } | { type: 'applied'; version: number } | { type: 'fatal'; message: string };
+/** what the static loader accepted but reports (TRAEFIK_* next to a file, ...), once, at start */
+function logStaticWarnings(sc: StaticConfig, logger: Logger): void {
+  for (const warning of staticWarnings(sc)) logger.warn(warning);
+}
 
 function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
   const providers: Provider[] = [];
@@ -215,6 +218,7 @@ export async function runSingle(
   sc: StaticConfig,
   logger = createLogger(sc.log),
 ): Promise<RunningPortico> {
+  logStaticWarnings(sc, logger);
   const apiRef: { handler?: ApiHandler } = {};
   const metrics = singleProcessMetrics(sc);
   const metricsStore = metrics?.store;
@@ -276,82 +280,55 @@ export async function runSingle(
   };
 }
 
+interface PrimaryApi {
+  /** the API's router: compiles each configuration without listening, for router status */
+  shadow: RouterServer;
+  control: ControlState;
+  server: ControlServer;
+}
+
+/**
+ * The API's state lives in the primary: it compiles each configuration too
+ * (without listening) so router status, errors and server health are known
+ * where providers run; workers relay api@internal to its control socket.
+ */
+async function startPrimaryApi(
+  sc: StaticConfig,
+  logger: Logger,
+  metrics: ReturnType<typeof primaryMetrics>,
+  acmeRef: { current?: AcmeManager },
+): Promise<PrimaryApi> {
+  const apiRef: { handler?: ApiHandler } = {};
+  const shadow = createRouterServer({
+    staticConfig: sc,
+    // the workers log every element error already
+    logger: logger.child({ component: 'api' }, { level: 'silent' }),
+    internalServices: new Map([...apiServices(apiRef), ...(metrics?.internalServices ?? [])]),
+  });
+  metrics?.store.useTable(() => shadow.holder.current);
+  const control = createControl(sc, logger, shadow, acmeRef);
+  control.traffic = metrics?.store;
+  apiRef.handler = createApiHandler(control);
+  const server = await startControlServer(apiRef.handler);
+  return { shadow, control, server };
+}
+
 /** Cluster primary: providers + aggregator here, data plane in the workers. */
 export async function runPrimary(
   sc: StaticConfig,
   logger = createLogger(sc.log),
 ): Promise<RunningPortico> {
+  logStaticWarnings(sc, logger);
   const whoami = sc.quickstart ? await startWhoami(logger) : undefined;
-  let last: MergedConfig | undefined;
-  // the API's state lives here: the primary compiles each configuration too (without
-  // listening) so router status, errors and server health are known where providers run
   const acmeRef: { current?: AcmeManager } = {};
-  let shadow: RouterServer | undefined;
-  let control: ControlState | undefined;
-  let controlServer: ControlServer | undefined;
   const metrics = primaryMetrics(sc);
   const metricsStore = metrics?.store;
-  if (sc.api) {
-    const apiRef: { handler?: ApiHandler } = {};
-    shadow = createRouterServer({
-      staticConfig: sc,
-      // the workers log every element error already
-      logger: logger.child({ component: 'api' }, { level: 'silent' }),
-      internalServices: new Map([...apiServices(apiRef), ...(metrics?.internalServices ?? [])]),
-    });
-    const shadowTable = shadow;
-    metricsStore?.useTable(() => shadowTable.holder.current);
-    control = createControl(sc, logger, shadow, acmeRef);
-    control.traffic = metricsStore;
-    apiRef.handler = createApiHandler(control);
-    controlServer = await startControlServer(apiRef.handler);
-  }
+  const api = sc.api ? await startPrimaryApi(sc, logger, metrics, acmeRef) : undefined;
   // rateLimit, inFlightReq and circuitBreaker state for the whole process (issue 11): workers ask here
   const limits = createLimitsHost(
     [rateLimitKind, inFlightReqKind, circuitBreakerKind],
     logger.child({ component: 'limits' }),
   );
-  let shuttingDown = false;
-  const recentCrashes: number[] = [];
-  // ACME waits for a worker that listens and routes (challenges are answered there)
-  let workerServing!: () => void;
-  const workersServing = new Promise<void>((r) => (workerServing = r));
-  const send = (w: Worker, msg: WorkerMessage): void => {
-    if (w.isConnected()) w.send(msg);
-  };
-  const fork = (): Worker => {
-    const w = cluster.fork({
-      __PORTICO_STATIC: JSON.stringify(sc),
-      ...(controlServer ? { __PORTICO_CONTROL: controlServer.socketPath } : {}),
-    });
-    metrics?.attach(w);
-    limits.attach(w);
-    w.on('message', (msg: PrimaryMessage) => {
-      if (msg.type === 'ready' && last !== undefined) send(w, { type: 'config', merged: last });
-      if (msg.type === 'applied') workerServing();
-      if (msg.type === 'fatal') {
-        // a worker cannot start (e.g. the address is taken): every replacement would fail alike
-        shuttingDown = true;
-        logger.error({ worker: w.process.pid, err: msg.message }, 'cannot start');
-        process.stderr.write(`portico: ${msg.message}\n`);
-        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
-        process.exit(1);
-      }
-    });
-    return w;
-  };
-  cluster.on('exit', (w, code, signal) => {
-    if (shuttingDown) return;
-    logger.error({ worker: w.process.pid, code, signal }, 'worker exited; starting a replacement');
-    const now = Date.now();
-    recentCrashes.push(now);
-    while (recentCrashes.length > 0 && recentCrashes[0]! < now - 10_000) recentCrashes.shift();
-    // a worker that dies on start would otherwise be re-forked in a tight loop
-    const delay = recentCrashes.length > 3 ? 1000 : 0;
-    setTimeout(() => {
-      if (!shuttingDown) fork();
-    }, delay).unref();
-  });
   // one default certificate for every worker: clients must not see a different one per connection
   if (
     sc.defaultCertificate === undefined &&
@@ -359,7 +336,15 @@ export async function runPrimary(
   ) {
     sc.defaultCertificate = await generateDefaultCertificate();
   }
-  for (let i = 0; i < sc.workers; i++) fork();
+  const pool = startWorkerPool({
+    sc,
+    logger,
+    controlSocket: api?.server.socketPath,
+    attach(w) {
+      metrics?.attach(w);
+      limits.attach(w);
+    },
+  });
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   const expiry = watchExpiry(logger);
@@ -368,13 +353,11 @@ export async function runPrimary(
     onConfig: (merged) => {
       acmeRef.current?.update(merged.config);
       expiry.check(merged.config.tls?.certificates ?? []);
-      last = merged;
       metricsStore?.configReloaded();
-      for (const w of Object.values(cluster.workers ?? {}))
-        if (w) send(w, { type: 'config', merged });
-      if (shadow && control) {
+      pool.broadcast(merged);
+      if (api) {
         try {
-          control.onApplied(merged, shadow.applyConfig(merged.config, merged.errors));
+          api.control.onApplied(merged, api.shadow.applyConfig(merged.config, merged.errors));
         } catch (err) {
           logger.error({ err }, 'the API could not compile the configuration');
         }
@@ -383,10 +366,11 @@ export async function runPrimary(
     },
   });
   const abort = new AbortController();
-  const acme = await startAcme(sc, logger, aggregator, workersServing);
+  // ACME waits for a worker that listens and routes (challenges are answered there)
+  const acme = await startAcme(sc, logger, aggregator, pool.serving);
   if (acme) acmeRef.current = acme;
   const providers = buildProviders(sc, logger);
-  startProviders(providers, aggregator, abort.signal, logger, control);
+  startProviders(providers, aggregator, abort.signal, logger, api?.control);
   if (providers.length === 0) aggregator.flush();
   logger.info({ workers: sc.workers }, 'primary started');
   return {
@@ -394,37 +378,17 @@ export async function runPrimary(
     router: undefined,
     logger,
     ready,
-    control,
+    control: api?.control,
     metrics: metricsStore,
     async close() {
-      shuttingDown = true;
+      pool.halt();
       abort.abort();
       aggregator.close();
       expiry.close();
       await acme?.close();
-      await controlServer?.close();
-      await shadow?.shutdown(0);
-      const workers = Object.values(cluster.workers ?? {}).filter(
-        (w): w is Worker => w !== undefined,
-      );
-      const grace = longestDrain(sc);
-      await Promise.all(
-        workers.map(
-          (w) =>
-            new Promise<void>((resolve) => {
-              if (w.isDead()) return resolve();
-              const t = setTimeout(() => {
-                w.process.kill('SIGKILL');
-                resolve();
-              }, grace + 2000);
-              w.once('exit', () => {
-                clearTimeout(t);
-                resolve();
-              });
-              send(w, { type: 'shutdown' });
-            }),
-        ),
-      );
+      await api?.server.close();
+      await api?.shadow.shutdown(0);
+      await pool.stop(longestDrain(sc));
       metricsStore?.close();
       whoami?.close();
       whoami?.closeAllConnections();

@@ -1,6 +1,6 @@
 /*
- * The merged store of static option values: every source (file, PORTICO_*
- * variables, flags) records what it sets here, the highest source wins per
+ * The merged store of static option values: every source (file, PORTICO_* and
+ * TRAEFIK_* variables, flags) records what it sets here, the highest source wins per
  * option (defaults < file < env < flags), and setting an option inside a
  * section switches the section on, as in Traefik.
  */
@@ -11,7 +11,11 @@ import { convert, convertBool } from './static-values.js';
 // ---------------------------------------------------------------------------
 // Sources and the merged store
 
-export type Source = { kind: 'file'; file: string } | { kind: 'env' } | { kind: 'flag' };
+export type Source =
+  | { kind: 'file'; file: string }
+  /** PORTICO_* or TRAEFIK_* (one rank: PORTICO_* is applied last, so it wins) */
+  | { kind: 'env'; prefix?: 'PORTICO_' | 'TRAEFIK_' }
+  | { kind: 'flag' };
 
 /** higher wins: defaults < file < env < flags */
 export const RANK = { file: 1, env: 2, flag: 3 } as const;
@@ -26,6 +30,8 @@ export interface Entry {
 }
 
 export class Store {
+  /** accepted, but worth a line in the log at start (see staticWarnings) */
+  readonly warnings: string[] = [];
   readonly entries = new Map<string, Entry>();
   /**
    * entry point names, lower-case → first spelling seen (so sources agree on
@@ -126,12 +132,12 @@ export function renderFlag(path: string[]): string {
   return `--${path.join('.')}`;
 }
 
-export function renderEnv(path: string[]): string {
-  return `PORTICO_${path.join('_').toUpperCase()}`;
+export function renderEnv(path: string[], prefix = 'PORTICO_'): string {
+  return `${prefix}${path.join('_').toUpperCase()}`;
 }
 
 export function renderFor(source: Source, path: string[]): string {
   if (source.kind === 'flag') return renderFlag(path);
-  if (source.kind === 'env') return renderEnv(path);
+  if (source.kind === 'env') return renderEnv(path, source.prefix);
   return `${source.file}: ${path.join('.')}`;
 }

@@ -1,8 +1,9 @@
 /*
  * The static configuration loader. Portico reads Traefik v3's install options
- * from a YAML/JSON file, PORTICO_* environment variables and --flags, merges
- * them option by option (Traefik reads one source only; merging lets a
- * container image ship a file and an operator override one value), validates
+ * from a YAML/JSON file, PORTICO_* and TRAEFIK_* environment variables and
+ * --flags, merges them option by option (Traefik reads one source only;
+ * merging lets a container image ship a file and an operator override one
+ * value; docs/static-configuration.md says when that differs), validates
  * everything up front and returns a fully defaulted StaticConfig.
  *
  * All sources are resolved against one option schema,
@@ -37,6 +38,7 @@ import {
   unknownReason,
   type Failure,
   type SchemaNode,
+  type Target,
 } from './static-tree.js';
 import { renderEnv, renderFlag, Store, type Source } from './static-store.js';
 import { absolute, build, DEFAULTS, type Context } from './static-build.js';
@@ -74,9 +76,12 @@ function findConfigFile(
     found = { path: value, origin };
   }
   if (found) return found;
-  const fromEnv = env.PORTICO_CONFIGFILE;
-  if (fromEnv !== undefined && fromEnv.trim() !== '')
-    return { path: fromEnv, origin: 'PORTICO_CONFIGFILE' };
+  // TRAEFIK_CONFIGFILE as well: Traefik documents configFile as the file to use, though
+  // its file loader reads only the flag
+  for (const name of ['PORTICO_CONFIGFILE', 'TRAEFIK_CONFIGFILE']) {
+    const fromEnv = env[name];
+    if (fromEnv !== undefined && fromEnv.trim() !== '') return { path: fromEnv, origin: name };
+  }
   return undefined;
 }
 
@@ -119,24 +124,127 @@ function applyFlags(store: Store, argv: string[]): void {
 // ---------------------------------------------------------------------------
 // Environment
 
-const ENV_PREFIX = 'PORTICO_';
 /** process-level switches that are not static options (PORTICO_H1_CLIENT: src/proxy/h1-pool.ts) */
 const ENV_NOT_OPTIONS = new Set(['PORTICO_H1_CLIENT']);
 
-function applyEnv(store: Store, env: NodeJS.ProcessEnv): void {
-  const source: Source = { kind: 'env' };
-  // sorted, so that which of two conflicting variables wins does not depend on the environment's order
+/**
+ * Traefik's root options (pkg/config/static.Configuration, and ConfigFile of
+ * cmd.TraefikCmdConfiguration). paerser's env.FindPrefixedEnvVars reads only
+ * variables starting with TRAEFIK_ + one of them in upper case (a plain string
+ * prefix, so TRAEFIK_LOGX is read and refused, TRAEFIK_DOMAIN never looked at).
+ */
+const TRAEFIK_ROOTS = [
+  'global',
+  'serversTransport',
+  'tcpServersTransport',
+  'entryPoints',
+  'providers',
+  'api',
+  'metrics',
+  'ping',
+  'log',
+  'accessLog',
+  'tracing',
+  'hostResolver',
+  'certificatesResolvers',
+  'experimental',
+  'core',
+  'spiffe',
+  'ocsp',
+  'configFile',
+].map((name) => `TRAEFIK_${name.toUpperCase()}`);
+
+/** one variable resolved to its option */
+interface EnvSetting {
+  name: string;
+  value: string | undefined;
+  target: Target;
+  /** the option (names from env are all lower case), to spot two variables setting it */
+  key: string;
+}
+
+/**
+ * Reads the variables of one prefix, sorted so that which of two conflicting
+ * variables wins does not depend on the environment's order. Names are read
+ * as paerser's env.Decode does: lower-cased, "_" between segments; an entry
+ * point name may contain "_" (resolveSegments tries the shortest that fits),
+ * which Traefik cannot express but costs nothing to accept.
+ */
+function readEnv(
+  env: NodeJS.ProcessEnv,
+  prefix: 'PORTICO_' | 'TRAEFIK_',
+  warnings: string[],
+): EnvSetting[] {
+  const settings: EnvSetting[] = [];
   for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith(ENV_PREFIX) || ENV_NOT_OPTIONS.has(name)) continue;
-    const value = env[name];
-    const segments = name.slice(ENV_PREFIX.length).toLowerCase().split('_');
+    if (!name.startsWith(prefix) || ENV_NOT_OPTIONS.has(name)) continue;
+    if (prefix === 'TRAEFIK_' && !TRAEFIK_ROOTS.some((root) => name.startsWith(root))) {
+      warnings.push(
+        `${name} is ignored: not one of traefik's static options (traefik ignores it too)`,
+      );
+      continue;
+    }
+    const segments = name.slice(prefix.length).toLowerCase().split('_');
     const result = resolveSegments(segments, true);
-    if (!isTarget(result))
-      throw new StaticConfigError(name, unknownReason(segments, result, renderEnv, true));
-    // compose files often declare `PORTICO_X=` to mean "unset"
-    if (value === undefined || value === '') continue;
-    store.apply(result, value, name, source);
+    if (!isTarget(result)) {
+      const render = (path: string[]): string => renderEnv(path, prefix);
+      throw new StaticConfigError(name, unknownReason(segments, result, render, true));
+    }
+    settings.push({ name, value: env[name], target: result, key: result.path.join('.') });
   }
+  return settings;
+}
+
+/**
+ * Applies TRAEFIK_* then PORTICO_* variables, so PORTICO_* wins when both set
+ * one option (with a warning naming both). Returns the TRAEFIK_* variables
+ * that set something, for the warning about Traefik's one-source rule.
+ */
+function applyEnv(store: Store, env: NodeJS.ProcessEnv): string[] {
+  const traefik = readEnv(env, 'TRAEFIK_', store.warnings);
+  const portico = readEnv(env, 'PORTICO_', store.warnings);
+  const applied: string[] = [];
+  for (const [settings, prefix] of [
+    [traefik, 'TRAEFIK_'],
+    [portico, 'PORTICO_'],
+  ] as const) {
+    const source: Source = { kind: 'env', prefix };
+    for (const { name, value, target } of settings) {
+      // compose files often declare `PORTICO_X=` to mean "unset"
+      if (value === undefined || value === '') continue;
+      store.apply(target, value, name, source);
+      if (prefix === 'TRAEFIK_' && target.path[0] !== 'configFile') applied.push(name);
+    }
+  }
+  for (const p of portico) {
+    if (p.value === undefined || p.value === '') continue;
+    const t = traefik.find((s) => s.key === p.key && s.value !== undefined && s.value !== '');
+    if (t) {
+      store.warnings.push(
+        `${p.name} and ${t.name} both set ${p.target.path.join('.')}; ${p.name} is used`,
+      );
+    }
+  }
+  return applied;
+}
+
+/**
+ * Traefik reads one source only (cmd/traefik: file, else flags, else env;
+ * paerser cli.run stops at the first loader that finds something), so next to
+ * a file or flags its TRAEFIK_* variables are ignored. Portico merges every
+ * source, so it says when that makes a difference.
+ */
+function oneSourceWarning(applied: string[], file: boolean, flags: boolean): string | undefined {
+  if (applied.length === 0 || (!file && !flags)) return undefined;
+  const others = [
+    file ? 'the configuration file' : undefined,
+    flags ? 'the command-line flags' : undefined,
+  ].filter((x) => x !== undefined);
+  const one = applied.length === 1;
+  return (
+    `${applied.join(', ')} ${one ? 'is' : 'are'} merged with ${others.join(' and ')}; ` +
+    `traefik reads one source only and would ignore ${one ? 'it' : 'them'}`
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -311,8 +419,8 @@ class YamlWalker {
 const DEFAULT_FILES = ['portico.yml', 'portico.yaml'];
 
 /**
- * Loads the static configuration: defaults < config file < PORTICO_* env <
- * flags. `argv` holds options only (the caller strips the subcommand). Throws
+ * Loads the static configuration: defaults < config file < TRAEFIK_* env <
+ * PORTICO_* env < flags. `argv` holds options only (the caller strips the subcommand). Throws
  * StaticConfigError naming the offending option as the user wrote it.
  */
 export function loadStaticConfig(input: {
@@ -348,12 +456,26 @@ export function loadStaticConfig(input: {
       applyFile(ctx.store, configFile, basename(found));
     }
   }
-  applyEnv(ctx.store, input.env);
+  const traefikVars = applyEnv(ctx.store, input.env);
   applyFlags(ctx.store, input.argv);
+  const oneSource = oneSourceWarning(traefikVars, configFile !== undefined, input.argv.length > 0);
+  if (oneSource) ctx.store.warnings.push(oneSource);
 
   const config = build(ctx);
   if (configFile !== undefined) config.configFile = configFile;
+  WARNINGS.set(config, ctx.store.warnings);
   return config;
+}
+
+const WARNINGS = new WeakMap<StaticConfig, string[]>();
+
+/**
+ * What the loader accepted but the user should hear about (a TRAEFIK_* variable
+ * Traefik would ignore, PORTICO_* and TRAEFIK_* setting one option); the
+ * runtime logs each once at start.
+ */
+export function staticWarnings(config: StaticConfig): string[] {
+  return WARNINGS.get(config) ?? [];
 }
 
 // ---------------------------------------------------------------------------
@@ -369,7 +491,7 @@ function buildHelp(): string {
     'Unlike Traefik, which reads one source only, Portico merges them option by option:',
     'a flag overrides the same option from the environment or the file and leaves the rest.',
     '',
-    'Config file: --configFile=PATH or PORTICO_CONFIGFILE, else ./portico.yml or ./portico.yaml.',
+    'Config file: --configFile=PATH or PORTICO_CONFIGFILE (TRAEFIK_CONFIGFILE), else ./portico.yml or ./portico.yaml.',
     "  YAML or JSON with Traefik's keys (entryPoints, providers, log, accessLog, api, ...);",
     '  keys match case-insensitively. TOML is not supported.',
     'Flags: --name=value or --name value; booleans alone mean true (--api.insecure).',
@@ -378,6 +500,8 @@ function buildHelp(): string {
     '  PORTICO_ENTRYPOINTS_WEB_ADDRESS=:8000, PORTICO_LOG_LEVEL=DEBUG, PORTICO_ACCESSLOG=true.',
     '  Entry point names are read in lower case. Empty variables are ignored; an unknown',
     '  PORTICO_* variable is an error, so typos are caught.',
+    "  Traefik's TRAEFIK_* variables are read too, with the same meaning (TRAEFIK_LOG_LEVEL=DEBUG);",
+    '  PORTICO_* wins when both set one option.',
     'Durations: 100ms, 1.5s, 2m, 1h30m, or a plain number of seconds (as in Traefik).',
     'Relative paths are resolved against the working directory.',
     '',
