@@ -194,10 +194,12 @@ export function createTlsHandshake(opts: {
         const def = syncDefaults();
         const selection = opts.holder.current.tls;
         // the peek costs one buffer hop: only when something depends on the ClientHello
+        // (mixedKeyTypes: an SNI certificate of another key type than the default, see store.ts)
         if (
           selection?.acmeTlsAlpn === undefined &&
           !def.sniStrict &&
-          selection?.hasHostOptions(ep) !== true
+          selection?.hasHostOptions(ep) !== true &&
+          opts.holder.current.certificates?.mixedKeyTypes !== true
         ) {
           handOver(socket);
           return;

@@ -10,7 +10,7 @@
  * since the options of a handshake (versions, ciphers, client CA) depend on
  * the routers of the SNI name and live in the same context as the key pair.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { ElementError, TlsCertificateConfig } from '../config/dynamic.js';
@@ -58,6 +58,18 @@ export interface CertificateStore {
   list(): CertificateListing[];
   readonly certificates: readonly StoredCertificateInfo[];
   readonly errors: readonly ElementError[];
+  /**
+   * Whether some certificate has another key type than the default one (RSA
+   * next to an EC default, say). Node's SNICallback then cannot simply swap
+   * the certificate (nodejs/node#54235): it adds the SNI context's key pair
+   * to the connection, but OpenSSL keeps one certificate per key type and the
+   * default's stays in its slot; a TLS 1.3 client preferring ECDSA (they all
+   * do) gets the default EC certificate instead of the RSA one, and a TLS 1.2
+   * client preferring ECDHE-RSA gets an RSA default over an EC certificate.
+   * Such a connection has to start with the context of its SNI name
+   * (src/tls/handshake.ts reads the ClientHello first). Issue 13 item 0.
+   */
+  readonly mixedKeyTypes: boolean;
 }
 
 function namesOf(x: X509Certificate): string[] {
@@ -82,6 +94,8 @@ export interface StoreOptions {
 
 interface Entry {
   pair: KeyPair;
+  /** OpenSSL's certificate slot: `rsa`, `rsa-pss`, `ec`, `ed25519`, ... (every EC curve shares one) */
+  keyType: string;
   listing: CertificateListing;
   fingerprint: string;
   /** a third of the lifetime before notAfter, as the ACME resolver renews */
@@ -90,12 +104,18 @@ interface Entry {
   contexts: Map<string, tls.SecureContext>;
 }
 
-function entryOf(pair: KeyPair, source: CertificateListing['source'], resolver?: string): Entry {
+function entryOf(
+  pair: KeyPair,
+  source: CertificateListing['source'],
+  resolver?: string,
+  key: KeyObject = createPrivateKey(pair.key),
+): Entry {
   const info = parseCertificateChain(pair.cert);
   const notBefore = info.notBefore.getTime();
   const notAfter = info.notAfter.getTime();
   return {
     pair,
+    keyType: key.asymmetricKeyType ?? 'unknown',
     listing: {
       domains: info.domains,
       issuer: info.issuer,
@@ -164,13 +184,14 @@ export function buildCertificateStore(
       const certPem = pemText(c.certFile);
       const keyPem = pemText(c.keyFile);
       const x = new X509Certificate(certPem);
+      const key = createPrivateKey(keyPem);
       // a key that does not belong to the certificate would fail every handshake: refuse it now
-      if (!x.checkPrivateKey(createPrivateKey(keyPem)))
-        throw new Error('the key does not match the certificate');
+      if (!x.checkPrivateKey(key)) throw new Error('the key does not match the certificate');
       const entry = entryOf(
         { cert: certPem, key: keyPem },
         c.resolver ? 'acme' : 'file',
         c.resolver,
+        key,
       );
       // fails here, not at the first handshake, on a key OpenSSL cannot use
       contextFor(entry, BUILTIN_DEFAULT_OPTIONS);
@@ -210,6 +231,7 @@ export function buildCertificateStore(
   return {
     certificates: infos,
     errors,
+    mixedKeyTypes: entries.some((e) => e.keyType !== fallback.keyType),
     select(servername, options = BUILTIN_DEFAULT_OPTIONS) {
       const e = find(servername) ?? fallback;
       warnIfExpiring(e, opts.logger);
