@@ -30,6 +30,8 @@ import {
   removedField,
   requiredOf,
   valuesOf,
+  type Hint,
+  type Kind,
   type Static,
   type TSchema,
 } from './core.js';
@@ -99,6 +101,181 @@ function join(path: string, key: string): string {
 
 const INT_TEXT = /^[-+]?\d+$/;
 
+/** Where a value is being decoded, and how to report a problem with it. */
+interface At {
+  schema: TSchema;
+  hint: Hint;
+  path: string;
+  issues: Issue[];
+  dialect: Dialect;
+  /** the `options` dialect (middleware factories), worded and coerced as decodeOptions always was */
+  opt: boolean;
+}
+
+function fail(at: At, message: string): typeof SKIP {
+  at.issues.push({ field: at.path, message });
+  return SKIP;
+}
+
+/** "must be X, got <value>" for options, "expected X, got <type>" for files */
+function wrongType(at: At, value: unknown, forOptions: string, forFiles: string): typeof SKIP {
+  return fail(
+    at,
+    at.opt
+      ? `must be ${forOptions}, got ${describe(value)}`
+      : `expected ${forFiles}, got ${typeName(value)}`,
+  );
+}
+
+function decodeString(value: unknown, at: At): Decoded | typeof SKIP {
+  let v: string;
+  if (typeof value === 'string') v = value;
+  // Traefik decodes every scalar from text; files keep strict strings (a numeric rule is a mistake)
+  else if (at.opt && (typeof value === 'number' || typeof value === 'boolean')) v = String(value);
+  else return wrongType(at, value, 'a string', 'a string');
+  const allowed = enumOf(at.schema);
+  if (allowed) {
+    const match = allowed.find((o) => o.toLowerCase() === v.toLowerCase());
+    if (match === undefined)
+      return fail(
+        at,
+        at.opt
+          ? `must be one of ${allowed.join(', ')}, got "${v}"`
+          : `invalid value "${v}", expected one of: ${allowed.filter((o) => o !== '').join(', ')}`,
+      );
+    v = match;
+  }
+  const { startsWith } = at.hint;
+  if (startsWith !== undefined && !v.startsWith(startsWith))
+    return fail(at, `${at.path.split('.').pop()} must start with '${startsWith}'`);
+  return v;
+}
+
+function decodeInt(value: unknown, at: At): Decoded | typeof SKIP {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string' && INT_TEXT.test(value.trim())) n = Number(value);
+  else return wrongType(at, value, 'a number', 'an integer');
+  if (!Number.isSafeInteger(n))
+    return fail(at, at.opt ? `must be an integer, got ${n}` : `expected an integer, got ${n}`);
+  return checkRange(at.schema, n, (m) => fail(at, m), at.opt) ?? n;
+}
+
+function decodeBool(value: unknown, at: At): Decoded | typeof SKIP {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') {
+    const t = value.trim();
+    if (TRUE_TEXT.has(t) || (at.opt && t.toLowerCase() === 'true')) return true;
+    if (FALSE_TEXT.has(t) || (at.opt && t.toLowerCase() === 'false')) return false;
+  }
+  return wrongType(at, value, 'true or false', 'a boolean');
+}
+
+function decodeDuration(value: unknown, at: At): Decoded | typeof SKIP {
+  if (typeof value !== 'string' && typeof value !== 'number')
+    return wrongType(
+      at,
+      value,
+      'a duration like 10s',
+      'a duration such as "10s" or a number of seconds',
+    );
+  const seconds = parseDuration(value);
+  if (seconds === undefined)
+    return fail(
+      at,
+      at.opt
+        ? `must be a duration like 10s or 100ms, got ${JSON.stringify(value)}`
+        : `invalid duration "${value}", expected e.g. "500ms", "10s", "1m30s" or seconds`,
+    );
+  if (at.hint.min !== undefined && seconds < at.hint.min)
+    return fail(at, `must not be negative, got ${at.opt ? JSON.stringify(value) : value}`);
+  return at.hint.ms ? seconds * 1000 : value;
+}
+
+function decodeUrl(value: unknown, at: At): Decoded | typeof SKIP {
+  if (typeof value !== 'string') return fail(at, `expected a url string, got ${typeName(value)}`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(at, `invalid url "${value}": not an absolute url`);
+  }
+  if (!['http:', 'https:', 'h2c:'].includes(url.protocol))
+    return fail(at, `invalid url "${value}": scheme must be http, https or h2c`);
+  if (!url.hostname) return fail(at, `invalid url "${value}": missing host`);
+  return value;
+}
+
+/** a list of strings (`list`): each entry checked, every bad one reported */
+function decodeStringList(value: unknown, at: At): Decoded | typeof SKIP {
+  // Traefik splits a scalar on commas for list fields, as labels do
+  if (typeof value === 'string') return splitList(value);
+  if (!Array.isArray(value)) return wrongType(at, value, 'a list', 'a list of strings');
+  const { issues, path } = at;
+  const before = issues.length;
+  const out: string[] = [];
+  value.forEach((item, i) => {
+    if (typeof item === 'string') out.push(item);
+    else if (at.opt && (typeof item === 'number' || typeof item === 'boolean'))
+      out.push(String(item));
+    else
+      issues.push({
+        field: `${path}[${i}]`,
+        message: at.opt
+          ? `must be a string, got ${describe(item)}`
+          : `expected a string, got ${typeName(item)}`,
+      });
+  });
+  return issues.length > before ? SKIP : out;
+}
+
+/** a list of schema items (`array`), each decoded in turn */
+function decodeArray(value: unknown, at: At): Decoded | typeof SKIP {
+  if (!Array.isArray(value)) return wrongType(at, value, 'a list', 'a list');
+  if (at.hint.nonEmpty && value.length === 0) return fail(at, 'must not be empty');
+  const { issues, path } = at;
+  const out: unknown[] = [];
+  const items = itemsOf(at.schema);
+  value.forEach((item, i) => {
+    const r = decodeValue(items, item, `${path}[${i}]`, issues, at.dialect);
+    if (r === SKIP) {
+      if (item === null) issues.push({ field: `${path}[${i}]`, message: 'empty list entry' });
+    } else out.push(r);
+  });
+  return out;
+}
+
+/** a map of names to schema values; names (header names) kept as written */
+function decodeMap(value: unknown, at: At): Decoded | typeof SKIP {
+  if (!isPlainObject(value)) return wrongType(at, value, 'a map', 'a mapping');
+  const values = valuesOf(at.schema);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if ((v === null || v === undefined) && at.hint.nullAsEmpty) {
+      setKey(out, k, '');
+      continue;
+    }
+    const r = decodeValue(values, v, join(at.path, k), at.issues, at.dialect);
+    if (r !== SKIP) setKey(out, k, r);
+  }
+  return out;
+}
+
+/** one decoder per kind of value; `any` and `object` are handled by decodeValue itself */
+const DECODERS: Record<
+  Exclude<Kind, 'any' | 'object'>,
+  (value: unknown, at: At) => Decoded | typeof SKIP
+> = {
+  string: decodeString,
+  int: decodeInt,
+  bool: decodeBool,
+  duration: decodeDuration,
+  url: decodeUrl,
+  list: decodeStringList,
+  array: decodeArray,
+  map: decodeMap,
+};
+
 /**
  * Checks `value` against `schema`; returns the normalised value, or SKIP
  * when it is left out (a null scalar is "not set", as Traefik decodes it to
@@ -112,172 +289,13 @@ export function decodeValue(
   dialect: Dialect,
 ): Decoded | typeof SKIP {
   const hint = hintOf(schema);
-  const opt = dialect === 'options';
-  const fail = (message: string): typeof SKIP => {
-    issues.push({ field: path, message });
-    return SKIP;
-  };
   if (value === undefined) return SKIP;
-  switch (hint.kind) {
-    case 'any':
-      return value;
-    case 'string': {
-      if (value === null) return SKIP;
-      let v: string;
-      if (typeof value === 'string') v = value;
-      // Traefik decodes every scalar from text; files keep strict strings (a numeric rule is a mistake)
-      else if (opt && (typeof value === 'number' || typeof value === 'boolean')) v = String(value);
-      else
-        return fail(
-          opt
-            ? `must be a string, got ${describe(value)}`
-            : `expected a string, got ${typeName(value)}`,
-        );
-      const allowed = enumOf(schema);
-      if (allowed) {
-        const match = allowed.find((o) => o.toLowerCase() === v.toLowerCase());
-        if (match === undefined)
-          return fail(
-            opt
-              ? `must be one of ${allowed.join(', ')}, got "${v}"`
-              : `invalid value "${v}", expected one of: ${allowed.filter((o) => o !== '').join(', ')}`,
-          );
-        v = match;
-      }
-      if (hint.startsWith !== undefined && !v.startsWith(hint.startsWith))
-        return fail(`${path.split('.').pop()} must start with '${hint.startsWith}'`);
-      return v;
-    }
-    case 'int': {
-      if (value === null) return SKIP;
-      let n: number;
-      if (typeof value === 'number') n = value;
-      else if (typeof value === 'string' && INT_TEXT.test(value.trim())) n = Number(value);
-      else
-        return fail(
-          opt
-            ? `must be a number, got ${describe(value)}`
-            : `expected an integer, got ${typeName(value)}`,
-        );
-      if (!Number.isSafeInteger(n))
-        return fail(opt ? `must be an integer, got ${n}` : `expected an integer, got ${n}`);
-      return checkRange(schema, n, fail, opt) ?? n;
-    }
-    case 'bool': {
-      if (value === null) return SKIP;
-      if (typeof value === 'boolean') return value;
-      if (typeof value === 'string') {
-        const t = value.trim();
-        if (TRUE_TEXT.has(t) || (opt && t.toLowerCase() === 'true')) return true;
-        if (FALSE_TEXT.has(t) || (opt && t.toLowerCase() === 'false')) return false;
-      }
-      return fail(
-        opt
-          ? `must be true or false, got ${describe(value)}`
-          : `expected a boolean, got ${typeName(value)}`,
-      );
-    }
-    case 'duration': {
-      if (value === null) return SKIP;
-      if (typeof value !== 'string' && typeof value !== 'number')
-        return fail(
-          opt
-            ? `must be a duration like 10s, got ${describe(value)}`
-            : `expected a duration such as "10s" or a number of seconds, got ${typeName(value)}`,
-        );
-      const seconds = parseDuration(value);
-      if (seconds === undefined)
-        return fail(
-          opt
-            ? `must be a duration like 10s or 100ms, got ${JSON.stringify(value)}`
-            : `invalid duration "${value}", expected e.g. "500ms", "10s", "1m30s" or seconds`,
-        );
-      if (hint.min !== undefined && seconds < hint.min)
-        return fail(`must not be negative, got ${opt ? JSON.stringify(value) : value}`);
-      return hint.ms ? seconds * 1000 : value;
-    }
-    case 'url': {
-      if (value === null) return SKIP;
-      if (typeof value !== 'string') return fail(`expected a url string, got ${typeName(value)}`);
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        return fail(`invalid url "${value}": not an absolute url`);
-      }
-      if (!['http:', 'https:', 'h2c:'].includes(url.protocol))
-        return fail(`invalid url "${value}": scheme must be http, https or h2c`);
-      if (!url.hostname) return fail(`invalid url "${value}": missing host`);
-      return value;
-    }
-    case 'list': {
-      if (value === null) return SKIP;
-      // Traefik splits a scalar on commas for list fields, as labels do
-      if (typeof value === 'string') return splitList(value);
-      if (!Array.isArray(value))
-        return fail(
-          opt
-            ? `must be a list, got ${describe(value)}`
-            : `expected a list of strings, got ${typeName(value)}`,
-        );
-      const before = issues.length;
-      const out: string[] = [];
-      value.forEach((item, i) => {
-        if (typeof item === 'string') out.push(item);
-        else if (opt && (typeof item === 'number' || typeof item === 'boolean'))
-          out.push(String(item));
-        else
-          issues.push({
-            field: `${path}[${i}]`,
-            message: opt
-              ? `must be a string, got ${describe(item)}`
-              : `expected a string, got ${typeName(item)}`,
-          });
-      });
-      return issues.length > before ? SKIP : out;
-    }
-    case 'array': {
-      if (value === null) return SKIP;
-      if (!Array.isArray(value))
-        return fail(
-          opt
-            ? `must be a list, got ${describe(value)}`
-            : `expected a list, got ${typeName(value)}`,
-        );
-      if (hint.nonEmpty && value.length === 0) return fail('must not be empty');
-      const out: unknown[] = [];
-      const items = itemsOf(schema);
-      value.forEach((item, i) => {
-        const r = decodeValue(items, item, `${path}[${i}]`, issues, dialect);
-        if (r === SKIP) {
-          if (item === null) issues.push({ field: `${path}[${i}]`, message: 'empty list entry' });
-        } else out.push(r);
-      });
-      return out;
-    }
-    case 'map': {
-      if (value === null) return opt ? {} : SKIP;
-      if (!isPlainObject(value))
-        return fail(
-          opt
-            ? `must be a map, got ${describe(value)}`
-            : `expected a mapping, got ${typeName(value)}`,
-        );
-      const values = valuesOf(schema);
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        if ((v === null || v === undefined) && hint.nullAsEmpty) {
-          setKey(out, k, '');
-          continue;
-        }
-        const r = decodeValue(values, v, join(path, k), issues, dialect);
-        if (r !== SKIP) setKey(out, k, r);
-      }
-      return out;
-    }
-    case 'object':
-      return decodeObject(schema, value, path, issues, dialect);
-  }
+  if (hint.kind === 'any') return value;
+  if (hint.kind === 'object') return decodeObject(schema, value, path, issues, dialect);
+  const opt = dialect === 'options';
+  // a null map option is an empty map (a middleware with `headers:` and nothing under it)
+  if (value === null) return hint.kind === 'map' && opt ? {} : SKIP;
+  return DECODERS[hint.kind](value, { schema, hint, path, issues, dialect, opt });
 }
 
 function checkRange(
