@@ -143,6 +143,24 @@ export interface ServersTransportDefaults {
   };
 }
 
+/** certificatesResolvers.<name>.acme.dnsChallenge (docs/acme.md, "DNS-01") */
+export interface DnsChallengeConfig {
+  /** lego's provider name: rfc2136, exec, httpreq, cloudflare, route53, ... */
+  provider: string;
+  /** recursive nameservers for the propagation check, host:port; empty: the system's */
+  resolvers: string[];
+  /**
+   * Traefik's `propagation` block (the deprecated delayBeforeCheck and
+   * disablePropagationCheck fill it in); absent: lego's default checks
+   */
+  propagation?: {
+    delayBeforeChecksMs: number;
+    disableChecks: boolean;
+    requireAllRNS: boolean;
+    disableANSChecks: boolean;
+  };
+}
+
 export interface AcmeResolverConfig {
   email: string;
   caServer: string;
@@ -155,6 +173,8 @@ export interface AcmeResolverConfig {
   httpChallenge?: { entryPoint: string };
   /** TLS-ALPN-01, answered on every TLS entrypoint */
   tlsChallenge?: Record<string, never>;
+  /** DNS-01 through a DNS provider (wildcards; the names the other challenges cannot answer) */
+  dnsChallenge?: DnsChallengeConfig;
   eab?: { kid: string; hmacEncoded: string };
 }
 

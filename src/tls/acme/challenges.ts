@@ -10,9 +10,30 @@
  * ALPN `acme-tls/1` must present a self-signed certificate carrying the
  * acmeIdentifier extension. getCertificate() hands that SecureContext to the
  * TLS entrypoint's SNICallback, only while the challenge is pending.
+ *
+ * DNS-01 (RFC 8555 8.4): a TXT record `_acme-challenge.<domain>` holding
+ * base64url(SHA-256(keyAuthorization)), published through a DNS provider
+ * (dns/), checked for propagation, then validated. The only challenge for
+ * wildcard names. Nothing is shared between replicas: DNS is shared already.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import tls, { type SecureContext } from 'node:tls';
+import type * as acme from 'acme-client';
+import type { DnsChallengeConfig } from '../../config/static-types.js';
+import { errorMessage, type AcmeLogger } from './errors.js';
+import {
+  createDnsProvider,
+  type DnsChallengeRecord,
+  type DnsProvider,
+  type Env,
+} from './dns/registry.js';
+import {
+  DEFAULT_PROPAGATION,
+  effectiveFqdn,
+  recursiveNameservers,
+  waitForPropagation,
+} from './dns/propagation.js';
 
 export const HTTP01_PREFIX = '/.well-known/acme-challenge/';
 export const ACME_TLS_ALPN = 'acme-tls/1';
@@ -116,6 +137,98 @@ export function createTlsAlpnResponder(): TlsAlpnResponder {
     },
     get size() {
       return contexts.size;
+    },
+  };
+}
+
+export interface Dns01Solver {
+  readonly provider: DnsProvider;
+  /** Answers one DNS-01 challenge: publish, wait for propagation, validate, withdraw. */
+  solve(
+    client: acme.Client,
+    authz: acme.Authorization,
+    challenge: acme.Authorization['challenges'][number],
+  ): Promise<void>;
+}
+
+/** The record of a DNS-01 challenge (RFC 8555 8.4): name and value. */
+export function dns01Record(
+  domain: string,
+  token: string,
+  keyAuthorization: string,
+): DnsChallengeRecord {
+  const bare = domain.replace(/^\*\./, '').toLowerCase().replace(/\.$/, '');
+  return {
+    domain: bare,
+    fqdn: `_acme-challenge.${bare}.`,
+    value: createHash('sha256').update(keyAuthorization).digest('base64url'),
+    token,
+    keyAuthorization,
+  };
+}
+
+/**
+ * The DNS-01 solver of resolver `resolver`: its provider from the environment
+ * (lego's variables), its propagation checks from the static configuration.
+ * Throws a DnsProviderError for an unknown provider or missing credentials.
+ */
+export function createDns01Solver(opts: {
+  resolver: string;
+  config: DnsChallengeConfig;
+  env?: Env;
+  log: AcmeLogger;
+  isClosed?: () => boolean;
+}): Dns01Solver {
+  const { resolver, config, log } = opts;
+  const provider = createDnsProvider(resolver, config.provider, opts.env ?? process.env);
+  const propagation = config.propagation ?? DEFAULT_PROPAGATION;
+  // lego's LEGO_DISABLE_CNAME_SUPPORT: publish at _acme-challenge.<domain> even if it is a CNAME
+  const followCname = (opts.env ?? process.env).LEGO_DISABLE_CNAME_SUPPORT !== 'true';
+  return {
+    provider,
+    async solve(client, authz, challenge) {
+      // the raw key authorization: acme-client digests it for dns-01, and lego's RAW modes pass it on
+      const keyAuthorization = await client.getChallengeKeyAuthorization({
+        ...challenge,
+        type: 'http-01',
+      } as typeof challenge);
+      const record = dns01Record(authz.identifier.value, challenge.token, keyAuthorization);
+      if (followCname) {
+        try {
+          record.fqdn = await effectiveFqdn(recursiveNameservers(config.resolvers), record.fqdn);
+        } catch (err) {
+          log.debug(
+            { resolver, domain: record.domain, err: errorMessage(err) },
+            'dns-01: cannot look for a CNAME, using the challenge name',
+          );
+        }
+      }
+      log.info(
+        { resolver, domain: record.domain, fqdn: record.fqdn, provider: provider.name },
+        'dns-01: publishing the challenge record',
+      );
+      await provider.present(record);
+      try {
+        await waitForPropagation(
+          config.resolvers,
+          record.fqdn,
+          record.value,
+          propagation,
+          { timeoutMs: provider.propagationTimeoutMs, intervalMs: provider.pollingIntervalMs },
+          opts.isClosed,
+        );
+        await client.completeChallenge(challenge);
+        await client.waitForValidStatus(challenge);
+      } finally {
+        await provider
+          .cleanup(record)
+          .catch((err: unknown) =>
+            log.warn(
+              { resolver, domain: record.domain, err: errorMessage(err) },
+              'dns-01: cannot remove the challenge record',
+            ),
+          );
+      }
     },
   };
 }

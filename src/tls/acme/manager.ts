@@ -224,8 +224,10 @@ export async function createAcmeManager(opts: {
       caServer: config.caServer,
       storage,
       keyType: config.keyType,
-      // both challenges configured: HTTP-01, as before tlsChallenge existed
-      challenge: config.httpChallenge ? 'http-01' : 'tls-alpn-01',
+      // both challenges configured: HTTP-01, as before tlsChallenge existed; DNS-01 also
+      // answers what these cannot (wildcards)
+      challenge: config.httpChallenge ? 'http-01' : config.tlsChallenge ? 'tls-alpn-01' : 'dns-01',
+      ...(config.dnsChallenge ? { dnsChallenge: config.dnsChallenge } : {}),
       http01: challenges.http01,
       tlsAlpn: challenges.tlsAlpn,
       caCertificates: config.caCertificates.map(pemText),

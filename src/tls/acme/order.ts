@@ -13,10 +13,10 @@ import {
   type SharedChallenge,
   type StoredCertificate,
 } from '../storage/types.js';
-import type { Http01Responder, TlsAlpnResponder } from './challenges.js';
+import type { Dns01Solver, Http01Responder, TlsAlpnResponder } from './challenges.js';
 import type { AcmeLogger } from './errors.js';
 
-export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
+export type AcmeChallengeType = 'http-01' | 'tls-alpn-01' | 'dns-01';
 
 export async function createKey(type: KeyType): Promise<string> {
   switch (type) {
@@ -34,6 +34,8 @@ export async function createKey(type: KeyType): Promise<string> {
 export interface ChallengeResponders {
   http01?: Http01Responder | undefined;
   tlsAlpn?: TlsAlpnResponder | undefined;
+  /** DNS-01 (dnsChallenge): the resolver's challenge, or for names the others cannot answer */
+  dns01?: Dns01Solver | undefined;
 }
 
 /** Publishes or withdraws a challenge answer on this process's responders (ours or a replica's). */
@@ -83,6 +85,17 @@ async function solve(
 ): Promise<void> {
   if (authz.status === 'valid') return;
   const domain = authz.identifier.value;
+  // as lego picks: DNS-01 when it is the only challenge configured, or when the
+  // configured one is not offered (a wildcard's authorization offers only DNS-01)
+  const dns = authz.challenges.find((c) => c.type === 'dns-01');
+  if (
+    opts.dns01 &&
+    dns &&
+    (opts.challenge === 'dns-01' || !authz.challenges.some((c) => c.type === opts.challenge))
+  )
+    return opts.dns01.solve(client, authz, dns);
+  if (opts.challenge === 'dns-01')
+    throw new Error(`the CA offers no dns-01 challenge for ${domain}, or no DNS provider is ready`);
   const challenge = authz.challenges.find((c) => c.type === opts.challenge);
   if (!challenge)
     throw new Error(
@@ -118,7 +131,8 @@ export async function orderCertificate(
 ): Promise<StoredCertificate> {
   const names = [domains.main, ...domains.sans];
   const wildcard = names.find((n) => n.startsWith('*.'));
-  if (wildcard) throw new Error(`${wildcard}: wildcard certificates need the DNS-01 challenge`);
+  if (wildcard && !opts.dns01)
+    throw new Error(`${wildcard}: wildcard certificates need the DNS-01 challenge (dnsChallenge)`);
   const client = await opts.client();
   opts.log.info(
     { resolver: opts.resolver, domain: domains.main, sans: domains.sans },

@@ -23,7 +23,14 @@ import {
   type StorageEvent,
   type StoredCertificate,
 } from '../storage/types.js';
-import type { Http01Responder, TlsAlpnResponder } from './challenges.js';
+import type { DnsChallengeConfig } from '../../config/static-types.js';
+import {
+  createDns01Solver,
+  type Dns01Solver,
+  type Http01Responder,
+  type TlsAlpnResponder,
+} from './challenges.js';
+import type { Env } from './dns/registry.js';
 import { AcmeAccount } from './account.js';
 import { describeCaError, registerOrigin } from './ca-server.js';
 import { AcmeError, closedError, errorMessage, silentLogger, type AcmeLogger } from './errors.js';
@@ -51,6 +58,9 @@ export interface AcmeResolverOptions {
   challenge: AcmeChallengeType;
   http01?: Http01Responder;
   tlsAlpn?: TlsAlpnResponder;
+  /** DNS-01 (Traefik: dnsChallenge); its provider reads lego's variables from dnsEnv (default process.env) */
+  dnsChallenge?: DnsChallengeConfig;
+  dnsEnv?: Env;
   /** PEM certificates trusted for the CA server's HTTPS endpoint (Traefik: caCertificates) */
   caCertificates?: string[];
   /** also trust the system roots when caCertificates is set (Traefik: caSystemCertPool) */
@@ -151,6 +161,11 @@ function checkOptions(opts: AcmeResolverOptions, caServer: string): void {
       'PORTICO_ERR_ACME_CONFIG',
       `resolver ${name}: tls-alpn-01 needs a TLS-ALPN-01 responder`,
     );
+  if (opts.challenge === 'dns-01' && !opts.dnsChallenge)
+    throw new AcmeError(
+      'PORTICO_ERR_ACME_CONFIG',
+      `resolver ${name}: dns-01 needs dnsChallenge.provider`,
+    );
   try {
     new URL(caServer);
   } catch {
@@ -180,6 +195,9 @@ class Resolver implements AcmeResolver {
   private readonly inflight = new Map<string, Promise<StoredCertificate>>();
   private checkTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly dns01: Dns01Solver | undefined;
+  /** an unknown DNS provider or missing credentials: fails this resolver's DNS-01 orders only */
+  private readonly dns01Error: Error | undefined;
 
   constructor(private readonly opts: AcmeResolverOptions) {
     this.name = opts.name;
@@ -220,6 +238,20 @@ class Resolver implements AcmeResolver {
       log: this.log,
     });
     this.unwatch = this.storage.watch?.((e) => this.onStorageEvent(e));
+    if (opts.dnsChallenge) {
+      try {
+        this.dns01 = createDns01Solver({
+          resolver: this.name,
+          config: opts.dnsChallenge,
+          env: opts.dnsEnv,
+          log: this.log,
+          isClosed: () => this.closed,
+        });
+      } catch (err) {
+        this.dns01Error = err as Error;
+        this.log.error({ resolver: this.name, err: errorMessage(err) }, errorMessage(err));
+      }
+    }
   }
 
   obtain(input: { main: string; sans?: string[] }): Promise<StoredCertificate> {
@@ -456,11 +488,14 @@ class Resolver implements AcmeResolver {
       // another replica may have ordered while we were waiting for the lock
       const again = await this.storage.loadCertificate(this.name, domains.main);
       if (again && this.policy.fresh(again, domains, baseline)) return again;
+      const wildcard = [domains.main, ...domains.sans].some((n) => n.startsWith('*.'));
+      if (this.dns01Error && (this.opts.challenge === 'dns-01' || wildcard)) throw this.dns01Error;
       const cert = await orderCertificate(domains, {
         resolver: this.name,
         challenge: this.opts.challenge,
         http01: this.opts.http01,
         tlsAlpn: this.opts.tlsAlpn,
+        dns01: this.dns01,
         keyType: this.opts.keyType ?? 'RSA4096',
         preferredChain: this.opts.preferredChain,
         challengeDelayMs: this.opts.challengeDelayMs ?? (this.storage.publishChallenge ? 500 : 0),
