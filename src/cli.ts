@@ -57,6 +57,7 @@ Usage:
                                configuration (for Docker HEALTHCHECK); exit 0 healthy, 1 not
   portico schema --dynamic     print the JSON Schema of the dynamic configuration file (for editors)
   portico schema --static      the same for the static configuration file
+  portico schema --crd         print Traefik's CRDs (traefik.io/v1alpha1) as Portico validates them, as YAML
   portico version              print the version
   portico --help               this text
 

@@ -27,6 +27,11 @@ export interface EntryPointConfig {
     trustedIPs: string[];
     insecure: boolean;
   };
+  /**
+   * set: connections may start with a PROXY protocol header (v1 or v2). Senders in trustedIPs
+   * (every sender when insecure) give the client address; others' headers are read and dropped.
+   */
+  proxyProtocol?: { trustedIPs: string[]; insecure: boolean };
   transport: {
     respondingTimeouts: RespondingTimeouts;
     lifeCycle: { graceTimeOutMs: number; requestAcceptGraceTimeoutMs: number };

@@ -2,13 +2,15 @@
  * `npm run docs:gen`: writes the files generated from the configuration
  * schema — docs/middlewares/reference.md, docs/static-options.md and
  * docs/schema/{dynamic,static}.schema.json (what `portico schema --dynamic`
- * and `--static` print, for editors that want a file).
+ * and `--static` print, for editors that want a file) and
+ * deploy/crds/portico-crds.yaml (what `portico schema --crd` prints).
  * `--check` writes nothing and exits 1 when a committed file is out of date.
  * Formatted with the repository's prettier settings so `npm run lint` agrees.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { crdYaml } from '../config/schema/crds.js';
 import { middlewareReference } from '../config/schema/reference.js';
 import { dynamicJsonSchema } from '../config/schema/json-schema.js';
 import { staticJsonSchema } from '../config/schema/static.js';
@@ -51,6 +53,10 @@ export async function generatedFiles(root: string): Promise<GeneratedFile[]> {
         JSON.stringify(staticJsonSchema()),
         'json',
       ),
+    },
+    {
+      path: 'deploy/crds/portico-crds.yaml',
+      content: await format('deploy/crds/portico-crds.yaml', crdYaml(), 'yaml'),
     },
   ];
 }
