@@ -27,6 +27,12 @@ const KINDS: Record<string, { kind: ElementError['kind']; noun: string }> = {
   'http.services': { kind: 'service', noun: 'service' },
   'http.middlewares': { kind: 'middleware', noun: 'middleware' },
   'http.serversTransports': { kind: 'serversTransport', noun: 'servers transport' },
+  'tcp.routers': { kind: 'tcpRouter', noun: 'tcp router' },
+  'tcp.services': { kind: 'tcpService', noun: 'tcp service' },
+  'tcp.middlewares': { kind: 'tcpMiddleware', noun: 'tcp middleware' },
+  'tcp.serversTransports': { kind: 'tcpServersTransport', noun: 'tcp servers transport' },
+  'udp.routers': { kind: 'udpRouter', noun: 'udp router' },
+  'udp.services': { kind: 'udpService', noun: 'udp service' },
   'tls.options': { kind: 'tls', noun: 'tls options' },
   'tls.stores': { kind: 'tls', noun: 'tls store' },
 };

@@ -11,6 +11,10 @@ import type {
   HttpConfig,
   MiddlewareConfig,
   ServiceConfig,
+  TcpConfig,
+  TcpServiceConfig,
+  UdpConfig,
+  UdpServiceConfig,
 } from './dynamic.js';
 import type { ProviderSnapshot } from './provider.js';
 import { setKey } from './objects.js';
@@ -109,6 +113,75 @@ export function qualify(snapshot: ProviderSnapshot): HttpConfig {
   return out;
 }
 
+function qualifyTcpService(s: TcpServiceConfig, p: string): TcpServiceConfig {
+  const out: TcpServiceConfig = { ...s };
+  if (s.loadBalancer?.serversTransport) {
+    out.loadBalancer = {
+      ...s.loadBalancer,
+      serversTransport: qualifyName(s.loadBalancer.serversTransport, p),
+    };
+  }
+  if (s.weighted) {
+    out.weighted = {
+      ...s.weighted,
+      services: s.weighted.services.map((w) => ({ ...w, name: qualifyName(w.name, p) })),
+    };
+  }
+  return out;
+}
+
+function qualifyUdpService(s: UdpServiceConfig, p: string): UdpServiceConfig {
+  if (!s.weighted) return s;
+  return {
+    ...s,
+    weighted: {
+      ...s.weighted,
+      services: s.weighted.services.map((w) => ({ ...w, name: qualifyName(w.name, p) })),
+    },
+  };
+}
+
+/** The tcp section of a snapshot with every name and reference qualified, as qualify() does for http. */
+export function qualifyTcp(snapshot: ProviderSnapshot): Required<TcpConfig> {
+  const p = snapshot.provider;
+  const tcp = snapshot.config.tcp ?? {};
+  const out: Required<TcpConfig> = {
+    routers: {},
+    services: {},
+    middlewares: {},
+    serversTransports: {},
+  };
+  for (const [name, r] of Object.entries(tcp.routers ?? {})) {
+    out.routers[qualifyName(name, p)] = {
+      ...r,
+      service: qualifyName(r.service, p),
+      ...(r.middlewares ? { middlewares: r.middlewares.map((m) => qualifyName(m, p)) } : {}),
+      ...(r.tls?.options
+        ? { tls: { ...r.tls, options: qualifyTlsOptions(r.tls.options, p) } }
+        : {}),
+    };
+  }
+  for (const [name, s] of Object.entries(tcp.services ?? {}))
+    out.services[qualifyName(name, p)] = qualifyTcpService(s, p);
+  for (const [name, m] of Object.entries(tcp.middlewares ?? {}))
+    out.middlewares[qualifyName(name, p)] = m;
+  for (const [name, t] of Object.entries(tcp.serversTransports ?? {}))
+    out.serversTransports[qualifyName(name, p)] = t;
+  return out;
+}
+
+/** The udp section of a snapshot with every name and reference qualified. */
+export function qualifyUdp(snapshot: ProviderSnapshot): Required<UdpConfig> {
+  const p = snapshot.provider;
+  const udp = snapshot.config.udp ?? {};
+  const out: Required<UdpConfig> = { routers: {}, services: {} };
+  for (const [name, r] of Object.entries(udp.routers ?? {}))
+    out.routers[qualifyName(name, p)] = { ...r, service: qualifyName(r.service, p) };
+  for (const [name, s] of Object.entries(udp.services ?? {}))
+    out.services[qualifyName(name, p)] = qualifyUdpService(s, p);
+  return out;
+}
+
 export interface MergedConfig {
   config: DynamicConfig;
   errors: ElementError[];
@@ -126,6 +199,13 @@ export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedCon
     middlewares: {},
     serversTransports: {},
   };
+  const tcp: Required<TcpConfig> = {
+    routers: {},
+    services: {},
+    middlewares: {},
+    serversTransports: {},
+  };
+  const udp: Required<UdpConfig> = { routers: {}, services: {} };
   const errors: ElementError[] = [];
   const tls: NonNullable<DynamicConfig['tls']> = {};
   const defaultOptionsFrom: string[] = [];
@@ -138,6 +218,18 @@ export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedCon
     Object.assign(http.services, q.services);
     Object.assign(http.middlewares, q.middlewares);
     Object.assign(http.serversTransports, q.serversTransports);
+    if (snap.config.tcp) {
+      const t = qualifyTcp(snap);
+      Object.assign(tcp.routers, t.routers);
+      Object.assign(tcp.services, t.services);
+      Object.assign(tcp.middlewares, t.middlewares);
+      Object.assign(tcp.serversTransports, t.serversTransports);
+    }
+    if (snap.config.udp) {
+      const u = qualifyUdp(snap);
+      Object.assign(udp.routers, u.routers);
+      Object.assign(udp.services, u.services);
+    }
     if (snap.config.tls?.certificates)
       tls.certificates = [...(tls.certificates ?? []), ...snap.config.tls.certificates];
     for (const [name, o] of Object.entries(snap.config.tls?.options ?? {})) {
@@ -160,6 +252,9 @@ export function mergeSnapshots(snapshots: Iterable<ProviderSnapshot>): MergedCon
   }
   const config: DynamicConfig = { http };
   if (Object.keys(tls).length > 0) config.tls = tls;
+  // tcp and udp only when a provider has any: most configurations are http only
+  if (Object.values(tcp).some((m) => Object.keys(m).length > 0)) config.tcp = tcp;
+  if (Object.values(udp).some((m) => Object.keys(m).length > 0)) config.udp = udp;
   return { config, errors };
 }
 

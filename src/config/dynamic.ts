@@ -6,20 +6,40 @@ import type {
   WeightedConfig,
 } from './schema/http.js';
 import type { TlsCertificateConfig, TlsOptionsConfig, TlsStoreConfig } from './schema/tls.js';
+import type {
+  TcpMiddlewareConfig,
+  TcpRouterConfig,
+  TcpServersTransportConfig,
+  TcpServiceConfig,
+  TcpWeightedConfig,
+} from './schema/tcp.js';
+import type { UdpRouterConfig, UdpServiceConfig, UdpWeightedConfig } from './schema/udp.js';
 
 /*
  * The dynamic configuration: Traefik's shape (http.routers, http.services,
- * http.middlewares, http.serversTransports, tls), so a Traefik file-provider
- * YAML loads unchanged. Providers emit it; names are qualified `name@provider`
- * once the aggregator merges providers.
+ * http.middlewares, http.serversTransports, tls, tcp.*, udp.*), so a Traefik
+ * file-provider YAML loads unchanged. Providers emit it; names are qualified
+ * `name@provider` once the aggregator merges providers.
  */
 
 export interface DynamicConfig {
   http?: HttpConfig;
   tls?: TlsConfig;
-  /** tcp/udp are accepted and reported as not yet supported, never silently dropped. */
-  tcp?: unknown;
-  udp?: unknown;
+  tcp?: TcpConfig;
+  udp?: UdpConfig;
+}
+
+export interface TcpConfig {
+  routers?: Record<string, TcpRouterConfig>;
+  services?: Record<string, TcpServiceConfig>;
+  middlewares?: Record<string, TcpMiddlewareConfig>;
+  serversTransports?: Record<string, TcpServersTransportConfig>;
+}
+
+/** UDP routers have no rule (Traefik): a router takes every datagram of its entry points. */
+export interface UdpConfig {
+  routers?: Record<string, UdpRouterConfig>;
+  services?: Record<string, UdpServiceConfig>;
 }
 
 export interface HttpConfig {
@@ -51,9 +71,33 @@ export type {
   ForwardingTimeouts,
 } from './schema/http.js';
 export type { TlsCertificateConfig, TlsOptionsConfig, TlsStoreConfig } from './schema/tls.js';
+export type {
+  TcpRouterConfig,
+  TcpRouterTlsConfig,
+  TcpServiceConfig,
+  TcpServerConfig,
+  TcpLoadBalancerConfig,
+  TcpWeightedConfig,
+  TcpHealthCheckConfig,
+  ProxyProtocolConfig,
+  TcpMiddlewareConfig,
+  TcpIpAllowListConfig,
+  TcpInFlightConnConfig,
+  TcpServersTransportConfig,
+  TcpServersTransportTlsConfig,
+} from './schema/tcp.js';
+export type {
+  UdpRouterConfig,
+  UdpServiceConfig,
+  UdpServerConfig,
+  UdpLoadBalancerConfig,
+  UdpWeightedConfig,
+} from './schema/udp.js';
 
 export type WeightedServiceRef = NonNullable<WeightedConfig['services']>[number];
 export type MirrorRef = NonNullable<MirroringConfig['mirrors']>[number];
+export type TcpWeightedServiceRef = TcpWeightedConfig['services'][number];
+export type UdpWeightedServiceRef = UdpWeightedConfig['services'][number];
 
 /**
  * One key: the middleware type (e.g. `stripPrefix`), its value the options.
@@ -77,7 +121,20 @@ export interface Origin {
 
 /** An error attached to a configuration element; never thrown past validate/compile. */
 export interface ElementError {
-  kind: 'router' | 'service' | 'middleware' | 'serversTransport' | 'tls' | 'provider';
+  /** tcp and udp elements have kinds of their own: an http router and a tcp router may share a name */
+  kind:
+    | 'router'
+    | 'service'
+    | 'middleware'
+    | 'serversTransport'
+    | 'tls'
+    | 'provider'
+    | 'tcpRouter'
+    | 'tcpService'
+    | 'tcpMiddleware'
+    | 'tcpServersTransport'
+    | 'udpRouter'
+    | 'udpService';
   /** qualified name, `name@provider` */
   name: string;
   /** dotted path of the offending field inside the element, e.g. `loadBalancer.servers[0].url` */

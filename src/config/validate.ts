@@ -15,7 +15,10 @@
  * numeric `rule` is more likely a mistake than intent.
  *
  * The element schemas are src/config/schema/ (the one description of every
- * field); this file walks a configuration through them.
+ * field); this file walks a configuration through them. `tcp` and `udp`
+ * elements are checked the same way (their errors have kinds of their own:
+ * `tcpRouter`, `udpService`, ...); their rules are parsed where routers are
+ * compiled, as for http.
  */
 import type { DynamicConfig, ElementError } from './dynamic.js';
 import { isPlainObject, setKey } from './objects.js';
@@ -32,6 +35,17 @@ import {
 import { Router, SERVICE_TYPES, Service, ServersTransport } from './schema/http.js';
 import { middlewareSchemas } from './schema/middlewares/index.js';
 import { TlsCertificate, TlsInternalCertificate, TlsOptions, TlsStore } from './schema/tls.js';
+import {
+  TCP_MIDDLEWARE_TYPES,
+  TCP_SERVICE_TYPES,
+  TcpMiddleware,
+  TcpRouter,
+  TcpServersTransport,
+  TcpService,
+} from './schema/tcp.js';
+import { UDP_SERVICE_TYPES, UdpRouter, UdpService } from './schema/udp.js';
+import { fieldsOf } from './schema/core.js';
+import { compileIpMatcher, InvalidIpEntry } from '../kernel/ip-match.js';
 import { suggest } from '../kernel/suggest.js';
 
 // kept here for the callers that imported them from the validator
@@ -50,6 +64,8 @@ const MIDDLEWARE_TYPES = middlewareSchemas.map((m) => m.type);
 const ROOT_KEYS = ['http', 'tls', 'tcp', 'udp'];
 const HTTP_KEYS = ['routers', 'services', 'middlewares', 'serversTransports'];
 const TLS_KEYS = ['certificates', 'options', 'stores'];
+const TCP_KEYS = ['routers', 'services', 'middlewares', 'serversTransports'];
+const UDP_KEYS = ['routers', 'services'];
 
 function check(schema: TSchema, value: unknown, path: string, issues: Issue[]): unknown {
   return decodeValue(schema, value, path, issues, 'config');
@@ -58,36 +74,37 @@ function check(schema: TSchema, value: unknown, path: string, issues: Issue[]): 
 /* ---------------------------------------------------------------- elements */
 
 function checkRouter(value: unknown, issues: Issue[]): unknown {
-  if (!isPlainObject(value)) {
-    issues.push({ field: '', message: `a router must be a mapping, got ${typeName(value)}` });
-    return SKIP;
-  }
-  return check(Router, value, '', issues);
+  return checkSpec(Router, 'a router', false)(value, issues);
 }
 
-function checkService(value: unknown, issues: Issue[]): unknown {
-  if (!isPlainObject(value)) {
-    issues.push({ field: '', message: `a service must be a mapping, got ${typeName(value)}` });
-    return SKIP;
-  }
-  const out = check(Service, value, '', issues);
-  if (out === SKIP || !isPlainObject(out)) return SKIP;
-  const types = Object.keys(value)
-    .map((k) => SERVICE_TYPES.find((t) => t.toLowerCase() === k.toLowerCase()))
-    .filter((t): t is (typeof SERVICE_TYPES)[number] => t !== undefined);
-  if (types.length !== 1) {
-    issues.push({
-      field: '',
-      message:
-        types.length === 0
-          ? `a service must have exactly one of ${SERVICE_TYPES.join(', ')}, found none`
-          : `a service must have exactly one of ${SERVICE_TYPES.join(', ')}, found: ${types.join(', ')}`,
-    });
-  } else if (findCi(value, types[0]!) === null) {
-    issues.push({ field: types[0]!, message: `${types[0]} must not be empty` });
-  }
-  return out;
+/** A service-like element: its schema, plus exactly one of `types` given and not empty. */
+function checkOneOf(schema: TSchema, types: readonly string[], what: string) {
+  return (value: unknown, issues: Issue[]): unknown => {
+    if (!isPlainObject(value)) {
+      issues.push({ field: '', message: `${what} must be a mapping, got ${typeName(value)}` });
+      return SKIP;
+    }
+    const out = check(schema, value, '', issues);
+    if (out === SKIP || !isPlainObject(out)) return SKIP;
+    const given = Object.keys(value)
+      .map((k) => types.find((t) => t.toLowerCase() === k.toLowerCase()))
+      .filter((t): t is string => t !== undefined);
+    if (given.length !== 1) {
+      issues.push({
+        field: '',
+        message:
+          given.length === 0
+            ? `${what} must have exactly one of ${types.join(', ')}, found none`
+            : `${what} must have exactly one of ${types.join(', ')}, found: ${given.join(', ')}`,
+      });
+    } else if (findCi(value, given[0]!) === null) {
+      issues.push({ field: given[0]!, message: `${given[0]} must not be empty` });
+    }
+    return out;
+  };
 }
+
+const checkService = checkOneOf(Service, SERVICE_TYPES, 'a service');
 
 function checkMiddleware(value: unknown, issues: Issue[]): unknown {
   if (!isPlainObject(value)) {
@@ -118,15 +135,131 @@ function checkMiddleware(value: unknown, issues: Issue[]): unknown {
   return out;
 }
 
-function checkSpec(spec: TSchema, what: string) {
+function checkSpec(spec: TSchema, what: string, nullIsEmpty = true) {
   return (value: unknown, issues: Issue[]): unknown => {
-    if (value === null) value = {};
+    if (value === null && nullIsEmpty) value = {};
     if (!isPlainObject(value)) {
       issues.push({ field: '', message: `${what} must be a mapping, got ${typeName(value)}` });
       return SKIP;
     }
     return check(spec, value, '', issues);
   };
+}
+
+/* ------------------------------------------------------------- tcp and udp */
+
+/**
+ * Why `address` is not what Go's net.SplitHostPort (which Traefik's TCP and
+ * UDP services check servers with) and a dial accept, or undefined.
+ */
+export function addressProblem(address: string): string | undefined {
+  let host: string;
+  let port: string;
+  if (address.startsWith('[')) {
+    const end = address.indexOf(']');
+    if (end < 0) return 'missing "]"';
+    if (address[end + 1] !== ':') return 'missing port';
+    host = address.slice(1, end);
+    port = address.slice(end + 2);
+    if (!host.includes(':')) return 'brackets are for ipv6 addresses only';
+  } else {
+    const colons = address.split(':').length - 1;
+    if (colons === 0) return 'missing port';
+    if (colons > 1) return 'too many colons: write an ipv6 address in brackets, [::1]:53';
+    [host, port] = address.split(':') as [string, string];
+  }
+  if (/[\s/]/.test(host)) return `"${host}" is not a host name or ip address`;
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+    return 'port must be a number from 1 to 65535';
+  return undefined;
+}
+
+/** Reports every server whose address cannot be dialled, by its index. */
+function checkAddresses(out: unknown, issues: Issue[]): void {
+  const lb = isPlainObject(out) ? out.loadBalancer : undefined;
+  const servers = isPlainObject(lb) ? lb.servers : undefined;
+  if (!Array.isArray(servers)) return;
+  servers.forEach((server: unknown, i) => {
+    const address = isPlainObject(server) ? server.address : undefined;
+    if (typeof address !== 'string') return;
+    const problem = addressProblem(address);
+    if (problem !== undefined) {
+      issues.push({
+        field: `loadBalancer.servers[${i}].address`,
+        message: `invalid address "${address}": ${problem}${problem === 'missing port' ? ' (expected host:port, [ipv6]:port)' : ''}`,
+      });
+    }
+  });
+}
+
+function withAddresses(checker: (v: unknown, issues: Issue[]) => unknown) {
+  return (value: unknown, issues: Issue[]): unknown => {
+    const out = checker(value, issues);
+    if (out !== SKIP) checkAddresses(out, issues);
+    return out;
+  };
+}
+
+const checkTcpService = withAddresses(checkOneOf(TcpService, TCP_SERVICE_TYPES, 'a tcp service'));
+const checkUdpService = withAddresses(checkOneOf(UdpService, UDP_SERVICE_TYPES, 'a udp service'));
+
+/** A TCP middleware: one of Traefik's three types (a closed set, unlike http's). */
+function checkTcpMiddleware(value: unknown, issues: Issue[]): unknown {
+  if (!isPlainObject(value)) {
+    issues.push({
+      field: '',
+      message: `a tcp middleware must be a mapping, got ${typeName(value)}`,
+    });
+    return SKIP;
+  }
+  const keys = Object.keys(value);
+  if (keys.length !== 1) {
+    const found = keys.map(
+      (k) => TCP_MIDDLEWARE_TYPES.find((t) => t.toLowerCase() === k.toLowerCase()) ?? k,
+    );
+    issues.push({
+      field: '',
+      message:
+        keys.length === 0
+          ? `a tcp middleware must have exactly one type (${TCP_MIDDLEWARE_TYPES.join(', ')}), found none`
+          : `a tcp middleware must have exactly one type, found: ${found.join(', ')}`,
+    });
+    return SKIP;
+  }
+  const raw = keys[0]!;
+  const type = TCP_MIDDLEWARE_TYPES.find((t) => t.toLowerCase() === raw.toLowerCase());
+  if (type === undefined) {
+    const hint = suggest(raw, TCP_MIDDLEWARE_TYPES);
+    issues.push({
+      field: raw,
+      message:
+        `unknown tcp middleware type "${raw}"` +
+        (hint
+          ? `, did you mean "${hint}"?`
+          : ` (tcp middlewares: ${TCP_MIDDLEWARE_TYPES.join(', ')})`),
+    });
+    return SKIP;
+  }
+  const before = issues.length;
+  const options = check(fieldsOf(TcpMiddleware)[type]!, value[raw] ?? {}, type, issues);
+  if (options === SKIP || issues.length > before) return SKIP;
+  const sourceRange = (options as { sourceRange?: string[] }).sourceRange;
+  if (sourceRange !== undefined) {
+    // Traefik refuses an empty list ("sourceRange is empty") and any entry ip.NewChecker refuses
+    if (sourceRange.length === 0)
+      issues.push({ field: `${type}.sourceRange`, message: 'must not be empty' });
+    sourceRange.forEach((entry, i) => {
+      try {
+        compileIpMatcher([entry]);
+      } catch (err) {
+        if (!(err instanceof InvalidIpEntry)) throw err;
+        issues.push({ field: `${type}.sourceRange[${i}]`, message: err.message });
+      }
+    });
+  }
+  const out: Record<string, unknown> = {};
+  setKey(out, type, options);
+  return out;
 }
 
 /* ------------------------------------------------------------------- entry */
@@ -272,15 +405,48 @@ export function validateDynamic(config: DynamicConfig, provider?: string): Valid
     out.tls = t as DynamicConfig['tls'];
   }
 
-  for (const proto of ['tcp', 'udp'] as const) {
-    const value = root[proto];
-    if (value === undefined || value === null) continue;
-    const routers = isPlainObject(value) ? findCi(value, 'routers') : undefined;
-    const count = isPlainObject(routers) ? Object.keys(routers).length : 0;
-    report('provider', providerName, {
-      field: proto,
-      message: `${proto} routing is not supported yet; ${count} router${count === 1 ? '' : 's'} ignored`,
-    });
+  const tcp = section(root.tcp, 'tcp', TCP_KEYS);
+  if (tcp) {
+    const t: Record<string, unknown> = {};
+    const routers = elements(
+      tcp.routers,
+      'tcp.routers',
+      'tcpRouter',
+      checkSpec(TcpRouter, 'a tcp router', false),
+    );
+    const services = elements(tcp.services, 'tcp.services', 'tcpService', checkTcpService);
+    const middlewares = elements(
+      tcp.middlewares,
+      'tcp.middlewares',
+      'tcpMiddleware',
+      checkTcpMiddleware,
+    );
+    const transports = elements(
+      tcp.serversTransports,
+      'tcp.serversTransports',
+      'tcpServersTransport',
+      checkSpec(TcpServersTransport, 'a tcp servers transport'),
+    );
+    if (routers) t.routers = routers;
+    if (services) t.services = services;
+    if (middlewares) t.middlewares = middlewares;
+    if (transports) t.serversTransports = transports;
+    out.tcp = t as DynamicConfig['tcp'];
+  }
+
+  const udp = section(root.udp, 'udp', UDP_KEYS);
+  if (udp) {
+    const u: Record<string, unknown> = {};
+    const routers = elements(
+      udp.routers,
+      'udp.routers',
+      'udpRouter',
+      checkSpec(UdpRouter, 'a udp router', false),
+    );
+    const services = elements(udp.services, 'udp.services', 'udpService', checkUdpService);
+    if (routers) u.routers = routers;
+    if (services) u.services = services;
+    out.udp = u as DynamicConfig['udp'];
   }
 
   return { config: out, errors };

@@ -597,21 +597,12 @@ describe('validateDynamic', () => {
     ]);
   });
 
-  it.each([
-    {
-      proto: 'tcp',
-      value: { routers: { a: {}, b: {} }, services: {} },
-      message: 'tcp routing is not supported yet; 2 routers ignored',
-    },
-    {
-      proto: 'udp',
-      value: { routers: { a: {} } },
-      message: 'udp routing is not supported yet; 1 router ignored',
-    },
-  ])('reports $proto as not supported', ({ proto, value, message }) => {
-    const result = validateDynamic({ [proto]: value } as DynamicConfig, 'file');
-    expect(result.errors).toEqual([{ kind: 'provider', name: 'file', field: proto, message }]);
-    expect(result.config).toEqual({});
+  it('validates tcp and udp sections instead of dropping them (issue 13)', () => {
+    const tcp = { routers: { a: { rule: 'HostSNI(`*`)', service: 's' } } };
+    const udp = { routers: { b: { service: 's' } } };
+    const result = validateDynamic({ tcp, udp } as DynamicConfig, 'file');
+    expect(result.errors).toEqual([]);
+    expect(result.config).toEqual({ tcp, udp });
   });
 
   it('checks tls certificates one by one', () => {

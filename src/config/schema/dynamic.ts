@@ -2,12 +2,14 @@
  * The dynamic configuration as a whole (Traefik's file-provider shape:
  * `http`, `tls`, `tcp`, `udp`), for JSON Schema and the docs. Elements are
  * validated one by one (src/config/validate.ts) with the schemas of
- * http.ts, tls.ts and middlewares/.
+ * http.ts, tls.ts, tcp.ts, udp.ts and middlewares/.
  */
 import { Type } from '@sinclair/typebox';
-import { Any, Arr, HINT, Map, Obj, type TSchema } from './core.js';
+import { Arr, HINT, Map, Obj, type TSchema } from './core.js';
 import { Router, Service, ServersTransport } from './http.js';
 import { TlsCertificate, TlsOptions, TlsStore } from './tls.js';
+import { TcpMiddlewareElement, TcpRouter, TcpServersTransport, TcpServiceElement } from './tcp.js';
+import { UdpRouter, UdpServiceElement } from './udp.js';
 import { middlewareSchemas } from './middlewares/index.js';
 
 /** A middleware element: exactly one type key, whose value is that type's options. */
@@ -46,8 +48,24 @@ export const DynamicConfiguration = Obj(
       },
       { description: 'certificates, TLS options and stores' },
     ),
-    tcp: Any({ description: 'TCP routing (not supported yet: reported and ignored)' }),
-    udp: Any({ description: 'UDP routing (not supported yet: reported and ignored)' }),
+    tcp: Obj(
+      {
+        routers: Map(TcpRouter, { description: 'tcp routers by name' }),
+        services: Map(TcpServiceElement, { description: 'tcp services by name' }),
+        middlewares: Map(TcpMiddlewareElement, { description: 'tcp middlewares by name' }),
+        serversTransports: Map(TcpServersTransport, {
+          description: 'tcp servers transports by name',
+        }),
+      },
+      { description: 'TCP routing (connections routed on SNI, ALPN and client IP)' },
+    ),
+    udp: Obj(
+      {
+        routers: Map(UdpRouter, { description: 'udp routers by name' }),
+        services: Map(UdpServiceElement, { description: 'udp services by name' }),
+      },
+      { description: 'UDP routing' },
+    ),
   },
   { description: "Portico's dynamic configuration: Traefik v3's file-provider format" },
 );
