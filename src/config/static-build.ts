@@ -127,6 +127,20 @@ export function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
     ep.forwardedHeaders.trustedIPs,
   );
   ep.forwardedHeaders.insecure = get('forwardedHeaders.insecure', false);
+  const proxyProtocol = entry(ctx, `${p}proxyProtocol`);
+  if (proxyProtocol !== undefined && proxyProtocol.value !== false) {
+    ep.proxyProtocol = {
+      trustedIPs: get('proxyProtocol.trustedIPs', []),
+      insecure: get('proxyProtocol.insecure', false),
+    };
+    // Traefik fails the entrypoint at start here (ip.NewChecker: "no trusted IPs provided")
+    if (!ep.proxyProtocol.insecure && ep.proxyProtocol.trustedIPs.length === 0) {
+      throw new StaticConfigError(
+        proxyProtocol.origin,
+        'needs trustedIPs or insecure (no sender would be trusted)',
+      );
+    }
+  }
   const rt = ep.transport.respondingTimeouts;
   rt.readTimeoutMs = get('transport.respondingTimeouts.readTimeout', rt.readTimeoutMs);
   rt.writeTimeoutMs = get('transport.respondingTimeouts.writeTimeout', rt.writeTimeoutMs);

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { proxiedClientAddress } from './client-address.js';
 import { generateTraceparent, isValidTraceparent } from './trace-context.js';
 
 /**
@@ -48,7 +49,7 @@ export class RequestContext {
   /** raw query string without '?' */
   rawQuery: string;
   readonly method: string;
-  /** the socket's remote address (IPv4-mapped IPv6 unwrapped) */
+  /** the socket's remote address, or a trusted PROXY protocol header's source (IPv4-mapped IPv6 unwrapped) */
   readonly clientIp: string;
   readonly clientPort: number;
   readonly startTime: number;
@@ -118,9 +119,12 @@ export class RequestContext {
     this.path = path;
     this.rawQuery = rawQuery;
     this.method = req.method ?? 'GET';
-    const addr = req.socket?.remoteAddress ?? '';
+    const socket = req.socket;
+    // a trusted PROXY protocol header's source stands in for the peer (issue 13 item 6)
+    const proxied = socket == null ? undefined : proxiedClientAddress(socket);
+    const addr = proxied?.address ?? socket?.remoteAddress ?? '';
     this.clientIp = addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
-    this.clientPort = req.socket?.remotePort ?? 0;
+    this.clientPort = proxied?.port ?? socket?.remotePort ?? 0;
     this.startTime = performance.now();
     this.upgrade = upgrade;
     this.sessionSocket =

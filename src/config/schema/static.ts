@@ -81,6 +81,18 @@ const ENTRY_POINT = group(
       },
       { unsupported: ['connection', 'notAppendXForwardedFor'] },
     ),
+    // Traefik's entryPoints.<n>.proxyProtocol (issue 13 item 6): headers from other senders are read and dropped
+    proxyProtocol: group(
+      {
+        trustedIPs: list(
+          'comma-separated IPs/CIDRs whose PROXY protocol headers (v1, v2) give the client address',
+          '(none)',
+          'cidr',
+        ),
+        insecure: bool('use the PROXY protocol header of every sender', 'false'),
+      },
+      { section: 'accept PROXY protocol headers (needs trustedIPs or insecure)' },
+    ),
     transport: group(
       {
         respondingTimeouts: group({
@@ -156,15 +168,7 @@ const ENTRY_POINT = group(
   },
   {
     required: ['address'],
-    unsupported: [
-      'proxyProtocol',
-      'http2',
-      'http3',
-      'udp',
-      'reusePort',
-      'observability',
-      'allowACMEByPass',
-    ],
+    unsupported: ['http2', 'http3', 'udp', 'reusePort', 'observability', 'allowACMEByPass'],
   },
 );
 
