@@ -17,6 +17,7 @@ import type {
   AccessLogFieldMode,
   AccessLogFields,
   AccessLogFilters,
+  DnsChallengeConfig,
   EntryPointConfig,
   StaticConfig,
 } from './static-types.js';
@@ -471,6 +472,53 @@ function buildDockerProvider(ctx: Context): StaticConfig['providers']['docker'] 
   return docker;
 }
 
+/**
+ * certificatesResolvers.<name>.acme.dnsChallenge. Traefik's deprecated
+ * delayBeforeCheck and disablePropagationCheck fill in the propagation block
+ * with a warning, as Traefik's static_config.go does.
+ */
+function buildDnsChallenge(ctx: Context, p: string): DnsChallengeConfig | undefined {
+  const d = `${p}.dnsChallenge`;
+  if (!valueOf(ctx, d, false)) return undefined;
+  const provider = String(entry(ctx, `${d}.provider`)?.value ?? '');
+  // Traefik: "ACME challenge not specified, please select TLS or HTTP or DNS Challenge"
+  if (!provider) throw new StaticConfigError(`${d}.provider`, 'is required with dnsChallenge');
+  const dns: DnsChallengeConfig = {
+    provider,
+    resolvers: valueOf<unknown[]>(ctx, `${d}.resolvers`, []).map(String),
+  };
+  const q = `${d}.propagation`;
+  let propagation: DnsChallengeConfig['propagation'] = valueOf(ctx, q, false)
+    ? {
+        delayBeforeChecksMs: valueOf(ctx, `${q}.delayBeforeChecks`, 0),
+        disableChecks: valueOf(ctx, `${q}.disableChecks`, false),
+        requireAllRNS: valueOf(ctx, `${q}.requireAllRNS`, false),
+        disableANSChecks: valueOf(ctx, `${q}.disableANSChecks`, false),
+      }
+    : undefined;
+  const empty = {
+    delayBeforeChecksMs: 0,
+    disableChecks: false,
+    requireAllRNS: false,
+    disableANSChecks: false,
+  };
+  if (valueOf(ctx, `${d}.disablePropagationCheck`, false)) {
+    ctx.store.warnings.push(
+      `${d}.disablePropagationCheck is now deprecated, please use propagation.disableChecks instead`,
+    );
+    propagation = { ...(propagation ?? empty), disableChecks: true };
+  }
+  const delay = valueOf(ctx, `${d}.delayBeforeCheck`, 0);
+  if (delay > 0) {
+    ctx.store.warnings.push(
+      `${d}.delayBeforeCheck is now deprecated, please use propagation.delayBeforeChecks instead`,
+    );
+    propagation = { ...(propagation ?? empty), delayBeforeChecksMs: delay };
+  }
+  if (propagation) dns.propagation = propagation;
+  return dns;
+}
+
 /** certificatesResolvers.<name>.acme: a challenge is required; key type checked */
 function buildResolvers(ctx: Context): NonNullable<StaticConfig['certificatesResolvers']> {
   const { store } = ctx;
@@ -481,10 +529,11 @@ function buildResolvers(ctx: Context): NonNullable<StaticConfig['certificatesRes
     const httpEp = entry(ctx, `${p}.httpChallenge.entryPoint`);
     const http = Boolean(valueOf(ctx, `${p}.httpChallenge`, false)) || httpEp !== undefined;
     const tlsCh = valueOf(ctx, `${p}.tlsChallenge`, false);
-    if (!http && !tlsCh) {
+    const dns = buildDnsChallenge(ctx, p);
+    if (!http && !tlsCh && !dns) {
       throw new StaticConfigError(
         `${p}.httpChallenge.entryPoint`,
-        'an ACME resolver needs httpChallenge or tlsChallenge',
+        'an ACME resolver needs httpChallenge, tlsChallenge or dnsChallenge',
       );
     }
     if (http && !httpEp)
@@ -511,6 +560,7 @@ function buildResolvers(ctx: Context): NonNullable<StaticConfig['certificatesRes
       ),
       ...(http ? { httpChallenge: { entryPoint: epName } } : {}),
       ...(tlsCh ? { tlsChallenge: {} } : {}),
+      ...(dns ? { dnsChallenge: dns } : {}),
       ...(kid && hmac ? { eab: { kid: String(kid.value), hmacEncoded: String(hmac.value) } } : {}),
     };
   }

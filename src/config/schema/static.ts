@@ -200,6 +200,46 @@ const RESOLVER = group({
           unsupported: ['delay'],
         },
       ),
+      // Traefik's dnsChallenge (issue 13 §3; docs/acme.md "DNS-01"): credentials come
+      // from the provider's lego environment variables, never from this file
+      dnsChallenge: group(
+        {
+          provider: str(
+            'DNS provider (lego name): rfc2136, exec, httpreq, cloudflare, route53, digitalocean, gandiv5; configured by its environment variables',
+          ),
+          resolvers: list(
+            'DNS servers (host:port) asked to check the TXT record propagation',
+            "(the system's)",
+          ),
+          propagation: group(
+            {
+              delayBeforeChecks: duration(
+                'wait this long before checking the TXT record propagation',
+                '0s',
+              ),
+              disableChecks: bool(
+                'do not check the propagation, only wait (not recommended)',
+                'false',
+              ),
+              requireAllRNS: bool(
+                'require the TXT record on every recursive nameserver (resolvers)',
+                'false',
+              ),
+              disableANSChecks: bool(
+                'do not check the authoritative nameservers of the zone',
+                'false',
+              ),
+            },
+            {
+              section:
+                "propagation checks; when absent, lego's defaults (recursive and authoritative checks)",
+            },
+          ),
+          delayBeforeCheck: duration('deprecated: use propagation.delayBeforeChecks'),
+          disablePropagationCheck: bool('deprecated: use propagation.disableChecks'),
+        },
+        { section: 'validate with DNS-01 (the challenge for wildcard domains)' },
+      ),
       eab: group({
         kid: str('external account binding key id'),
         hmacEncoded: str('base64url HMAC key'),
@@ -208,7 +248,6 @@ const RESOLVER = group({
     {
       section: "ACME (Let's Encrypt) certificates for routers with tls.certResolver",
       unsupported: [
-        'dnsChallenge',
         'preferredChain',
         'caSystemCertPool',
         'caServerName',
