@@ -67,40 +67,23 @@ function hexValue(c: number): number {
   return -1;
 }
 
+/** the encoded characters Traefik's encodedCharacters options govern: the switch, and the name in the error */
+const ENCODED_RULES: ReadonlyMap<number, readonly [keyof EncodedCharacterPolicy, string]> = new Map(
+  [
+    [0x2f, ['allowEncodedSlash', 'slash (%2F)']],
+    [0x5c, ['allowEncodedBackSlash', 'backslash (%5C)']],
+    [0x00, ['allowEncodedNullCharacter', 'null character (%00)']],
+    [0x3b, ['allowEncodedSemicolon', 'semicolon (%3B)']],
+    [0x25, ['allowEncodedPercent', 'percent (%25)']],
+    [0x3f, ['allowEncodedQuestionMark', 'question mark (%3F)']],
+    [0x23, ['allowEncodedHash', 'hash (%23)']],
+  ],
+);
+
 function checkEncoded(byte: number, policy: EncodedCharacterPolicy): void {
-  let allowed = true;
-  let name = '';
-  switch (byte) {
-    case 0x2f:
-      allowed = policy.allowEncodedSlash;
-      name = 'slash (%2F)';
-      break;
-    case 0x5c:
-      allowed = policy.allowEncodedBackSlash;
-      name = 'backslash (%5C)';
-      break;
-    case 0x00:
-      allowed = policy.allowEncodedNullCharacter;
-      name = 'null character (%00)';
-      break;
-    case 0x3b:
-      allowed = policy.allowEncodedSemicolon;
-      name = 'semicolon (%3B)';
-      break;
-    case 0x25:
-      allowed = policy.allowEncodedPercent;
-      name = 'percent (%25)';
-      break;
-    case 0x3f:
-      allowed = policy.allowEncodedQuestionMark;
-      name = 'question mark (%3F)';
-      break;
-    case 0x23:
-      allowed = policy.allowEncodedHash;
-      name = 'hash (%23)';
-      break;
-  }
-  if (!allowed) throw new BadPathError(`encoded ${name} is not allowed in the path`);
+  const rule = ENCODED_RULES.get(byte);
+  if (rule !== undefined && !policy[rule[0]])
+    throw new BadPathError(`encoded ${rule[1]} is not allowed in the path`);
 }
 
 /** Decodes unreserved escapes, upper-cases the others, enforces the encoded-character policy. */
