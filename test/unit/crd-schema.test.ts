@@ -20,6 +20,8 @@ import {
 import { traefikCrds, crdYaml, CRD_GROUP, CRD_VERSION } from '../../src/config/schema/crds.js';
 import { Duration, Int, Map, NumText, Obj, Str, StrList } from '../../src/config/schema/core.js';
 import { main } from '../../src/cli.js';
+import { DynamicConfiguration } from '../../src/config/schema/dynamic.js';
+import { dynamicJsonSchema } from '../../src/config/schema/json-schema.js';
 import { generatedFiles } from '../../src/tools/docs-gen.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -133,6 +135,9 @@ function structuralProblems(node: unknown, path = '', inJunctor = false): string
   if (s.items !== undefined && !inJunctor && s.type !== 'array')
     out.push(`${path}: items on a non-array`);
   if (s.type === 'array' && s.items === undefined) out.push(`${path}: array without items`);
+  for (const r of (s.required as string[] | undefined) ?? [])
+    if (!inJunctor && !(r in ((s.properties as Node | undefined) ?? {})))
+      out.push(`${path}: required ${r} is not a property`);
   if (Array.isArray(s.items)) out.push(`${path}: items must be one schema`);
   if ('default' in s && !inJunctor && !fits(s, s.default))
     out.push(`${path}: default ${JSON.stringify(s.default)} does not fit the schema`);
@@ -225,6 +230,7 @@ describe('the structural-schema check itself', () => {
       /description inside/,
     ],
     ['const', spec({ type: 'string', const: 'a' }), /const is not allowed/],
+    ['a required field without a schema', spec({ type: 'object', required: ['a'] }), /required a/],
     ['$schema', { ...spec({ type: 'string' }), $schema: 'x' }, /\$schema/],
     ['patternProperties', spec({ type: 'object', patternProperties: {} }), /patternProperties/],
     ['a default that does not fit', spec({ type: 'integer', default: '1' }), /default/],
@@ -335,6 +341,16 @@ describe('toStructuralSchema: JSON Schema to structural OpenAPI v3', () => {
       type: 'object',
       properties: { n: { description: 'tries (default: 3)', type: 'integer' } },
     });
+  });
+
+  it('converts the whole dynamic configuration, as TypeBox objects and as the printed JSON Schema', () => {
+    expect(structuralProblems(toStructuralSchema(DynamicConfiguration))).toEqual([]);
+    const printed = toStructuralSchema(dynamicJsonSchema());
+    expect(structuralProblems(printed)).toEqual([]);
+    // a middleware element: its types as properties, at most one of them
+    const mw = (printed as any).properties.http.properties.middlewares.additionalProperties;
+    expect(mw).toMatchObject({ type: 'object', maxProperties: 1 });
+    expect(mw.properties.retry.properties.attempts).toMatchObject({ type: 'integer', minimum: 1 });
   });
 
   it('refuses what a structural schema cannot say, naming where', () => {
@@ -553,6 +569,33 @@ describe('a mistaken manifest is rejected', () => {
     expect(JSON.stringify(fn.errors)).toContain(mentions);
   });
 
+  it.each<[string, string, unknown, string]>([
+    [
+      'a typo in an IngressRoute service',
+      'IngressRoute',
+      { routes: [{ match: 'Host(`a`)', services: [{ name: 's', prot: 80 }] }] },
+      'prot',
+    ],
+    ['an IngressRoute without routes', 'IngressRoute', { entryPoints: ['web'] }, 'routes'],
+    [
+      'a file-provider TLSOption field',
+      'TLSOption',
+      { clientAuth: { caFiles: ['ca.pem'] } },
+      'caFiles',
+    ],
+    [
+      'a TraefikService weight as text',
+      'TraefikService',
+      { weighted: { services: [{ name: 's', weight: 'heavy' }] } },
+      '/spec/weighted/services/0/weight',
+    ],
+  ])('%s', (_, kind, spec, mentions) => {
+    const fn = validate[kind]!;
+    const object = { apiVersion: 'traefik.io/v1alpha1', kind, metadata: { name: 'x' }, spec };
+    expect(fn(object)).toBe(false);
+    expect(JSON.stringify(fn.errors)).toContain(mentions);
+  });
+
   it('the same manifest without the typo passes', () => {
     expect(validate.Middleware!(middleware({ stripPrefix: { prefixes: ['/api'] } }))).toBe(true);
   });
@@ -575,6 +618,8 @@ describe('portico schema --crd and deploy/crds/', () => {
     const docs = parseAllDocuments(out.join('')).map((d) => d.toJS() as unknown);
     expect(docs).toEqual(traefikCrds());
     expect(out.join('')).toBe(crdYaml());
+    // so `portico schema --crd > deploy/crds/portico-crds.yaml` regenerates it byte for byte
+    expect(out.join('')).toBe(readFileSync(join(root, 'deploy/crds/portico-crds.yaml'), 'utf8'));
   });
 
   it('deploy/crds/portico-crds.yaml is what npm run docs:gen writes', async () => {
