@@ -150,6 +150,8 @@ export const CRD_YAML_HEADER = `# Portico's CustomResourceDefinitions: Traefik's
 
 /** The CRDs as one multi-document YAML stream. */
 export function crdYaml(group: string = CRD_GROUP): string {
-  const docs = traefikCrds(group).map((crd) => stringify(crd, { lineWidth: 0, singleQuote: true }));
+  const docs = traefikCrds(group).map((crd) =>
+    stringify(crd, { lineWidth: 0, singleQuote: true, aliasDuplicateObjects: false }),
+  );
   return CRD_YAML_HEADER + docs.map((d) => `---\n${d}`).join('');
 }
