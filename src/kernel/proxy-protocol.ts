@@ -250,9 +250,17 @@ function binaryAddress(buf: Buffer, at: number, size: 4 | 16): string {
   return canonicalIPv6(groups.join(':'));
 }
 
-/** RFC 5952 text (lower case, longest zero run as "::"), through Node's own formatter */
+/**
+ * RFC 5952 text (lower case, longest zero run as "::"), through Node's own
+ * formatter; the text as given should it ever refuse what isIPv6 accepted
+ * (this runs inside socket callbacks, where a throw would end the process)
+ */
 function canonicalIPv6(text: string): string {
-  return new SocketAddress({ address: text, family: 'ipv6' }).address;
+  try {
+    return new SocketAddress({ address: text, family: 'ipv6' }).address;
+  } catch {
+    return text.toLowerCase();
+  }
 }
 
 function hex(n: number): string {

@@ -98,11 +98,15 @@ async function exchange(
   const client = net.connect(port, '127.0.0.1');
   client.on('error', () => undefined);
   await new Promise((resolve) => client.once('connect', resolve));
-  for (const [i, part] of parts.entries()) {
-    if (i > 0) await new Promise((resolve) => setTimeout(resolve, o.gapMs ?? 30));
-    client.write(part);
-  }
-  if (o.end === true) client.end();
+  // written in the background: a slow sender may still be writing when the server has decided
+  void (async () => {
+    for (const [i, part] of parts.entries()) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, o.gapMs ?? 30));
+      if (client.destroyed) return;
+      client.write(part);
+    }
+    if (o.end === true) client.end();
+  })();
   const a = await accepted;
   return { ...a, client };
 }
@@ -600,6 +604,24 @@ describe('readProxyHeader', () => {
       kind: 'error',
       code: 'ERR_PROXY_HEADER_CLOSED',
     });
+  });
+
+  it('works on a socket accepted with pauseOnConnect', async () => {
+    const results: ProxyHeaderResult[] = [];
+    const ln = net.createServer({ pauseOnConnect: true }, (socket) => {
+      void readProxyHeader(socket, { trusted: true, timeoutMs: 2000 }).then((r) => results.push(r));
+    });
+    await new Promise<void>((resolve) => ln.listen(0, '127.0.0.1', resolve));
+    const client = net.connect((ln.address() as net.AddressInfo).port, '127.0.0.1');
+    client.write('PROXY TCP4 192.0.2.8 127.0.0.1 9 80\r\nrest');
+    const deadline = Date.now() + 2000;
+    while (results.length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(results[0]).toMatchObject({ kind: 'header', client: { address: '192.0.2.8', port: 9 } });
+    // one write on loopback: 'rest' normally came with the header (the byte-exact cases are above)
+    expect('rest'.startsWith(results[0]!.rest.toString())).toBe(true);
+    client.destroy();
+    await new Promise((resolve) => ln.close(resolve));
   });
 
   it('the caller hands the socket to an HTTP server with socket.unshift(rest)', async () => {
