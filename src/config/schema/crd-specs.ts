@@ -326,6 +326,22 @@ const routeTlsFields = {
   domains: field(RouterTls, 'domains'),
 };
 
+/**
+ * An unset switch is inherited from the entry points (Traefik's
+ * routing/observability.md), which is why no default is written here.
+ */
+const inherited = "(default: the entry points' setting)";
+const routerObservability = reshape(field(Router, 'observability'), {
+  add: {
+    accessLogs: Bool({ description: `write access log lines for this router ${inherited}` }),
+    metrics: Bool({ description: `record metrics for this router ${inherited}` }),
+    tracing: Bool({ description: `trace requests of this router ${inherited}` }),
+    traceVerbosity: OneOf(['minimal', 'detailed'], {
+      description: `minimal or detailed ${inherited}`,
+    }),
+  },
+});
+
 export const IngressRouteSpec = Obj(
   {
     entryPoints: field(Router, 'entryPoints'),
@@ -344,14 +360,7 @@ export const IngressRouteSpec = Obj(
           services: Arr(ServiceRef, {
             description: 'where requests go: Kubernetes Services and TraefikServices',
           }),
-          observability: reshape(field(Router, 'observability'), {
-            add: {
-              traceVerbosity: OneOf(['minimal', 'detailed'], {
-                description: 'minimal or detailed',
-                default: 'minimal',
-              }),
-            },
-          }),
+          observability: routerObservability,
         },
         { required: ['match'], description: 'an HTTP router' },
       ),
