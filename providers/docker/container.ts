@@ -4,15 +4,26 @@
  * (`enable`, constraints, running state, health), then services
  * (buildServiceConfiguration: the labelled ones or a default one, the
  * container as the server) and routers (buildRouterConfiguration: the
- * labelled ones or a default one, with the default rule). Pure: no I/O.
+ * labelled ones or a default one, with the default rule); TCP and UDP as
+ * buildTCPServiceConfiguration / buildUDPServiceConfiguration and
+ * BuildTCPRouterConfiguration / BuildUDPRouterConfiguration do: a default
+ * service named after the container when none is labelled, the container's
+ * address and port as the one server, routers linked to the only service, no
+ * default rule. Pure: no I/O.
  */
 import type {
   MiddlewareConfig,
   RouterConfig,
   ServerConfig,
   ServiceConfig,
+  TcpMiddlewareConfig,
+  TcpRouterConfig,
+  TcpServerConfig,
+  TcpServiceConfig,
+  UdpRouterConfig,
+  UdpServiceConfig,
 } from '../../src/config/dynamic.js';
-import { decodeLabels, parseLabelBool } from '../../src/config/labels.js';
+import { decodeLabels, parseLabelBool, type DecodedLabels } from '../../src/config/labels.js';
 import type { Contribution } from './merge.js';
 import {
   containerName,
@@ -107,12 +118,14 @@ export function buildContainer(c: ContainerInfo, ctx: BuildContext): ContainerRe
 
   for (const issue of decoded.issues) diag(issue.key, issue.value, issue.message, issue.level);
 
-  // like Traefik: a container that only has tcp/udp labels gets no invented HTTP router or service
+  const { declared } = decoded;
+  const hasTcp = declared.tcpRouter.length + declared.tcpService.length > 0;
+  const hasUdp = declared.udpRouter.length + declared.udpService.length > 0;
+  // like Traefik: a container with tcp/udp routers or services and no http
+  // labels gets no invented HTTP router or service
   const onlyOtherProtocols =
-    ownLabels.length > 0 &&
-    ownLabels.every((k) => /^[^.]+\.(tcp|udp|enable|docker)\b/i.test(k)) &&
-    ownLabels.some((k) => /^[^.]+\.(tcp|udp)\./i.test(k));
-  if (onlyOtherProtocols) return leftOut(true);
+    (hasTcp || hasUdp) &&
+    declared.router.length + declared.service.length + declared.middleware.length === 0;
 
   const scope: ContainerScope = {
     c,
@@ -124,6 +137,16 @@ export function buildContainer(c: ContainerInfo, ctx: BuildContext): ContainerRe
     diag,
   };
   const serviceName = serviceNameOf(c);
+  const other: Pick<Contribution, 'tcp' | 'udp'> = {};
+  if (hasTcp || declared.tcpMiddleware.length > 0)
+    other.tcp = buildTcp(scope, decoded, serviceName);
+  if (hasUdp) other.udp = buildUdp(scope, decoded, serviceName);
+  if (onlyOtherProtocols) {
+    return {
+      contribution: { container: cname, routers: {}, services: {}, middlewares: {}, ...other },
+      diagnostics: pending,
+    };
+  }
   const declaredServices = decoded.declared.service;
   const services = buildServices(scope, decoded.http.services, declaredServices, serviceName);
   const allServiceNames = declaredServices.length > 0 ? declaredServices : [serviceName];
@@ -136,9 +159,155 @@ export function buildContainer(c: ContainerInfo, ctx: BuildContext): ContainerRe
   );
   const middlewares: Record<string, MiddlewareConfig> = { ...decoded.http.middlewares };
   return {
-    contribution: { container: cname, routers, services, middlewares },
+    contribution: { container: cname, routers, services, middlewares, ...other },
     diagnostics: pending,
   };
+}
+
+/* ------------------------------------------------------------- tcp and udp */
+
+/** TCP: the labelled services or a default one, the container as their server; routers linked. */
+function buildTcp(
+  scope: ContainerScope,
+  decoded: DecodedLabels,
+  serviceName: string,
+): NonNullable<Contribution['tcp']> {
+  const declared = decoded.declared.tcpService;
+  const entries = Object.entries(decoded.tcp.services);
+  if (declared.length === 0) entries.push([serviceName, { loadBalancer: {} }]);
+  const services: Record<string, TcpServiceConfig> = {};
+  for (const [name, svc] of entries) {
+    const { server, ...rest } = svc.loadBalancer ?? {};
+    const out: TcpServiceConfig = { loadBalancer: { ...rest, servers: [] } };
+    if (scope.serveTraffic) {
+      const base = `${scope.prefix}.tcp.services.${name}.loadbalancer`;
+      const address = serverAddress(scope, base, server?.port, 'tcp');
+      if (address === undefined) continue;
+      const entry: TcpServerConfig = { address };
+      if (server?.tls !== undefined) entry.tls = server.tls;
+      out.loadBalancer!.servers = [entry];
+    }
+    services[name] = out;
+  }
+  const serviceNames = declared.length > 0 ? declared : [serviceName];
+  const routers: Record<string, TcpRouterConfig> = {};
+  for (const [name, r] of Object.entries(decoded.tcp.routers)) {
+    const router = { ...r } as Partial<TcpRouterConfig>;
+    if (router.rule === undefined || router.rule === '') {
+      // Traefik drops it ("Empty rule"): a TCP router has no default rule
+      scope.diag(
+        `${scope.prefix}.tcp.routers.${name}.rule`,
+        '',
+        'a tcp router needs a rule (HostSNI(`*`) for plain tcp); the router is left out',
+        'error',
+      );
+      continue;
+    }
+    const service = linkService(scope, 'tcp', name, router.service, serviceNames);
+    if (service === undefined) continue;
+    routers[name] = { ...router, rule: router.rule, service };
+  }
+  return {
+    routers,
+    services,
+    middlewares: decoded.tcp.middlewares as Record<string, TcpMiddlewareConfig>,
+  };
+}
+
+/** UDP: as TCP, without rules. */
+function buildUdp(
+  scope: ContainerScope,
+  decoded: DecodedLabels,
+  serviceName: string,
+): NonNullable<Contribution['udp']> {
+  const declared = decoded.declared.udpService;
+  const entries = Object.entries(decoded.udp.services);
+  if (declared.length === 0) entries.push([serviceName, { loadBalancer: {} }]);
+  const services: Record<string, UdpServiceConfig> = {};
+  for (const [name, svc] of entries) {
+    const out: UdpServiceConfig = { loadBalancer: { servers: [] } };
+    if (scope.serveTraffic) {
+      const base = `${scope.prefix}.udp.services.${name}.loadbalancer`;
+      const address = serverAddress(scope, base, svc.loadBalancer?.server?.port, 'udp');
+      if (address === undefined) continue;
+      out.loadBalancer!.servers = [{ address }];
+    }
+    services[name] = out;
+  }
+  const serviceNames = declared.length > 0 ? declared : [serviceName];
+  const routers: Record<string, UdpRouterConfig> = {};
+  for (const [name, r] of Object.entries(decoded.udp.routers)) {
+    const router = { ...r } as Partial<UdpRouterConfig>;
+    const service = linkService(scope, 'udp', name, router.service, serviceNames);
+    if (service === undefined) continue;
+    routers[name] = { ...router, service };
+  }
+  return { routers, services };
+}
+
+/** The router's service: as labelled, else the container's only one (Traefik links it automatically). */
+function linkService(
+  scope: ContainerScope,
+  proto: 'tcp' | 'udp',
+  router: string,
+  service: string | undefined,
+  serviceNames: readonly string[],
+): string | undefined {
+  if (service !== undefined && service !== '') return service;
+  if (serviceNames.length === 1) return serviceNames[0];
+  scope.diag(
+    `${scope.prefix}.${proto}.routers.${router}.service`,
+    '',
+    `${proto} router cannot be linked automatically: the container defines ${serviceNames.length} ${proto} services (${serviceNames.join(', ')}); name one`,
+    'error',
+  );
+  return undefined;
+}
+
+/** `ip:port` of the container (Traefik addServerTCP/UDP: net.JoinHostPort), or undefined after a diagnostic. */
+function serverAddress(
+  scope: ContainerScope,
+  base: string,
+  port: number | undefined,
+  proto: 'tcp' | 'udp',
+): string | undefined {
+  const { c, prefix, network, ctx, diag } = scope;
+  const chosen = port ?? pickPortFor(c, proto);
+  if (chosen === undefined) {
+    diag(
+      `${base}.server.port`,
+      '',
+      'port is missing: the container exposes no port; set this label',
+      'error',
+    );
+    return undefined;
+  }
+  const warnings: string[] = [];
+  const ip = pickAddress(c, network, ctx.containers, (m) => warnings.push(m));
+  for (const w of warnings) {
+    diag(network ? `${prefix}.docker.network` : `${base}.server.port`, network ?? '', w, 'warning');
+  }
+  if (!ip) {
+    diag(
+      `${base}.server.port`,
+      String(port ?? ''),
+      'no IP address found for the container on any network; the server is left out',
+      'error',
+    );
+    return undefined;
+  }
+  return ip.includes(':') ? `[${ip}]:${chosen}` : `${ip}:${chosen}`;
+}
+
+/**
+ * The lowest exposed port of the protocol, else the lowest of any. Traefik
+ * takes the lowest of all (getPort); preferring the protocol's own keeps a
+ * DNS container's 9153/tcp metrics port from being its UDP server.
+ */
+export function pickPortFor(c: ContainerInfo, proto: 'tcp' | 'udp'): number | undefined {
+  const own = c.ports.filter((p) => p.protocol === proto).map((p) => p.port);
+  const all = own.length > 0 ? own : c.ports.map((p) => p.port);
+  return all.length > 0 ? Math.min(...all) : undefined;
 }
 
 /** The provider's own labels: `enable`, `docker.network`, `docker.allownonrunning`. */

@@ -3,14 +3,25 @@
  * read into one case-insensitive key tree per element, as Traefik's paerser
  * builds its node tree before decoding. Keys under a later prefix that a
  * former prefix also writes are shadowed (`portico.` wins over `traefik.`);
- * keys outside `http.*` and the caller's own keys are set aside. What each
- * node means is the schema's business (labels.ts).
+ * keys outside `http.*`, `tcp.*` and `udp.*` and the caller's own keys are
+ * set aside. What each node means is the schema's business (labels.ts).
  */
 import { suggest } from '../kernel/suggest.js';
 
 export type LabelLevel = 'error' | 'warning';
 
-export type LabelElementKind = 'router' | 'service' | 'middleware' | 'serversTransport';
+export type LabelElementKind =
+  | 'router'
+  | 'service'
+  | 'middleware'
+  | 'serversTransport'
+  | 'tcpRouter'
+  | 'tcpService'
+  | 'tcpMiddleware'
+  | 'udpRouter'
+  | 'udpService';
+
+export type LabelProtocol = 'http' | 'tcp' | 'udp';
 
 export interface LabelIssue {
   /** the key as written */
@@ -31,6 +42,37 @@ export const SECTION_KINDS = {
 } as const satisfies Record<string, { kind: LabelElementKind; key: string }>;
 
 export type SectionKey = (typeof SECTION_KINDS)[keyof typeof SECTION_KINDS]['key'];
+
+/** The `tcp.<section>` names labels may use (Traefik's tcp servers transports have no labels). */
+export const TCP_SECTION_KINDS = {
+  routers: { kind: 'tcpRouter', key: 'routers' },
+  services: { kind: 'tcpService', key: 'services' },
+  middlewares: { kind: 'tcpMiddleware', key: 'middlewares' },
+} as const satisfies Record<string, { kind: LabelElementKind; key: string }>;
+
+/** The `udp.<section>` names labels may use. */
+export const UDP_SECTION_KINDS = {
+  routers: { kind: 'udpRouter', key: 'routers' },
+  services: { kind: 'udpService', key: 'services' },
+} as const satisfies Record<string, { kind: LabelElementKind; key: string }>;
+
+const PROTOCOL_SECTIONS: Record<
+  LabelProtocol,
+  Readonly<Record<string, { kind: LabelElementKind; key: string }>>
+> = { http: SECTION_KINDS, tcp: TCP_SECTION_KINDS, udp: UDP_SECTION_KINDS };
+
+/** How messages name an element kind. */
+const NOUNS: Record<LabelElementKind, string> = {
+  router: 'router',
+  service: 'service',
+  middleware: 'middleware',
+  serversTransport: 'serversTransport',
+  tcpRouter: 'tcp router',
+  tcpService: 'tcp service',
+  tcpMiddleware: 'tcp middleware',
+  udpRouter: 'udp router',
+  udpService: 'udp service',
+};
 
 export interface Leaf {
   key: string;
@@ -65,8 +107,10 @@ function splitSegment(segment: string): string[] | undefined {
 }
 
 export interface KeyTree {
-  /** section key → element (lower-cased name) → its key tree */
+  /** http: section key → element (lower-cased name) → its key tree */
   sections: Map<SectionKey, Map<string, Node>>;
+  /** the same per protocol (`byProtocol.http` is `sections`) */
+  byProtocol: Record<LabelProtocol, Map<string, Map<string, Node>>>;
   /** the caller's keys (`providerKeys`), by lower-cased path after the prefix */
   extra: Record<string, Leaf>;
   /** keys that could not be split into a path; their elements are left out */
@@ -88,8 +132,10 @@ export function readLabelKeys(
   labels: Readonly<Record<string, string>>,
   opts: ReadKeysOptions,
 ): KeyTree {
+  const http = new Map<SectionKey, Map<string, Node>>();
   const tree: KeyTree = {
-    sections: new Map(),
+    sections: http,
+    byProtocol: { http, tcp: new Map(), udp: new Map() },
     extra: {},
     malformedKeys: new Set(),
     prefix: undefined,
@@ -167,36 +213,45 @@ function placeKey(
     tree.extra[rest.toLowerCase()] = leaf;
     return;
   }
-  if (root === 'tcp' || root === 'udp') {
-    bad(`${root} routing is not supported yet; label ignored`, 'warning');
-    return;
-  }
   if (root === 'tls') {
     bad('tls stores and options cannot be defined with labels yet; label ignored', 'warning');
     return;
   }
-  if (root !== 'http') {
+  if (root !== 'http' && root !== 'tcp' && root !== 'udp') {
     const hint = suggest(raw[0]!, ['http', 'tcp', 'udp', 'tls', ...providerKeys]);
     bad(`unknown label "${raw[0]}"` + (hint ? `, did you mean "${hint}"?` : ''));
     return;
   }
+  const table = PROTOCOL_SECTIONS[root];
   const sectionName = raw[1]?.toLowerCase();
   const section =
-    sectionName !== undefined && Object.hasOwn(SECTION_KINDS, sectionName)
-      ? SECTION_KINDS[sectionName as keyof typeof SECTION_KINDS]
-      : undefined;
+    sectionName !== undefined && Object.hasOwn(table, sectionName) ? table[sectionName] : undefined;
   if (!section) {
-    const hint = raw[1] ? suggest(raw[1], ['routers', 'services', 'middlewares']) : undefined;
+    if (root === 'tcp' && sectionName === 'serverstransports') {
+      // Traefik: TCPConfiguration.ServersTransports is `label:"-"`
+      bad(
+        'tcp servers transports cannot be defined with labels; define it in a file and reference it as name@file',
+      );
+      return;
+    }
+    const names = root === 'udp' ? ['routers', 'services'] : ['routers', 'services', 'middlewares'];
+    const hint = raw[1] ? suggest(raw[1], names) : undefined;
+    const listed = names.map((n) => `${root}.${n}`);
     bad(
       raw[1] === undefined
-        ? 'expected http.routers, http.services or http.middlewares'
-        : `unknown section "http.${raw[1]}"` + (hint ? `, did you mean "http.${hint}"?` : ''),
+        ? `expected ${listed.slice(0, -1).join(', ')} or ${listed[listed.length - 1]}`
+        : `unknown section "${root}.${raw[1]}"` +
+            (hint
+              ? `, did you mean "${root}.${hint}"?`
+              : root === 'udp'
+                ? ` (udp labels: ${listed.join(', ')})`
+                : ''),
     );
     return;
   }
   const name = raw[2];
   if (!name) {
-    bad(`missing a ${section.kind} name after "http.${raw[1]}"`);
+    bad(`missing a ${NOUNS[section.kind]} name after "${root}.${raw[1]}"`);
     return;
   }
   if (section.kind === 'serversTransport' && !serversTransports) {
@@ -206,8 +261,9 @@ function placeKey(
     );
     return;
   }
-  let elements = tree.sections.get(section.key);
-  if (!elements) tree.sections.set(section.key, (elements = new Map()));
+  const sections = tree.byProtocol[root];
+  let elements = sections.get(section.key);
+  if (!elements) sections.set(section.key, (elements = new Map()));
   let node = elements.get(name.toLowerCase());
   if (!node) elements.set(name.toLowerCase(), (node = newNode(name)));
   const path = splitPath(raw.slice(3));

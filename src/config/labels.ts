@@ -13,6 +13,10 @@
  * skips the container, every bad key is reported as data (key, value, reason)
  * and only the element it belongs to is left out, so one typo does not take a
  * container's other routers down with it.
+ *
+ * `tcp.*` and `udp.*` keys decode the same way into their own sections, with
+ * the label forms of their schemas (schema/tcp.ts, schema/udp.ts: one server
+ * per container, no weighted services, no servers transports, as in Traefik).
  */
 import { setKey } from './objects.js';
 import {
@@ -27,17 +31,27 @@ import {
 import { decodeText, parseLabelBool, splitList, unknownFieldMessage } from './schema/decode.js';
 import { LabelService, Router, ServersTransport } from './schema/http.js';
 import { implementedMiddlewareTypes, middlewareSchema } from './schema/middlewares/index.js';
+import {
+  LabelTcpService,
+  TCP_MIDDLEWARE_TYPES,
+  TcpMiddleware,
+  TcpRouter,
+  tcpDeprecations,
+} from './schema/tcp.js';
+import { LabelUdpService, UdpRouter } from './schema/udp.js';
 import { suggest } from '../kernel/suggest.js';
 import {
   allLeaves,
   readLabelKeys,
   SECTION_KINDS,
+  TCP_SECTION_KINDS,
+  UDP_SECTION_KINDS,
   type LabelElementKind,
+  type LabelProtocol,
   type LabelIssue,
   type LabelLevel,
   type Leaf,
   type Node,
-  type SectionKey,
 } from './label-keys.js';
 
 export { parseLabelBool, splitList };
@@ -84,9 +98,31 @@ export interface LabelHttp {
   serversTransports: Record<string, Record<string, unknown>>;
 }
 
+/** TCP elements as labels give them: a service's `server` still holds a port, not an address. */
+export interface LabelTcp {
+  routers: Record<string, Record<string, unknown>>;
+  services: Record<
+    string,
+    { loadBalancer?: Record<string, unknown> & { server?: LabelTcpServer } }
+  >;
+  middlewares: Record<string, Record<string, unknown>>;
+}
+
+export interface LabelTcpServer {
+  port?: number;
+  tls?: boolean;
+}
+
+export interface LabelUdp {
+  routers: Record<string, Record<string, unknown>>;
+  services: Record<string, { loadBalancer?: { server?: { port?: number } } }>;
+}
+
 export interface DecodedLabels {
   /** elements whose every key decoded; names unqualified, references kept as written */
   http: LabelHttp;
+  tcp: LabelTcp;
+  udp: LabelUdp;
   /** every element name declared, decoded or left out, per kind (first spelling) */
   declared: Record<LabelElementKind, string[]>;
   /**
@@ -134,18 +170,24 @@ function kindOf(spec: Spec): Hint['kind'] | 'free' {
 }
 
 interface Section {
+  protocol: LabelProtocol;
   kind: LabelElementKind;
-  key: SectionKey;
+  key: string;
   /** the schema of the section's elements; middlewares take their type's */
   spec?: Spec;
 }
 
 /** The sections in decoding order, each with its schema. */
 const SECTIONS: Section[] = [
-  { ...SECTION_KINDS.routers, spec: Router },
-  { ...SECTION_KINDS.services, spec: LabelService },
-  { ...SECTION_KINDS.middlewares },
-  { ...SECTION_KINDS.serverstransports, spec: ServersTransport },
+  { protocol: 'http', ...SECTION_KINDS.routers, spec: Router },
+  { protocol: 'http', ...SECTION_KINDS.services, spec: LabelService },
+  { protocol: 'http', ...SECTION_KINDS.middlewares },
+  { protocol: 'http', ...SECTION_KINDS.serverstransports, spec: ServersTransport },
+  { protocol: 'tcp', ...TCP_SECTION_KINDS.routers, spec: TcpRouter },
+  { protocol: 'tcp', ...TCP_SECTION_KINDS.services, spec: LabelTcpService },
+  { protocol: 'tcp', ...TCP_SECTION_KINDS.middlewares },
+  { protocol: 'udp', ...UDP_SECTION_KINDS.routers, spec: UdpRouter },
+  { protocol: 'udp', ...UDP_SECTION_KINDS.services, spec: LabelUdpService },
 ];
 
 /* ---------------------------------------------------------------- decoding */
@@ -413,14 +455,26 @@ export function decodeLabels(
   const tree = readLabelKeys(labels, opts);
   const { issues } = tree;
   const http: LabelHttp = { routers: {}, services: {}, middlewares: {}, serversTransports: {} };
+  const tcp: LabelTcp = { routers: {}, services: {}, middlewares: {} };
+  const udp: LabelUdp = { routers: {}, services: {} };
+  const out: Record<LabelProtocol, Record<string, Record<string, unknown>>> = {
+    http: http as unknown as Record<string, Record<string, unknown>>,
+    tcp: tcp as unknown as Record<string, Record<string, unknown>>,
+    udp: udp as unknown as Record<string, Record<string, unknown>>,
+  };
   const declared: DecodedLabels['declared'] = {
     router: [],
     service: [],
     middleware: [],
     serversTransport: [],
+    tcpRouter: [],
+    tcpService: [],
+    tcpMiddleware: [],
+    udpRouter: [],
+    udpService: [],
   };
   for (const section of SECTIONS) {
-    const elements = tree.sections.get(section.key);
+    const elements = tree.byProtocol[section.protocol].get(section.key);
     if (!elements) continue;
     for (const node of elements.values()) {
       declared[section.kind].push(node.name);
@@ -432,15 +486,86 @@ export function decodeLabels(
       const value = decodeElement(section, node, ctx);
       issues.push(...ctx.issues);
       const failed = ctx.issues.some((i) => i.level === 'error');
-      if (!failed && value !== SKIP) setKey(http[section.key], node.name, value);
+      if (!failed && value !== SKIP) {
+        if (section.kind === 'tcpService' || section.kind === 'tcpMiddleware')
+          warnDeprecated(section.kind, value, node, issues);
+        setKey(out[section.protocol][section.key]!, node.name, value);
+      }
     }
   }
-  return { http, declared, extra: tree.extra, prefix: tree.prefix, issues };
+  return { http, tcp, udp, declared, extra: tree.extra, prefix: tree.prefix, issues };
+}
+
+/** Traefik v3's deprecated tcp fields, as warnings on the labels that set them. */
+function warnDeprecated(
+  kind: 'tcpService' | 'tcpMiddleware',
+  value: unknown,
+  node: Node,
+  issues: LabelIssue[],
+): void {
+  for (const d of tcpDeprecations(kind === 'tcpService' ? 'service' : 'middleware', value)) {
+    let cursor: Node | undefined = node;
+    for (const part of d.field.split('.')) cursor = cursor?.children.get(part.toLowerCase());
+    if (cursor === undefined) continue;
+    for (const leaf of allLeaves(cursor)) {
+      issues.push({
+        key: leaf.key,
+        value: leaf.value,
+        message: d.message,
+        level: 'warning',
+        element: { kind, name: node.name },
+      });
+    }
+  }
+}
+
+/** A tcp middleware: exactly one of Traefik's three types, with that type's options. */
+function decodeTcpMiddleware(node: Node, ctx: Ctx): unknown {
+  const name = node.name;
+  if (node.leaves.length > 0) {
+    report(
+      ctx,
+      node.leaves,
+      `tcp middleware "${name}" needs a type, e.g. ${name}.ipallowlist.sourcerange`,
+    );
+  }
+  const types = [...node.children.values()];
+  if (types.length === 0) return SKIP;
+  if (types.length > 1) {
+    const names = types.map((t) => t.name).join(', ');
+    report(
+      ctx,
+      types.flatMap(allLeaves),
+      `tcp middleware "${name}" must have exactly one type, found: ${names}`,
+    );
+    return SKIP;
+  }
+  if (node.leaves.length > 0) return SKIP;
+  const typeNode = types[0]!;
+  const type = TCP_MIDDLEWARE_TYPES.find((t) => t.toLowerCase() === typeNode.name.toLowerCase());
+  if (type === undefined) {
+    const hint = suggest(typeNode.name, TCP_MIDDLEWARE_TYPES);
+    report(
+      ctx,
+      allLeaves(typeNode),
+      `unknown tcp middleware type "${typeNode.name}"` +
+        (hint
+          ? `, did you mean "${hint}"?`
+          : ` (tcp middlewares: ${TCP_MIDDLEWARE_TYPES.join(', ')})`),
+    );
+    return SKIP;
+  }
+  const options = convert(fieldsOf(TcpMiddleware)[type]!, typeNode, type, ctx);
+  if (options === SKIP) return SKIP;
+  const out: Record<string, unknown> = {};
+  setKey(out, type, options);
+  return out;
 }
 
 /** One element's tree against its section's schema (middlewares: against their type's). */
 function decodeElement(section: Section, node: Node, ctx: Ctx): unknown {
   if (section.kind === 'middleware') return decodeMiddleware(node, ctx);
+  if (section.kind === 'tcpMiddleware') return decodeTcpMiddleware(node, ctx);
   if (node.leaves.length > 0) {
     report(
       ctx,
@@ -461,9 +586,17 @@ function markElement(issues: LabelIssue[], node: Node, kind: LabelElementKind): 
 }
 
 function exampleField(kind: LabelElementKind): string {
-  return kind === 'router'
-    ? 'rule'
-    : kind === 'service'
-      ? 'loadbalancer.server.port'
-      : 'servername';
+  switch (kind) {
+    case 'router':
+    case 'tcpRouter':
+      return 'rule';
+    case 'udpRouter':
+      return 'entrypoints';
+    case 'service':
+    case 'tcpService':
+    case 'udpService':
+      return 'loadbalancer.server.port';
+    default:
+      return 'servername';
+  }
 }

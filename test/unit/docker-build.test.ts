@@ -652,18 +652,18 @@ describe('buildDockerConfig: bad labels keep the rest of the container', () => {
       ],
     ],
     [
-      'tcp labels reported as not supported; no default HTTP router is invented for them',
+      'tcp labels: no default HTTP router is invented for them (the tcp half: tcp-docker.test.ts)',
       [ctr({ labels: { 'traefik.tcp.routers.db.rule': 'HostSNI(`*`)' } })],
       {},
-      http({}),
-      [
-        d(
-          'traefik.tcp.routers.db.rule',
-          'HostSNI(`*`)',
-          'tcp routing is not supported yet; label ignored',
-          'warning',
-        ),
-      ],
+      {
+        ...http({}),
+        tcp: {
+          routers: { db: { rule: 'HostSNI(`*`)', service: 'whoami' } },
+          services: { whoami: { loadBalancer: { servers: [{ address: '172.17.0.2:80' }] } } },
+          middlewares: {},
+        },
+      } as { http: HttpConfig },
+      [],
     ],
     [
       'two services and no router: no default router',

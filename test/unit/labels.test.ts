@@ -424,29 +424,15 @@ describe('decodeLabels: bad keys are reported with key, value and reason', () =>
       [],
     ],
     [
-      'tcp is reported, not dropped',
+      'tcp keys decode into tcp, not http (issue 13)',
       { 'traefik.tcp.routers.db.rule': 'HostSNI(`*`)' },
-      [
-        {
-          key: 'traefik.tcp.routers.db.rule',
-          value: 'HostSNI(`*`)',
-          message: 'tcp routing is not supported yet; label ignored',
-          level: 'warning',
-        },
-      ],
+      [],
       [],
     ],
     [
-      'udp is reported, not dropped',
+      'udp keys decode into udp, not http (issue 13)',
       { 'traefik.udp.services.dns.loadbalancer.server.port': '53' },
-      [
-        {
-          key: 'traefik.udp.services.dns.loadbalancer.server.port',
-          value: '53',
-          message: 'udp routing is not supported yet; label ignored',
-          level: 'warning',
-        },
-      ],
+      [],
       [],
     ],
     [
