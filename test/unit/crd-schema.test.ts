@@ -322,6 +322,21 @@ describe('toStructuralSchema: JSON Schema to structural OpenAPI v3', () => {
       { type: 'object', properties: { a: { type: 'integer', minimum: 1 } } },
     ],
     [
+      'allOf (TypeBox Intersect) merges into one object',
+      Type.Intersect([
+        Type.Object({ a: Type.String() }),
+        Type.Object({ b: Type.Optional(Type.Integer({ exclusiveMinimum: 0 })) }),
+      ]),
+      {
+        type: 'object',
+        properties: {
+          a: { type: 'string' },
+          b: { type: 'integer', minimum: 0, exclusiveMinimum: true },
+        },
+        required: ['a'],
+      },
+    ],
+    [
       'a default that does not fit the node is left out',
       { type: 'integer', default: 'ten' },
       { type: 'integer' },
