@@ -15,6 +15,7 @@
  * src/proxy (sending) can both use it.
  */
 import { isIPv4, isIPv6, SocketAddress, type Socket } from 'node:net';
+import { compileIpMatcher } from './ip-match.js';
 
 export interface ProxyAddress {
   address: string;
@@ -272,6 +273,22 @@ function quote(text: string | undefined): string {
 }
 
 // --- reading from a connection --------------------------------------------------
+
+/**
+ * Whose headers give the client address, from entryPoints.<n>.proxyProtocol
+ * (Traefik's buildProxyProtocolListener): everyone's with `insecure`, else
+ * the peers inside `trustedIPs`. `ip` is the socket's remoteAddress.
+ */
+export function createProxyTrustCheck(cfg: {
+  trustedIPs: readonly string[];
+  insecure: boolean;
+}): (ip: string) => boolean {
+  if (cfg.insecure) return () => true;
+  // the static configuration lets an IPv6 zone through (fe80::1%eth0), the matcher does not
+  // (as for forwardedHeaders.trustedIPs in server/admission.ts)
+  const list = compileIpMatcher(cfg.trustedIPs.map((e) => e.replace(/%[^/]*/, '')));
+  return (ip) => list.contains(ip);
+}
 
 const ERROR_CODE = {
   invalid: 'ERR_PROXY_HEADER_INVALID',

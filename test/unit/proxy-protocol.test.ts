@@ -11,6 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  createProxyTrustCheck,
   encodeProxyHeader,
   parseProxyHeader,
   readProxyHeader,
@@ -411,6 +412,21 @@ describe('encodeProxyHeader', () => {
     expect(h.equals(v2(0x21, 0x11, ipv4Block([1, 2, 3, 4], [5, 6, 7, 8], 0x0102, 0x0304)))).toBe(
       true,
     );
+  });
+});
+
+describe('createProxyTrustCheck (entryPoints.<n>.proxyProtocol)', () => {
+  it.each([
+    [{ trustedIPs: ['127.0.0.1'], insecure: false }, '127.0.0.1', true],
+    // a dual-stack listener reports IPv4 peers IPv4-mapped
+    [{ trustedIPs: ['10.0.0.0/8'], insecure: false }, '::ffff:10.1.2.3', true],
+    [{ trustedIPs: ['10.0.0.0/8'], insecure: false }, '127.0.0.1', false],
+    [{ trustedIPs: ['fe80::/10%eth0'], insecure: false }, 'fe80::1', true],
+    [{ trustedIPs: ['::1'], insecure: false }, '::1', true],
+    [{ trustedIPs: [], insecure: true }, '192.0.2.1', true],
+    [{ trustedIPs: ['10.0.0.0/8'], insecure: true }, '192.0.2.1', true],
+  ])('%j trusts %s: %s', (cfg, ip, want) => {
+    expect(createProxyTrustCheck(cfg)(ip)).toBe(want);
   });
 });
 
