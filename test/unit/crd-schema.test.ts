@@ -12,6 +12,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
 import { Type } from '@sinclair/typebox';
+import { RE2JS } from 're2js';
 import {
   toStructuralSchema,
   rejectUnknownFields,
@@ -71,10 +72,25 @@ const ALLOWED_KEYS = new Set([
 ]);
 const TYPES = new Set(['object', 'array', 'string', 'integer', 'number', 'boolean']);
 const JUNCTORS = ['allOf', 'anyOf', 'oneOf', 'not'] as const;
-/** What a schema inside a junctor may not set (the value-validation-only rule). */
-const NOT_IN_JUNCTOR = ['description', 'type', 'default', 'additionalProperties', 'nullable'];
+/**
+ * What a schema inside a junctor may not set (the value-validation-only
+ * rule; k8s.io/apiextensions-apiserver pkg/apiserver/schema/validation.go).
+ */
+const NOT_IN_JUNCTOR = [
+  'description',
+  'type',
+  'default',
+  'additionalProperties',
+  'nullable',
+  'title',
+  'externalDocs',
+];
 
 type Node = Record<string, unknown>;
+
+function isNodeWith(v: unknown, key: string): boolean {
+  return v !== null && typeof v === 'object' && key in v;
+}
 
 function fits(node: Node, value: unknown): boolean {
   if (node['x-kubernetes-int-or-string'])
@@ -125,6 +141,17 @@ function structuralProblems(node: unknown, path = '', inJunctor = false): string
     if (intOrString && s.type !== undefined) out.push(`${path}: int-or-string with a type`);
   }
   if ('nullable' in s && typeof s.nullable !== 'boolean') out.push(`${path}: nullable not boolean`);
+  if (intOrString && preserve) out.push(`${path}: int-or-string with preserve-unknown-fields`);
+  if (typeof s.pattern === 'string') {
+    // the API server compiles patterns with Go's regexp (RE2): no lookaround, no backreferences
+    try {
+      RE2JS.compile(s.pattern);
+    } catch {
+      out.push(`${path}: pattern ${s.pattern} is not RE2`);
+    }
+  }
+  if (inJunctor && isNodeWith(s.properties, 'metadata'))
+    out.push(`${path}: metadata inside a junctor`);
   if (s.uniqueItems === true) out.push(`${path}: uniqueItems: true is forbidden`);
   if (s.properties !== undefined && s.additionalProperties !== undefined)
     out.push(`${path}: properties and additionalProperties together`);
@@ -176,6 +203,11 @@ function rootProblems(schema: OpenApiSchema): string[] {
   const out = structuralProblems(schema);
   if (schema.type !== 'object') out.push('root: type must be object');
   if (schema.nullable) out.push('root: nullable');
+  if (schema.additionalProperties !== undefined) out.push('root: additionalProperties');
+  for (const k of ['apiVersion', 'kind']) {
+    const p = (schema.properties as Node | undefined)?.[k] as Node | undefined;
+    if (p && p.type !== 'string') out.push(`root: ${k} must be a string`);
+  }
   const metadata = (schema.properties as Node | undefined)?.metadata as Node | undefined;
   if (metadata && JSON.stringify(metadata) !== JSON.stringify({ type: 'object' }))
     out.push('metadata: only `type: object` may be given');
@@ -234,6 +266,21 @@ describe('the structural-schema check itself', () => {
     ['$schema', { ...spec({ type: 'string' }), $schema: 'x' }, /\$schema/],
     ['patternProperties', spec({ type: 'object', patternProperties: {} }), /patternProperties/],
     ['a default that does not fit', spec({ type: 'integer', default: '1' }), /default/],
+    ['a lookahead pattern (not RE2)', spec({ type: 'string', pattern: '^(?!x)' }), /not RE2/],
+    ['a title inside oneOf', spec({ type: 'string', oneOf: [{ title: 't' }] }), /title inside/],
+    [
+      'int-or-string that also preserves unknown fields',
+      spec({
+        'x-kubernetes-int-or-string': true,
+        'x-kubernetes-preserve-unknown-fields': true,
+      }),
+      /int-or-string with preserve/,
+    ],
+    [
+      'additionalProperties at the root',
+      { type: 'object', additionalProperties: { type: 'string' } },
+      /root: additionalProperties/,
+    ],
     [
       'a field only named inside a junctor',
       spec({ type: 'object', anyOf: [{ properties: { a: { pattern: 'x' } } }] }),
