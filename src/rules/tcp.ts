@@ -300,10 +300,11 @@ export function buildTcpRule(rule: string): BuiltTcpRule {
   const node = parseTcpRule(rule);
   // Traefik: the route is the catch-all when its whole rule is the one matcher HostSNI(`*`)
   const catchAll = isBareHostSni(node) && node.args[0] === '*';
+  const hosts = sniConstraint(node);
   return {
     rule,
     matcher: compileTcpRule(node),
-    hosts: sniConstraint(node) === null ? null : [...(sniConstraint(node) as Set<string>)],
+    hosts: hosts === null ? null : [...hosts],
     catchAll,
     // Traefik's GetRulePriority: len(rule) in bytes, -1 for the catch-all so it sorts last
     priority: catchAll ? -1 : Buffer.byteLength(rule, 'utf8'),

@@ -5,7 +5,10 @@
  * reason, a broken element never taking the others down; then qualified
  * `name@provider` and merged by the aggregator.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseDynamicText } from '../../providers/file/index.js';
 import type { DynamicConfig, TcpConfig } from '../../src/config/dynamic.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { validateDynamic } from '../../src/config/validate.js';
@@ -467,5 +470,38 @@ describe('mergeSnapshots: tcp', () => {
   it('leaves tcp out of the merged configuration when no provider has any', () => {
     const merged = mergeSnapshots([{ provider: 'file', config: {}, errors: [] }]);
     expect(merged.config.tcp).toBeUndefined();
+  });
+});
+
+describe("Traefik's dynamic-configuration reference", () => {
+  it('every tcp and udp field of the published reference is known (values are placeholders)', () => {
+    const text = readFileSync(
+      fileURLToPath(new URL('../fixtures/tcp/traefik-reference.yaml', import.meta.url)),
+      'utf8',
+    );
+    const parsed = parseDynamicText('traefik-reference.yaml', text);
+    expect(parsed.errors).toEqual([]);
+    const result = validateDynamic(parsed.config, 'file');
+    // the placeholders ("foobar" as an address, proxyProtocol version 42) are refused, field names never
+    expect(result.errors.filter((e) => /unknown field/.test(e.message))).toEqual([]);
+    expect(result.errors.map((e) => `${e.kind} ${e.name} ${e.field}`).sort()).toEqual([
+      'tcpMiddleware TCPMiddleware01@file ipAllowList.sourceRange[0]',
+      'tcpMiddleware TCPMiddleware01@file ipAllowList.sourceRange[1]',
+      'tcpMiddleware TCPMiddleware02@file ipWhiteList.sourceRange[0]',
+      'tcpMiddleware TCPMiddleware02@file ipWhiteList.sourceRange[1]',
+      'tcpRouter TCPRouter0@file ruleSyntax',
+      'tcpRouter TCPRouter1@file ruleSyntax',
+      'tcpServersTransport TCPServersTransport0@file proxyProtocol.version',
+      'tcpServersTransport TCPServersTransport1@file proxyProtocol.version',
+      'tcpService TCPService01@file loadBalancer.proxyProtocol.version',
+      'tcpService TCPService01@file loadBalancer.servers[0].address',
+      'tcpService TCPService01@file loadBalancer.servers[1].address',
+      'udpService UDPService01@file loadBalancer.servers[0].address',
+      'udpService UDPService01@file loadBalancer.servers[1].address',
+    ]);
+    // what is valid is kept: the weighted services, inFlightConn, the udp routers
+    expect(Object.keys(result.config.tcp?.services ?? {})).toEqual(['TCPService02']);
+    expect(Object.keys(result.config.tcp?.middlewares ?? {})).toEqual(['TCPMiddleware03']);
+    expect(Object.keys(result.config.udp?.routers ?? {})).toEqual(['UDPRouter0', 'UDPRouter1']);
   });
 });

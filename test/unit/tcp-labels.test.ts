@@ -5,6 +5,8 @@
  * never an address), no weighted services and no servers transports; every
  * bad key reported with its element, only that element left out.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeLabels, type LabelIssue } from '../../src/config/labels.js';
 
@@ -316,5 +318,31 @@ describe('decodeLabels: bad tcp/udp keys name the key, the value and the reason'
     const r = decodeLabels({ [`${T}.routers.bad.priority`]: 'high' }, opts);
     expect(r.issues[0]!.element).toEqual({ kind: 'tcpRouter', name: 'bad' });
     expect(r.declared.tcpRouter).toEqual(['bad']);
+  });
+});
+
+describe("Traefik's label reference", () => {
+  it('every traefik.tcp.* and traefik.udp.* key of the published reference is known', () => {
+    const text = readFileSync(
+      fileURLToPath(new URL('../fixtures/tcp/traefik-labels.yml', import.meta.url)),
+      'utf8',
+    );
+    const labels: Record<string, string> = {};
+    for (const m of text.matchAll(/^- "([^=]+)=(.*)"$/gm)) labels[m[1]!] = m[2]!;
+    expect(Object.keys(labels).length).toBeGreaterThan(40);
+    const r = decodeLabels(labels, opts);
+    // placeholders are refused ("foobar" as a port or a ruleSyntax), keys never
+    expect(r.issues.filter((i) => /unknown|cannot be defined/.test(i.message))).toEqual([]);
+    expect(r.declared.tcpRouter).toEqual(['tcprouter0', 'tcprouter1']);
+    expect(r.declared.udpRouter).toEqual(['udprouter0', 'udprouter1']);
+    expect(r.tcp.middlewares).toEqual({
+      tcpmiddleware01: { ipAllowList: { sourceRange: ['foobar', 'foobar'] } },
+      tcpmiddleware02: { ipWhiteList: { sourceRange: ['foobar', 'foobar'] } },
+      tcpmiddleware03: { inFlightConn: { amount: 42 } },
+    });
+    expect(r.udp.routers).toEqual({
+      udprouter0: { entryPoints: ['foobar', 'foobar'], service: 'foobar' },
+      udprouter1: { entryPoints: ['foobar', 'foobar'], service: 'foobar' },
+    });
   });
 });
