@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { decodeLabels, type LabelIssue } from '../../src/config/labels.js';
 
@@ -328,7 +329,10 @@ describe("Traefik's label reference", () => {
       'utf8',
     );
     const labels: Record<string, string> = {};
-    for (const m of text.matchAll(/^- "([^=]+)=(.*)"$/gm)) labels[m[1]!] = m[2]!;
+    for (const line of parseYaml(text) as string[]) {
+      const eq = line.indexOf('=');
+      labels[line.slice(0, eq)] = line.slice(eq + 1);
+    }
     expect(Object.keys(labels).length).toBeGreaterThan(40);
     const r = decodeLabels(labels, opts);
     // placeholders are refused ("foobar" as a port or a ruleSyntax), keys never
