@@ -48,6 +48,50 @@ type Row = [string, ContainerInfo[], DockerBuildOptions, DynamicConfig, LabelDia
 describe('buildDockerConfig: tcp and udp, as Traefik users label them', () => {
   it.each<Row>([
     [
+      "Traefik docs' example: Declaring TCP Routers with one Service",
+      [
+        ctr({
+          name: '/my-container',
+          labels: {
+            'traefik.tcp.routers.my-router.rule': 'HostSNI(`example.com`)',
+            'traefik.tcp.routers.my-router.tls': 'true',
+            'traefik.tcp.services.my-service.loadbalancer.server.port': '4123',
+          },
+        }),
+      ],
+      {},
+      {
+        ...emptyHttp,
+        tcp: {
+          routers: {
+            'my-router': { rule: 'HostSNI(`example.com`)', service: 'my-service', tls: {} },
+          },
+          services: { 'my-service': tcpLb('172.17.0.2:4123') },
+          middlewares: {},
+        },
+      },
+    ],
+    [
+      "Traefik docs' example: Declaring UDP Routers with one Service",
+      [
+        ctr({
+          name: '/my-container',
+          labels: {
+            'traefik.udp.routers.my-router.entrypoints': 'udp',
+            'traefik.udp.services.my-service.loadbalancer.server.port': '4123',
+          },
+        }),
+      ],
+      {},
+      {
+        ...emptyHttp,
+        udp: {
+          routers: { 'my-router': { entryPoints: ['udp'], service: 'my-service' } },
+          services: { 'my-service': udpLb('172.17.0.2:4123') },
+        },
+      },
+    ],
+    [
       'plain tcp: a rule and an entry point; the default service is the container, on its port',
       [
         ctr({
