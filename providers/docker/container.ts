@@ -24,6 +24,7 @@ import type {
   UdpServiceConfig,
 } from '../../src/config/dynamic.js';
 import { decodeLabels, parseLabelBool, type DecodedLabels } from '../../src/config/labels.js';
+import { setKey } from '../../src/config/objects.js';
 import type { Contribution } from './merge.js';
 import {
   containerName,
@@ -187,7 +188,7 @@ function buildTcp(
       if (server?.tls !== undefined) entry.tls = server.tls;
       out.loadBalancer!.servers = [entry];
     }
-    services[name] = out;
+    setKey(services, name, out);
   }
   const serviceNames = declared.length > 0 ? declared : [serviceName];
   const routers: Record<string, TcpRouterConfig> = {};
@@ -205,7 +206,7 @@ function buildTcp(
     }
     const service = linkService(scope, 'tcp', name, router.service, serviceNames);
     if (service === undefined) continue;
-    routers[name] = { ...router, rule: router.rule, service };
+    setKey(routers, name, { ...router, rule: router.rule, service });
   }
   return {
     routers,
@@ -232,7 +233,7 @@ function buildUdp(
       if (address === undefined) continue;
       out.loadBalancer!.servers = [{ address }];
     }
-    services[name] = out;
+    setKey(services, name, out);
   }
   const serviceNames = declared.length > 0 ? declared : [serviceName];
   const routers: Record<string, UdpRouterConfig> = {};
@@ -240,7 +241,7 @@ function buildUdp(
     const router = { ...r } as Partial<UdpRouterConfig>;
     const service = linkService(scope, 'udp', name, router.service, serviceNames);
     if (service === undefined) continue;
-    routers[name] = { ...router, service };
+    setKey(routers, name, { ...router, service });
   }
   return { routers, services };
 }

@@ -15,7 +15,7 @@ import type {
   TcpConfig,
   UdpConfig,
 } from '../../src/config/dynamic.js';
-import { stableKey } from '../../src/config/objects.js';
+import { setKey, stableKey } from '../../src/config/objects.js';
 import { PROVIDER } from './model.js';
 
 /** What one container adds to the configuration, before merging. */
@@ -75,7 +75,7 @@ export function merge(
         const seen = origins.get(name);
         if (!seen) {
           origins.set(name, [{ container: contribution.container, fingerprint }]);
-          target[name] = structuredClone(value);
+          setKey(target, name, structuredClone(value));
           continue;
         }
         seen.push({ container: contribution.container, fingerprint });

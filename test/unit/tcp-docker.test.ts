@@ -494,3 +494,32 @@ describe('buildDockerConfig: a broken tcp/udp label takes down only its element'
     ]);
   });
 });
+
+describe('buildDockerConfig: hostile names', () => {
+  it('a __proto__ tcp/udp element is an ordinary name, never a prototype', () => {
+    const r = buildDockerConfig([
+      ctr({
+        labels: {
+          'traefik.tcp.routers.__proto__.rule': 'HostSNI(`*`)',
+          'traefik.tcp.services.__proto__.loadbalancer.server.port': '5432',
+          'traefik.udp.routers.__proto__.service': '__proto__',
+          'traefik.udp.services.__proto__.loadbalancer.server.port': '53',
+        },
+      }),
+    ]);
+    expect(r.errors).toEqual([]);
+    for (const section of [
+      r.config.tcp!.routers!,
+      r.config.tcp!.services!,
+      r.config.udp!.routers!,
+      r.config.udp!.services!,
+    ]) {
+      expect(Object.getPrototypeOf(section)).toBe(Object.prototype);
+      expect(Object.keys(section)).toEqual(['__proto__']);
+    }
+    expect(r.config.tcp!.routers!['__proto__']).toEqual({
+      rule: 'HostSNI(`*`)',
+      service: '__proto__',
+    });
+  });
+});
