@@ -30,8 +30,12 @@ export interface Entry {
 }
 
 export class Store {
-  /** accepted, but worth a line in the log at start (see staticWarnings) */
+  /** accepted, but worth a line in the log at start (see staticWarnings), each once */
   readonly warnings: string[] = [];
+
+  warn(message: string): void {
+    if (!this.warnings.includes(message)) this.warnings.push(message);
+  }
   readonly entries = new Map<string, Entry>();
   /**
    * entry point names, lower-case → first spelling seen (so sources agree on
@@ -57,13 +61,7 @@ export class Store {
 
   /** records a raw value for a resolved target; conversion errors name `origin` */
   apply(target: Target, raw: unknown, origin: string, source: Source): void {
-    const path = [...target.path];
-    if (
-      (path[0] === 'entryPoints' || path[0] === 'certificatesResolvers') &&
-      path[1] !== undefined
-    ) {
-      path[1] = this.canonicalName(path[1], source, path[0]);
-    }
+    const path = this.canonicalPath(target.path, source);
     const { node } = target;
     if (node.kind === 'group') {
       // only sections end up here: `--api`, `PORTICO_ACCESSLOG=false`, `ping: {}`
@@ -84,6 +82,27 @@ export class Store {
     }
     this.set(path, { value: convert(node.type, raw, origin), origin, source, explicit: true });
     this.enableSections(path, origin, source);
+  }
+
+  /** an entry point or resolver name as the first source spelt it */
+  private canonicalPath(written: string[], source: Source): string[] {
+    const path = [...written];
+    if (
+      (path[0] === 'entryPoints' || path[0] === 'certificatesResolvers') &&
+      path[1] !== undefined
+    ) {
+      path[1] = this.canonicalName(path[1], source, path[0]);
+    }
+    return path;
+  }
+
+  /**
+   * An option that is accepted but ignored (a harmless Traefik option Portico
+   * lacks) still declares its entry point or resolver and switches its
+   * sections on, as any option inside them does.
+   */
+  touch(path: string[], origin: string, source: Source): void {
+    this.enableSections(this.canonicalPath(path, source), origin, source);
   }
 
   private set(path: string[], entry: Entry): void {

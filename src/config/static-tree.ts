@@ -207,6 +207,75 @@ export function resolveSegments(
   return resolveSegments(segments, joinNames, found[1], index + 1, [...path, found[0]]);
 }
 
+/**
+ * Traefik options Portico does not implement whose absence changes nothing a
+ * client or an upstream gets and weakens nothing: log colouring and rotation,
+ * a dashboard banner, connection-tuning timeouts, ACME client timeouts and
+ * challenge delays. They are accepted with a warning (issue 17 §1: never an
+ * exit for a harmless option); every other unsupported option stays an error.
+ * Names under a map are written with the map's placeholder.
+ */
+const IGNORABLE: ReadonlySet<string> = new Set([
+  'log.noColor',
+  'log.maxSize',
+  'log.maxBackups',
+  'log.maxAge',
+  'log.compress',
+  'api.disableDashboardAd',
+  'accessLog.addInternals',
+  'entryPoints.<name>.transport.keepAliveMaxTime',
+  'certificatesResolvers.<resolver>.acme.clientTimeout',
+  'certificatesResolvers.<resolver>.acme.clientResponseHeaderTimeout',
+  'certificatesResolvers.<resolver>.acme.httpChallenge.delay',
+  'certificatesResolvers.<resolver>.acme.tlsChallenge.delay',
+  'providers.file.debugLogGeneratedTemplate',
+  'providers.docker.httpClientTimeout',
+  'serversTransport.forwardingTimeouts.pingTimeout',
+  'serversTransport.forwardingTimeouts.readIdleTimeout',
+]);
+
+/** `path` with the names under maps replaced by the maps' placeholders */
+function schemaPath(path: string[]): string {
+  const out: string[] = [];
+  let node: SchemaNode | undefined = SCHEMA;
+  for (const segment of path) {
+    if (node?.kind === 'map') {
+      out.push(node.placeholder);
+      node = node.item;
+    } else {
+      out.push(segment);
+      node = node?.kind === 'group' ? node.children[segment] : undefined;
+    }
+  }
+  return out.join('.');
+}
+
+/**
+ * When `segment` under `node` (at canonical `path`) is a harmless Traefik
+ * option Portico does not implement, its canonical path.
+ */
+export function ignorableOption(
+  node: Group | MapNode,
+  path: string[],
+  segment: string,
+): string[] | undefined {
+  if (node.kind !== 'group') return undefined;
+  const name = node.unsupported?.find((n) => n.toLowerCase() === segment.toLowerCase());
+  if (name === undefined) return undefined;
+  return IGNORABLE.has(schemaPath([...path, name])) ? [...path, name] : undefined;
+}
+
+/** the same for a name that did not resolve (flags, variables) */
+export function ignorableFailure(segments: string[], failure: Failure): string[] | undefined {
+  if (failure.reason !== undefined) return undefined;
+  return ignorableOption(failure.node, failure.path, segments[failure.index] ?? '');
+}
+
+/** the warning for an ignored harmless option, `origin` as the user wrote it */
+export function ignoredWarning(origin: string, option: string[]): string {
+  return `${origin}: ${option.join('.')} is a traefik option that portico does not support yet; ignored`;
+}
+
 export function isTarget(result: Target | Failure): result is Target {
   return !('index' in result);
 }

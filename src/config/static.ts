@@ -32,6 +32,9 @@ import { staticHelpLines } from './schema/static.js';
 import {
   ENTRY_POINT_NAME,
   findChild,
+  ignorableFailure,
+  ignorableOption,
+  ignoredWarning,
   isTarget,
   resolveSegments,
   SCHEMA,
@@ -99,9 +102,17 @@ function applyFlags(store: Store, argv: string[]): void {
     const origin = `--${key}`;
     const segments = key.split('.');
     const result = resolveSegments(segments, false);
-    if (!isTarget(result))
-      throw new StaticConfigError(origin, unknownReason(segments, result, renderFlag));
     const next = argv[i + 1];
+    if (!isTarget(result)) {
+      const ignored = ignorableFailure(segments, result);
+      if (ignored === undefined)
+        throw new StaticConfigError(origin, unknownReason(segments, result, renderFlag));
+      store.warn(ignoredWarning(origin, ignored));
+      store.touch(ignored, origin, source);
+      // its value, if given apart, is not an option either
+      if (value === undefined && next !== undefined && !next.startsWith('--')) i++;
+      continue;
+    }
     const takesBool = result.node.kind === 'group' || result.node.type.t === 'bool';
     if (value === undefined) {
       if (takesBool) {
@@ -173,13 +184,13 @@ interface EnvSetting {
 function readEnv(
   env: NodeJS.ProcessEnv,
   prefix: 'PORTICO_' | 'TRAEFIK_',
-  warnings: string[],
+  store: Store,
 ): EnvSetting[] {
   const settings: EnvSetting[] = [];
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith(prefix) || ENV_NOT_OPTIONS.has(name)) continue;
     if (prefix === 'TRAEFIK_' && !TRAEFIK_ROOTS.some((root) => name.startsWith(root))) {
-      warnings.push(
+      store.warn(
         `${name} is ignored: not one of traefik's static options (traefik ignores it too)`,
       );
       continue;
@@ -187,6 +198,14 @@ function readEnv(
     const segments = name.slice(prefix.length).toLowerCase().split('_');
     const result = resolveSegments(segments, true);
     if (!isTarget(result)) {
+      const ignored = ignorableFailure(segments, result);
+      if (ignored !== undefined) {
+        // an empty variable means unset, here too
+        if (env[name] === undefined || env[name] === '') continue;
+        store.warn(ignoredWarning(name, ignored));
+        store.touch(ignored, name, { kind: 'env', prefix });
+        continue;
+      }
       const render = (path: string[]): string => renderEnv(path, prefix);
       throw new StaticConfigError(name, unknownReason(segments, result, render, true));
     }
@@ -201,8 +220,8 @@ function readEnv(
  * that set something, for the warning about Traefik's one-source rule.
  */
 function applyEnv(store: Store, env: NodeJS.ProcessEnv): string[] {
-  const traefik = readEnv(env, 'TRAEFIK_', store.warnings);
-  const portico = readEnv(env, 'PORTICO_', store.warnings);
+  const traefik = readEnv(env, 'TRAEFIK_', store);
+  const portico = readEnv(env, 'PORTICO_', store);
   const applied: string[] = [];
   for (const [settings, prefix] of [
     [traefik, 'TRAEFIK_'],
@@ -220,9 +239,7 @@ function applyEnv(store: Store, env: NodeJS.ProcessEnv): string[] {
     if (p.value === undefined || p.value === '') continue;
     const t = traefik.find((s) => s.key === p.key && s.value !== undefined && s.value !== '');
     if (t) {
-      store.warnings.push(
-        `${p.name} and ${t.name} both set ${p.target.path.join('.')}; ${p.name} is used`,
-      );
+      store.warn(`${p.name} and ${t.name} both set ${p.target.path.join('.')}; ${p.name} is used`);
     }
   }
   return applied;
@@ -388,6 +405,11 @@ class YamlWalker {
         continue;
       }
       const found = findChild(schema, key);
+      const ignored = found ? undefined : ignorableOption(schema, path, key);
+      if (ignored !== undefined) {
+        this.store.warn(ignoredWarning(keyOrigin, ignored));
+        continue;
+      }
       if (!found) {
         const segments = [...written, key];
         const failure: Failure = { index: written.length, node: schema, path };
@@ -459,7 +481,7 @@ export function loadStaticConfig(input: {
   const traefikVars = applyEnv(ctx.store, input.env);
   applyFlags(ctx.store, input.argv);
   const oneSource = oneSourceWarning(traefikVars, configFile !== undefined, input.argv.length > 0);
-  if (oneSource) ctx.store.warnings.push(oneSource);
+  if (oneSource) ctx.store.warn(oneSource);
 
   const config = build(ctx);
   if (configFile !== undefined) config.configFile = configFile;
@@ -508,7 +530,8 @@ function buildHelp(): string {
     `Without any entry point Portico listens on "web" at ${DEFAULTS.webAddress} (unprivileged; Traefik uses :80).`,
     `api.insecure, ping and metrics.prometheus add entry point "traefik" on ${DEFAULTS.internalAddress} unless configured.`,
     'Setting any option of accessLog, api, ping, metrics.prometheus, providers.file or providers.docker turns that section on.',
-    'Traefik options Portico does not implement yet are reported as such, never ignored.',
+    'Traefik options Portico does not implement yet are refused, naming them; the harmless ones',
+    '(log.noColor, log.maxSize, ...) are accepted with a warning at start-up, never silently.',
     '',
     'Options:',
     ...options,

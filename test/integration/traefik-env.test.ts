@@ -45,6 +45,8 @@ describe('TRAEFIK_* variables, the real command', () => {
       TRAEFIK_PING: 'true',
       TRAEFIK_LOG_LEVEL: 'DEBUG',
       TRAEFIK_LOG_FORMAT: 'json',
+      // harmless and not implemented: accepted with a warning (issue 17 §1)
+      TRAEFIK_LOG_NOCOLOR: 'true',
       PORTICO_LOG_LEVEL: 'INFO',
       PORTICO_WORKERS: '0',
     });
@@ -65,6 +67,11 @@ describe('TRAEFIK_* variables, the real command', () => {
       'PORTICO_LOG_LEVEL and TRAEFIK_LOG_LEVEL both set log.level; PORTICO_LOG_LEVEL is used',
     );
     expect(p.lines.filter((rec) => rec.level === 'debug')).toEqual([]);
+    const ignored = await p.waitForLog((rec) => String(rec.msg).startsWith('TRAEFIK_LOG_NOCOLOR'));
+    expect(ignored).toMatchObject({
+      level: 'warn',
+      msg: 'TRAEFIK_LOG_NOCOLOR: log.noColor is a traefik option that portico does not support yet; ignored',
+    });
   });
 
   it('stop at start-up on a misspelt TRAEFIK_* variable, naming it and the option meant', async () => {

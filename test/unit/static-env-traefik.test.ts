@@ -216,3 +216,67 @@ describe('TRAEFIK_* variables', () => {
     expect(staticWarnings(config)).toEqual([]);
   });
 });
+
+// issue 17 §1: "never an exit for a harmless option" (log.noColor, log.maxSize...); the
+// unsupported options that change what clients or upstreams get stay errors (above: tracing)
+describe('harmless Traefik options Portico does not implement', () => {
+  const warning = (where: string, option: string): string =>
+    `${where}: ${option} is a traefik option that portico does not support yet; ignored`;
+
+  it('are accepted from the file with one warning each', () => {
+    writeFileSync(
+      join(cwd, 'portico.yml'),
+      'log:\n  level: warn\n  noColor: true\n  maxSize: 10\napi:\n  disableDashboardAd: true\n',
+    );
+    const config = load({});
+    expect(config.log.level).toBe('warn');
+    expect(config.api?.dashboard).toBe(true);
+    expect(staticWarnings(config)).toEqual([
+      warning('portico.yml: log.noColor (line 3)', 'log.noColor'),
+      warning('portico.yml: log.maxSize (line 4)', 'log.maxSize'),
+      warning('portico.yml: api.disableDashboardAd (line 6)', 'api.disableDashboardAd'),
+    ]);
+  });
+
+  it('are accepted from TRAEFIK_* and PORTICO_* variables', () => {
+    const config = load({
+      TRAEFIK_LOG_NOCOLOR: 'true',
+      TRAEFIK_ENTRYPOINTS_WEB_ADDRESS: ':80',
+      TRAEFIK_ENTRYPOINTS_WEB_TRANSPORT_KEEPALIVEMAXTIME: '30s',
+      PORTICO_PROVIDERS_DOCKER_HTTPCLIENTTIMEOUT: '30s',
+    });
+    expect(config.entryPoints.web?.port).toBe(80);
+    expect(staticWarnings(config)).toEqual([
+      warning(
+        'TRAEFIK_ENTRYPOINTS_WEB_TRANSPORT_KEEPALIVEMAXTIME',
+        'entryPoints.web.transport.keepAliveMaxTime',
+      ),
+      warning('TRAEFIK_LOG_NOCOLOR', 'log.noColor'),
+      warning('PORTICO_PROVIDERS_DOCKER_HTTPCLIENTTIMEOUT', 'providers.docker.httpClientTimeout'),
+    ]);
+  });
+
+  it('still switch their section on, as any option inside it does in Traefik', () => {
+    const fromEnv = load({ TRAEFIK_PROVIDERS_DOCKER_HTTPCLIENTTIMEOUT: '30s' });
+    const fromFlag = load({}, ['--providers.docker.httpClientTimeout=30s']);
+    writeFileSync(join(cwd, 'portico.yml'), 'providers:\n  docker:\n    httpClientTimeout: 30s\n');
+    const fromFile = load({});
+    for (const config of [fromEnv, fromFlag, fromFile])
+      expect(config.providers.docker?.exposedByDefault).toBe(true);
+  });
+
+  it('are accepted as flags, their value taken as any other flag value', () => {
+    const config = load({}, ['--log.noColor', '--log.maxSize', '10', '--api.insecure']);
+    expect(config.api?.insecure).toBe(true);
+    expect(staticWarnings(config)).toEqual([
+      warning('--log.noColor', 'log.noColor'),
+      warning('--log.maxSize', 'log.maxSize'),
+    ]);
+  });
+
+  it('do not make a misspelt option harmless', () => {
+    const error = loadError({ TRAEFIK_LOG_NOCOLR: 'true' });
+    expect(error.option).toBe('TRAEFIK_LOG_NOCOLR');
+    expect(error.message).toMatch(/unknown option; valid here: level, format, filePath$/);
+  });
+});
