@@ -254,7 +254,8 @@ function isBareHostSni(node: TcpRuleNode): node is MatcherNodeOf<TcpMatcherName>
   return node.type === 'matcher' && node.name === 'HostSNI';
 }
 
-// null: no constraint on the SNI; a set: only these SNIs can match
+// null: no constraint on the SNI; a set: only these SNIs can match. Chains of one operator are
+// flattened (collect), so a rule of thousands of `||` does not recurse thousands deep.
 function sniConstraint(node: TcpRuleNode): Set<string> | null {
   switch (node.type) {
     case 'matcher': {
@@ -265,32 +266,40 @@ function sniConstraint(node: TcpRuleNode): Set<string> | null {
     case 'not':
       return null;
     case 'and': {
-      const l = sniConstraint(node.left);
-      const r = sniConstraint(node.right);
-      if (l === null) return r;
-      if (r === null) return l;
-      return new Set([...l].filter((h) => r.has(h)));
+      const operands: TcpRuleNode[] = [];
+      collect(node, 'and', operands);
+      let out: Set<string> | null = null;
+      for (const o of operands) {
+        const c = sniConstraint(o);
+        if (c === null) continue;
+        out = out === null ? c : new Set([...out].filter((h) => c.has(h)));
+      }
+      return out;
     }
     case 'or': {
-      const l = sniConstraint(node.left);
-      if (l === null) return null;
-      const r = sniConstraint(node.right);
-      return r === null ? null : new Set([...l, ...r]);
+      const operands: TcpRuleNode[] = [];
+      collect(node, 'or', operands);
+      const out = new Set<string>();
+      for (const o of operands) {
+        const c = sniConstraint(o);
+        if (c === null) return null;
+        for (const h of c) out.add(h);
+      }
+      return out;
     }
   }
 }
 
-function hostSniValues(node: TcpRuleNode, out: string[]): string[] {
-  switch (node.type) {
-    case 'matcher':
+/** Every HostSNI value in rule order (left to right), with an explicit stack. */
+function hostSniValues(root: TcpRuleNode): string[] {
+  const out: string[] = [];
+  const pending: TcpRuleNode[] = [root];
+  while (pending.length > 0) {
+    const node = pending.pop() as TcpRuleNode;
+    if (node.type === 'matcher') {
       if (node.name === 'HostSNI') out.push(...node.args.map((a) => a.toLowerCase()));
-      break;
-    case 'not':
-      hostSniValues(node.operand, out);
-      break;
-    default:
-      hostSniValues(node.left, out);
-      hostSniValues(node.right, out);
+    } else if (node.type === 'not') pending.push(node.operand);
+    else pending.push(node.right, node.left);
   }
   return out;
 }
@@ -308,7 +317,7 @@ export function buildTcpRule(rule: string): BuiltTcpRule {
     catchAll,
     // Traefik's GetRulePriority: len(rule) in bytes, -1 for the catch-all so it sorts last
     priority: catchAll ? -1 : Buffer.byteLength(rule, 'utf8'),
-    hostSNIs: hostSniValues(node, []),
+    hostSNIs: hostSniValues(node),
   };
 }
 

@@ -197,3 +197,21 @@ describe('tcpRuleProblem: rules and TLS (Traefik router manager)', () => {
     if (!/a b/.test(rule)) expect(tcpRuleProblem(buildTcpRule(rule), withTls)).toBe(fromText);
   });
 });
+
+describe('buildTcpRule: hostile rules', () => {
+  it('a rule of 20000 alternatives builds and matches (no recursion per operand)', () => {
+    const rule = Array.from({ length: 20000 }, (_, i) => `HostSNI(\`h${i}.example\`)`).join(' || ');
+    const r = buildTcpRule(rule);
+    expect(r.hosts).toHaveLength(20000);
+    expect(r.hostSNIs).toHaveLength(20000);
+    expect(r.matcher(tls('h19999.example'))).toBe(true);
+    expect(r.matcher(tls('nope.example'))).toBe(false);
+  });
+
+  it('nesting deeper than the parser allows is a syntax error, not a stack overflow', () => {
+    expect(() => buildTcpRule('!'.repeat(10000) + 'HostSNI(`*`)')).toThrow(RuleSyntaxError);
+    expect(() => buildTcpRule('('.repeat(10000) + 'HostSNI(`*`)' + ')'.repeat(10000))).toThrow(
+      /nested too deeply/,
+    );
+  });
+});
