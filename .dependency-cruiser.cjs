@@ -9,7 +9,7 @@
  */
 const LAYERS = [
   // process model, subcommands, the built-in whoami, build tools
-  ['app', '^src/(bin|cli|runtime)\\.ts$|^src/(quickstart|tools)/'],
+  ['app', '^src/(bin|cli|runtime|runtime-[a-z-]+)\\.ts$|^src/(quickstart|tools)/'],
   // sources → snapshots (pure translators + I/O loops)
   ['providers', '^providers/'],
   // read-only views of the runtime state (the API; the dashboard is static files)
