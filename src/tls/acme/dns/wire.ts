@@ -380,9 +380,11 @@ function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number)
     sock.on('error', (err) => {
       clearTimeout(timer);
       sock.close();
-      reject(err);
+      reject(new Error(`dns: ${host}:${port}: ${err.message}`, { cause: err }));
     });
-    sock.send(msg, port, host);
+    // connected: replies from other addresses are dropped by the kernel, and an ICMP
+    // port-unreachable surfaces at once as ECONNREFUSED instead of a timeout
+    sock.connect(port, host, () => sock.send(msg));
   });
 }
 
@@ -401,7 +403,9 @@ function exchangeTcp(msg: Buffer, host: string, port: number, timeoutMs: number)
         resolve(data.subarray(2, 2 + data.readUInt16BE(0)));
       }
     });
-    sock.on('error', reject);
+    sock.on('error', (err) =>
+      reject(new Error(`dns: ${host}:${port}: ${err.message}`, { cause: err })),
+    );
     sock.on('close', () => reject(new Error(`dns: ${host}:${port} closed the connection`)));
   });
 }
