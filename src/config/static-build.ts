@@ -477,12 +477,22 @@ function buildDockerProvider(ctx: Context): StaticConfig['providers']['docker'] 
  * delayBeforeCheck and disablePropagationCheck fill in the propagation block
  * with a warning, as Traefik's static_config.go does.
  */
-function buildDnsChallenge(ctx: Context, p: string): DnsChallengeConfig | undefined {
+function buildDnsChallenge(
+  ctx: Context,
+  p: string,
+  otherChallenge: boolean,
+): DnsChallengeConfig | undefined {
   const d = `${p}.dnsChallenge`;
   if (!valueOf(ctx, d, false)) return undefined;
   const provider = String(entry(ctx, `${d}.provider`)?.value ?? '');
-  // Traefik: "ACME challenge not specified, please select TLS or HTTP or DNS Challenge"
-  if (!provider) throw new StaticConfigError(`${d}.provider`, 'is required with dnsChallenge');
+  if (!provider) {
+    // Traefik skips a dnsChallenge without provider, and fails the resolver only when no
+    // other challenge is set ("ACME challenge not specified, please select TLS or HTTP or DNS Challenge")
+    if (!otherChallenge)
+      throw new StaticConfigError(`${d}.provider`, 'is required with dnsChallenge');
+    ctx.store.warnings.push(`${d} has no provider and is ignored`);
+    return undefined;
+  }
   const dns: DnsChallengeConfig = {
     provider,
     resolvers: valueOf<unknown[]>(ctx, `${d}.resolvers`, []).map(String),
@@ -529,7 +539,7 @@ function buildResolvers(ctx: Context): NonNullable<StaticConfig['certificatesRes
     const httpEp = entry(ctx, `${p}.httpChallenge.entryPoint`);
     const http = Boolean(valueOf(ctx, `${p}.httpChallenge`, false)) || httpEp !== undefined;
     const tlsCh = valueOf(ctx, `${p}.tlsChallenge`, false);
-    const dns = buildDnsChallenge(ctx, p);
+    const dns = buildDnsChallenge(ctx, p, http || Boolean(tlsCh));
     if (!http && !tlsCh && !dns) {
       throw new StaticConfigError(
         `${p}.httpChallenge.entryPoint`,

@@ -109,6 +109,13 @@ describe('dnsChallenge in the static configuration', () => {
     );
   });
 
+  it('without a provider, is ignored (with a warning) when another challenge is set, as in Traefik', () => {
+    const { resolver, warnings } = load([`${R}.dnsChallenge`, `${R}.tlsChallenge`]);
+    expect(resolver?.dnsChallenge).toBeUndefined();
+    expect(resolver?.tlsChallenge).toEqual({});
+    expect(warnings.join('\n')).toMatch(/dnsChallenge has no provider and is ignored/);
+  });
+
   it('still needs some challenge', () => {
     expect(() => load([])).toThrow(/httpChallenge, tlsChallenge or dnsChallenge/);
   });
