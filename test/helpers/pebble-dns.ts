@@ -16,6 +16,8 @@ import { PEBBLE } from './pebble.js';
 
 export interface DnsPebble {
   directoryUrl: string;
+  /** where pebble's validator sends HTTP-01 requests (the test listens there) */
+  httpPort: number;
   /** trust it for directoryUrl (written to caCertificates) */
   listenerCertPem: string;
   /** the issuing root */
@@ -56,6 +58,8 @@ export async function startPebbleWithDns(dnsServer: string): Promise<DnsPebble> 
   const acmePort = await freePort();
   let mgmtPort = await freePort();
   while (mgmtPort === acmePort) mgmtPort = await freePort();
+  let httpPort = await freePort();
+  while (httpPort === acmePort || httpPort === mgmtPort) httpPort = await freePort();
   const keyPath = path.join(dir, 'listener-key.pem');
   const certPath = path.join(dir, 'listener-cert.pem');
   execFileSync(
@@ -91,8 +95,7 @@ export async function startPebbleWithDns(dnsServer: string): Promise<DnsPebble> 
         managementListenAddress: `127.0.0.1:${mgmtPort}`,
         certificate: certPath,
         privateKey: keyPath,
-        // no HTTP-01/TLS-ALPN-01 here; pebble still wants ports (nothing listens)
-        httpPort: await freePort(),
+        httpPort,
         tlsPort: await freePort(),
         ocspResponderURL: '',
         externalAccountBindingRequired: false,
@@ -142,7 +145,7 @@ export async function startPebbleWithDns(dnsServer: string): Promise<DnsPebble> 
       timeoutMs: 10_000,
       intervalMs: 50,
     });
-    return { directoryUrl, listenerCertPem, rootPem, log, stop };
+    return { directoryUrl, httpPort, listenerCertPem, rootPem, log, stop };
   } catch (err) {
     const text = log();
     await stop();

@@ -193,3 +193,103 @@ describe.skipIf(skip)('DNS-01 wildcard issuance end to end (pebble + Knot DNS)',
     expect(portico!.stdout()).not.toContain(knot.tsig.secret);
   });
 });
+
+/*
+ * One resolver with httpChallenge and dnsChallenge, as Traefik allows: lego
+ * answers each authorization with the challenges it has, so the apex is
+ * validated over HTTP-01 and the wildcard, which offers only DNS-01, over DNS.
+ */
+describe.skipIf(skip)('httpChallenge and dnsChallenge on one resolver (pebble + Knot DNS)', () => {
+  let knot: KnotServer;
+  let pebble: DnsPebble;
+  let up: Upstream;
+  let portico: PorticoProcess | undefined;
+
+  beforeAll(async () => {
+    // the apex resolves to 127.0.0.1 for pebble's HTTP-01 validation
+    knot = await startKnot({ 'example.test': zoneFile('example.test', ['@ IN A 127.0.0.1']) });
+    pebble = await startPebbleWithDns(knot.address);
+    up = await startUpstream('mixed-upstream');
+  }, 60_000);
+
+  afterAll(async () => {
+    await portico?.stop('SIGKILL');
+    await up?.close();
+    await pebble?.stop();
+    await knot?.stop();
+  });
+
+  it('validates the apex over HTTP-01 and the wildcard over DNS-01 in one order', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-acme-mixed-'));
+    writeFileSync(
+      path.join(dir, 'dynamic.yml'),
+      [
+        'http:',
+        '  routers:',
+        '    wild:',
+        '      rule: Host(`example.test`)',
+        '      entryPoints: [websecure]',
+        '      service: app',
+        '      tls:',
+        '        certResolver: le',
+        '        domains:',
+        '          - main: "example.test"',
+        '            sans: ["*.example.test"]',
+        '  services:',
+        '    app:',
+        '      loadBalancer:',
+        '        servers:',
+        `          - url: ${up.url}`,
+        '',
+      ].join('\n'),
+    );
+    const ca = path.join(dir, 'pebble-listener.pem');
+    writeFileSync(ca, pebble.listenerCertPem);
+    const securePort = await freePort();
+    const p = '--certificatesResolvers.le.acme';
+    portico = runPortico(
+      [
+        `--entryPoints.web.address=127.0.0.1:${pebble.httpPort}`,
+        `--entryPoints.websecure.address=127.0.0.1:${securePort}`,
+        '--entryPoints.websecure.http.tls',
+        `${p}.caServer=${pebble.directoryUrl}`,
+        `${p}.email=ops@example.com`,
+        `${p}.storage=${path.join(dir, 'acme.json')}`,
+        `${p}.caCertificates=${ca}`,
+        `${p}.keyType=EC256`,
+        `${p}.httpChallenge.entryPoint=web`,
+        `${p}.dnsChallenge.provider=rfc2136`,
+        `${p}.dnsChallenge.resolvers=${knot.address}`,
+        `${p}.dnsChallenge.propagation.disableANSChecks=true`,
+        `${p}.dnsChallenge.propagation.requireAllRNS=true`,
+        `--providers.file.filename=${path.join(dir, 'dynamic.yml')}`,
+        '--workers=1',
+      ],
+      {
+        RFC2136_NAMESERVER: knot.address,
+        RFC2136_TSIG_KEY: knot.tsig.name,
+        RFC2136_TSIG_SECRET: knot.tsig.secret,
+        RFC2136_TSIG_ALGORITHM: knot.tsig.algorithm,
+        RFC2136_POLLING_INTERVAL: '1',
+      },
+    );
+    const reply = await eventually(() => trustedGet(securePort, pebble.rootPem, 'example.test'), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    }).catch((err: unknown) => {
+      throw new Error(
+        `${String(err)}\n--- portico\n${portico!.stdout()}\n${portico!.stderr()}\n--- pebble\n${pebble.log()}`,
+      );
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.san).toContain('DNS:*.example.test');
+    expect(await handshakeSan(securePort, pebble.rootPem, 'www.example.test')).toContain(
+      'DNS:*.example.test',
+    );
+    // one TXT record published and removed: the wildcard's; the apex went over HTTP-01
+    expect(knot.log().match(/DDNS, processing/g)).toHaveLength(2);
+    expect(
+      portico.lines.filter((l) => l.msg === 'dns-01: publishing the challenge record'),
+    ).toHaveLength(1);
+  }, 90_000);
+});
