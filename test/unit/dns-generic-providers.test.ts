@@ -11,6 +11,16 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDnsProvider, type DnsChallengeRecord } from '../../src/tls/acme/dns/registry.js';
 
+/** The error `p` rejects with (the test fails if it resolves). */
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
 const r: DnsChallengeRecord = {
   domain: 'example.com',
   fqdn: '_acme-challenge.example.com.',
@@ -142,7 +152,7 @@ describe('httpreq', () => {
       HTTPREQ_USERNAME: 'lego',
       HTTPREQ_PASSWORD: 'very-secret-password',
     });
-    const err = await p.present(r).catch((x: unknown) => x as Error);
+    const err = await rejection(p.present(r));
     expect(err.message).toMatch(/httpreq: POST \/present: HTTP 500/);
     expect(err.message).not.toContain('very-secret-password');
   });

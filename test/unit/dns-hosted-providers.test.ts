@@ -16,6 +16,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDnsProvider, type DnsChallengeRecord } from '../../src/tls/acme/dns/registry.js';
 import { sigV4 } from '../../src/tls/acme/dns/route53.js';
 
+/** The error `p` rejects with (the test fails if it resolves). */
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
 const record = (domain: string, value: string): DnsChallengeRecord => ({
   domain,
   fqdn: `_acme-challenge.${domain}.`,
@@ -171,7 +181,7 @@ describe('cloudflare (API v4)', () => {
       CF_DNS_API_TOKEN: 'wrong-secret-token',
       CLOUDFLARE_BASE_URL: `${api.url}/client/v4`,
     });
-    const err = await p.present(record('example.com', 'v')).catch((e: unknown) => e as Error);
+    const err = await rejection(p.present(record('example.com', 'v')));
     expect(err.message).toMatch(/cloudflare: GET \/client\/v4\/zones: HTTP 403/);
     expect(err.message).not.toContain('wrong-secret-token');
   });
@@ -335,7 +345,7 @@ describe('route53 (REST/XML 2013-04-01, SigV4)', () => {
       ...env(api.url),
       AWS_SECRET_ACCESS_KEY: 'not-the-secret',
     });
-    const err = await p.present(record('example.com', 'v')).catch((e: unknown) => e as Error);
+    const err = await rejection(p.present(record('example.com', 'v')));
     expect(err.message).toMatch(/route53: GET .*HTTP 403: SignatureDoesNotMatch/);
     expect(err.message).not.toContain('not-the-secret');
   });
