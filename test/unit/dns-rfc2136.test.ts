@@ -72,6 +72,25 @@ describe.skipIf(skipKnot())('rfc2136 provider (real Knot DNS)', () => {
     await p.cleanup(r);
   });
 
+  it('reads the key from RFC2136_TSIG_FILE in BIND format', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-dns-'));
+    const file = path.join(dir, 'portico.key');
+    writeFileSync(
+      file,
+      `key "${knot.tsig.name}" {\n\talgorithm hmac-sha256;\n\tsecret "${knot.tsig.secret}";\n};\n`,
+    );
+    const p = createDnsProvider('le', 'rfc2136', {
+      RFC2136_NAMESERVER: knot.address,
+      RFC2136_TSIG_FILE: file,
+    });
+    const r = record('keyfile.example.test', 'from-key-file');
+    await p.present(r);
+    expect(await txtValues(knot, '_acme-challenge.keyfile.example.test')).toEqual([
+      'from-key-file',
+    ]);
+    await p.cleanup(r);
+  });
+
   it.each([
     [
       'a wrong secret',
