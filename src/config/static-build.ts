@@ -554,8 +554,11 @@ function buildResolvers(ctx: Context): NonNullable<StaticConfig['certificatesRes
     const epName = httpEp ? (store.knownName(String(httpEp.value)) ?? String(httpEp.value)) : '';
     const keyTypeEntry = entry(ctx, `${p}.keyType`);
     const keyType = String(keyTypeEntry?.value ?? 'RSA4096').toUpperCase();
-    if (!['EC256', 'EC384', 'RSA2048', 'RSA4096'].includes(keyType)) {
-      throw new StaticConfigError(keyTypeEntry!.origin, 'must be EC256, EC384, RSA2048 or RSA4096');
+    if (!['EC256', 'EC384', 'RSA2048', 'RSA4096', 'RSA8192'].includes(keyType)) {
+      throw new StaticConfigError(
+        keyTypeEntry!.origin,
+        'must be EC256, EC384, RSA2048, RSA4096 or RSA8192',
+      );
     }
     const storage = valueOf(ctx, `${p}.storage`, 'acme.json');
     const kid = entry(ctx, `${p}.eab.kid`);
@@ -564,7 +567,7 @@ function buildResolvers(ctx: Context): NonNullable<StaticConfig['certificatesRes
       email: valueOf(ctx, `${p}.email`, ''),
       caServer: valueOf(ctx, `${p}.caServer`, 'https://acme-v02.api.letsencrypt.org/directory'),
       storage: /^rediss?:\/\//.test(storage) ? storage : absolute(ctx, storage),
-      keyType: keyType as 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096',
+      keyType: keyType as 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096' | 'RSA8192',
       caCertificates: valueOf<string[]>(ctx, `${p}.caCertificates`, []).map((c) =>
         c.includes('-----BEGIN') ? c : absolute(ctx, c),
       ),

@@ -171,7 +171,7 @@ export interface AcmeResolverConfig {
   caServer: string;
   /** absolute path of an acme.json, or a redis:// URL */
   storage: string;
-  keyType: 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096';
+  keyType: 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096' | 'RSA8192';
   /** files or PEM, trusted for the caServer's HTTPS */
   caCertificates: string[];
   /** HTTP-01 on this entrypoint (used when both challenges are configured) */

@@ -144,3 +144,51 @@ describe.skipIf(skipKnot())('rfc2136 provider (real Knot DNS)', () => {
     },
   );
 });
+
+/*
+ * A server (or anyone on the path) answering NOERROR to an update without a
+ * valid TSIG signature must not pass for success: the record may not exist.
+ */
+describe('rfc2136 provider against a server that does not sign its answers', () => {
+  it('refuses an unsigned NOERROR answer to a signed update', async () => {
+    const dgram = await import('node:dgram');
+    const server = dgram.createSocket('udp4');
+    server.on('message', (msg, rinfo) => {
+      const reply = Buffer.from(msg.subarray(0, 12));
+      const opcode = (msg.readUInt16BE(2) >> 11) & 0x0f;
+      reply.writeUInt16BE(0x8000 | (opcode << 11) | 0x0400, 2); // QR, same opcode, AA, NOERROR
+      reply.writeUInt16BE(0, 6);
+      reply.writeUInt16BE(0, 8);
+      reply.writeUInt16BE(0, 10);
+      if (opcode === 0) {
+        // a SOA query: the question, and example.test's SOA in the answer
+        const qEnd = msg.indexOf(0, 12) + 5;
+        const soa = Buffer.concat([
+          Buffer.from([0x07, ...Buffer.from('example'), 0x04, ...Buffer.from('test'), 0x00]),
+          Buffer.from([0, 6, 0, 1, 0, 0, 0, 60]),
+        ]);
+        const rdata = Buffer.concat([Buffer.from([0, 0]), Buffer.alloc(20, 1)]);
+        const rr = Buffer.concat([soa, Buffer.from([0, rdata.length]), rdata]);
+        reply.writeUInt16BE(1, 6);
+        server.send(Buffer.concat([reply, msg.subarray(12, qEnd), rr]), rinfo.port, rinfo.address);
+      } else {
+        reply.writeUInt16BE(0, 4);
+        server.send(reply, rinfo.port, rinfo.address);
+      }
+    });
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+    try {
+      const p = createDnsProvider('le', 'rfc2136', {
+        RFC2136_NAMESERVER: `127.0.0.1:${server.address().port}`,
+        RFC2136_TSIG_KEY: 'k.',
+        RFC2136_TSIG_SECRET: Buffer.alloc(32, 1).toString('base64'),
+        RFC2136_TSIG_ALGORITHM: 'hmac-sha256.',
+      });
+      await expect(p.present(record('example.test', 'v'))).rejects.toThrow(
+        /rfc2136: DNS update to 127\.0\.0\.1:\d+ not confirmed: dns: the response is not signed \(TSIG\)/,
+      );
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -181,7 +181,7 @@ const RESOLVER = group({
         'acme.json path (Traefik layout), or redis://host:port to share certificates between replicas',
         'acme.json',
       ),
-      keyType: str('EC256, EC384, RSA2048 or RSA4096', 'RSA4096'),
+      keyType: str('EC256, EC384, RSA2048, RSA4096 or RSA8192', 'RSA4096'),
       caCertificates: list(
         'CA certificates trusted for the caServer (files or PEM)',
         undefined,

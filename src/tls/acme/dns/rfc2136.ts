@@ -140,7 +140,16 @@ export function createRfc2136Provider(env: Env, name = 'rfc2136'): DnsProvider {
       throw new DnsProviderError(
         `${name}: DNS update failed: server ${nameserver} replied ${rcodeName(reply.rcode)} for ${change.action} in ${zone}`,
       );
-    if (key && mac) verifyTsig(raw, reply, key, mac);
+    if (key && mac) {
+      try {
+        verifyTsig(raw, reply, key, mac);
+      } catch (err) {
+        throw new DnsProviderError(
+          `${name}: DNS update to ${nameserver} not confirmed: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+    }
   };
 
   return {
