@@ -17,6 +17,7 @@
  * only `acme-tls/1` relays the connection to it (src/tls/handshake.ts).
  */
 import http from 'node:http';
+import path from 'node:path';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -166,10 +167,33 @@ function openStorage(location: string): CertificateStorage {
     : new FileStorage(location);
 }
 
+/**
+ * One storage per location: resolvers commonly share one acme.json (Traefik
+ * keys it by resolver name), and a FileStorage serialises its read-modify-write
+ * cycles only within itself, so two over one file would lose each other's
+ * certificates when they save at once.
+ */
+function storageOpener(): {
+  open(location: string): CertificateStorage;
+  close(): Promise<void>;
+} {
+  const opened = new Map<string, CertificateStorage>();
+  return {
+    open(location) {
+      const key = /^rediss?:\/\//.test(location) ? location : path.resolve(location);
+      let s = opened.get(key);
+      if (s === undefined) opened.set(key, (s = openStorage(location)));
+      return s;
+    },
+    async close() {
+      for (const s of opened.values()) await s.close?.().catch(() => undefined);
+    },
+  };
+}
+
 interface ResolverEntry {
   resolver: AcmeResolver;
   config: AcmeResolverConfig;
-  storage: CertificateStorage;
 }
 
 export async function createAcmeManager(opts: {
@@ -216,8 +240,9 @@ export async function createAcmeManager(opts: {
     opts.emit(snapshot());
   };
 
+  const storages = storageOpener();
   for (const [name, config] of Object.entries(opts.resolvers)) {
-    const storage = openStorage(config.storage);
+    const storage = storages.open(config.storage);
     const resolver = createAcmeResolver({
       name,
       email: config.email,
@@ -235,7 +260,7 @@ export async function createAcmeManager(opts: {
       logger: log.child({ resolver: name }),
       onCertificate: (cert) => publish(name, cert),
     });
-    resolvers.set(name, { resolver, config, storage });
+    resolvers.set(name, { resolver, config });
     resolver
       .start(whenReady)
       .catch((err: unknown) =>
@@ -289,10 +314,8 @@ export async function createAcmeManager(opts: {
       }
     },
     async close() {
-      for (const { resolver, storage } of resolvers.values()) {
-        await resolver.close().catch(() => undefined);
-        await storage.close?.().catch(() => undefined);
-      }
+      for (const { resolver } of resolvers.values()) await resolver.close().catch(() => undefined);
+      await storages.close();
       challenges.close();
     },
   };

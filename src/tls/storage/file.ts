@@ -55,6 +55,7 @@ const KEY_TYPE_TO_FILE: Record<KeyType, string> = {
   EC384: 'P384',
   RSA2048: '2048',
   RSA4096: '4096',
+  RSA8192: '8192',
 };
 
 function keyTypeFromFile(v: string | undefined): KeyType | undefined {

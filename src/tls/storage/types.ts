@@ -13,7 +13,8 @@ export interface CertificateDomains {
   sans: string[];
 }
 
-export type KeyType = 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096';
+/** Traefik's certificatesResolvers.<name>.acme.keyType values; RSA4096 when unset, as in Traefik. */
+export type KeyType = 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096' | 'RSA8192';
 
 export interface StoredAccount {
   email: string;
