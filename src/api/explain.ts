@@ -274,6 +274,7 @@ function matchFor(
   route: CompiledRoute,
   ep: EntryPointConfig,
   notes: string[],
+  tls: boolean,
 ): ExplainMatch {
   const info = table.routers.get(route.name);
   const service = info?.service ?? '';
@@ -293,7 +294,7 @@ function matchFor(
     middlewares: [...ep.http.middlewares, ...(info?.middlewares ?? [])],
     service,
     servers,
-    tls: ep.http.tls !== undefined,
+    tls,
   };
 }
 
@@ -330,9 +331,12 @@ export function explainRequest(
   const target = parseTarget(req, notes);
   const ep = chooseEntryPoint(entryPoints, req.entryPoint, target.port, notes);
   const method = (req.method ?? 'GET').toUpperCase();
-  const scheme = ep.http.tls !== undefined ? 'https' : 'http';
-  if (target.urlScheme !== scheme) {
-    notes.push(`the URL is ${target.urlScheme} but entrypoint ${ep.name} speaks ${scheme}`);
+  // every entrypoint speaks both: TLS connections reach the TLS routers, the others the rest
+  const scheme = target.urlScheme === 'https' ? 'https' : 'http';
+  if (ep.http.tls !== undefined && scheme === 'http') {
+    notes.push(
+      `entrypoint ${ep.name} has http.tls: all its routers are TLS routers, an http:// request matches none`,
+    );
   }
   const host = canonicalHost(target.rawHost);
   const result: ExplainResult = {
@@ -343,7 +347,7 @@ export function explainRequest(
     disabled: [],
     notes,
   };
-  const routes = table.entryPoints.get(ep.name);
+  const routes = (scheme === 'https' ? table.tlsEntryPoints : table.entryPoints).get(ep.name);
   const present = new Set(routes === undefined ? [] : allRoutes(routes).map((r) => r.name));
   result.disabled = disabledOn(table, ep.name, present);
 
@@ -423,7 +427,7 @@ function routeAndExplain(
     const c = candidateFor(table, route, lookup.has(route.name), ctx);
     result.candidates.push(c);
     if (c.matched) {
-      result.matched = matchFor(table, route, ep, result.notes);
+      result.matched = matchFor(table, route, ep, result.notes, ctx.scheme === 'https');
       return;
     }
   }

@@ -34,9 +34,11 @@ export function routerViews(state: ControlState): Json[] {
   const out: Json[] = [];
   for (const info of table.routers.values()) {
     const raw = (cfg[info.name] ?? {}) as unknown as Json;
-    const using = [...table.entryPoints.entries()]
-      .filter(([, routes]) => routesOf(routes).has(info.name))
-      .map(([ep]) => ep);
+    const using = [...table.entryPoints.keys()].filter(
+      (ep) =>
+        routesOf(table.entryPoints.get(ep)!).has(info.name) ||
+        (table.tlsEntryPoints.has(ep) && routesOf(table.tlsEntryPoints.get(ep)!).has(info.name)),
+    );
     out.push(
       redact({
         ...raw,

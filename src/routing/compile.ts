@@ -150,6 +150,7 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     certificates: withTls?.certificates,
     tls: withTls?.tls,
     entryPoints: built.entryPoints,
+    tlsEntryPoints: built.tlsEntryPoints,
     routers,
     services,
     serviceRuntimes: serviceManager.runtimes,

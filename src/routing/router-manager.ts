@@ -108,7 +108,10 @@ export interface RouterManagerOptions {
 }
 
 export interface RouterTables {
+  /** per entrypoint, the routers served on connections without TLS */
   entryPoints: Map<string, EntryPointRoutes>;
+  /** per entrypoint, the routers served on TLS connections (routers with `tls`, or every router of an entrypoint with `http.tls`) */
+  tlsEntryPoints: Map<string, EntryPointRoutes>;
   /** the SNI names TLS routers claim, with their option set */
   tlsClaims: HostClaim[];
 }
@@ -127,13 +130,17 @@ interface CheckedRouter {
 
 export class RouterManager {
   private readonly slots = new Map<string, EntryPointSlot>();
+  private readonly tlsSlots = new Map<string, EntryPointSlot>();
   private readonly tlsClaims: HostClaim[] = [];
   private readonly defaults: string[];
 
   constructor(private readonly opts: RouterManagerOptions) {
     const all = Object.values(opts.entryPoints);
     this.defaults = defaultEntryPoints(all);
-    for (const ep of all) this.slots.set(ep.name, { exact: new Map(), any: [] });
+    for (const ep of all) {
+      this.slots.set(ep.name, { exact: new Map(), any: [] });
+      this.tlsSlots.set(ep.name, { exact: new Map(), any: [] });
+    }
   }
 
   /** Builds every router, then the per-entrypoint tables in priority order. */
@@ -141,12 +148,19 @@ export class RouterManager {
     for (const [name, r] of Object.entries(this.opts.configs)) this.buildRouter(name, r);
     // each list once: findRoute walks a host's list and the any-host list together (issue 11:
     // merging them here cost hosts × catch-alls)
-    const entryPoints = new Map<string, EntryPointRoutes>();
-    for (const [ep, slot] of this.slots) {
-      for (const list of slot.exact.values()) list.sort(byPriority);
-      entryPoints.set(ep, { byHost: slot.exact, any: slot.any.sort(byPriority) });
-    }
-    return { entryPoints, tlsClaims: this.tlsClaims };
+    const sorted = (slots: Map<string, EntryPointSlot>): Map<string, EntryPointRoutes> => {
+      const out = new Map<string, EntryPointRoutes>();
+      for (const [ep, slot] of slots) {
+        for (const list of slot.exact.values()) list.sort(byPriority);
+        out.set(ep, { byHost: slot.exact, any: slot.any.sort(byPriority) });
+      }
+      return out;
+    };
+    return {
+      entryPoints: sorted(this.slots),
+      tlsEntryPoints: sorted(this.tlsSlots),
+      tlsClaims: this.tlsClaims,
+    };
   }
 
   private buildRouter(name: string, r: RouterConfig): void {
@@ -224,7 +238,7 @@ export class RouterManager {
       return undefined;
     }
     info.priority = priority;
-    const entryPoints = info.entryPoints.filter((ep) => this.servesOn(ep, r, info));
+    const entryPoints = info.entryPoints.filter((ep) => this.servesOn(ep, info));
     if (entryPoints.length === 0) {
       this.fail(info, 'no valid entryPoint for this router', 'entryPoints');
       return undefined;
@@ -233,20 +247,13 @@ export class RouterManager {
   }
 
   /** Whether the router can be served on `ep`; a warning when not. */
-  private servesOn(ep: string, r: RouterConfig, info: RouterInfo): boolean {
+  private servesOn(ep: string, info: RouterInfo): boolean {
     if (!this.slots.has(ep)) {
       this.warn(info, `entryPoint "${ep}" doesn't exist`);
       return false;
     }
-    // a TLS router needs an entrypoint that terminates TLS; a plain router on such an
-    // entrypoint becomes an HTTPS router (Traefik's entrypoint-level tls)
-    if (r.tls !== undefined && this.opts.entryPoints[ep]?.http.tls === undefined) {
-      this.warn(
-        info,
-        `entryPoint "${ep}" does not terminate TLS (set entryPoints.${ep}.http.tls): the router is not served there`,
-      );
-      return false;
-    }
+    // as in Traefik, any entrypoint serves TLS routers: it terminates TLS for the connections
+    // that start with a ClientHello (src/server/connection.ts)
     return true;
   }
 
@@ -315,7 +322,8 @@ export class RouterManager {
       }
       served++;
       const h = wrap(handler, this.opts.entryPointChains.chains.get(ep) ?? []);
-      this.file(ep, rule.hosts, { name, priority, matcher: rule.matcher, handler: h });
+      const slots = r.tls !== undefined || epTls !== undefined ? this.tlsSlots : this.slots;
+      this.file(slots.get(ep)!, rule.hosts, { name, priority, matcher: rule.matcher, handler: h });
     }
     if (optionProblems.length > 0) {
       if (served === 0) this.fail(info, optionProblems.join('; '), 'tls.options');
@@ -324,8 +332,7 @@ export class RouterManager {
   }
 
   /** Under each exact host the rule pins, or with the any-host routers. */
-  private file(ep: string, hosts: readonly string[] | null, route: CompiledRoute): void {
-    const slot = this.slots.get(ep)!;
+  private file(slot: EntryPointSlot, hosts: readonly string[] | null, route: CompiledRoute): void {
     if (hosts === null) slot.any.push(route);
     else
       for (const host of hosts) {

@@ -37,6 +37,7 @@ function emptyTable(): RoutingTable {
   return {
     version: 0,
     entryPoints: new Map(),
+    tlsEntryPoints: new Map(),
     routers: new Map(),
     services: new Map(),
     serviceRuntimes: new Map(),
@@ -162,6 +163,7 @@ export function createRouterServer(opts: {
   };
   let version = 0;
   let stopping = false;
+  let last: { config: DynamicConfig; errors: ElementError[] } | undefined;
   const internalServices = new Map<string, Handler>(opts.internalServices ?? []);
   for (const ep of Object.values(staticConfig.entryPoints)) {
     if (ep.http.redirect)
@@ -194,13 +196,13 @@ export function createRouterServer(opts: {
     entryPoints,
     async listen() {
       const out: Record<string, { host: string; port: number }> = {};
-      if (
-        staticConfig.defaultCertificate === undefined &&
-        Object.values(staticConfig.entryPoints).some((e) => e.http.tls)
-      ) {
+      // every entrypoint terminates TLS for its TLS routers (Traefik's per-router tls), so every
+      // one needs the default certificate when it is made
+      if (staticConfig.defaultCertificate === undefined) {
         staticConfig.defaultCertificate = await generateDefaultCertificate();
+        // a table compiled before has no certificate store: build it again with one
+        if (last !== undefined) this.applyConfig(last.config, last.errors);
       }
-      // TLS entrypoints need the default certificate when they are made
       if (entryPoints.size === 0) createEntryPoints();
       for (const [name, ep] of entryPoints) {
         try {
@@ -226,6 +228,7 @@ export function createRouterServer(opts: {
       return out;
     },
     applyConfig(config, errors = []) {
+      last = { config, errors };
       // the aggregator validated each provider's snapshot already (mergeSnapshots)
       state.begin();
       let table: RoutingTable;

@@ -5,7 +5,7 @@
  * (GOAWAY for HTTP/2), let in-flight requests finish for up to
  * graceTimeOut, and cut whatever is left.
  */
-import type http from 'node:http';
+import type net from 'node:net';
 
 export class InFlight {
   /** requests admitted and not yet closed */
@@ -25,7 +25,8 @@ export class InFlight {
 }
 
 export interface ShutdownOptions {
-  server: http.Server;
+  /** the listener: close() stops accepting */
+  server: net.Server;
   inFlight: InFlight;
   /** requestAcceptGraceTimeout */
   acceptForMs: number;

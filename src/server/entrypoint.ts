@@ -12,7 +12,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type http2 from 'node:http2';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -31,9 +31,16 @@ import {
   framingProblem,
   splitAbsolute,
 } from './admission.js';
-import { answerClientError, applyServerLimits, http1Options, upgradeResponse } from './http1.js';
+import {
+  answerClientError,
+  applyServerLimits,
+  http1Options,
+  trackConnections,
+  upgradeResponse,
+} from './http1.js';
 import { readDeadline } from './http2.js';
-import { createTlsServer } from './tls-server.js';
+import { createTlsServer, handshakeTimeout } from './tls-server.js';
+import { createConnectionDispatcher } from './connection.js';
 import { InFlight, shutdown } from './drain.js';
 
 // existing importers (api/explain.ts, tests) read these from here
@@ -48,7 +55,10 @@ export interface TableHolder {
 
 export interface EntryPointServer {
   name: string;
+  /** the HTTP server of the routers without TLS (it never listens itself) */
   server: http.Server;
+  /** the TCP listener: it hands each connection to HTTP, TLS or TCP (connection.ts) */
+  listener: net.Server;
   listen(): Promise<{ host: string; port: number }>;
   /**
    * Keep accepting for requestAcceptGraceTimeout, then stop accepting and let in-flight
@@ -132,7 +142,7 @@ function createRequestHandler(d: HandlerDeps): Handle {
   const dispatch = (table: RoutingTable, ctx: RequestContext, res: ServerResponse): void => {
     // a throw here would be an uncaught exception in a server listener: the whole process would go
     try {
-      const routes = table.entryPoints.get(name);
+      const routes = (tlsTerminating ? table.tlsEntryPoints : table.entryPoints).get(name);
       const route = routes === undefined ? undefined : findRoute(routes, ctx);
       if (route === undefined) {
         sendStatus(res, 404);
@@ -228,10 +238,7 @@ function createRequestHandler(d: HandlerDeps): Handle {
   };
 }
 
-function listen(
-  server: http.Server,
-  ep: EntryPointConfig,
-): Promise<{ host: string; port: number }> {
+function listen(server: net.Server, ep: EntryPointConfig): Promise<{ host: string; port: number }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port: ep.port, host: ep.host === '' ? undefined : ep.host }, () => {
@@ -254,7 +261,7 @@ export function createEntryPoint(opts: {
   /** request and connection metrics (undefined when neither metrics nor the API is on) */
   metrics?: RequestMetrics | undefined;
   scheme?: 'http' | 'https';
-  /** presented when the client sends no SNI (TLS entrypoints) */
+  /** presented when no certificate matches the SNI name; without it the entrypoint serves no TLS */
   defaultCertificate?: { cert: string; key: string } | undefined;
 }): EntryPointServer {
   const ep = opts.config;
@@ -262,75 +269,115 @@ export function createEntryPoint(opts: {
   const log = opts.logger.child({ entryPoint: name });
   const metrics = opts.metrics;
   const isTrusted = createTrustCheck(ep);
-  const tlsTerminating = ep.http.tls !== undefined;
   const inFlight = new InFlight();
 
   const options = http1Options(ep);
-  const tlsServer = tlsTerminating
-    ? createTlsServer({
-        config: ep,
-        http1Options: options,
-        holder: opts.holder,
-        defaultCertificate: opts.defaultCertificate,
-        log,
-      })
-    : undefined;
-  const server = tlsServer?.server ?? http.createServer(options);
-  const h2 = tlsServer?.h2;
-  applyServerLimits(server, ep);
-
-  const handle = createRequestHandler({
+  // neither server listens: the connection layer (connection.ts) hands each one its connections
+  const plain = http.createServer(options);
+  const tlsSide =
+    opts.defaultCertificate === undefined && ep.http.tls === undefined
+      ? undefined
+      : createTlsServer({
+          config: ep,
+          http1Options: options,
+          holder: opts.holder,
+          defaultCertificate: opts.defaultCertificate,
+          log,
+        });
+  const h2 = tlsSide?.h2;
+  const common = {
     ep,
     holder: opts.holder,
     log,
-    scheme: tlsTerminating ? 'https' : (opts.scheme ?? 'http'),
-    tlsTerminating,
     accessLog: opts.accessLog,
     metrics,
     isTrusted,
     inFlight,
+  };
+  const servers: [http.Server, Handle][] = [
+    [
+      plain,
+      createRequestHandler({ ...common, scheme: opts.scheme ?? 'http', tlsTerminating: false }),
+    ],
+  ];
+  if (tlsSide !== undefined) {
+    const handleTls = createRequestHandler({ ...common, scheme: 'https', tlsTerminating: true });
+    servers.push([tlsSide.server, handleTls]);
+    // HTTP/2's compatibility request and response stand in for Node's HTTP/1 ones throughout
+    tlsSide.h2.server.on(
+      'request',
+      (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =>
+        handleTls(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+    );
+  }
+  for (const [server, handle] of servers) {
+    applyServerLimits(server, ep);
+    if (!trackConnections(server))
+      log.warn(
+        'this Node version does not start its HTTP deadline sweep for servers that do not listen: readHeaderTimeout and readTimeout are not enforced',
+      );
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      handle(req, upgradeResponse(req, socket), { socket, head }),
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+      answerClientError(err, socket, log),
+    );
+  }
+
+  const sockets = new Set<Socket>();
+  const dispatchConnection = createConnectionDispatcher({
+    ep,
+    holder: opts.holder,
+    peekTimeoutMs: handshakeTimeout(ep.transport.respondingTimeouts),
+    targets: {
+      http: (socket) => plain.emit('connection', socket),
+      https: (socket, peek) => {
+        if (tlsSide === undefined) socket.destroy();
+        else tlsSide.accept(socket, peek);
+      },
+    },
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(req, res));
-  // HTTP/2's compatibility request and response stand in for Node's HTTP/1 ones throughout
-  h2?.server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =>
-    handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
-  );
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-    handle(req, upgradeResponse(req, socket), { socket, head }),
-  );
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-    answerClientError(err, socket, log),
-  );
-  server.on('connection', (socket: Socket) => {
+  const listener = net.createServer({ noDelay: true }, (socket: Socket) => {
     socket.on('error', () => undefined);
+    // every TCP connection, for the final cut at shutdown: some are neither an HTTP/1 connection
+    // nor an HTTP/2 session (mid-peek, mid-handshake, relayed to the ACME TLS-ALPN responder)
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     if (metrics !== undefined) {
       // Traefik's open_connections{protocol="TCP"}: TCP connections, whatever runs over them
       metrics.connectionOpened(name, 'TCP');
       socket.once('close', () => metrics.connectionClosed(name, 'TCP'));
     }
+    dispatchConnection(socket);
   });
 
   return {
     name,
-    server,
+    server: plain,
+    listener,
     isTrusted,
     inFlight: () => inFlight.count,
-    listen: () => listen(server, ep),
+    listen: () => listen(listener, ep),
     shutdown: (graceMs = ep.transport.lifeCycle.graceTimeOutMs) =>
       shutdown({
-        server,
+        server: listener,
         inFlight,
         acceptForMs: ep.transport.lifeCycle.requestAcceptGraceTimeoutMs,
         graceMs,
         closeIdle: () => {
-          server.closeIdleConnections();
+          for (const [server] of servers) server.closeIdleConnections();
           // GOAWAY: HTTP/2 clients finish their streams and open no new ones
           for (const session of h2?.sessions ?? []) session.close();
         },
         closeAll: () => {
-          server.closeAllConnections();
+          for (const [server] of servers) {
+            server.closeAllConnections();
+            // stops the deadline sweep trackConnections started
+            server.close();
+          }
           for (const session of h2?.sessions ?? []) session.destroy();
-          for (const socket of tlsServer?.sockets ?? []) socket.destroy();
+          for (const socket of sockets) socket.destroy();
         },
       }),
   };

@@ -147,3 +147,18 @@ export function upgradeResponse(req: IncomingMessage, socket: Duplex): ServerRes
   });
   return res;
 }
+
+/**
+ * The HTTP servers of an entrypoint never listen themselves (connection.ts hands them their
+ * connections), but Node starts the sweep that enforces headersTimeout and requestTimeout, and
+ * the connection list closeIdleConnections() walks, when a server emits 'listening'. So the
+ * entrypoint emits it once, before any connection. Whether the sweep started is read back from
+ * the server's own symbols (Node 20-24: `http.server.connectionsCheckingInterval`); false when
+ * this Node lays its server out otherwise, and the caller then says that those deadlines are off.
+ */
+export function trackConnections(server: http.Server): boolean {
+  server.emit('listening');
+  return Object.getOwnPropertySymbols(server).some(
+    (s) => s.description === 'http.server.connectionsCheckingInterval',
+  );
+}

@@ -1,5 +1,6 @@
 /*
- * The server of a TLS entrypoint: Node's HTTPS server (the HTTP/1 server with
+ * The TLS side of an entrypoint (src/server/connection.ts sends it the connections that start
+ * with a ClientHello): Node's HTTPS server (the HTTP/1 server with
  * every option of http1.ts) whose connections that negotiated h2 by ALPN are
  * handed to an HTTP/2 server that never listens itself (http2.ts). Node's
  * HTTP/2 server in allowHTTP1 mode, used before, served HTTP/1.1 with its own
@@ -17,6 +18,7 @@ import type { Logger } from 'pino';
 import type { EntryPointConfig } from '../config/static-types.js';
 import type { RoutingTable } from '../table/table.js';
 import { createTlsHandshake } from '../tls/handshake.js';
+import type { PeekResult } from '../tls/client-hello.js';
 import { createH2Server, type H2Server } from './http2.js';
 
 /** Go's tlsHandshakeTimeout: the shortest non-zero read/write deadline; Node's 120 s otherwise. */
@@ -61,11 +63,8 @@ export interface TlsEntryPointServer {
   /** the HTTPS server, typed as the HTTP/1 server it extends */
   server: http.Server;
   h2: H2Server;
-  /**
-   * every TCP connection, for the final cut at shutdown: some are neither an HTTP/1
-   * connection nor an HTTP/2 session (mid-handshake, or relayed to the ACME TLS-ALPN responder)
-   */
-  sockets: Set<Socket>;
+  /** takes a TCP connection (its ClientHello possibly peeked already) for the TLS handshake */
+  accept(socket: Socket, peeked?: PeekResult): void;
 }
 
 export function createTlsServer(opts: {
@@ -97,12 +96,7 @@ export function createTlsServer(opts: {
   const h2Offered = routeByAlpn(server as unknown as tls.Server, h2.server);
   if (!h2Offered)
     log.warn('this Node version lays out its HTTPS server differently: HTTP/2 is not offered');
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  handshake.attach(server as unknown as tls.Server);
+  const accept = handshake.attach(server as unknown as tls.Server);
   if (!h2Offered) withoutH2(server as unknown as tls.Server);
   // https.Server turns TLS handshake failures into clientError, whose handler writes HTTP: not here
   server.removeAllListeners('tlsClientError');
@@ -110,5 +104,5 @@ export function createTlsServer(opts: {
     log.debug({ err: err.message }, 'tls handshake failed');
     socket.destroy();
   });
-  return { server, h2, sockets };
+  return { server, h2, accept };
 }

@@ -65,7 +65,13 @@ export interface MiddlewareInfo {
 
 export interface RoutingTable {
   readonly version: number;
+  /** per entrypoint, the routers for connections without TLS */
   readonly entryPoints: ReadonlyMap<string, EntryPointRoutes>;
+  /**
+   * per entrypoint, the routers for TLS connections: routers with `tls`, and every router of an
+   * entrypoint with `http.tls` (Traefik keeps HTTP and HTTPS routers apart the same way)
+   */
+  readonly tlsEntryPoints: ReadonlyMap<string, EntryPointRoutes>;
   readonly routers: ReadonlyMap<string, RouterInfo>;
   readonly services: ReadonlyMap<string, ServiceInfo>;
   readonly serviceRuntimes: ReadonlyMap<string, ServiceRuntime>;

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { CertificateStore, KeyPair } from './store.js';
 import { BUILTIN_DEFAULT_OPTIONS, contextOptions, verifyMode, type TlsOptions } from './options.js';
 import type { TlsSelection } from './selection.js';
-import { peekClientHello, type ClientHello } from './client-hello.js';
+import { peekClientHello, type ClientHello, type PeekResult } from './client-hello.js';
 import { ACME_TLS_ALPN } from './acme/challenges.js';
 
 export interface TlsTableView {
@@ -57,8 +57,12 @@ export interface TlsHandshake {
     servername: string,
     cb: (err: Error | null, ctx?: tls.SecureContext) => void,
   ): void;
-  /** installs ALPN selection, the ClientHello peek and the client-certificate check */
-  attach(server: tls.Server): void;
+  /**
+   * Installs ALPN selection, the ClientHello peek and the client-certificate check. Returns the
+   * connection handler: it takes a socket with its ClientHello already peeked (the bytes read and
+   * the hello, src/server/connection.ts) or peeks itself when that matters.
+   */
+  attach(server: tls.Server): (socket: Socket, peeked?: PeekResult) => void;
 }
 
 function applyVerifyMode(socket: ServerSocket, options: TlsOptions): void {
@@ -164,7 +168,7 @@ export function createTlsHandshake(opts: {
 
       const listeners = server.listeners('connection') as ((s: Socket) => void)[];
       const tlsListener = listeners.find((l) => l.name === 'tlsConnectionListener') ?? listeners[0];
-      if (tlsListener === undefined) return;
+      if (tlsListener === undefined) return (socket) => server.emit('connection', socket);
       server.removeListener('connection', tlsListener);
       /*
        * OpenSSL takes protocol versions, ciphers and groups from the context
@@ -189,9 +193,27 @@ export function createTlsHandshake(opts: {
         }
         tlsListener.call(server, socket);
       };
-      server.on('connection', (socket: Socket) => {
+      const afterPeek = (socket: Socket, { bytes, hello }: PeekResult, def: TlsOptions): void => {
+        if (socket.destroyed) return;
+        const acme = opts.holder.current.tls?.acmeTlsAlpn;
+        if (acme !== undefined && isAcmeValidation(hello)) {
+          relayToResponder(socket, bytes, acme);
+          return;
+        }
+        if (hello !== undefined && hello.servername === undefined && def.sniStrict) {
+          log.debug('tls: sniStrict: handshake without SNI refused');
+          socket.destroy();
+          return;
+        }
+        handOver(socket, bytes, hello?.servername === undefined ? undefined : hello);
+      };
+      const accept = (socket: Socket, peeked?: PeekResult): void => {
         socket.on('error', () => undefined);
         const def = syncDefaults();
+        if (peeked !== undefined) {
+          afterPeek(socket, peeked, def);
+          return;
+        }
         const selection = opts.holder.current.tls;
         // the peek costs one buffer hop: only when something depends on the ClientHello
         // (mixedKeyTypes: an SNI certificate of another key type than the default, see store.ts)
@@ -204,21 +226,10 @@ export function createTlsHandshake(opts: {
           handOver(socket);
           return;
         }
-        void peekClientHello(socket, PEEK_LIMITS).then(({ bytes, hello }) => {
-          if (socket.destroyed) return;
-          const acme = opts.holder.current.tls?.acmeTlsAlpn;
-          if (acme !== undefined && isAcmeValidation(hello)) {
-            relayToResponder(socket, bytes, acme);
-            return;
-          }
-          if (hello !== undefined && hello.servername === undefined && def.sniStrict) {
-            log.debug('tls: sniStrict: handshake without SNI refused');
-            socket.destroy();
-            return;
-          }
-          handOver(socket, bytes, hello?.servername === undefined ? undefined : hello);
-        });
-      });
+        void peekClientHello(socket, PEEK_LIMITS).then((p) => afterPeek(socket, p, def));
+      };
+      server.on('connection', (socket: Socket) => accept(socket));
+      return accept;
     },
   };
 }

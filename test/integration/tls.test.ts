@@ -195,9 +195,15 @@ describe('TLS entrypoint', () => {
     ]);
   });
 
-  it('does not serve a TLS router on an entrypoint that does not terminate TLS, and says why', async () => {
+  it('serves a TLS router on an entrypoint without http.tls over TLS, as Traefik does (per-router tls)', async () => {
     const info = r.router.holder.current.routers.get('misplaced@file')!;
-    expect(info.errors.join()).toMatch(/entryPoint "web" does not terminate TLS/);
+    expect(info).toMatchObject({ status: 'enabled', errors: [] });
+    const reply = await httpsGet(r.port, 'misplaced.test', 'misplaced.test');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toContain('secure-upstream');
+    // the plain routers of that entrypoint (here its redirection) are not served over TLS
+    const other = await httpsGet(r.port, 'plain.test', 'plain.test');
+    expect(other.status).toBe(404);
   });
 
   it('redirects the web entrypoint to https on the websecure port', async () => {

@@ -346,14 +346,11 @@ describe('merged configuration', () => {
     expect(route(table, { host: 'a.test' })).toBe('r@file');
   });
 
-  it('reports tcp and udp sections as not supported yet instead of dropping them silently', () => {
+  it('a tcp section next to http routers leaves the HTTP routing as it is', () => {
     const table = build({
       http: { routers: { r: { rule: 'Host(`a.test`)', service: 's' } }, services: { s: svc } },
       tcp: { routers: { t: { rule: 'HostSNI(`*`)', service: 'x' } } },
     });
-    expect(table.errors.map((e) => e.message).join('\n')).toMatch(
-      /tcp routing is not supported yet/,
-    );
     expect(route(table, { host: 'a.test' })).toBe('r@file');
   });
 });

@@ -252,10 +252,10 @@ describe('RouterManager', () => {
       status: 'warning',
       errors: ['the certificate resolver "le" does not exist', 'entryPoint "nope" doesn\'t exist'],
     });
-    expect(names(tables.entryPoints.get('web')!.byHost.get('r.test'))).toEqual(['r@file']);
+    expect(names(tables.tlsEntryPoints.get('web')!.byHost.get('r.test'))).toEqual(['r@file']);
   });
 
-  it('a TLS router is not served on an entrypoint without TLS', () => {
+  it('a TLS router is served over TLS on every entrypoint it lists, with or without http.tls (Traefik)', () => {
     const { tables, infos } = manage(
       {
         'r@file': {
@@ -267,10 +267,14 @@ describe('RouterManager', () => {
       },
       { flags: TLS_FLAGS },
     );
-    expect(infos.get('r@file')!.status).toBe('warning');
+    expect(infos.get('r@file')).toMatchObject({ status: 'enabled', errors: [] });
+    // never to connections without TLS
     expect(tables.entryPoints.get('web')!.byHost.size).toBe(0);
-    expect(tables.entryPoints.get('websecure')!.byHost.has('r.test')).toBe(true);
+    expect(tables.entryPoints.get('websecure')!.byHost.size).toBe(0);
+    expect(tables.tlsEntryPoints.get('web')!.byHost.has('r.test')).toBe(true);
+    expect(tables.tlsEntryPoints.get('websecure')!.byHost.has('r.test')).toBe(true);
     expect(tables.tlsClaims).toEqual([
+      { entryPoint: 'web', router: 'r@file', hosts: ['r.test'], options: 'default' },
       { entryPoint: 'websecure', router: 'r@file', hosts: ['r.test'], options: 'default' },
     ]);
   });
@@ -310,7 +314,7 @@ describe('RouterManager', () => {
     );
     expect(infos.get('r@file')!.status).toBe('warning');
     expect(infos.get('r@file')!.errors[0]).toMatch(/^no domain found in rule PathPrefix/);
-    expect(names(tables.entryPoints.get('websecure')!.any)).toEqual(['r@file']);
+    expect(names(tables.tlsEntryPoints.get('websecure')!.any)).toEqual(['r@file']);
   });
 
   it("entrypoint middlewares wrap outside the router's own, and a broken one keeps the router off that entrypoint", () => {
