@@ -141,14 +141,16 @@ export function createTlsAlpnResponder(): TlsAlpnResponder {
   };
 }
 
+type Challenge = acme.Authorization['challenges'][number];
+
 export interface Dns01Solver {
   readonly provider: DnsProvider;
-  /** Answers one DNS-01 challenge: publish, wait for propagation, validate, withdraw. */
-  solve(
-    client: acme.Client,
-    authz: acme.Authorization,
-    challenge: acme.Authorization['challenges'][number],
-  ): Promise<void>;
+  /**
+   * Answers the DNS-01 challenges of `authzs` as lego's parallelSolve does:
+   * publish every record, then for each one wait for propagation and have the
+   * CA validate it, then withdraw them all (whatever the outcome).
+   */
+  solveAll(client: acme.Client, authzs: readonly acme.Authorization[]): Promise<void>;
 }
 
 /** The record of a DNS-01 challenge (RFC 8555 8.4): name and value. */
@@ -184,50 +186,65 @@ export function createDns01Solver(opts: {
   const propagation = config.propagation ?? DEFAULT_PROPAGATION;
   // lego's LEGO_DISABLE_CNAME_SUPPORT: publish at _acme-challenge.<domain> even if it is a CNAME
   const followCname = (opts.env ?? process.env).LEGO_DISABLE_CNAME_SUPPORT !== 'true';
+  const publish = async (
+    client: acme.Client,
+    authz: acme.Authorization,
+  ): Promise<{ challenge: Challenge; record: DnsChallengeRecord }> => {
+    const challenge = authz.challenges.find((c) => c.type === 'dns-01');
+    if (!challenge)
+      throw new Error(`the CA offers no dns-01 challenge for ${authz.identifier.value}`);
+    // the raw key authorization: acme-client digests it for dns-01, and lego's RAW modes pass it on
+    const keyAuthorization = await client.getChallengeKeyAuthorization({
+      ...challenge,
+      type: 'http-01',
+    } as Challenge);
+    const record = dns01Record(authz.identifier.value, challenge.token, keyAuthorization);
+    if (followCname) {
+      try {
+        record.fqdn = await effectiveFqdn(recursiveNameservers(config.resolvers), record.fqdn);
+      } catch (err) {
+        log.debug(
+          { resolver, domain: record.domain, err: errorMessage(err) },
+          'dns-01: cannot look for a CNAME, using the challenge name',
+        );
+      }
+    }
+    log.info(
+      { resolver, domain: record.domain, fqdn: record.fqdn, provider: provider.name },
+      'dns-01: publishing the challenge record',
+    );
+    await provider.present(record);
+    return { challenge, record };
+  };
+
   return {
     provider,
-    async solve(client, authz, challenge) {
-      // the raw key authorization: acme-client digests it for dns-01, and lego's RAW modes pass it on
-      const keyAuthorization = await client.getChallengeKeyAuthorization({
-        ...challenge,
-        type: 'http-01',
-      } as typeof challenge);
-      const record = dns01Record(authz.identifier.value, challenge.token, keyAuthorization);
-      if (followCname) {
-        try {
-          record.fqdn = await effectiveFqdn(recursiveNameservers(config.resolvers), record.fqdn);
-        } catch (err) {
-          log.debug(
-            { resolver, domain: record.domain, err: errorMessage(err) },
-            'dns-01: cannot look for a CNAME, using the challenge name',
-          );
-        }
-      }
-      log.info(
-        { resolver, domain: record.domain, fqdn: record.fqdn, provider: provider.name },
-        'dns-01: publishing the challenge record',
-      );
-      await provider.present(record);
+    async solveAll(client, authzs) {
+      const published: { challenge: Challenge; record: DnsChallengeRecord }[] = [];
       try {
-        await waitForPropagation(
-          config.resolvers,
-          record.fqdn,
-          record.value,
-          propagation,
-          { timeoutMs: provider.propagationTimeoutMs, intervalMs: provider.pollingIntervalMs },
-          opts.isClosed,
-        );
-        await client.completeChallenge(challenge);
-        await client.waitForValidStatus(challenge);
-      } finally {
-        await provider
-          .cleanup(record)
-          .catch((err: unknown) =>
-            log.warn(
-              { resolver, domain: record.domain, err: errorMessage(err) },
-              'dns-01: cannot remove the challenge record',
-            ),
+        for (const authz of authzs) published.push(await publish(client, authz));
+        for (const { challenge, record } of published) {
+          await waitForPropagation(
+            config.resolvers,
+            record.fqdn,
+            record.value,
+            propagation,
+            { timeoutMs: provider.propagationTimeoutMs, intervalMs: provider.pollingIntervalMs },
+            opts.isClosed,
           );
+          await client.completeChallenge(challenge);
+          await client.waitForValidStatus(challenge);
+        }
+      } finally {
+        for (const { record } of published)
+          await provider
+            .cleanup(record)
+            .catch((err: unknown) =>
+              log.warn(
+                { resolver, domain: record.domain, err: errorMessage(err) },
+                'dns-01: cannot remove the challenge record',
+              ),
+            );
       }
     },
   };
