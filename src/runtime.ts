@@ -330,12 +330,8 @@ export async function runPrimary(
     logger.child({ component: 'limits' }),
   );
   // one default certificate for every worker: clients must not see a different one per connection
-  if (
-    sc.defaultCertificate === undefined &&
-    Object.values(sc.entryPoints).some((e) => e.http.tls)
-  ) {
-    sc.defaultCertificate = await generateDefaultCertificate();
-  }
+  // (every entrypoint may terminate TLS for its TLS routers, so it is always made)
+  sc.defaultCertificate ??= await generateDefaultCertificate();
   const pool = startWorkerPool({
     sc,
     logger,
