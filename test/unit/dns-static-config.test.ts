@@ -78,6 +78,30 @@ describe('dnsChallenge in the static configuration', () => {
     });
   });
 
+  it("reads Traefik's TRAEFIK_CERTIFICATESRESOLVERS_* variables", () => {
+    const config = loadStaticConfig({
+      argv: [],
+      env: {
+        TRAEFIK_ENTRYPOINTS_WEB_ADDRESS: ':8000',
+        TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_EMAIL: 'ops@example.com',
+        TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_DNSCHALLENGE_PROVIDER: 'route53',
+        TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_DNSCHALLENGE_RESOLVERS: '1.1.1.1:53,8.8.8.8:53',
+        TRAEFIK_CERTIFICATESRESOLVERS_LE_ACME_DNSCHALLENGE_PROPAGATION_DISABLEANSCHECKS: 'true',
+      },
+      cwd: os.tmpdir(),
+    });
+    expect(config.certificatesResolvers?.le?.dnsChallenge).toEqual({
+      provider: 'route53',
+      resolvers: ['1.1.1.1:53', '8.8.8.8:53'],
+      propagation: {
+        delayBeforeChecksMs: 0,
+        disableChecks: false,
+        requireAllRNS: false,
+        disableANSChecks: true,
+      },
+    });
+  });
+
   it('without a propagation block, leaves lego defaults (no propagation field)', () => {
     const { resolver } = load([`${R}.dnsChallenge.provider=cloudflare`]);
     expect(resolver?.dnsChallenge).toEqual({ provider: 'cloudflare', resolvers: [] });
