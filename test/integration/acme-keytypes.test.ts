@@ -208,10 +208,10 @@ describe.skipIf(skip)('ACME keyType end to end (real pebble, real command)', () 
     writeFileSync(dynamic, routersYaml({ app: { host, resolver: 'le' } }, up.url));
     const storage = path.join(dir, 'default-acme.json');
     const securePort = await freePort();
+    // Traefik's Let's Encrypt guide as users copy it: no keyType, and TLS on the router only
     const args = [
       `--entryPoints.web.address=127.0.0.1:${pebble.httpPort}`,
       `--entryPoints.websecure.address=127.0.0.1:${securePort}`,
-      '--entryPoints.websecure.http.tls',
       ...resolverFlags(pebble, caFile, 'le', storage, undefined),
       `--providers.file.filename=${dynamic}`,
       '--workers=1',
