@@ -30,6 +30,14 @@ describe.skipIf(skipKnot())('DNS-01 propagation check (real Knot DNS)', () => {
       'example.test': zoneFile('example.test', [
         '_acme-challenge.alias IN CNAME _acme-challenge.target.example.test.',
       ]),
+      // a zone whose only name server has an IPv6 address
+      'v6.test': [
+        '$TTL 60',
+        '@ IN SOA ns6.v6.test. hostmaster.v6.test. 1 60 60 600 5',
+        '@ IN NS ns6.v6.test.',
+        'ns6 IN AAAA ::1',
+        '',
+      ].join('\n'),
     });
   }, 20_000);
   afterAll(async () => knot?.stop());
@@ -86,6 +94,18 @@ describe.skipIf(skipKnot())('DNS-01 propagation check (real Knot DNS)', () => {
         quick,
       ),
     ).rejects.toThrow(/127\.0\.0\.1:53/);
+  });
+
+  it('asks an IPv6-only name server at its AAAA address', async () => {
+    await expect(
+      waitForPropagation(
+        [knot.address],
+        '_acme-challenge.v6.test.',
+        'v',
+        { ...rnsOnly, requireAllRNS: false, disableANSChecks: false },
+        quick,
+      ),
+    ).rejects.toThrow(/\[0:0:0:0:0:0:0:1\]:53/);
   });
 
   it('only waits with disableChecks (the deprecated disablePropagationCheck)', async () => {

@@ -110,8 +110,13 @@ async function authoritativeServers(recursive: readonly string[], name: string):
   const out: string[] = [];
   for (const host of hosts) {
     const a = await ask(recursive, host, TYPE.A, true);
-    for (const r of a.answers)
-      if (r.type === TYPE.A && r.data) out.push(`${r.data}:${AUTHORITATIVE_PORT}`);
+    const v4 = a.answers.filter((r) => r.type === TYPE.A && r.data);
+    for (const r of v4) out.push(`${r.data}:${AUTHORITATIVE_PORT}`);
+    if (v4.length) continue;
+    // an IPv6-only name server
+    const aaaa = await ask(recursive, host, TYPE.AAAA, true);
+    for (const r of aaaa.answers)
+      if (r.type === TYPE.AAAA && r.data) out.push(`[${r.data}]:${AUTHORITATIVE_PORT}`);
   }
   if (!out.length)
     throw new Error(`could not resolve the nameservers of ${zone}: ${hosts.join(', ')}`);

@@ -285,6 +285,10 @@ function readRecords(
       data = readName(buf, start).name;
     } else if (type === TYPE.A && len === 4) {
       data = [...rdata].join('.');
+    } else if (type === TYPE.AAAA && len === 16) {
+      const groups: string[] = [];
+      for (let g = 0; g < 16; g += 2) groups.push(rdata.readUInt16BE(g).toString(16));
+      data = groups.join(':');
     }
     records.push({ name: name.toLowerCase(), type, ttl, data, offset, rdata });
     pos = start + len;
@@ -363,13 +367,16 @@ export function parseServer(server: string): { host: string; port: number } {
   throw new Error(`dns: invalid server address ${server}`);
 }
 
+const hostPort = (host: string, port: number): string =>
+  net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+
 function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const id = msg.readUInt16BE(0);
     const timer = setTimeout(() => {
       sock.close();
-      reject(new Error(`dns: no answer from ${host}:${port} within ${timeoutMs} ms`));
+      reject(new Error(`dns: no answer from ${hostPort(host, port)} within ${timeoutMs} ms`));
     }, timeoutMs);
     sock.on('message', (reply) => {
       if (reply.length < 2 || reply.readUInt16BE(0) !== id) return; // not ours
@@ -380,7 +387,7 @@ function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number)
     sock.on('error', (err) => {
       clearTimeout(timer);
       sock.close();
-      reject(new Error(`dns: ${host}:${port}: ${err.message}`, { cause: err }));
+      reject(new Error(`dns: ${hostPort(host, port)}: ${err.message}`, { cause: err }));
     });
     // connected: replies from other addresses are dropped by the kernel, and an ICMP
     // port-unreachable surfaces at once as ECONNREFUSED instead of a timeout
@@ -393,7 +400,7 @@ function exchangeTcp(msg: Buffer, host: string, port: number, timeoutMs: number)
     const sock = net.connect({ host, port });
     let data = Buffer.alloc(0);
     sock.setTimeout(timeoutMs, () =>
-      sock.destroy(new Error(`dns: no answer from ${host}:${port} within ${timeoutMs} ms`)),
+      sock.destroy(new Error(`dns: no answer from ${hostPort(host, port)} within ${timeoutMs} ms`)),
     );
     sock.on('connect', () => sock.write(Buffer.concat([u16(msg.length), msg])));
     sock.on('data', (d: Buffer) => {
@@ -404,9 +411,9 @@ function exchangeTcp(msg: Buffer, host: string, port: number, timeoutMs: number)
       }
     });
     sock.on('error', (err) =>
-      reject(new Error(`dns: ${host}:${port}: ${err.message}`, { cause: err })),
+      reject(new Error(`dns: ${hostPort(host, port)}: ${err.message}`, { cause: err })),
     );
-    sock.on('close', () => reject(new Error(`dns: ${host}:${port} closed the connection`)));
+    sock.on('close', () => reject(new Error(`dns: ${hostPort(host, port)} closed the connection`)));
   });
 }
 
