@@ -18,7 +18,7 @@ const LAYERS = [
   ['routing', '^src/routing/'],
   // entrypoints, access log and metrics, the compiled table, upstream clients,
   // load balancers, middlewares, certificates, limits shared across workers
-  ['data plane', '^src/(server|observability|table|proxy|services|tls|cluster)/|^middlewares/'],
+  ['data plane', '^src/(server|observability|table|proxy|services|tls|cluster|tcp)/|^middlewares/'],
   // the configuration model and the rule language
   ['config', '^src/(config|rules)/'],
   // request context, status answers, state registry, value parsers, errors

@@ -24,6 +24,7 @@ import { buildTransports } from './transports.js';
 import { recordRejectedServices, ServiceManager } from './service-manager.js';
 import { MiddlewareBuilder } from './middleware-builder.js';
 import { buildEntryPointChains, RouterManager } from './router-manager.js';
+import { buildTcp } from './tcp-manager.js';
 
 export interface CompileOptions {
   entryPoints: Record<string, EntryPointConfig>;
@@ -133,6 +134,13 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
   serviceManager.buildAll();
   middlewareBuilder.buildAll();
 
+  const tcp = buildTcp(config.tcp, {
+    entryPoints: opts.entryPoints,
+    tlsOptions,
+    logger: opts.logger,
+    errors,
+  });
+
   const withTls =
     opts.defaultCertificate === undefined
       ? undefined
@@ -140,8 +148,8 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
           config,
           { ...opts, defaultCertificate: opts.defaultCertificate },
           tlsOptions,
-          built.tlsClaims,
-          routers,
+          [...built.tlsClaims, ...tcp.tlsClaims],
+          new Map([...routers, ...tcp.routers]),
           errors,
         );
 
@@ -151,6 +159,7 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     tls: withTls?.tls,
     entryPoints: built.entryPoints,
     tlsEntryPoints: built.tlsEntryPoints,
+    tcp,
     routers,
     services,
     serviceRuntimes: serviceManager.runtimes,

@@ -268,7 +268,7 @@ function sniConstraint(node: TcpRuleNode): Set<string> | null {
     case 'and': {
       const operands: TcpRuleNode[] = [];
       collect(node, 'and', operands);
-      let out: Set<string> | null = null;
+      let out: Set<string> | null = null as Set<string> | null;
       for (const o of operands) {
         const c = sniConstraint(o);
         if (c === null) continue;

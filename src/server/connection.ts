@@ -18,6 +18,9 @@ import type { Socket } from 'node:net';
 import type { EntryPointConfig } from '../config/static-types.js';
 import type { EntryPointRoutes, RoutingTable } from '../table/table.js';
 import { peekClientHello, type PeekResult } from '../tls/client-hello.js';
+import { ACME_TLS_ALPN } from '../tls/acme/challenges.js';
+import type { TcpConnInfo } from '../rules/tcp.js';
+import { matchTcp, type TcpRoute } from '../tcp/types.js';
 
 /** TLS record type handshake (RFC 8446 5.1); 0x80 is an SSLv2-style hello, refused by the TLS server */
 const RECORD_HANDSHAKE = 0x16;
@@ -30,6 +33,8 @@ export interface ConnectionTargets {
   http(socket: Socket): void;
   /** TLS connections for the HTTP routers; `peek` carries the bytes read and the ClientHello */
   https(socket: Socket, peek?: PeekResult): void;
+  /** a connection a TCP router takes; `peek` holds what was read of it (to give back) */
+  tcp(route: TcpRoute, socket: Socket, info: TcpConnInfo, peek: PeekResult | undefined): void;
 }
 
 /** Whether an entrypoint's table has any router. */
@@ -37,12 +42,55 @@ export function hasRoutes(routes: EntryPointRoutes | undefined): boolean {
   return routes !== undefined && (routes.any.length > 0 || routes.byHost.size > 0);
 }
 
-/** How a new connection on `ep` is told apart, from the table in force when it arrives. */
-export type ConnectionMode = 'http' | 'tls' | 'peek';
+/**
+ * How a new connection on `ep` is told apart, from the table in force when it arrives:
+ * straight to HTTP or TLS when nothing else can take it, `tcp` when only plain TCP routers can
+ * (Traefik serves those without reading first, so protocols where the server speaks first
+ * work), else `peek`.
+ */
+export type ConnectionMode = 'http' | 'tls' | 'tcp' | 'peek';
 
 export function connectionMode(table: RoutingTable, ep: EntryPointConfig): ConnectionMode {
-  if (ep.http.tls !== undefined) return 'tls';
-  return hasRoutes(table.tlsEntryPoints.get(ep.name)) ? 'peek' : 'http';
+  const tcp = table.tcp?.entryPoints.get(ep.name);
+  const tcpPlain = tcp !== undefined && tcp.plain.length > 0;
+  const tcpTls = tcp !== undefined && tcp.tls.length > 0;
+  const httpsRoutes = ep.http.tls !== undefined || hasRoutes(table.tlsEntryPoints.get(ep.name));
+  if (!tcpPlain && !tcpTls) {
+    if (ep.http.tls !== undefined) return 'tls';
+    return httpsRoutes ? 'peek' : 'http';
+  }
+  // Traefik's early path: non-TLS TCP routers only, and neither TLS TCP nor HTTPS routers
+  if (tcpPlain && !tcpTls && !httpsRoutes) return 'tcp';
+  return 'peek';
+}
+
+/** The client address as rules see it: IPv4-mapped IPv6 unwrapped. */
+export function plainIp(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * Where a TLS connection goes, in Traefik's order (router.go ServeTCP): ACME TLS-ALPN-01
+ * validations to the challenge responder (the TLS side); an HTTPS router naming the SNI
+ * exactly; a TCP TLS router other than the catch-all HostSNI(`*`); an HTTPS router for any
+ * host; the TCP catch-all; else the TLS side answers 404.
+ */
+export function tlsDestination(
+  table: RoutingTable,
+  ep: EntryPointConfig,
+  info: TcpConnInfo,
+): TcpRoute | 'https' {
+  const acme = table.tls?.acmeTlsAlpn;
+  if (acme !== undefined && info.alpn.length === 1 && info.alpn[0] === ACME_TLS_ALPN)
+    return 'https';
+  const https = table.tlsEntryPoints.get(ep.name);
+  if (info.sni !== undefined && https?.byHost.has(info.sni) === true) return 'https';
+  const tcp = table.tcp?.entryPoints.get(ep.name)?.tls ?? [];
+  const route = tcp.length > 0 ? matchTcp(tcp, info) : undefined;
+  if (route !== undefined && !route.rule.catchAll) return route;
+  if (https !== undefined && https.any.length > 0) return 'https';
+  return route ?? 'https';
 }
 
 /**
@@ -81,19 +129,48 @@ export function createConnectionDispatcher(opts: {
   peekTimeoutMs: number;
 }): (socket: Socket) => void {
   const { ep, holder, targets } = opts;
+  const plainInfo = (socket: Socket): TcpConnInfo => ({
+    sni: undefined,
+    alpn: [],
+    clientIp: plainIp(socket.remoteAddress),
+    tls: false,
+  });
   const toHttp = (socket: Socket): void => {
     targets.http(socket);
     // the HTTP server does not resume a socket it was handed paused
     socket.resume();
   };
+  const afterHello = (socket: Socket, peek: PeekResult): void => {
+    const table = holder.current;
+    const hello = peek.hello;
+    const info: TcpConnInfo = {
+      sni: hello?.servername,
+      alpn: hello?.alpn ?? [],
+      clientIp: plainIp(socket.remoteAddress),
+      tls: true,
+    };
+    const to = hello === undefined ? 'https' : tlsDestination(table, ep, info);
+    if (to === 'https') targets.https(socket, peek);
+    else targets.tcp(to, socket, info, peek);
+  };
   return (socket) => {
-    switch (connectionMode(holder.current, ep)) {
-      case 'http':
-        targets.http(socket);
+    const table = holder.current;
+    const mode = connectionMode(table, ep);
+    if (mode === 'http') {
+      targets.http(socket);
+      return;
+    }
+    if (mode === 'tls') {
+      targets.https(socket);
+      return;
+    }
+    if (mode === 'tcp') {
+      const info = plainInfo(socket);
+      const route = matchTcp(table.tcp!.entryPoints.get(ep.name)!.plain, info);
+      if (route !== undefined) {
+        targets.tcp(route, socket, info, undefined);
         return;
-      case 'tls':
-        targets.https(socket);
-        return;
+      }
     }
     void firstByte(socket, opts.peekTimeoutMs).then((b) => {
       if (socket.destroyed) return;
@@ -101,12 +178,18 @@ export function createConnectionDispatcher(opts: {
         socket.destroy();
         return;
       }
-      if (b !== RECORD_HANDSHAKE && b !== SSLV2_HELLO) {
-        toHttp(socket);
-        return;
-      }
       if (b === SSLV2_HELLO) {
         targets.https(socket);
+        return;
+      }
+      if (b !== RECORD_HANDSHAKE) {
+        const info = plainInfo(socket);
+        const plain = holder.current.tcp?.entryPoints.get(ep.name)?.plain ?? [];
+        const route = plain.length > 0 ? matchTcp(plain, info) : undefined;
+        if (route !== undefined) {
+          socket.resume();
+          targets.tcp(route, socket, info, undefined);
+        } else toHttp(socket);
         return;
       }
       const hello = peekClientHello(socket, {
@@ -116,8 +199,7 @@ export function createConnectionDispatcher(opts: {
       // firstByte left the socket paused; the peek's listener is on, so nothing is lost
       socket.resume();
       void hello.then((peek) => {
-        if (socket.destroyed) return;
-        targets.https(socket, peek);
+        if (!socket.destroyed) afterHello(socket, peek);
       });
     });
   };

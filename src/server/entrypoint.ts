@@ -41,6 +41,7 @@ import {
 import { readDeadline } from './http2.js';
 import { createTlsServer, handshakeTimeout } from './tls-server.js';
 import { createConnectionDispatcher } from './connection.js';
+import { serveTcp } from './tcp-serve.js';
 import { InFlight, shutdown } from './drain.js';
 
 // existing importers (api/explain.ts, tests) read these from here
@@ -336,21 +337,36 @@ export function createEntryPoint(opts: {
         if (tlsSide === undefined) socket.destroy();
         else tlsSide.accept(socket, peek);
       },
+      tcp: (route, socket, info, peek) =>
+        serveTcp({
+          entryPoint: name,
+          table: opts.holder.current,
+          route,
+          socket,
+          info,
+          peek,
+          handshakeTimeoutMs: handshakeTimeout(ep.transport.respondingTimeouts),
+          log,
+        }),
     },
   });
-  const listener = net.createServer({ noDelay: true }, (socket: Socket) => {
-    socket.on('error', () => undefined);
-    // every TCP connection, for the final cut at shutdown: some are neither an HTTP/1 connection
-    // nor an HTTP/2 session (mid-peek, mid-handshake, relayed to the ACME TLS-ALPN responder)
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    if (metrics !== undefined) {
-      // Traefik's open_connections{protocol="TCP"}: TCP connections, whatever runs over them
-      metrics.connectionOpened(name, 'TCP');
-      socket.once('close', () => metrics.connectionClosed(name, 'TCP'));
-    }
-    dispatchConnection(socket);
-  });
+  const listener = net.createServer(
+    // half-closed connections stay open for TCP routers, as Node's own HTTP server keeps them
+    { noDelay: true, allowHalfOpen: true },
+    (socket: Socket) => {
+      socket.on('error', () => undefined);
+      // every TCP connection, for the final cut at shutdown: some are neither an HTTP/1 connection
+      // nor an HTTP/2 session (mid-peek, mid-handshake, relayed to the ACME TLS-ALPN responder)
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      if (metrics !== undefined) {
+        // Traefik's open_connections{protocol="TCP"}: TCP connections, whatever runs over them
+        metrics.connectionOpened(name, 'TCP');
+        socket.once('close', () => metrics.connectionClosed(name, 'TCP'));
+      }
+      dispatchConnection(socket);
+    },
+  );
 
   return {
     name,

@@ -16,6 +16,7 @@ import type { ElementError } from '../config/dynamic.js';
 import type { ServiceRuntime } from '../services/build.js';
 import type { CertificateStore } from '../tls/store.js';
 import type { TlsSelection } from '../tls/selection.js';
+import type { TcpEntryPointRoutes } from '../tcp/types.js';
 
 export interface CompiledRoute {
   name: string;
@@ -83,6 +84,15 @@ export interface RoutingTable {
   readonly certificates: CertificateStore | undefined;
   /** TLS options per entrypoint and SNI name (with `certificates`) */
   readonly tls?: TlsSelection | undefined;
+  /** TCP routers (`tcp.*`): the routes per entrypoint, and the views for the API */
+  readonly tcp?: TcpTable | undefined;
+}
+
+export interface TcpTable {
+  readonly entryPoints: ReadonlyMap<string, TcpEntryPointRoutes>;
+  readonly routers: ReadonlyMap<string, RouterInfo>;
+  readonly services: ReadonlyMap<string, ServiceInfo>;
+  readonly middlewares: ReadonlyMap<string, MiddlewareInfo>;
 }
 
 export function findRoute(

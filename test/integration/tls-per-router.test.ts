@@ -31,7 +31,7 @@ async function certFor(names: string[]): Promise<{ cert: string; key: string }> 
 function httpsGet(
   port: number,
   host: string,
-): Promise<{ status: number; body: string; san: string; alpn: string | false }> {
+): Promise<{ status: number; body: string; san: string; alpn: string | false | null }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {

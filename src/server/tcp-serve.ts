@@ -1,0 +1,70 @@
+/*
+ * Hands a connection to the TCP router the connection layer picked: gives
+ * back the bytes read while deciding, terminates TLS when the router does
+ * (with the certificate and options of the SNI name, from the table in force),
+ * and passes the client stream to the router's middlewares and service.
+ * Passthrough routers get the connection as it came, ClientHello included.
+ */
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { TcpConnInfo } from '../rules/tcp.js';
+import type { RoutingTable } from '../table/table.js';
+import type { PeekResult } from '../tls/client-hello.js';
+import { BUILTIN_DEFAULT_OPTIONS } from '../tls/options.js';
+import type { TcpRoute } from '../tcp/types.js';
+import { plainIp } from './connection.js';
+
+export function serveTcp(opts: {
+  entryPoint: string;
+  table: RoutingTable;
+  route: TcpRoute;
+  socket: Socket;
+  info: TcpConnInfo;
+  peek: PeekResult | undefined;
+  handshakeTimeoutMs: number;
+  log: Logger;
+}): void {
+  const { socket, info, route, table } = opts;
+  if (opts.peek !== undefined && opts.peek.bytes.length > 0) socket.unshift(opts.peek.bytes);
+  let stream: Duplex = socket;
+  if (route.tls?.mode === 'terminate') {
+    const store = table.certificates;
+    if (store === undefined) {
+      socket.destroy();
+      return;
+    }
+    const options =
+      table.tls?.optionsFor(opts.entryPoint, info.sni) ??
+      table.tls?.defaultOptions ??
+      BUILTIN_DEFAULT_OPTIONS;
+    if (options.sniStrict && (info.sni === undefined || !store.covers(info.sni))) {
+      opts.log.debug({ router: route.name, sni: info.sni }, 'tcp: sniStrict: no certificate');
+      socket.destroy();
+      return;
+    }
+    const secure = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: store.select(info.sni, options),
+    });
+    secure.on('error', (err) => {
+      opts.log.debug({ router: route.name, err: err.message }, 'tcp: tls handshake failed');
+      socket.destroy();
+    });
+    // a client that stalls in the handshake is cut, as the TLS server's handshakeTimeout does
+    const timer = setTimeout(() => {
+      if (secure.getPeerFinished() === undefined) secure.destroy();
+    }, opts.handshakeTimeoutMs);
+    timer.unref();
+    secure.once('close', () => clearTimeout(timer));
+    stream = secure;
+  }
+  route.handler({
+    info,
+    stream,
+    source: { address: info.clientIp, port: socket.remotePort ?? 0 },
+    destination: { address: plainIp(socket.localAddress), port: socket.localPort ?? 0 },
+    entryPoint: opts.entryPoint,
+  });
+}

@@ -1,0 +1,55 @@
+/*
+ * The TCP side of the routing table: what the connection layer
+ * (src/server/connection.ts) matches a connection against, and what a TCP
+ * router does with it. Built by src/routing/tcp-manager.ts, immutable like
+ * the HTTP table; a connection keeps the route it was given when the table
+ * is swapped.
+ */
+import type { Duplex } from 'node:stream';
+import type { BuiltTcpRule, TcpConnInfo } from '../rules/tcp.js';
+
+/** A connection a TCP router took: the client side (a raw socket, or TLS terminated over it). */
+export interface TcpConnection {
+  /** what the router matched on */
+  readonly info: TcpConnInfo;
+  /** the client stream; for passthrough its first bytes are the ClientHello */
+  readonly stream: Duplex;
+  /** the client address and port (PROXY protocol applied), for the PROXY header sent upstream */
+  readonly source: { address: string; port: number };
+  /** the entrypoint's local address and port */
+  readonly destination: { address: string; port: number };
+  readonly entryPoint: string;
+}
+
+/** What a router, a middleware or a service does with a connection: owns it from then on. */
+export type TcpHandler = (conn: TcpConnection) => void;
+
+export interface TcpRoute {
+  name: string;
+  priority: number;
+  rule: BuiltTcpRule;
+  /** `passthrough`: the bytes go to the service as they came; `terminate`: Portico ends TLS */
+  tls: { mode: 'passthrough' | 'terminate'; options: string } | undefined;
+  handler: TcpHandler;
+}
+
+export interface TcpEntryPointRoutes {
+  /** routers without tls, by priority */
+  plain: TcpRoute[];
+  /** routers with tls (terminated or passthrough), by priority */
+  tls: TcpRoute[];
+}
+
+/** Descending priority, ties by name (as the HTTP table): every worker orders alike. */
+export function byTcpPriority(a: TcpRoute, b: TcpRoute): number {
+  return b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** The first route of `routes` matching `info` (Traefik's muxer Match). */
+export function matchTcp(routes: readonly TcpRoute[], info: TcpConnInfo): TcpRoute | undefined {
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i]!;
+    if (r.rule.matcher(info)) return r;
+  }
+  return undefined;
+}
