@@ -21,6 +21,7 @@ import { createRouterServer, type RouterServer } from './routing/router-server.j
 import { createWhoami } from './quickstart/whoami.js';
 import { generateDefaultCertificate } from './tls/default-certificate.js';
 import { createAcmeManager, type AcmeManager } from './tls/acme/manager.js';
+import { applyEntryPointTls } from './routing/models.js';
 import type { Handler } from './kernel/context.js';
 import { ControlState, type ProviderProbe } from './api/state.js';
 import { createApiHandler, type ApiHandler } from './api/handler.js';
@@ -242,7 +243,7 @@ export async function runSingle(
   const aggregator = new Aggregator({
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
-      acmeRef.current?.update(merged.config);
+      acmeRef.current?.update(applyEntryPointTls(merged.config, sc.entryPoints));
       expiry.check(merged.config.tls?.certificates ?? []);
       try {
         const table = router.applyConfig(merged.config, merged.errors);
@@ -347,7 +348,7 @@ export async function runPrimary(
   const aggregator = new Aggregator({
     throttleMs: sc.providers.providersThrottleDurationMs,
     onConfig: (merged) => {
-      acmeRef.current?.update(merged.config);
+      acmeRef.current?.update(applyEntryPointTls(merged.config, sc.entryPoints));
       expiry.check(merged.config.tls?.certificates ?? []);
       metricsStore?.configReloaded();
       pool.broadcast(merged);

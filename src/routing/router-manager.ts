@@ -300,7 +300,12 @@ export class RouterManager {
       }
       const epTls = this.opts.entryPoints[ep]?.http.tls;
       if (r.tls !== undefined || epTls !== undefined) {
-        const optName = tlsOptionsName(r.tls?.options, epTls?.options, info.provider);
+        // a router's own tls is kept whole (Traefik's model applies only to routers without one)
+        const optName = tlsOptionsName(
+          r.tls !== undefined ? r.tls.options : undefined,
+          r.tls !== undefined ? undefined : epTls?.options,
+          info.provider,
+        );
         const problem = tlsOptionsProblem(this.opts.tlsOptions, optName);
         if (problem !== undefined) {
           // fail closed: options may require client certificates, never serve without them

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { DynamicConfig, ElementError } from '../config/dynamic.js';
 import type { StaticConfig } from '../config/static-types.js';
 import { compile } from './compile.js';
+import { applyEntryPointTls } from './models.js';
 import { StateRegistry } from '../kernel/state.js';
 import type { RoutingTable } from '../table/table.js';
 import type { AccessLogger } from '../observability/access-log.js';
@@ -233,17 +234,20 @@ export function createRouterServer(opts: {
       state.begin();
       let table: RoutingTable;
       try {
-        table = compile(withInternalRouters(config, staticConfig), {
-          entryPoints: staticConfig.entryPoints,
-          transportDefaults: staticConfig.serversTransport,
-          state,
-          logger,
-          errors,
-          version: ++version,
-          internalServices,
-          defaultCertificate: staticConfig.defaultCertificate,
-          certResolvers: Object.keys(staticConfig.certificatesResolvers ?? {}),
-        });
+        table = compile(
+          applyEntryPointTls(withInternalRouters(config, staticConfig), staticConfig.entryPoints),
+          {
+            entryPoints: staticConfig.entryPoints,
+            transportDefaults: staticConfig.serversTransport,
+            state,
+            logger,
+            errors,
+            version: ++version,
+            internalServices,
+            defaultCertificate: staticConfig.defaultCertificate,
+            certResolvers: Object.keys(staticConfig.certificatesResolvers ?? {}),
+          },
+        );
       } catch (err) {
         // compile records element errors itself; reaching here is a bug, and the old table keeps serving
         logger.error({ err }, 'configuration compile failed; keeping the previous routing table');

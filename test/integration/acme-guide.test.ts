@@ -169,6 +169,62 @@ describe.skipIf(skipPebble())(
   },
 );
 
+describe.skipIf(skipPebble())(
+  'certResolver on the entrypoint (entryPoints.websecure.http.tls.certResolver)',
+  () => {
+    let pebble: Pebble;
+    let up: Upstream;
+    let dir: string;
+    let p: PorticoProcess | undefined;
+
+    beforeAll(async () => {
+      pebble = await startPebble();
+      up = await startUpstream('model-upstream');
+      dir = mkdtempSync(path.join(os.tmpdir(), 'portico-acme-model-'));
+    }, 60_000);
+
+    afterAll(async () => {
+      await p?.stop('SIGKILL');
+      await up?.close();
+      await pebble?.stop();
+    });
+
+    it('routers without tls on that entrypoint become HTTPS routers and get their Host certificates', async () => {
+      const host = 'model.example.com';
+      const file = path.join(dir, 'dynamic.yml');
+      writeFileSync(
+        file,
+        [
+          'http:',
+          '  routers:',
+          '    app:',
+          `      rule: Host(\`${host}\`)`,
+          '      entryPoints: [websecure]',
+          '      service: app',
+          '  services:',
+          '    app:',
+          '      loadBalancer:',
+          `        servers: [{ url: "${up.url}" }]`,
+          '',
+        ].join('\n'),
+      );
+      p = runPortico([
+        `--entryPoints.websecure.address=127.0.0.1:${pebble.tlsPort}`,
+        '--entryPoints.websecure.http.tls.certResolver=myresolver',
+        ...resolverFlags(pebble, dir, 'tls'),
+        `--providers.file.filename=${file}`,
+      ]);
+      const reply = await eventually(() => trustedGet(pebble.tlsPort, pebble.rootPem, host), {
+        timeoutMs: 45_000,
+        intervalMs: 250,
+      });
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body).name).toBe('model-upstream');
+      expect(reply.san).toBe(`DNS:${host}`);
+    }, 60_000);
+  },
+);
+
 describe.skipIf(skipPebble() || skipDocker())(
   "Traefik's Let's Encrypt guide, labels on a container (real dockerd and pebble)",
   () => {
