@@ -67,8 +67,11 @@ function buildTls(
   routers: ReadonlyMap<string, RouterInfo>,
   errors: ElementError[],
 ): { certificates: CertificateStore; tls: TlsSelection } {
+  // the `default` TLS store may replace the generated default certificate (issue 13 item 2)
   const certificates = buildCertificateStore(config.tls?.certificates ?? [], {
     defaultCertificate: opts.defaultCertificate,
+    stores: config.tls?.stores,
+    certResolvers: opts.certResolvers,
     logger: opts.logger,
   });
   errors.push(...certificates.errors);

@@ -142,15 +142,30 @@ export function createTlsHandshake(opts: {
         return offered.find((p) => protocols.includes(p));
       };
 
-      // handshakes without SNI use the server's own context: keep it in step with `default`
+      /*
+       * Handshakes without SNI use the server's own context: keep it in step
+       * with the `default` options and with the store's default certificate
+       * (tls.stores.default may replace the generated one, issue 13 item 2).
+       * The store's mixedKeyTypes compares its certificates with that same
+       * default, so what the server presents and what the peek decision
+       * assumes cannot drift apart.
+       */
       let appliedDefault = '';
       const syncDefaults = (): TlsOptions => {
-        const def = opts.holder.current.tls?.defaultOptions ?? BUILTIN_DEFAULT_OPTIONS;
-        if (def.key !== appliedDefault && opts.defaultCertificate !== undefined) {
-          s.setSecureContext({ ...opts.defaultCertificate, ...contextOptions(def) });
+        const current = opts.holder.current;
+        const def = current.tls?.defaultOptions ?? BUILTIN_DEFAULT_OPTIONS;
+        const cert =
+          current.certificates?.defaultCertificate ??
+          (opts.defaultCertificate === undefined
+            ? undefined
+            : { pair: opts.defaultCertificate, fingerprint: 'generated' });
+        if (cert === undefined) return def;
+        const applied = `${def.key}\u0000${cert.fingerprint}`;
+        if (applied !== appliedDefault) {
+          s.setSecureContext({ ...cert.pair, ...contextOptions(def) });
           s.requestCert = verifyMode(def.clientAuth.type).request;
           s.rejectUnauthorized = false;
-          appliedDefault = def.key;
+          appliedDefault = applied;
         }
         return def;
       };

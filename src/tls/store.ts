@@ -6,6 +6,14 @@
  * default, as Traefik does. The store is built with the routing table and
  * swapped with it.
  *
+ * The default certificate is Traefik's TLS store `default` (issue 13 item 2):
+ * its `defaultCertificate`, else the certificate of its `defaultGeneratedCert`
+ * domains once the ACME resolver has published it (src/tls/acme/manager.ts),
+ * else the generated one (pkg/tls/tlsmanager.go getDefaultCertificate). Other
+ * stores are ignored, as Traefik documents ("only one globally available TLS
+ * store"). A default that cannot be loaded is reported with the store and the
+ * field, and the generated one is served.
+ *
  * Secure contexts are made lazily, one per (certificate, TLS options) pair,
  * since the options of a handshake (versions, ciphers, client CA) depend on
  * the routers of the SNI name and live in the same context as the key pair.
@@ -13,7 +21,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { ElementError, TlsCertificateConfig } from '../config/dynamic.js';
+import type { ElementError, TlsCertificateConfig, TlsStoreConfig } from '../config/dynamic.js';
 import { parseCertificateChain, pemText } from './certificate.js';
 import { BUILTIN_DEFAULT_OPTIONS, contextOptions, type TlsOptions } from './options.js';
 
@@ -70,6 +78,13 @@ export interface CertificateStore {
    * (src/tls/handshake.ts reads the ClientHello first). Issue 13 item 0.
    */
   readonly mixedKeyTypes: boolean;
+  /**
+   * The certificate presented when no other covers the SNI name and when the
+   * client sends no SNI; the TLS server's own context follows it (handshakes
+   * without SNI use that context, src/tls/handshake.ts). `fingerprint` tells
+   * one default from the next across table swaps.
+   */
+  readonly defaultCertificate: { pair: KeyPair; fingerprint: string };
 }
 
 function namesOf(x: X509Certificate): string[] {
@@ -87,7 +102,12 @@ function namesOf(x: X509Certificate): string[] {
 }
 
 export interface StoreOptions {
+  /** the generated default certificate (Traefik's TRAEFIK DEFAULT CERT), served when no store says otherwise */
   defaultCertificate: KeyPair;
+  /** `tls.stores` of the dynamic configuration; only `default` is used, as in Traefik */
+  stores?: Readonly<Record<string, TlsStoreConfig>> | undefined;
+  /** the configured certificatesResolvers; when given, an unknown defaultGeneratedCert.resolver is reported */
+  certResolvers?: readonly string[] | undefined;
   /** warnings for certificates served within their renewal window or expired */
   logger?: Logger;
 }
@@ -159,6 +179,20 @@ function warnIfExpiring(e: Entry, log: Logger | undefined): void {
   );
 }
 
+/** Reads a certificate and its key (files or inline PEM) and checks that they belong together. */
+function loadPair(
+  certFile: string,
+  keyFile: string,
+): { pair: KeyPair; x: X509Certificate; key: KeyObject } {
+  const cert = pemText(certFile);
+  const keyPem = pemText(keyFile);
+  const x = new X509Certificate(cert);
+  const key = createPrivateKey(keyPem);
+  // a key that does not belong to the certificate would fail every handshake: refuse it now
+  if (!x.checkPrivateKey(key)) throw new Error('the key does not match the certificate');
+  return { pair: { cert, key: keyPem }, x, key };
+}
+
 function contextFor(e: Entry, options: TlsOptions): tls.SecureContext {
   let ctx = e.contexts.get(options.key);
   if (ctx === undefined) {
@@ -166,6 +200,85 @@ function contextFor(e: Entry, options: TlsOptions): tls.SecureContext {
     e.contexts.set(options.key, ctx);
   }
   return ctx;
+}
+
+const DEFAULT_STORE = 'default';
+
+/** A domain as Traefik compares it (types.CanonicalDomain, dns01.UnFqdn): lower case, no final dot. */
+function canonical(domain: string): string {
+  return domain.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/**
+ * The default certificate the `default` TLS store asks for, or undefined for
+ * the generated one. Problems go to `errors` with the store's name and field;
+ * none of them touches the other certificates.
+ */
+function storeDefault(
+  opts: StoreOptions,
+  entries: readonly Entry[],
+  named: ReadonlyMap<Entry, ReadonlySet<string>>,
+  errors: ElementError[],
+): Entry | undefined {
+  const stores = opts.stores ?? {};
+  for (const name of Object.keys(stores)) {
+    if (name === DEFAULT_STORE) continue;
+    errors.push({
+      kind: 'tls',
+      name: `tls.stores.${name}`,
+      message: `only the store named ${DEFAULT_STORE} is used, as in Traefik; this store is ignored`,
+    });
+  }
+  const store = stores[DEFAULT_STORE];
+  if (store === undefined) return undefined;
+  const report = (field: string, message: string): undefined => {
+    errors.push({ kind: 'tls', name: `tls.stores.${DEFAULT_STORE}`, field, message });
+    return undefined;
+  };
+  const generated = store.defaultGeneratedCert;
+  if (store.defaultCertificate !== undefined) {
+    // Traefik gives precedence to the user's certificate and warns (pkg/provider/acme/provider.go)
+    if (generated !== undefined)
+      report(
+        'defaultGeneratedCert',
+        'defaultCertificate and defaultGeneratedCert cannot be defined at the same time; defaultCertificate is used',
+      );
+    try {
+      const { pair, key } = loadPair(
+        store.defaultCertificate.certFile,
+        store.defaultCertificate.keyFile,
+      );
+      const entry = entryOf(pair, 'default', undefined, key);
+      contextFor(entry, BUILTIN_DEFAULT_OPTIONS);
+      return entry;
+    } catch (err) {
+      return report(
+        'defaultCertificate',
+        `cannot load the default certificate: ${(err as Error).message}; the generated default certificate is served`,
+      );
+    }
+  }
+  if (generated === undefined) return undefined;
+  if (!generated.resolver || !generated.domain?.main)
+    return report(
+      'defaultGeneratedCert',
+      'defaultGeneratedCert needs a resolver and domain.main; the generated default certificate is served',
+    );
+  if (opts.certResolvers !== undefined && !opts.certResolvers.includes(generated.resolver))
+    return report(
+      'defaultGeneratedCert.resolver',
+      `certificate resolver "${generated.resolver}" does not exist; the generated default certificate is served`,
+    );
+  /*
+   * Traefik's CertificateStore.GetCertificate: a certificate whose names
+   * include every domain asked for. The resolver's own is preferred; until it
+   * is published (the ACME manager orders it) the generated one is served.
+   */
+  const wanted = [generated.domain.main, ...(generated.domain.sans ?? [])].map(canonical);
+  const fits = (e: Entry): boolean => wanted.every((d) => named.get(e)?.has(d) === true);
+  return (
+    entries.find((e) => e.listing.resolver === generated.resolver && fits(e)) ?? entries.find(fits)
+  );
 }
 
 export function buildCertificateStore(
@@ -177,26 +290,18 @@ export function buildCertificateStore(
   const entries: Entry[] = [];
   const infos: StoredCertificateInfo[] = [];
   const errors: ElementError[] = [];
+  const named = new Map<Entry, ReadonlySet<string>>();
   certs.forEach((c, i) => {
     const source =
       c.certFile && !c.certFile.includes('-----BEGIN') ? c.certFile : `tls.certificates[${i}]`;
     try {
-      const certPem = pemText(c.certFile);
-      const keyPem = pemText(c.keyFile);
-      const x = new X509Certificate(certPem);
-      const key = createPrivateKey(keyPem);
-      // a key that does not belong to the certificate would fail every handshake: refuse it now
-      if (!x.checkPrivateKey(key)) throw new Error('the key does not match the certificate');
-      const entry = entryOf(
-        { cert: certPem, key: keyPem },
-        c.resolver ? 'acme' : 'file',
-        c.resolver,
-        key,
-      );
+      const { pair, x, key } = loadPair(c.certFile, c.keyFile);
+      const entry = entryOf(pair, c.resolver ? 'acme' : 'file', c.resolver, key);
       // fails here, not at the first handshake, on a key OpenSSL cannot use
       contextFor(entry, BUILTIN_DEFAULT_OPTIONS);
       entries.push(entry);
       const names = namesOf(x);
+      named.set(entry, new Set(names));
       for (const n of names) {
         if (n.startsWith('*.')) {
           if (!wildcard.has(n.slice(2))) wildcard.set(n.slice(2), entry);
@@ -219,7 +324,8 @@ export function buildCertificateStore(
       });
     }
   });
-  const fallback = entryOf(opts.defaultCertificate, 'default');
+  const fallback =
+    storeDefault(opts, entries, named, errors) ?? entryOf(opts.defaultCertificate, 'default');
   const find = (servername: string | undefined): Entry | undefined => {
     if (servername === undefined || servername === '') return undefined;
     const name = servername.toLowerCase();
@@ -232,13 +338,18 @@ export function buildCertificateStore(
     certificates: infos,
     errors,
     mixedKeyTypes: entries.some((e) => e.keyType !== fallback.keyType),
+    defaultCertificate: { pair: fallback.pair, fingerprint: fallback.fingerprint },
     select(servername, options = BUILTIN_DEFAULT_OPTIONS) {
       const e = find(servername) ?? fallback;
       warnIfExpiring(e, opts.logger);
       return contextFor(e, options);
     },
     covers: (servername) => find(servername) !== undefined,
+    // a defaultGeneratedCert certificate is one of the entries already: listed once
     list: () =>
-      [...entries, fallback].map((e) => ({ ...e.listing, domains: [...e.listing.domains] })),
+      (entries.includes(fallback) ? entries : [...entries, fallback]).map((e) => ({
+        ...e.listing,
+        domains: [...e.listing.domains],
+      })),
   };
 }
