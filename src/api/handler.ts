@@ -21,6 +21,11 @@ import {
   rawData,
   routerViews,
   serviceViews,
+  tcpMiddlewareViews,
+  tcpRouterViews,
+  tcpServiceViews,
+  udpRouterViews,
+  udpServiceViews,
 } from './views.js';
 import { ExplainError, explainRequest } from './explain.js';
 import { serveDashboard } from './dashboard.js';
@@ -29,6 +34,18 @@ type Res = ApiResponse;
 type Json = Record<string, unknown>;
 
 const DEFAULT_PER_PAGE = 100;
+
+type Views = (state: ControlState) => Json[];
+
+/**
+ * The element lists per protocol, as Traefik's API routes them (pkg/api/handler.go): UDP has
+ * routers and services only. One list code (criteria, paging, 404) serves all three.
+ */
+const LISTS: Record<'http' | 'tcp' | 'udp', Partial<Record<string, Views>>> = {
+  http: { routers: routerViews, services: serviceViews, middlewares: middlewareViews },
+  tcp: { routers: tcpRouterViews, services: tcpServiceViews, middlewares: tcpMiddlewareViews },
+  udp: { routers: udpRouterViews, services: udpServiceViews },
+};
 
 export class ApiError extends Error {
   constructor(
@@ -200,28 +217,17 @@ function route(
       return send(res, 200, entryPointView(sc.entryPoints[b]));
     case 'rawdata':
       return send(res, 200, rawData(state));
-    case 'http': {
-      const views =
-        b === 'routers'
-          ? routerViews
-          : b === 'services'
-            ? serviceViews
-            : b === 'middlewares'
-              ? middlewareViews
-              : undefined;
+    case 'http':
+    case 'tcp':
+    case 'udp': {
+      // own keys only: /api/http/constructor is no list
+      const views = b !== undefined && Object.hasOwn(LISTS[a], b) ? LISTS[a][b] : undefined;
       if (views === undefined) break;
       const items = views(state);
       if (c === undefined || c === '') return listResponse(res, items, q);
+      // Traefik's messages: "router not found: x", "service not found: x", "middleware not found: x"
       return send(res, 200, byName(items, c, b!.slice(0, -1)));
     }
-    case 'tcp':
-    case 'udp':
-      // no TCP/UDP routing yet: empty lists in Traefik's shape, so clients need no special case
-      if (b === 'routers' || b === 'services' || (a === 'tcp' && b === 'middlewares'))
-        return c === undefined || c === ''
-          ? send(res, 200, [], { 'x-next-page': '1' })
-          : send(res, 404, { message: `${b!.slice(0, -1)} not found: ${c}` });
-      break;
     case 'providers':
       if (b === undefined || b === '') return send(res, 200, providerViews(state));
       return send(res, 200, byName(providerViews(state), b, 'provider'));

@@ -14,7 +14,7 @@
 import { redact } from '../config/redact.js';
 import type { EntryPointConfig, StaticConfig } from '../config/static-types.js';
 import type { ElementError } from '../config/dynamic.js';
-import type { RoutingTable } from '../table/table.js';
+import type { RoutingTable, RouterInfo, ServiceInfo } from '../table/table.js';
 import type { ControlState, ProviderDiagnostic } from './state.js';
 
 type Json = Record<string, unknown>;
@@ -137,6 +137,189 @@ export function middlewareViews(state: ControlState): Json[] {
   return out;
 }
 
+// ---------------------------------------------------------------------------
+// TCP and UDP (issue 13 item 8): Traefik's pkg/api/handler_tcp.go and handler_udp.go
+
+/** The UDP part of the table, as far as the API reads it (UDP routing may not be compiled in). */
+interface UdpInfos {
+  readonly routers?: ReadonlyMap<string, RouterInfo>;
+  readonly services?: ReadonlyMap<string, ServiceInfo>;
+}
+
+function udpOf(table: RoutingTable): UdpInfos | undefined {
+  return (table as RoutingTable & { readonly udp?: UdpInfos }).udp;
+}
+
+/** `address: ":53/udp"` (Traefik's GetProtocol): a UDP entrypoint carries `udp` options */
+function isUdpEntryPoint(ep: EntryPointConfig): boolean {
+  return (
+    (ep as EntryPointConfig & { udp?: unknown }).udp !== undefined || /\/udp$/i.test(ep.address)
+  );
+}
+
+/**
+ * Traefik's `using`: the router's entrypoints that exist for its protocol
+ * (runtime.GetTCPRoutersByEntryPoints fills it before any router is built,
+ * so a router with a bad rule still shows where it would serve); omitted
+ * when empty (`omitempty`).
+ */
+function usingOf(
+  sc: StaticConfig,
+  entryPoints: readonly string[],
+  udp: boolean,
+): { using?: string[] } {
+  const using = entryPoints.filter((ep) => {
+    const cfg = sc.entryPoints[ep];
+    return cfg !== undefined && isUdpEntryPoint(cfg) === udp;
+  });
+  return using.length > 0 ? { using } : {};
+}
+
+function usedByOf(list: readonly string[]): { usedBy?: string[] } {
+  return list.length > 0 ? { usedBy: [...new Set(list)].sort() } : {};
+}
+
+/** the dynamic configuration of a tcp router, with Traefik's always-written `tls.passthrough` */
+function tcpRouterConfig(raw: Json | undefined): Json {
+  if (raw === undefined) return {};
+  const tls = raw.tls as Json | undefined;
+  if (tls === undefined || tls === null) return { ...raw };
+  // RouterTCPTLSConfig.Passthrough has no omitempty: `tls: {}` reads {"passthrough": false}
+  return {
+    ...raw,
+    tls: { passthrough: tls.passthrough === true, ...withoutKey(tls, 'passthrough') },
+  };
+}
+
+function withoutKey(obj: Json, key: string): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(obj)) if (k !== key) out[k] = v;
+  return out;
+}
+
+export function tcpRouterViews(state: ControlState): Json[] {
+  const routers = state.table().tcp?.routers;
+  if (routers === undefined) return [];
+  const sc = state.opts.staticConfig;
+  const cfg = state.config().tcp?.routers ?? {};
+  const out: Json[] = [];
+  for (const info of routers.values()) {
+    out.push(
+      redact({
+        ...tcpRouterConfig(cfg[info.name] as unknown as Json | undefined),
+        entryPoints: info.entryPoints,
+        ...(info.middlewares.length > 0 ? { middlewares: info.middlewares } : {}),
+        service: info.service,
+        rule: info.rule,
+        // the default priority is the rule's (Traefik writes it into the router's configuration)
+        ...(info.priority !== 0 ? { priority: info.priority } : {}),
+        status: info.status,
+        ...errorsOf(info.errors),
+        ...usingOf(sc, info.entryPoints, false),
+        name: info.name,
+        provider: info.provider || providerOf(info.name),
+        // int64 priorities do not survive JSON numbers in browsers: Traefik 3.6.10 adds the string
+        ...(info.priority !== 0 ? { priorityStr: String(info.priority) } : {}),
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Traefik's usedBy (runtime.PopulateUsedBy): every router naming the element, whether or not it
+ * could be built, sorted. Traefik leaves it empty for TCP middlewares; Portico fills it as for HTTP.
+ */
+function usedByRouters(
+  routers: ReadonlyMap<string, RouterInfo> | undefined,
+  uses: (r: RouterInfo) => readonly string[],
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of routers?.values() ?? []) {
+    for (const name of uses(r)) {
+      const list = out.get(name) ?? [];
+      list.push(r.name);
+      out.set(name, list);
+    }
+  }
+  return out;
+}
+
+function elementViews(
+  infos: ReadonlyMap<string, ServiceInfo> | undefined,
+  cfg: Record<string, unknown>,
+  usedBy: ReadonlyMap<string, string[]>,
+): Json[] {
+  if (infos === undefined) return [];
+  const out: Json[] = [];
+  for (const info of infos.values()) {
+    out.push(
+      redact({
+        ...(cfg[info.name] as Json | undefined),
+        status: info.status,
+        ...errorsOf(info.errors),
+        ...usedByOf(usedBy.get(info.name) ?? []),
+        name: info.name,
+        provider: info.provider || providerOf(info.name),
+        type: info.type.toLowerCase(),
+      }),
+    );
+  }
+  return out;
+}
+
+/** TCP services: Portico has no TCP health check yet, so no `serverStatus` (Traefik omits it then too) */
+export function tcpServiceViews(state: ControlState): Json[] {
+  const tcp = state.table().tcp;
+  return elementViews(
+    tcp?.services,
+    state.config().tcp?.services ?? {},
+    usedByRouters(tcp?.routers, (r) => (r.service ? [r.service] : [])),
+  );
+}
+
+export function tcpMiddlewareViews(state: ControlState): Json[] {
+  const tcp = state.table().tcp;
+  return elementViews(
+    tcp?.middlewares,
+    state.config().tcp?.middlewares ?? {},
+    usedByRouters(tcp?.routers, (r) => r.middlewares),
+  );
+}
+
+export function udpRouterViews(state: ControlState): Json[] {
+  const routers = udpOf(state.table())?.routers;
+  if (routers === undefined) return [];
+  const sc = state.opts.staticConfig;
+  const cfg = state.config().udp?.routers ?? {};
+  const out: Json[] = [];
+  for (const info of routers.values()) {
+    // a UDP router has no rule, priority nor middlewares (Traefik's dynamic.UDPRouter)
+    out.push(
+      redact({
+        ...(cfg[info.name] as unknown as Json | undefined),
+        entryPoints: info.entryPoints,
+        service: info.service,
+        status: info.status,
+        ...errorsOf(info.errors),
+        ...usingOf(sc, info.entryPoints, true),
+        name: info.name,
+        provider: info.provider || providerOf(info.name),
+      }),
+    );
+  }
+  return out;
+}
+
+export function udpServiceViews(state: ControlState): Json[] {
+  const udp = udpOf(state.table());
+  return elementViews(
+    udp?.services,
+    state.config().udp?.services ?? {},
+    usedByRouters(udp?.routers, (r) => (r.service ? [r.service] : [])),
+  );
+}
+
 function goDuration(ms: number): string {
   if (ms === 0) return '0s';
   if (ms % 1000 === 0) return `${ms / 1000}s`;
@@ -214,7 +397,7 @@ const PROVIDER_TITLES: Record<string, string> = {
 export function overview(state: ControlState): Json {
   const table = state.table();
   const sc = state.opts.staticConfig;
-  const zero = { total: 0, warnings: 0, errors: 0 };
+  const udp = udpOf(table);
   const certs = certificateViews(state);
   return {
     http: {
@@ -222,8 +405,15 @@ export function overview(state: ControlState): Json {
       services: countStatus(serviceViews(state) as { status: string }[]),
       middlewares: countStatus([...table.middlewares.values()]),
     },
-    tcp: { routers: zero, services: zero, middlewares: zero },
-    udp: { routers: zero, services: zero },
+    tcp: {
+      routers: countStatus([...(table.tcp?.routers.values() ?? [])]),
+      services: countStatus([...(table.tcp?.services.values() ?? [])]),
+      middlewares: countStatus([...(table.tcp?.middlewares.values() ?? [])]),
+    },
+    udp: {
+      routers: countStatus([...(udp?.routers?.values() ?? [])]),
+      services: countStatus([...(udp?.services?.values() ?? [])]),
+    },
     features: {
       tracing: '',
       metrics: (sc as { metrics?: { prometheus?: unknown } }).metrics?.prometheus
@@ -327,9 +517,17 @@ export function rawData(state: ControlState): Json {
     for (const item of list) out[item.name as string] = item;
     return out;
   };
+  // Traefik's RunTimeRepresentation: the tcp and udp maps are omitted when empty
+  const optional = (key: string, list: Json[]): Json =>
+    list.length > 0 ? { [key]: byName(list) } : {};
   return {
     routers: byName(routerViews(state)),
     middlewares: byName(middlewareViews(state)),
     services: byName(serviceViews(state)),
+    ...optional('tcpRouters', tcpRouterViews(state)),
+    ...optional('tcpMiddlewares', tcpMiddlewareViews(state)),
+    ...optional('tcpServices', tcpServiceViews(state)),
+    ...optional('udpRouters', udpRouterViews(state)),
+    ...optional('udpServices', udpServiceViews(state)),
   };
 }
