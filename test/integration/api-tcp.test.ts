@@ -416,7 +416,7 @@ describe('API: UDP routers and services (Traefik shapes)', () => {
     }
     run = await runSingle(sc, pino({ level: 'silent' }));
     await run.ready;
-    if ((run.router.holder.current as { udp?: unknown }).udp === undefined)
+    if ((run.router!.holder.current as { udp?: unknown }).udp === undefined)
       unsupported = 'the routing table has no UDP part yet (issue 13 item 5)';
     api = `http://127.0.0.1:${run.addresses.traefik!.port}/api`;
   });
