@@ -18,7 +18,10 @@ const LAYERS = [
   ['routing', '^src/routing/'],
   // entrypoints, access log and metrics, the compiled table, upstream clients,
   // load balancers, middlewares, certificates, limits shared across workers
-  ['data plane', '^src/(server|observability|table|proxy|services|tls|cluster|tcp)/|^middlewares/'],
+  [
+    'data plane',
+    '^src/(server|observability|table|proxy|services|tls|cluster|tcp|udp)/|^middlewares/',
+  ],
   // the configuration model and the rule language
   ['config', '^src/(config|rules)/'],
   // request context, status answers, state registry, value parsers, errors

@@ -46,6 +46,7 @@ export const DEFAULTS = {
   responseHeaderTimeoutMs: defaultMs('serversTransport.forwardingTimeouts.responseHeaderTimeout'),
   idleConnTimeoutMs: defaultMs('serversTransport.forwardingTimeouts.idleConnTimeout'),
   maxIdleConnsPerHost: defaultInt('serversTransport.maxIdleConnsPerHost'),
+  udpTimeoutMs: defaultMs(`${EP}udp.timeout`),
   /** unprivileged, so Portico runs as a non-root user without extra capabilities */
   webAddress: ':8000',
   internalAddress: ':8080',
@@ -108,6 +109,7 @@ export function defaultEntryPoint(name: string, address: ParsedAddress): EntryPo
       },
     },
     asDefault: false,
+    ...(address.protocol === 'udp' ? { udp: { timeoutMs: DEFAULTS.udpTimeoutMs } } : {}),
   };
 }
 
@@ -194,7 +196,29 @@ export function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
     };
   }
   ep.asDefault = get('asDefault', false);
+  if (ep.udp !== undefined) {
+    const timeout = entry(ctx, `${p}udp.timeout`);
+    if (timeout !== undefined) {
+      // Traefik's udp.ListenPacketConn: "timeout should be greater than zero"
+      if ((timeout.value as number) <= 0)
+        throw new StaticConfigError(timeout.origin, 'must be greater than zero');
+      ep.udp.timeoutMs = timeout.value as number;
+    }
+  }
   return ep;
+}
+
+/** An HTTP feature (ping, redirections, metrics, HTTP-01) cannot be served on a UDP entrypoint. */
+function checkNotUdp(
+  entryPoints: Record<string, EntryPointConfig>,
+  name: string | undefined,
+  origin: string,
+): void {
+  if (name !== undefined && entryPoints[name]?.udp !== undefined)
+    throw new StaticConfigError(
+      origin,
+      `"${name}" is a udp entrypoint; it serves udp routers only`,
+    );
 }
 
 /** accessLog.filters.*: undefined when none is set */
@@ -298,7 +322,9 @@ export function checkAddresses(
     for (let j = 0; j < i; j++) {
       const a = list[j];
       const b = list[i];
-      if (!a || !b || a.port === 0 || a.port !== b.port) continue;
+      // TCP and UDP ports are separate: ":53" and ":53/udp" together are the usual DNS setup
+      const sameProtocol = (a?.udp === undefined) === (b?.udp === undefined);
+      if (!a || !b || a.port === 0 || a.port !== b.port || !sameProtocol) continue;
       if (a.host === b.host || WILDCARD_HOSTS.has(a.host) || WILDCARD_HOSTS.has(b.host)) {
         // name the entry point the user configured, not one Portico added
         const [culprit, other] = origins.has(b.name) ? [b, a] : [a, b];
@@ -369,7 +395,15 @@ export function build(ctx: Context): StaticConfig {
     }
     if (r && r.to === ep.name)
       throw new StaticConfigError(r.toOrigin, 'an entrypoint cannot redirect to itself');
+    if (r) checkNotUdp(entryPoints, r.to, r.toOrigin);
+    if (r) checkNotUdp(entryPoints, ep.name, r.toOrigin);
   }
+  checkNotUdp(entryPoints, ping?.entryPoint, entry(ctx, 'ping.entryPoint')?.origin ?? 'ping');
+  checkNotUdp(
+    entryPoints,
+    metrics?.prometheus?.entryPoint,
+    entry(ctx, 'metrics.prometheus.entryPoint')?.origin ?? 'metrics.prometheus',
+  );
 
   const file = buildFileProvider(ctx);
 

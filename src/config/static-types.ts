@@ -63,6 +63,12 @@ export interface EntryPointConfig {
     };
   };
   asDefault: boolean;
+  /**
+   * set on a UDP entrypoint (address `.../udp`, Traefik's GetProtocol): it takes only UDP
+   * routers, and none of the TCP/HTTP options apply. timeoutMs: Traefik's udp.timeout, how long
+   * a client session may stay silent (both ways) before it is closed (default 3 s, > 0)
+   */
+  udp?: { timeoutMs: number };
 }
 
 export interface FileProviderConfig {

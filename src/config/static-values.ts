@@ -99,26 +99,28 @@ export interface ParsedAddress {
   address: string;
   host: string;
   port: number;
+  /** the `/tcp` or `/udp` suffix (Traefik's EntryPoint.GetProtocol); tcp when there is none */
+  protocol: 'tcp' | 'udp';
 }
 
-/** Traefik's `[host]:port[/tcp]`; host '' listens on all interfaces */
+/** Traefik's `[host]:port[/tcp|/udp]`; host '' listens on all interfaces */
 export function parseAddress(raw: unknown, origin: string): ParsedAddress {
   if (typeof raw === 'number') {
     throw new StaticConfigError(origin, `expected [host]:port, got ${raw} (write ":${raw}")`);
   }
   const address = convertString(raw, origin);
   let rest = address;
-  const slash = rest.lastIndexOf('/');
+  let protocol: ParsedAddress['protocol'] = 'tcp';
+  const slash = rest.indexOf('/');
   if (slash >= 0) {
-    const protocol = rest.slice(slash + 1).toLowerCase();
-    if (protocol === 'udp')
-      throw new StaticConfigError(origin, 'udp entrypoints are not supported yet');
-    if (protocol !== 'tcp') {
+    const suffix = rest.slice(slash + 1).toLowerCase();
+    if (suffix !== 'tcp' && suffix !== 'udp') {
       throw new StaticConfigError(
         origin,
-        `unknown protocol ${JSON.stringify(protocol)} (only /tcp)`,
+        `unknown protocol ${JSON.stringify(suffix)} (tcp or udp)`,
       );
     }
+    protocol = suffix;
     rest = rest.slice(0, slash);
   }
   let host: string;
@@ -152,7 +154,7 @@ export function parseAddress(raw: unknown, origin: string): ParsedAddress {
   }
   const port = Number(portText);
   if (port > 65535) throw new StaticConfigError(origin, `port ${port} is out of range (0-65535)`);
-  return { address, host: host.toLowerCase(), port };
+  return { address, host: host.toLowerCase(), port, protocol };
 }
 
 export function convert(type: LeafType, raw: unknown, origin: string): unknown {

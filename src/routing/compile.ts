@@ -25,6 +25,7 @@ import { recordRejectedServices, ServiceManager } from './service-manager.js';
 import { MiddlewareBuilder } from './middleware-builder.js';
 import { buildEntryPointChains, RouterManager } from './router-manager.js';
 import { buildTcp } from './tcp-manager.js';
+import { buildUdp, explainUdpEntryPoints, tcpEntryPoints } from './udp-manager.js';
 
 export interface CompileOptions {
   entryPoints: Record<string, EntryPointConfig>;
@@ -87,6 +88,8 @@ function buildTls(
 
 export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTable {
   const started = performance.now();
+  // HTTP and TCP routers live on the TCP entrypoints only, UDP routers on the UDP ones (Traefik)
+  const entryPoints = tcpEntryPoints(opts.entryPoints);
   const http = config.http ?? {};
   const errors: ElementError[] = [...(opts.errors ?? [])];
   const routers = new Map<string, RouterInfo>();
@@ -99,7 +102,7 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     configs: http.services ?? {},
     internal: opts.internalServices,
     transports,
-    entryPoints: opts.entryPoints,
+    entryPoints,
     state: opts.state,
     logger: opts.logger,
     infos: services,
@@ -113,15 +116,12 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     infos: middlewares,
     errors,
   });
-  const entryPointChains = buildEntryPointChains(
-    Object.values(opts.entryPoints),
-    middlewareBuilder,
-  );
+  const entryPointChains = buildEntryPointChains(Object.values(entryPoints), middlewareBuilder);
   const tlsOptions = buildTlsOptions(config.tls?.options);
   errors.push(...tlsOptions.errors);
   const built = new RouterManager({
     configs: http.routers ?? {},
-    entryPoints: opts.entryPoints,
+    entryPoints,
     certResolvers: opts.certResolvers ?? [],
     services: serviceManager,
     middlewares: middlewareBuilder,
@@ -138,11 +138,14 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
   middlewareBuilder.buildAll();
 
   const tcp = buildTcp(config.tcp, {
-    entryPoints: opts.entryPoints,
+    entryPoints,
     tlsOptions,
     logger: opts.logger,
     errors,
   });
+  const udp = buildUdp(config.udp, { entryPoints: opts.entryPoints, logger: opts.logger, errors });
+  explainUdpEntryPoints(opts.entryPoints, routers.values(), 'router', errors);
+  explainUdpEntryPoints(opts.entryPoints, tcp.routers.values(), 'tcpRouter', errors);
 
   const withTls =
     opts.defaultCertificate === undefined
@@ -163,6 +166,7 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     entryPoints: built.entryPoints,
     tlsEntryPoints: built.tlsEntryPoints,
     tcp,
+    udp,
     routers,
     services,
     serviceRuntimes: serviceManager.runtimes,

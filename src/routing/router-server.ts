@@ -18,6 +18,7 @@ import type { RequestMetrics } from '../observability/metrics.js';
 import { createEntryPoint, type EntryPointServer, type TableHolder } from '../server/entrypoint.js';
 import type { Handler } from '../kernel/context.js';
 import { generateDefaultCertificate } from '../tls/default-certificate.js';
+import { createUdpEntryPoint, type UdpEntryPoint } from '../udp/listener.js';
 
 /** An entrypoint could not bind its address; the CLI reports it and exits 1. */
 export class ListenError extends Error {
@@ -27,6 +28,8 @@ export class ListenError extends Error {
 export interface RouterServer {
   readonly holder: TableHolder;
   readonly entryPoints: ReadonlyMap<string, EntryPointServer>;
+  /** the entrypoints whose address ends in /udp (docs/udp.md) */
+  readonly udpEntryPoints: ReadonlyMap<string, UdpEntryPoint>;
   /** resolves with the bound address of each entrypoint (port 0 becomes a real port) */
   listen(): Promise<Record<string, { host: string; port: number }>>;
   applyConfig(config: DynamicConfig, errors?: ElementError[]): RoutingTable;
@@ -147,8 +150,25 @@ export function createRouterServer(opts: {
   opts.metrics?.bindTable(holder);
   const state = new StateRegistry();
   const entryPoints = new Map<string, EntryPointServer>();
+  const udpEntryPoints = new Map<string, UdpEntryPoint>();
   const createEntryPoints = (): void => {
     for (const ep of Object.values(staticConfig.entryPoints)) {
+      if (ep.udp !== undefined) {
+        udpEntryPoints.set(
+          ep.name,
+          createUdpEntryPoint({
+            name: ep.name,
+            host: ep.host,
+            port: ep.port,
+            timeoutMs: ep.udp.timeoutMs,
+            graceMs: ep.transport.lifeCycle.graceTimeOutMs,
+            acceptForMs: ep.transport.lifeCycle.requestAcceptGraceTimeoutMs,
+            logger,
+            handler: () => holder.current.udp?.entryPoints.get(ep.name)?.handler,
+          }),
+        );
+        continue;
+      }
       entryPoints.set(
         ep.name,
         createEntryPoint({
@@ -195,6 +215,7 @@ export function createRouterServer(opts: {
   return {
     holder,
     entryPoints,
+    udpEntryPoints,
     async listen() {
       const out: Record<string, { host: string; port: number }> = {};
       // every entrypoint terminates TLS for its TLS routers (Traefik's per-router tls), so every
@@ -204,8 +225,8 @@ export function createRouterServer(opts: {
         // a table compiled before has no certificate store: build it again with one
         if (last !== undefined) this.applyConfig(last.config, last.errors);
       }
-      if (entryPoints.size === 0) createEntryPoints();
-      for (const [name, ep] of entryPoints) {
+      if (entryPoints.size === 0 && udpEntryPoints.size === 0) createEntryPoints();
+      for (const [name, ep] of [...entryPoints, ...udpEntryPoints]) {
         try {
           out[name] = await ep.listen();
         } catch (err) {
@@ -275,7 +296,9 @@ export function createRouterServer(opts: {
     },
     async shutdown(graceMs) {
       stopping = true;
-      await Promise.all([...entryPoints.values()].map((ep) => ep.shutdown(graceMs)));
+      await Promise.all(
+        [...entryPoints.values(), ...udpEntryPoints.values()].map((ep) => ep.shutdown(graceMs)),
+      );
       state.closeAll();
       opts.accessLog?.flush();
     },

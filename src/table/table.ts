@@ -17,6 +17,7 @@ import type { ServiceRuntime } from '../services/build.js';
 import type { CertificateStore } from '../tls/store.js';
 import type { TlsSelection } from '../tls/selection.js';
 import type { TcpEntryPointRoutes } from '../tcp/types.js';
+import type { UdpRoute } from '../udp/types.js';
 
 export interface CompiledRoute {
   name: string;
@@ -86,6 +87,14 @@ export interface RoutingTable {
   readonly tls?: TlsSelection | undefined;
   /** TCP routers (`tcp.*`): the routes per entrypoint, and the views for the API */
   readonly tcp?: TcpTable | undefined;
+  /** UDP routers (`udp.*`): the router serving each UDP entrypoint, and the views for the API */
+  readonly udp?: UdpTable | undefined;
+}
+
+export interface UdpTable {
+  readonly entryPoints: ReadonlyMap<string, UdpRoute>;
+  readonly routers: ReadonlyMap<string, RouterInfo>;
+  readonly services: ReadonlyMap<string, ServiceInfo>;
 }
 
 export interface TcpTable {

@@ -786,11 +786,11 @@ describe('errors', () => {
       /out of range/,
     ],
     [
-      'udp',
-      ['--entryPoints.dns.address=:53/udp'],
+      'unknown protocol',
+      ['--entryPoints.dns.address=:53/sctp'],
       {},
       '--entryPoints.dns.address',
-      /udp entrypoints are not supported yet/,
+      /unknown protocol "sctp"/,
     ],
     [
       'unbracketed ipv6',

@@ -67,7 +67,7 @@ const FORMATS = ['json', 'common'] as const;
 const ENTRY_POINT = group(
   {
     address: address(
-      'listen address: ":8000", "127.0.0.1:8000", "[::1]:8000"; a "/tcp" suffix is accepted, "/udp" is not supported yet; port 0 picks a free port',
+      'listen address: ":8000", "127.0.0.1:8000", "[::1]:8000"; a "/udp" suffix makes a UDP entrypoint (":53/udp"), "/tcp" is the default; port 0 picks a free port',
     ),
     asDefault: bool('routers without entryPoints attach here', 'false'),
     forwardedHeaders: group(
@@ -165,10 +165,17 @@ const ENTRY_POINT = group(
       },
       { unsupported: ['encodeQuerySemicolons'] },
     ),
+    // Traefik's entryPoints.<n>.udp (pkg/config/static/entrypoints.go UDPConfig); docs/udp.md
+    udp: group({
+      timeout: duration(
+        'UDP entrypoints: a client session without a datagram either way for this long is closed',
+        ms(3000),
+      ),
+    }),
   },
   {
     required: ['address'],
-    unsupported: ['http2', 'http3', 'udp', 'reusePort', 'observability', 'allowACMEByPass'],
+    unsupported: ['http2', 'http3', 'reusePort', 'observability', 'allowACMEByPass'],
   },
 );
 
