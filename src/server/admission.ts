@@ -87,7 +87,7 @@ export function unsupportedTransferEncoding(te: string | undefined): boolean {
  */
 export function framingProblem(req: IncomingMessage, h2Allowed: boolean): number {
   // HTTP/0.9 ("GET /" with no version) has no headers and no framing: never forward it
-  // (HTTP/2 arrives only on TLS entrypoints, negotiated by ALPN)
+  // (HTTP/2 arrives only from the HTTP/2 servers: ALPN h2 on TLS, or the h2c preface)
   if (req.httpVersionMajor !== 1 && !(req.httpVersionMajor === 2 && h2Allowed)) return 400;
   const te = req.headers['transfer-encoding'];
   // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (chunked is 1.1 only):

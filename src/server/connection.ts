@@ -7,12 +7,14 @@
  * without TLS. So HTTP and HTTPS routers share an entrypoint as in Traefik,
  * and a router with `tls.certResolver` needs no TLS on its entrypoint.
  *
- * Nothing is read when nothing depends on it: an entrypoint whose table has
- * no TLS router hands its connections straight to the HTTP server (the
- * common plain-HTTP case pays no peek), and one with `http.tls` straight to
- * TLS. The peek is bounded in bytes and time (the entrypoint's read
- * deadline, as Traefik's) and the bytes read are given back with unshift,
- * so the servers see the connection from its first byte.
+ * The first bytes are read (bounded: 64 KiB for a ClientHello, and the
+ * shortest of the entrypoint's read deadlines, as Traefik bounds its peek by
+ * readTimeout) and given back to the server that takes the connection: TLS,
+ * HTTP/1.1, cleartext HTTP/2 (the h2c preface) or a TCP router. Two cases
+ * read nothing first: an entrypoint with `http.tls` and no TCP router goes
+ * straight to TLS, and one with only plain TCP routers (and no TLS router)
+ * hands a matching connection to its TCP router at once, so protocols where
+ * the server speaks first work (Traefik's early path).
  */
 import type { Socket } from 'node:net';
 import type { EntryPointConfig } from '../config/static-types.js';
@@ -33,6 +35,10 @@ export interface ConnectionTargets {
   http(socket: Socket): void;
   /** TLS connections for the HTTP routers; `peek` carries the bytes read and the ClientHello */
   https(socket: Socket, peek?: PeekResult): void;
+  /** a connection that sent nothing before the deadline (answered as HTTP's header timeout is) */
+  silent(socket: Socket): void;
+  /** cleartext HTTP/2 with prior knowledge (h2c): the HTTP/2 server of the routers without tls */
+  h2c(socket: Socket): void;
   /** a connection a TCP router takes; `peek` holds what was read of it (to give back) */
   tcp(route: TcpRoute, socket: Socket, info: TcpConnInfo, peek: PeekResult | undefined): void;
 }
@@ -48,7 +54,7 @@ export function hasRoutes(routes: EntryPointRoutes | undefined): boolean {
  * (Traefik serves those without reading first, so protocols where the server speaks first
  * work), else `peek`.
  */
-export type ConnectionMode = 'http' | 'tls' | 'tcp' | 'peek';
+export type ConnectionMode = 'tls' | 'tcp' | 'peek';
 
 export function connectionMode(table: RoutingTable, ep: EntryPointConfig): ConnectionMode {
   const tcp = table.tcp?.entryPoints.get(ep.name);
@@ -57,7 +63,9 @@ export function connectionMode(table: RoutingTable, ep: EntryPointConfig): Conne
   const httpsRoutes = ep.http.tls !== undefined || hasRoutes(table.tlsEntryPoints.get(ep.name));
   if (!tcpPlain && !tcpTls) {
     if (ep.http.tls !== undefined) return 'tls';
-    return httpsRoutes ? 'peek' : 'http';
+    // the plain side peeks too: for TLS ClientHellos, and for the h2c preface (Traefik reads the
+    // first bytes of every connection the same way)
+    return 'peek';
   }
   // Traefik's early path: non-TLS TCP routers only, and neither TLS TCP nor HTTPS routers
   if (tcpPlain && !tcpTls && !httpsRoutes) return 'tcp';
@@ -93,14 +101,22 @@ export function tlsDestination(
   return route ?? 'https';
 }
 
+/** RFC 9113 3.4: the client connection preface of HTTP/2 */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Whether `chunk` starts like the HTTP/2 preface (as far as it goes, at least "PRI *"). */
+export function startsH2Preface(chunk: Buffer): boolean {
+  const n = Math.min(chunk.length, H2_PREFACE.length);
+  return n >= 5 && chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+}
+
 /**
- * Waits for the first bytes of `socket` (at most timeoutMs) and reports whether they open a TLS
- * handshake. The bytes are unshifted and the socket left paused; undefined when the client
- * closed or sent nothing in time.
+ * Waits for the first bytes of `socket` (at most timeoutMs). They are unshifted and the socket
+ * left paused; undefined when the client closed or sent nothing in time.
  */
-export function firstByte(socket: Socket, timeoutMs: number): Promise<number | undefined> {
+export function firstChunk(socket: Socket, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const finish = (b: number | undefined, chunk?: Buffer): void => {
+    const finish = (b: Buffer | undefined, chunk?: Buffer): void => {
       clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('end', onEnd);
@@ -110,7 +126,7 @@ export function firstByte(socket: Socket, timeoutMs: number): Promise<number | u
       resolve(b);
     };
     const onData = (chunk: Buffer): void => {
-      if (chunk.length > 0) finish(chunk[0], chunk);
+      if (chunk.length > 0) finish(chunk, chunk);
     };
     const onEnd = (): void => finish(undefined);
     const timer = setTimeout(() => finish(undefined), timeoutMs);
@@ -156,10 +172,6 @@ export function createConnectionDispatcher(opts: {
   return (socket) => {
     const table = holder.current;
     const mode = connectionMode(table, ep);
-    if (mode === 'http') {
-      targets.http(socket);
-      return;
-    }
     if (mode === 'tls') {
       targets.https(socket);
       return;
@@ -172,17 +184,23 @@ export function createConnectionDispatcher(opts: {
         return;
       }
     }
-    void firstByte(socket, opts.peekTimeoutMs).then((b) => {
+    void firstChunk(socket, opts.peekTimeoutMs).then((chunk) => {
       if (socket.destroyed) return;
-      if (b === undefined) {
-        socket.destroy();
+      if (chunk === undefined) {
+        targets.silent(socket);
         return;
       }
+      const b = chunk[0];
       if (b === SSLV2_HELLO) {
         targets.https(socket);
         return;
       }
       if (b !== RECORD_HANDSHAKE) {
+        if (b === 0x50 && startsH2Preface(chunk)) {
+          targets.h2c(socket);
+          socket.resume();
+          return;
+        }
         const info = plainInfo(socket);
         const plain = holder.current.tcp?.entryPoints.get(ep.name)?.plain ?? [];
         const route = plain.length > 0 ? matchTcp(plain, info) : undefined;
@@ -196,7 +214,7 @@ export function createConnectionDispatcher(opts: {
         maxBytes: MAX_HELLO_BYTES,
         timeoutMs: opts.peekTimeoutMs,
       });
-      // firstByte left the socket paused; the peek's listener is on, so nothing is lost
+      // firstChunk left the socket paused; the peek's listener is on, so nothing is lost
       socket.resume();
       void hello.then((peek) => {
         if (!socket.destroyed) afterHello(socket, peek);

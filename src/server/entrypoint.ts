@@ -38,7 +38,7 @@ import {
   trackConnections,
   upgradeResponse,
 } from './http1.js';
-import { readDeadline } from './http2.js';
+import { createH2Server, readDeadline } from './http2.js';
 import { createTlsServer, handshakeTimeout } from './tls-server.js';
 import { createConnectionDispatcher } from './connection.js';
 import { serveTcp } from './tcp-serve.js';
@@ -167,7 +167,8 @@ function createRequestHandler(d: HandlerDeps): Handle {
     // are left unanswered, and the connection closes once the refusal is out.
     if ((req.socket as ClosingSocket | null)?.[kClosing] === true) return;
     const table = holder.current;
-    const problem = framingProblem(req, tlsTerminating);
+    // HTTP/2 reaches this handler only from its own servers (ALPN on TLS, the h2c preface in clear)
+    const problem = framingProblem(req, true);
     if (problem !== 0) {
       refuse(req, res, problem);
       return;
@@ -295,12 +296,17 @@ export function createEntryPoint(opts: {
     isTrusted,
     inFlight,
   };
-  const servers: [http.Server, Handle][] = [
-    [
-      plain,
-      createRequestHandler({ ...common, scheme: opts.scheme ?? 'http', tlsTerminating: false }),
-    ],
-  ];
+  const handlePlain = createRequestHandler({
+    ...common,
+    scheme: opts.scheme ?? 'http',
+    tlsTerminating: false,
+  });
+  const servers: [http.Server, Handle][] = [[plain, handlePlain]];
+  // cleartext HTTP/2 with prior knowledge (h2c, e.g. gRPC without TLS), as Traefik accepts it
+  const h2c = createH2Server(ep, log);
+  h2c.server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =>
+    handlePlain(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+  );
   if (tlsSide !== undefined) {
     const handleTls = createRequestHandler({ ...common, scheme: 'https', tlsTerminating: true });
     servers.push([tlsSide.server, handleTls]);
@@ -333,6 +339,16 @@ export function createEntryPoint(opts: {
     peekTimeoutMs: handshakeTimeout(ep.transport.respondingTimeouts),
     targets: {
       http: (socket) => plain.emit('connection', socket),
+      h2c: (socket) => h2c.server.emit('connection', socket),
+      // what Node's HTTP server answers a client silent past readHeaderTimeout
+      silent: (socket) =>
+        answerClientError(
+          Object.assign(new Error('nothing received before the read deadline'), {
+            code: 'ERR_HTTP_REQUEST_TIMEOUT',
+          }),
+          socket,
+          log,
+        ),
       https: (socket, peek) => {
         if (tlsSide === undefined) socket.destroy();
         else tlsSide.accept(socket, peek);
@@ -384,7 +400,7 @@ export function createEntryPoint(opts: {
         closeIdle: () => {
           for (const [server] of servers) server.closeIdleConnections();
           // GOAWAY: HTTP/2 clients finish their streams and open no new ones
-          for (const session of h2?.sessions ?? []) session.close();
+          for (const session of [...(h2?.sessions ?? []), ...h2c.sessions]) session.close();
         },
         closeAll: () => {
           for (const [server] of servers) {
@@ -392,7 +408,7 @@ export function createEntryPoint(opts: {
             // stops the deadline sweep trackConnections started
             server.close();
           }
-          for (const session of h2?.sessions ?? []) session.destroy();
+          for (const session of [...(h2?.sessions ?? []), ...h2c.sessions]) session.destroy();
           for (const socket of sockets) socket.destroy();
         },
       }),
