@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { freePort } from '../helpers/http.js';
 import { startRouter, type TestRouter } from '../helpers/portico.js';
+import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 interface Pem {
@@ -360,5 +361,88 @@ describe('tls.stores.default', () => {
       for (const sni of ['unknown.test', undefined])
         expect((await served(port, sni)).subject, label).toMatch(GENERATED);
     expect((await served(securePort, 'site.test')).subjectAltName).toBe('DNS:site.test');
+  });
+});
+
+/*
+ * defaultGeneratedCert: the ACME manager (primary) orders the domains and
+ * publishes the certificate as the `internal` provider's tls.certificates,
+ * like a router's; the store then makes the one covering every domain its
+ * default. Here the internal provider's snapshot is given directly (the
+ * order itself is tested against pebble in tls-stores-acme.test.ts).
+ */
+describe('tls.stores.default.defaultGeneratedCert', () => {
+  let r: TestRouter;
+  let gen: Pem;
+  let partial: Pem;
+  const file: DynamicConfig = {
+    http: {
+      routers: { site: { rule: 'Host(`site.test`)', service: 'none', tls: {} } },
+    },
+    tls: {
+      stores: {
+        default: {
+          defaultGeneratedCert: {
+            resolver: 'le',
+            domain: { main: 'gen.test', sans: ['www.gen.test'] },
+          },
+        },
+      },
+    },
+  };
+  const applyWith = (certificates: Pem[]) => {
+    const merged = mergeSnapshots([
+      { provider: 'file', config: file, errors: [] },
+      {
+        provider: 'internal',
+        config: {
+          tls: {
+            certificates: certificates.map((c) => ({
+              certFile: c.cert,
+              keyFile: c.key,
+              resolver: 'le',
+            })),
+          },
+        },
+        errors: [],
+      },
+    ]);
+    return r.router.applyConfig(merged.config, merged.errors);
+  };
+
+  beforeAll(async () => {
+    [gen, partial] = await Promise.all([
+      certFor(['gen.test', 'www.gen.test']),
+      certFor(['gen.test']),
+    ]);
+    r = await startRouter(file, {
+      flags: [
+        '--certificatesResolvers.le.acme.email=ops@example.com',
+        `--certificatesResolvers.le.acme.storage=${path.join(os.tmpdir(), 'portico-unused-acme.json')}`,
+        '--certificatesResolvers.le.acme.httpChallenge.entryPoint=web',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await r?.close();
+  });
+
+  it('serves the generated default until the certificate of its domains is published, then that one', async () => {
+    // (the router's service is left out: only the handshake matters here)
+    // not obtained yet, or only for some of the domains: the generated one, and nothing to report
+    for (const certs of [[], [partial]]) {
+      const table = applyWith(certs);
+      expect(table.errors.filter((e) => e.kind === 'tls')).toEqual([]);
+      for (const sni of ['unknown.test', undefined])
+        expect((await served(r.port, sni)).subject).toMatch(GENERATED);
+    }
+    applyWith([partial, gen]);
+    for (const sni of ['unknown.test', undefined])
+      expect((await served(r.port, sni)).subjectAltName).toBe('DNS:gen.test, DNS:www.gen.test');
+    // and it still serves its own names
+    expect((await served(r.port, 'www.gen.test')).subjectAltName).toBe(
+      'DNS:gen.test, DNS:www.gen.test',
+    );
   });
 });

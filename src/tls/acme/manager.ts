@@ -15,6 +15,9 @@
  * its address travels to the workers as the internal service
  * `acme-tls-alpn`, and a TLS entrypoint that reads a ClientHello offering
  * only `acme-tls/1` relays the connection to it (src/tls/handshake.ts).
+ *
+ * The default TLS store's defaultGeneratedCert is ordered the same way; its
+ * certificate becomes the store's default where the store is built.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -268,14 +271,17 @@ export async function createAcmeManager(opts: {
       );
   }
 
-  /** Orders each domain a router asks for, once per resolver and domain set. */
+  /**
+   * Orders each domain set once per resolver; `who` (the router, or the TLS
+   * store) goes with the error when an order fails.
+   */
   const order = (
-    routerName: string,
+    who: { router: string } | { tlsStore: string },
     resolverName: string,
     entry: ResolverEntry,
-    r: RouterConfig,
+    domains: readonly { main: string; sans: string[] }[],
   ) => {
-    for (const d of wantedDomains(r)) {
+    for (const d of domains) {
       const key = `${resolverName}\u0000${d.main}\u0000${d.sans.join(',')}`;
       if (asked.has(key)) continue;
       asked.add(key);
@@ -286,11 +292,40 @@ export async function createAcmeManager(opts: {
           (err: unknown) =>
             // recorded in the resolver's status with its backoff; say it once here with the router
             log.error(
-              { router: routerName, domain: d.main, err: (err as Error).message },
+              { ...who, domain: d.main, err: (err as Error).message },
               `acme: ${d.main}: ${(err as Error).message}`,
             ),
         );
     }
+  };
+
+  /*
+   * tls.stores.default.defaultGeneratedCert (issue 13 item 2): the resolver
+   * obtains the domain as it does a router's, and the certificate is published
+   * with the others; the certificate store makes the one covering these
+   * domains its default (src/tls/store.ts). Traefik: pkg/provider/acme/
+   * provider.go watchNewDomains, where a defaultCertificate takes precedence
+   * and nothing is ordered. Bad values are reported by the store, with the
+   * field; here they only stop the order.
+   */
+  const orderDefault = (stores: NonNullable<DynamicConfig['tls']>['stores']): void => {
+    const store = stores?.default;
+    const generated = store?.defaultGeneratedCert;
+    if (store === undefined || generated === undefined || store.defaultCertificate !== undefined)
+      return;
+    const main = generated.domain?.main;
+    if (!generated.resolver || !main) return;
+    const entry = resolvers.get(generated.resolver);
+    if (entry === undefined) {
+      log.warn(
+        { tlsStore: 'default', certResolver: generated.resolver },
+        `acme: tls store default: certificate resolver "${generated.resolver}" does not exist`,
+      );
+      return;
+    }
+    order({ tlsStore: 'default' }, generated.resolver, entry, [
+      { main, sans: generated.domain?.sans ?? [] },
+    ]);
   };
 
   return {
@@ -310,8 +345,9 @@ export async function createAcmeManager(opts: {
           );
           continue;
         }
-        order(routerName, resolverName, entry, r);
+        order({ router: routerName }, resolverName, entry, wantedDomains(r));
       }
+      orderDefault(config.tls?.stores);
     },
     async close() {
       for (const { resolver } of resolvers.values()) await resolver.close().catch(() => undefined);
