@@ -22,6 +22,8 @@ import type { EntryPointRoutes, RoutingTable } from '../table/table.js';
 import { peekClientHello, type PeekResult } from '../tls/client-hello.js';
 import { ACME_TLS_ALPN } from '../tls/acme/challenges.js';
 import type { TcpConnInfo } from '../rules/tcp.js';
+import { clientAddressOf, setClientAddress } from '../kernel/client-address.js';
+import { createProxyTrustCheck, readProxyHeader } from '../kernel/proxy-protocol.js';
 import { matchTcp, type TcpRoute } from '../tcp/types.js';
 
 /** TLS record type handshake (RFC 8446 5.1); 0x80 is an SSLv2-style hello, refused by the TLS server */
@@ -134,6 +136,8 @@ export function firstChunk(socket: Socket, timeoutMs: number): Promise<Buffer | 
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('close', onEnd);
+    // a socket handed over paused (after a PROXY header) does not flow by itself
+    socket.resume();
   });
 }
 
@@ -148,7 +152,7 @@ export function createConnectionDispatcher(opts: {
   const plainInfo = (socket: Socket): TcpConnInfo => ({
     sni: undefined,
     alpn: [],
-    clientIp: plainIp(socket.remoteAddress),
+    clientIp: plainIp(clientAddressOf(socket).address),
     tls: false,
   });
   const toHttp = (socket: Socket): void => {
@@ -162,14 +166,14 @@ export function createConnectionDispatcher(opts: {
     const info: TcpConnInfo = {
       sni: hello?.servername,
       alpn: hello?.alpn ?? [],
-      clientIp: plainIp(socket.remoteAddress),
+      clientIp: plainIp(clientAddressOf(socket).address),
       tls: true,
     };
     const to = hello === undefined ? 'https' : tlsDestination(table, ep, info);
     if (to === 'https') targets.https(socket, peek);
     else targets.tcp(to, socket, info, peek);
   };
-  return (socket) => {
+  const dispatch = (socket: Socket): void => {
     const table = holder.current;
     const mode = connectionMode(table, ep);
     if (mode === 'tls') {
@@ -219,6 +223,28 @@ export function createConnectionDispatcher(opts: {
       void hello.then((peek) => {
         if (!socket.destroyed) afterHello(socket, peek);
       });
+    });
+  };
+  const proxy = ep.proxyProtocol;
+  if (proxy === undefined) return dispatch;
+  // entryPoints.<n>.proxyProtocol: a PROXY header is read first on every connection (Traefik's
+  // proxyproto listener); a trusted sender's gives the client address, others' are dropped
+  const trusted = createProxyTrustCheck(proxy);
+  const timeoutMs = ep.transport.respondingTimeouts.readTimeoutMs;
+  return (socket) => {
+    void readProxyHeader(socket, {
+      trusted: trusted(plainIp(socket.remoteAddress)),
+      timeoutMs,
+    }).then((r) => {
+      if (socket.destroyed) return;
+      if (r.kind === 'error') {
+        socket.destroy();
+        return;
+      }
+      if (r.rest.length > 0) socket.unshift(r.rest);
+      if (r.kind === 'header' && r.client !== undefined)
+        setClientAddress(socket, r.client, r.header.destination);
+      dispatch(socket);
     });
   };
 }

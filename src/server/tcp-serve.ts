@@ -15,6 +15,7 @@ import type { PeekResult } from '../tls/client-hello.js';
 import { BUILTIN_DEFAULT_OPTIONS } from '../tls/options.js';
 import type { TcpRoute } from '../tcp/types.js';
 import { plainIp } from './connection.js';
+import { clientAddressOf, localAddressOf } from '../kernel/client-address.js';
 
 export function serveTcp(opts: {
   entryPoint: string;
@@ -63,8 +64,10 @@ export function serveTcp(opts: {
   route.handler({
     info,
     stream,
-    source: { address: info.clientIp, port: socket.remotePort ?? 0 },
-    destination: { address: plainIp(socket.localAddress), port: socket.localPort ?? 0 },
+    source: { address: info.clientIp, port: clientAddressOf(socket).port },
+    destination: (({ address, port }) => ({ address: plainIp(address), port }))(
+      localAddressOf(socket),
+    ),
     entryPoint: opts.entryPoint,
   });
 }

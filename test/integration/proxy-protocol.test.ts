@@ -70,9 +70,7 @@ async function setup(trustedIPs: string, config?: (upstreamUrl: string) => Dynam
   return { r, up, log };
 }
 
-// TODO(issue 13 item 6): un-skip once src/server/entrypoint.ts reads the header with
-// readProxyHeader (src/kernel/proxy-protocol.ts) and records it with setClientAddress.
-describe.skip('PROXY protocol on an entrypoint', () => {
+describe('PROXY protocol on an entrypoint', () => {
   it.each([
     ['v1', v1('203.0.113.10', 51000), '203.0.113.10', 51000],
     ['v2', v2('203.0.113.11', 51001), '203.0.113.11', 51001],

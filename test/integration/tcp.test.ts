@@ -363,4 +363,50 @@ describe('TCP routers', () => {
       r.apply(config);
     }
   });
+
+  it('takes the client address from a trusted PROXY header: ClientIP rules and the PROXY header sent on see it', async () => {
+    const ppPort = await freePort();
+    const pp = await startRouter(
+      {
+        tcp: {
+          routers: {
+            known: {
+              rule: 'ClientIP(`203.0.113.0/24`)',
+              service: 'withProxy',
+              entryPoints: ['pp'],
+              priority: 10,
+            },
+            others: { rule: 'HostSNI(`*`)', service: 'echo', entryPoints: ['pp'] },
+          },
+          services: {
+            echo: { loadBalancer: { servers: [{ address: `127.0.0.1:${echo.port}` }] } },
+            withProxy: {
+              loadBalancer: {
+                servers: [{ address: `127.0.0.1:${proxied.port}` }],
+                serversTransport: 'v1',
+              },
+            },
+          },
+          serversTransports: { v1: { proxyProtocol: { version: 1 } } },
+        },
+      },
+      {
+        flags: [
+          `--entryPoints.pp.address=127.0.0.1:${ppPort}`,
+          '--entryPoints.pp.proxyProtocol.trustedIPs=127.0.0.1',
+        ],
+      },
+    );
+    try {
+      const got = await talk(ppPort, `PROXY TCP4 203.0.113.10 127.0.0.1 51000 ${ppPort}\r\nhello`);
+      expect(got).toBe('proxied:helloproxied:bye');
+      expect(proxied.firstBytes.at(-1)).toMatch(
+        new RegExp(`^PROXY TCP4 203\\.0\\.113\\.10 127\\.0\\.0\\.1 51000 ${ppPort}\\r\\n`),
+      );
+      // without a header the real address (127.0.0.1) decides
+      expect(await talk(ppPort, 'plain')).toBe('echo:plainecho:bye');
+    } finally {
+      await pp.close();
+    }
+  });
 });
