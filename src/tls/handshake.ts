@@ -150,7 +150,8 @@ export function createTlsHandshake(opts: {
        * default, so what the server presents and what the peek decision
        * assumes cannot drift apart.
        */
-      let appliedDefault = '';
+      let appliedOptions = '';
+      let appliedCertificate = '';
       const syncDefaults = (): TlsOptions => {
         const current = opts.holder.current;
         const def = current.tls?.defaultOptions ?? BUILTIN_DEFAULT_OPTIONS;
@@ -160,12 +161,12 @@ export function createTlsHandshake(opts: {
             ? undefined
             : { pair: opts.defaultCertificate, fingerprint: 'generated' });
         if (cert === undefined) return def;
-        const applied = `${def.key}\u0000${cert.fingerprint}`;
-        if (applied !== appliedDefault) {
+        if (def.key !== appliedOptions || cert.fingerprint !== appliedCertificate) {
           s.setSecureContext({ ...cert.pair, ...contextOptions(def) });
           s.requestCert = verifyMode(def.clientAuth.type).request;
           s.rejectUnauthorized = false;
-          appliedDefault = applied;
+          appliedOptions = def.key;
+          appliedCertificate = cert.fingerprint;
         }
         return def;
       };

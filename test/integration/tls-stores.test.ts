@@ -19,6 +19,7 @@ import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { freePort } from '../helpers/http.js';
 import { startRouter, type TestRouter } from '../helpers/portico.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
+import { defaultGeneratedDomains } from '../../src/tls/acme/manager.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 interface Pem {
@@ -444,5 +445,45 @@ describe('tls.stores.default.defaultGeneratedCert', () => {
     expect((await served(r.port, 'www.gen.test')).subjectAltName).toBe(
       'DNS:gen.test, DNS:www.gen.test',
     );
+  });
+});
+
+describe('what the ACME manager orders for the default store (defaultGeneratedDomains)', () => {
+  const generated = { resolver: 'le', domain: { main: 'gen.test', sans: ['www.gen.test'] } };
+  const pair = { certFile: 'c.pem', keyFile: 'k.pem' };
+  it.each([
+    [
+      'the default store',
+      { default: { defaultGeneratedCert: generated } },
+      { resolver: 'le', domain: { main: 'gen.test', sans: ['www.gen.test'] } },
+    ],
+    [
+      'no sans',
+      { default: { defaultGeneratedCert: { resolver: 'le', domain: { main: 'gen.test' } } } },
+      { resolver: 'le', domain: { main: 'gen.test', sans: [] } },
+    ],
+    [
+      'a defaultCertificate too (it takes precedence, as in Traefik)',
+      { default: { defaultCertificate: pair, defaultGeneratedCert: generated } },
+      undefined,
+    ],
+    [
+      'another store (only default is used)',
+      { other: { defaultGeneratedCert: generated } },
+      undefined,
+    ],
+    [
+      'no resolver',
+      { default: { defaultGeneratedCert: { domain: { main: 'gen.test' } } } },
+      undefined,
+    ],
+    [
+      'no domain.main',
+      { default: { defaultGeneratedCert: { resolver: 'le', domain: { sans: ['x.test'] } } } },
+      undefined,
+    ],
+    ['no stores', undefined, undefined],
+  ])('%s', (_label, stores, expected) => {
+    expect(defaultGeneratedDomains(stores)).toEqual(expected);
   });
 });

@@ -73,6 +73,26 @@ export function wantedDomains(r: RouterConfig): { main: string; sans: string[] }
     : domainsOf(r.rule).map((main) => ({ main, sans: [] as string[] }));
 }
 
+/*
+ * tls.stores.default.defaultGeneratedCert (issue 13 item 2): the resolver
+ * obtains the domain as it does a router's, and the certificate is published
+ * with the others; the certificate store makes the one covering these domains
+ * its default (src/tls/store.ts). As Traefik (pkg/provider/acme/provider.go
+ * watchNewDomains): only the `default` store is used, a defaultCertificate
+ * takes precedence and nothing is ordered, and an incomplete one orders
+ * nothing. Bad values are reported by the store, with the field.
+ */
+export function defaultGeneratedDomains(
+  stores: NonNullable<DynamicConfig['tls']>['stores'],
+): { resolver: string; domain: { main: string; sans: string[] } } | undefined {
+  const store = stores?.default;
+  const generated = store?.defaultGeneratedCert;
+  if (generated === undefined || store?.defaultCertificate !== undefined) return undefined;
+  const main = generated.domain?.main;
+  if (!generated.resolver || !main) return undefined;
+  return { resolver: generated.resolver, domain: { main, sans: generated.domain?.sans ?? [] } };
+}
+
 /** The loopback servers that answer HTTP-01 and TLS-ALPN-01 challenges. */
 interface ChallengeServers {
   http01: Http01Responder;
@@ -299,33 +319,19 @@ export async function createAcmeManager(opts: {
     }
   };
 
-  /*
-   * tls.stores.default.defaultGeneratedCert (issue 13 item 2): the resolver
-   * obtains the domain as it does a router's, and the certificate is published
-   * with the others; the certificate store makes the one covering these
-   * domains its default (src/tls/store.ts). Traefik: pkg/provider/acme/
-   * provider.go watchNewDomains, where a defaultCertificate takes precedence
-   * and nothing is ordered. Bad values are reported by the store, with the
-   * field; here they only stop the order.
-   */
   const orderDefault = (stores: NonNullable<DynamicConfig['tls']>['stores']): void => {
-    const store = stores?.default;
-    const generated = store?.defaultGeneratedCert;
-    if (store === undefined || generated === undefined || store.defaultCertificate !== undefined)
-      return;
-    const main = generated.domain?.main;
-    if (!generated.resolver || !main) return;
-    const entry = resolvers.get(generated.resolver);
+    const wanted = defaultGeneratedDomains(stores);
+    if (wanted === undefined) return;
+    const entry = resolvers.get(wanted.resolver);
     if (entry === undefined) {
+      // the certificate store reports it too, as tls.stores.default's error
       log.warn(
-        { tlsStore: 'default', certResolver: generated.resolver },
-        `acme: tls store default: certificate resolver "${generated.resolver}" does not exist`,
+        { tlsStore: 'default', certResolver: wanted.resolver },
+        `acme: tls store default: certificate resolver "${wanted.resolver}" does not exist`,
       );
       return;
     }
-    order({ tlsStore: 'default' }, generated.resolver, entry, [
-      { main, sans: generated.domain?.sans ?? [] },
-    ]);
+    order({ tlsStore: 'default' }, wanted.resolver, entry, [wanted.domain]);
   };
 
   return {
