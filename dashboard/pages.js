@@ -21,18 +21,56 @@ import {
 import { store, getJSON } from './store.js';
 import { chart, METRICS, routerCharts, summary, noTraffic } from './charts.js';
 
-const KINDS = {
-  routers: { title: 'Routers', singular: 'Router' },
-  services: { title: 'Services', singular: 'Service' },
-  middlewares: { title: 'Middlewares', singular: 'Middleware' },
+/**
+ * Element kinds by route. HTTP keeps its short routes (#/routers); TCP and UDP
+ * ones are prefixed (#/tcp/routers, #/udp/services), as in Traefik's
+ * dashboard, and read Traefik's /api/tcp/* and /api/udp/* lists. UDP has no
+ * middlewares.
+ */
+const PROTOCOLS = {
+  http: { title: 'HTTP', bases: ['routers', 'services', 'middlewares'] },
+  tcp: { title: 'TCP', bases: ['routers', 'services', 'middlewares'] },
+  udp: { title: 'UDP', bases: ['routers', 'services'] },
 };
 
-/** list filters survive navigation (back to the list keeps the search) */
-const filters = {
-  routers: { q: '', status: '' },
-  services: { q: '', status: '' },
-  middlewares: { q: '', status: '' },
+const BASES = {
+  routers: { title: 'Routers', singular: 'router' },
+  services: { title: 'Services', singular: 'service' },
+  middlewares: { title: 'Middlewares', singular: 'middleware' },
 };
+
+function kindOf(proto, base) {
+  return proto === 'http' ? base : `${proto}/${base}`;
+}
+
+const KINDS = {};
+for (const [proto, p] of Object.entries(PROTOCOLS)) {
+  for (const base of p.bases) {
+    const b = BASES[base];
+    const prefix = proto === 'http' ? '' : `${p.title} `;
+    KINDS[kindOf(proto, base)] = {
+      proto,
+      base,
+      // the store's list: routers, tcpRouters, udpServices…
+      store: proto === 'http' ? base : `${proto}${b.title}`,
+      title: prefix ? `${prefix}${base}` : b.title,
+      noun: `${prefix}${base}`,
+      // in running text: "router", "TCP router"
+      word: `${prefix}${b.singular}`,
+      singular: prefix
+        ? `${prefix}${b.singular}`
+        : b.singular[0].toUpperCase() + b.singular.slice(1),
+    };
+  }
+}
+
+function itemsOf(kind) {
+  const list = store[KINDS[kind].store];
+  return Array.isArray(list) ? list : [];
+}
+
+/** list filters survive navigation (back to the list keeps the search) */
+const filters = Object.fromEntries(Object.keys(KINDS).map((k) => [k, { q: '', status: '' }]));
 
 function title(text, ...extra) {
   return h('h1', { tabindex: '-1' }, text, extra);
@@ -60,20 +98,33 @@ function commaLinks(kind, names) {
 }
 
 function findByName(kind, name) {
-  return store[kind].find((o) => o.name === name);
+  return itemsOf(kind).find((o) => o.name === name);
 }
 
-function serverRows(service) {
+/** HTTP servers have a url, TCP and UDP ones an address; only checked servers have a health */
+function serverRows(service, proto) {
   const status = service?.serverStatus ?? {};
-  const urls = new Set(Object.keys(status));
-  for (const s of service?.loadBalancer?.servers ?? []) if (s && s.url) urls.add(s.url);
-  return [...urls].map((url) => [code(url), status[url] ? badge(status[url]) : badge('unknown')]);
+  const addrs = new Set(Object.keys(status));
+  for (const s of service?.loadBalancer?.servers ?? []) {
+    const a = s && (s.url ?? s.address);
+    if (a) addrs.add(a);
+  }
+  const unknown = () => (proto === 'http' ? badge('unknown') : h('span', { class: 'muted' }, '—'));
+  return [...addrs].map((a) => [code(a), status[a] ? badge(status[a]) : unknown()]);
 }
 
-function serversTable(service) {
-  const rows = serverRows(service);
+function serversTable(service, proto = 'http') {
+  const rows = serverRows(service, proto);
   if (rows.length === 0) return empty('No servers listed for this service.');
-  return table('Servers', ['URL', 'Health'], rows, { class: 'servers' });
+  return table('Servers', [proto === 'http' ? 'URL' : 'Address', 'Health'], rows, {
+    class: 'servers',
+  });
+}
+
+/** how a TCP router treats TLS: not at all, terminated here, or passed through to the service */
+function tlsMode(tls) {
+  if (!tls) return '—';
+  return tls.passthrough ? 'passthrough' : 'terminated';
 }
 
 // ---------------------------------------------------------------------------
@@ -86,7 +137,7 @@ function countCard(kind, label, counts) {
   return h(
     'section',
     { class: 'card', 'aria-label': label, 'data-card': kind },
-    h('h2', null, h('a', { href: href('') }, label)),
+    h('h3', null, h('a', { href: href('') }, label)),
     h('p', { class: 'big' }, String(c.total ?? 0)),
     h(
       'ul',
@@ -179,6 +230,26 @@ function busiest() {
   );
 }
 
+/** one row of count cards per protocol, as Traefik's dashboard groups them */
+function protocolCards(proto, counts, ...extra) {
+  const p = PROTOCOLS[proto];
+  const id = `overview-${proto}`;
+  return h(
+    'section',
+    { class: 'protocol', 'aria-labelledby': id, 'data-protocol': proto },
+    h('h2', { id }, p.title),
+    h(
+      'div',
+      { class: 'cards' },
+      p.bases.map((base) => {
+        const kind = kindOf(proto, base);
+        return countCard(kind, KINDS[kind].title, counts?.[base]);
+      }),
+      extra,
+    ),
+  );
+}
+
 function overviewPage() {
   const body = h('div');
   const render = () => {
@@ -188,14 +259,9 @@ function overviewPage() {
         return h(
           'div',
           null,
-          h(
-            'div',
-            { class: 'cards' },
-            countCard('routers', 'Routers', o.http?.routers),
-            countCard('services', 'Services', o.http?.services),
-            countCard('middlewares', 'Middlewares', o.http?.middlewares),
-            countCard('certificates', 'Certificates', o.certificates),
-          ),
+          protocolCards('http', o.http, countCard('certificates', 'Certificates', o.certificates)),
+          protocolCards('tcp', o.tcp),
+          protocolCards('udp', o.udp),
           h(
             'div',
             { class: 'grid2' },
@@ -238,23 +304,40 @@ function nameCell(kind, item) {
 }
 
 function rowFor(kind, item) {
+  const { proto, base } = KINDS[kind];
   const cells = [h('td', null, badge(item.status)), nameCell(kind, item)];
-  if (kind === 'routers') {
+  if (base === 'routers') {
+    // a UDP router has no rule: every datagram of its entrypoints
+    if (proto !== 'udp') cells.push(h('td', null, code(item.rule ?? '')));
     cells.push(
-      h('td', null, code(item.rule ?? '')),
       h('td', null, (item.using?.length ? item.using : (item.entryPoints ?? [])).join(', ') || '—'),
-      h('td', null, item.service ? objLink('services', item.service) : '—'),
     );
-  } else if (kind === 'services') {
+    if (proto === 'tcp') cells.push(h('td', { class: 'tls-mode' }, tlsMode(item.tls)));
+    cells.push(
+      h('td', null, item.service ? objLink(kindOf(proto, 'services'), item.service) : '—'),
+    );
+  } else if (base === 'services') {
     const st = Object.values(item.serverStatus ?? {});
     const up = st.filter((s) => s === 'UP').length;
+    const servers = item.loadBalancer?.servers?.length ?? 0;
     cells.push(
       h('td', null, item.type ?? '—'),
-      h('td', null, st.length ? `${up}/${st.length} UP` : '—'),
-      h('td', null, commaLinks('routers', item.usedBy)),
+      h(
+        'td',
+        null,
+        st.length
+          ? `${up}/${st.length} UP`
+          : proto !== 'http' && servers > 0
+            ? plural(servers, 'server')
+            : '—',
+      ),
+      h('td', null, commaLinks(kindOf(proto, 'routers'), item.usedBy)),
     );
   } else {
-    cells.push(h('td', null, item.type ?? '—'), h('td', null, commaLinks('routers', item.usedBy)));
+    cells.push(
+      h('td', null, item.type ?? '—'),
+      h('td', null, commaLinks(kindOf(proto, 'routers'), item.usedBy)),
+    );
   }
   cells.push(h('td', null, item.provider ?? ''));
   return h('tr', { 'data-name': item.name, class: `status-${item.status}` }, cells);
@@ -264,24 +347,61 @@ const HEADERS = {
   routers: ['Status', 'Name', 'Rule', 'Entrypoints', 'Service', 'Provider'],
   services: ['Status', 'Name', 'Type', 'Servers', 'Used by', 'Provider'],
   middlewares: ['Status', 'Name', 'Type', 'Used by', 'Provider'],
+  'tcp/routers': ['Status', 'Name', 'Rule', 'Entrypoints', 'TLS', 'Service', 'Provider'],
+  'tcp/services': ['Status', 'Name', 'Type', 'Servers', 'Used by', 'Provider'],
+  'tcp/middlewares': ['Status', 'Name', 'Type', 'Used by', 'Provider'],
+  'udp/routers': ['Status', 'Name', 'Entrypoints', 'Service', 'Provider'],
+  'udp/services': ['Status', 'Name', 'Type', 'Servers', 'Used by', 'Provider'],
 };
+
+/** Routers | Services | Middlewares of one protocol */
+function protocolTabs(kind) {
+  const { proto, base } = KINDS[kind];
+  const p = PROTOCOLS[proto];
+  return h(
+    'nav',
+    { class: 'tabs', 'aria-label': `${p.title} elements` },
+    h(
+      'ul',
+      null,
+      p.bases.map((b) =>
+        h(
+          'li',
+          null,
+          h(
+            'a',
+            { href: `#/${kindOf(proto, b)}`, 'aria-current': b === base ? 'page' : null },
+            BASES[b].title,
+          ),
+        ),
+      ),
+    ),
+  );
+}
 
 function listPage(kind, query) {
   const f = filters[kind];
+  const k = KINDS[kind];
   if (query.has('status')) f.status = query.get('status');
   if (query.has('search')) f.q = query.get('search');
-  const id = `search-${kind}`;
+  const slug = kind.replace('/', '-');
+  const id = `search-${slug}`;
   const search = h('input', {
     id,
     type: 'search',
     value: f.q,
-    placeholder: kind === 'routers' ? 'name, rule, service…' : 'name, type…',
+    placeholder:
+      k.base !== 'routers'
+        ? 'name, type…'
+        : k.proto === 'udp'
+          ? 'name, service…'
+          : 'name, rule, service…',
     autocomplete: 'off',
     spellcheck: 'false',
   });
   const statusSel = h(
     'select',
-    { id: `status-${kind}` },
+    { id: `status-${slug}` },
     [
       ['', 'All'],
       ['enabled', 'Enabled'],
@@ -294,17 +414,18 @@ function listPage(kind, query) {
   const render = () => {
     clear(body).append(
       loadingOr(() => {
-        const items = store[kind].filter(
+        const all = itemsOf(kind);
+        const items = all.filter(
           (i) => (f.status === '' || i.status === f.status) && matches(i, f.q),
         );
-        count.textContent = `${items.length} of ${store[kind].length}`;
+        count.textContent = `${items.length} of ${all.length}`;
         if (items.length === 0)
-          return empty(store[kind].length === 0 ? `No ${kind}.` : `No ${kind} match.`);
+          return empty(all.length === 0 ? `No ${k.noun}.` : `No ${k.noun} match.`);
         return table(
-          KINDS[kind].title,
+          k.title,
           HEADERS[kind],
           items.map((i) => rowFor(kind, i)),
-          { class: `list list-${kind}` },
+          { class: `list list-${slug}` },
         );
       }),
     );
@@ -323,12 +444,12 @@ function listPage(kind, query) {
     { class: 'controls', role: 'search' },
     h('label', { for: id }, 'Search'),
     search,
-    h('label', { for: `status-${kind}` }, 'Status'),
+    h('label', { for: `status-${slug}` }, 'Status'),
     statusSel,
     count,
   );
   return {
-    el: h('div', null, title(KINDS[kind].title), controls, body),
+    el: h('div', null, title(k.title), protocolTabs(kind), controls, body),
     update: (what) => {
       if (what === 'data') render();
     },
@@ -349,7 +470,7 @@ function missing(kind, name) {
       { class: 'alert', role: 'alert' },
       `${KINDS[kind].singular} ${name} does not exist (any more).`,
     ),
-    h('p', null, h('a', { href: `#/${kind}` }, `All ${kind}`)),
+    h('p', null, h('a', { href: `#/${kind}` }, `All ${KINDS[kind].noun}`)),
   );
 }
 
@@ -363,18 +484,18 @@ function detailHeader(kind, item) {
   ];
 }
 
-function middlewareChain(names) {
+function middlewareChain(names, kind = 'middlewares') {
   const list = Array.isArray(names) ? names : [];
   if (list.length === 0) return empty('No middlewares.');
   return h(
     'ol',
     { class: 'chain' },
     list.map((n) => {
-      const m = findByName('middlewares', n);
+      const m = findByName(kind, n);
       return h(
         'li',
         null,
-        objLink('middlewares', n),
+        objLink(kind, n),
         m
           ? [' ', h('span', { class: 'muted' }, m.type ?? ''), ' ', badge(m.status)]
           : [' ', badge('unknown')],
@@ -383,49 +504,65 @@ function middlewareChain(names) {
   );
 }
 
-function routerPage(name) {
+function routerFacts(r, proto) {
+  if (proto === 'udp')
+    return [
+      ['Entrypoints', (r.entryPoints ?? []).join(', ')],
+      ['Served on', (r.using ?? []).join(', ') || 'none'],
+      ['Provider', r.provider ?? ''],
+    ];
+  return [
+    ['Rule', code(r.rule ?? '')],
+    ['Priority', String(r.priority ?? '')],
+    ['Entrypoints', (r.entryPoints ?? []).join(', ')],
+    ['Served on', (r.using ?? []).join(', ') || 'none'],
+    // TCP: passthrough hands the TLS bytes to the service; otherwise Portico terminates TLS
+    ['TLS', r.tls ? (proto === 'tcp' ? [tlsMode(r.tls), ' ', json(r.tls)] : json(r.tls)) : 'no'],
+    ['Provider', r.provider ?? ''],
+  ];
+}
+
+function routerPage(name, kind = 'routers') {
+  const { proto } = KINDS[kind];
+  const svcKind = kindOf(proto, 'services');
   const body = h('div');
-  const charts = h('div', { class: 'charts-wrap' });
+  // traffic is recorded per HTTP router only
+  const charts = proto === 'http' ? h('div', { class: 'charts-wrap' }) : null;
   const renderCharts = () =>
-    clear(charts).append(routerCharts(store.traffic.get(name), store.trafficAvailable));
+    charts && clear(charts).append(routerCharts(store.traffic.get(name), store.trafficAvailable));
   const render = () => {
     clear(body).append(
       loadingOr(() => {
-        const r = findByName('routers', name);
-        if (!r) return missing('routers', name);
-        const svc = r.service ? findByName('services', r.service) : undefined;
+        const r = findByName(kind, name);
+        if (!r) return missing(kind, name);
+        const svc = r.service ? findByName(svcKind, r.service) : undefined;
         return h(
           'div',
           null,
-          detailHeader('routers', r),
+          detailHeader(kind, r),
           h(
             'div',
             { class: 'grid2' },
-            section(
-              'Router',
-              dl([
-                ['Rule', code(r.rule ?? '')],
-                ['Priority', String(r.priority ?? '')],
-                ['Entrypoints', (r.entryPoints ?? []).join(', ')],
-                ['Served on', (r.using ?? []).join(', ') || 'none'],
-                ['TLS', r.tls ? json(r.tls) : 'no'],
-                ['Provider', r.provider ?? ''],
-              ]),
-            ),
-            section('Middlewares', middlewareChain(r.middlewares)),
+            section(KINDS[kind].singular, dl(routerFacts(r, proto))),
+            proto === 'udp'
+              ? null
+              : section(
+                  'Middlewares',
+                  middlewareChain(r.middlewares, kindOf(proto, 'middlewares')),
+                ),
             section(
               'Service',
               r.service
                 ? h(
                     'p',
                     { class: 'svc' },
-                    objLink('services', r.service),
+                    objLink(svcKind, r.service),
                     ' ',
                     svc ? badge(svc.status) : badge('unknown'),
                     svc?.type ? h('span', { class: 'muted' }, ` ${svc.type}`) : null,
                   )
                 : empty('No service.'),
-              svc ? serversTable(svc) : null,
+              svc ? serversTable(svc, proto) : null,
               svc?.error?.length ? errorList(svc.error) : null,
             ),
           ),
@@ -436,7 +573,7 @@ function routerPage(name) {
   render();
   renderCharts();
   return {
-    el: h('div', null, body, section('Traffic', charts)),
+    el: h('div', null, body, charts ? section('Traffic', charts) : null),
     update: (what) => {
       if (what === 'data') render();
       if (what === 'traffic') renderCharts();
@@ -453,6 +590,7 @@ const META = new Set([
   'serverStatus',
   'type',
   'using',
+  'priorityStr',
 ]);
 
 function configOf(item) {
@@ -461,18 +599,19 @@ function configOf(item) {
   return out;
 }
 
-function servicePage(name) {
+function servicePage(name, kind = 'services') {
+  const { proto } = KINDS[kind];
   const body = h('div');
   const render = () => {
     clear(body).append(
       loadingOr(() => {
-        const s = findByName('services', name);
-        if (!s) return missing('services', name);
+        const s = findByName(kind, name);
+        if (!s) return missing(kind, name);
         const config = configOf(s);
         return h(
           'div',
           null,
-          detailHeader('services', s),
+          detailHeader(kind, s),
           h(
             'div',
             { class: 'grid2' },
@@ -481,10 +620,10 @@ function servicePage(name) {
               dl([
                 ['Type', s.type ?? ''],
                 ['Provider', s.provider ?? ''],
-                ['Used by', commaLinks('routers', s.usedBy)],
+                ['Used by', commaLinks(kindOf(proto, 'routers'), s.usedBy)],
               ]),
             ),
-            section('Servers', serversTable(s)),
+            section('Servers', serversTable(s, proto)),
           ),
           Object.keys(config).length ? section('Configuration', json(config)) : null,
         );
@@ -495,13 +634,14 @@ function servicePage(name) {
   return { el: body, update: (w) => w === 'data' && render() };
 }
 
-function middlewarePage(name) {
+function middlewarePage(name, kind = 'middlewares') {
+  const { proto } = KINDS[kind];
   const body = h('div');
   const render = () => {
     clear(body).append(
       loadingOr(() => {
-        const m = findByName('middlewares', name);
-        if (!m) return missing('middlewares', name);
+        const m = findByName(kind, name);
+        if (!m) return missing(kind, name);
         const config = configOf(m);
         const key = Object.keys(config).find(
           (k) => k.toLowerCase() === String(m.type ?? '').toLowerCase(),
@@ -509,13 +649,13 @@ function middlewarePage(name) {
         return h(
           'div',
           null,
-          detailHeader('middlewares', m),
+          detailHeader(kind, m),
           section(
             'Middleware',
             dl([
               ['Type', m.type ?? ''],
               ['Provider', m.provider ?? ''],
-              ['Used by', commaLinks('routers', m.usedBy)],
+              ['Used by', commaLinks(kindOf(proto, 'routers'), m.usedBy)],
             ]),
           ),
           section('Options', json(key ? config[key] : config)),
@@ -640,16 +780,19 @@ function certificatesPage() {
 
 function diffLines(diff) {
   const lines = [];
-  for (const kind of ['routers', 'services', 'middlewares']) {
-    const d = diff?.[kind];
+  // HTTP elements at the top level; TCP and UDP ones under diff.tcp and diff.udp
+  for (const kind of Object.keys(KINDS)) {
+    const { proto, base } = KINDS[kind];
+    const d = proto === 'http' ? diff?.[base] : diff?.[proto]?.[base];
     if (!d) continue;
+    const label = ` ${KINDS[kind].word} `;
     for (const n of d.added ?? [])
       lines.push(
         h(
           'li',
           { class: 'diff-add' },
           h('span', { class: 'sign', 'aria-label': 'added' }, '+'),
-          ` ${kind.slice(0, -1)} `,
+          label,
           objLink(kind, n),
         ),
       );
@@ -659,7 +802,7 @@ function diffLines(diff) {
           'li',
           { class: 'diff-del' },
           h('span', { class: 'sign', 'aria-label': 'removed' }, '−'),
-          ` ${kind.slice(0, -1)} `,
+          label,
           h('del', null, n),
         ),
       );
@@ -669,7 +812,7 @@ function diffLines(diff) {
           'li',
           { class: 'diff-mod' },
           h('span', { class: 'sign', 'aria-label': 'changed' }, '~'),
-          ` ${kind.slice(0, -1)} `,
+          label,
           objLink(kind, c.name),
           c.fields?.length ? h('span', { class: 'muted' }, `: ${c.fields.join(', ')}`) : null,
         ),
@@ -957,9 +1100,22 @@ function explainPage(query) {
 
 // ---------------------------------------------------------------------------
 
+const DETAIL = { routers: routerPage, services: servicePage, middlewares: middlewarePage };
+
+/** #/tcp/routers, #/tcp/routers/<name>, #/udp/services… */
+function protocolPage(proto, rest, query) {
+  const [base, ...names] = rest;
+  const kind = kindOf(proto, base ?? 'routers');
+  if (!KINDS[kind]) return null;
+  const name = names.join('/');
+  return name ? DETAIL[KINDS[kind].base](name, kind) : listPage(kind, query);
+}
+
 export function pageFor(path, query) {
   const [section, ...rest] = path;
   const name = rest.join('/');
+  const page = section === 'tcp' || section === 'udp' ? protocolPage(section, rest, query) : null;
+  if (page) return page;
   switch (section) {
     case undefined:
     case '':

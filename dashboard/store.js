@@ -16,6 +16,11 @@ export const store = {
   routers: [],
   services: [],
   middlewares: [],
+  tcpRouters: [],
+  tcpServices: [],
+  tcpMiddlewares: [],
+  udpRouters: [],
+  udpServices: [],
   providers: [],
   certificates: [],
   entrypoints: [],
@@ -69,21 +74,45 @@ const asArray = (v) => (Array.isArray(v) ? v : []);
 
 export async function refresh() {
   try {
-    const [overview, routers, services, middlewares, providers, certificates, entrypoints] =
-      await Promise.all([
-        getJSON('overview'),
-        getJSON('http/routers?per_page=10000'),
-        getJSON('http/services?per_page=10000'),
-        getJSON('http/middlewares?per_page=10000'),
-        getJSON('providers'),
-        getJSON('certificates?per_page=10000').catch(() => []),
-        getJSON('entrypoints'),
-      ]);
+    // TCP and UDP lists as Traefik's API serves them (/api/tcp/*, /api/udp/*)
+    const all = (path) => getJSON(`${path}?per_page=10000`).catch(() => []);
+    const [
+      overview,
+      routers,
+      services,
+      middlewares,
+      providers,
+      certificates,
+      entrypoints,
+      tcpRouters,
+      tcpServices,
+      tcpMiddlewares,
+      udpRouters,
+      udpServices,
+    ] = await Promise.all([
+      getJSON('overview'),
+      getJSON('http/routers?per_page=10000'),
+      getJSON('http/services?per_page=10000'),
+      getJSON('http/middlewares?per_page=10000'),
+      getJSON('providers'),
+      getJSON('certificates?per_page=10000').catch(() => []),
+      getJSON('entrypoints'),
+      all('tcp/routers'),
+      all('tcp/services'),
+      all('tcp/middlewares'),
+      all('udp/routers'),
+      all('udp/services'),
+    ]);
     Object.assign(store, {
       overview,
       routers: asArray(routers),
       services: asArray(services),
       middlewares: asArray(middlewares),
+      tcpRouters: asArray(tcpRouters),
+      tcpServices: asArray(tcpServices),
+      tcpMiddlewares: asArray(tcpMiddlewares),
+      udpRouters: asArray(udpRouters),
+      udpServices: asArray(udpServices),
       providers: asArray(providers),
       certificates: asArray(certificates),
       entrypoints: asArray(entrypoints),

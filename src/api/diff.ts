@@ -1,6 +1,7 @@
 /*
  * The difference between two merged configurations, element by element:
- * which routers, services and middlewares were added, removed or changed, and
+ * which routers, services and middlewares (HTTP, and TCP/UDP under `tcp` and
+ * `udp` when they changed) were added, removed or changed, and
  * for a changed one which top-level fields differ. This is what the event
  * stream and the dashboard's timeline show for each swap.
  */
@@ -23,6 +24,10 @@ export interface ConfigDiff {
   routers: ElementDiff;
   services: ElementDiff;
   middlewares: ElementDiff;
+  /** tcp.* elements, only when one of them changed (issue 13 item 8) */
+  tcp?: { routers: ElementDiff; services: ElementDiff; middlewares: ElementDiff };
+  /** udp.* elements, only when one of them changed */
+  udp?: { routers: ElementDiff; services: ElementDiff };
 }
 
 function diffElements(
@@ -49,16 +54,37 @@ function diffElements(
   return out;
 }
 
+function unchanged(parts: ElementDiff[]): boolean {
+  return parts.every(
+    (e) => e.added.length === 0 && e.removed.length === 0 && e.changed.length === 0,
+  );
+}
+
 export function diffConfigs(before: DynamicConfig, after: DynamicConfig): ConfigDiff {
+  const tcp = {
+    routers: diffElements(before.tcp?.routers, after.tcp?.routers),
+    services: diffElements(before.tcp?.services, after.tcp?.services),
+    middlewares: diffElements(before.tcp?.middlewares, after.tcp?.middlewares),
+  };
+  const udp = {
+    routers: diffElements(before.udp?.routers, after.udp?.routers),
+    services: diffElements(before.udp?.services, after.udp?.services),
+  };
   return {
     routers: diffElements(before.http?.routers, after.http?.routers),
     services: diffElements(before.http?.services, after.http?.services),
     middlewares: diffElements(before.http?.middlewares, after.http?.middlewares),
+    ...(unchanged(Object.values(tcp)) ? {} : { tcp }),
+    ...(unchanged(Object.values(udp)) ? {} : { udp }),
   };
 }
 
 export function isEmptyDiff(d: ConfigDiff): boolean {
-  return [d.routers, d.services, d.middlewares].every(
-    (e) => e.added.length === 0 && e.removed.length === 0 && e.changed.length === 0,
-  );
+  return unchanged([
+    d.routers,
+    d.services,
+    d.middlewares,
+    ...Object.values(d.tcp ?? {}),
+    ...Object.values(d.udp ?? {}),
+  ]);
 }

@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { loadStaticConfig } from '../../src/config/static.js';
 import { runSingle, type RunningPortico } from '../../src/runtime.js';
 import { request } from '../helpers/http.js';
+import { eventually } from '../helpers/eventually.js';
 
 interface Backend {
   port: number;
@@ -368,6 +369,81 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
     expect(raw.tcpMiddlewares?.['allow@file']).toMatchObject({ type: 'ipallowlist' });
     // Traefik omits empty maps
     expect(raw.udpRouters).toBeUndefined();
+  });
+});
+
+describe('API: TCP changes in the event stream', () => {
+  let run: RunningPortico | undefined;
+
+  afterAll(async () => {
+    await run?.close();
+  });
+
+  it('a swap that changes only TCP elements is a configuration event with a tcp diff', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-api-tcp-events-'));
+    const file = path.join(dir, 'dynamic.yml');
+    const config = (extra: string): string => `tcp:
+  routers:
+    echo:
+      rule: HostSNI(\`*\`)
+      entryPoints: [tcp]
+      service: echo
+${extra}  services:
+    echo:
+      loadBalancer:
+        servers:
+          - address: 127.0.0.1:1
+`;
+    writeFileSync(file, config(''));
+    const sc = loadStaticConfig({
+      argv: [
+        '--entryPoints.tcp.address=127.0.0.1:0',
+        '--entryPoints.traefik.address=127.0.0.1:0',
+        `--providers.file.directory=${dir}`,
+        '--providers.file.watch=true',
+        '--providers.providersThrottleDuration=10ms',
+        '--workers=0',
+        '--api.insecure=true',
+      ],
+      env: {},
+      cwd: process.cwd(),
+    });
+    run = await runSingle(sc, pino({ level: 'silent' }));
+    await run.ready;
+    const api = `http://127.0.0.1:${run.addresses.traefik!.port}/api`;
+    type Ev = { type: string; diff?: Record<string, unknown> };
+    const first = (await getJson(`${api}/events/history`)).body as Ev[];
+    expect(first[0]?.diff?.tcp).toEqual({
+      routers: { added: ['echo@file'], removed: [], changed: [] },
+      services: { added: ['echo@file'], removed: [], changed: [] },
+      middlewares: { added: [], removed: [], changed: [] },
+    });
+    writeFileSync(
+      file,
+      config(`    db:
+      rule: HostSNI(\`db.test\`)
+      entryPoints: [tcp]
+      service: echo
+      tls:
+        passthrough: true
+`),
+    );
+    // the dashboard refreshes its lists on this event: without it a TCP-only change never shows
+    const events = await eventually(
+      async () => {
+        const list = (await getJson(`${api}/events/history`)).body as Ev[];
+        expect(list).toHaveLength(2);
+        return list;
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
+    expect(events[1]).toMatchObject({
+      type: 'configuration',
+      diff: {
+        routers: { added: [], removed: [], changed: [] },
+        tcp: { routers: { added: ['db@file'], removed: [], changed: [] } },
+      },
+    });
   });
 });
 
