@@ -13,6 +13,7 @@
  * the socket are capped the same way. A datagram is at most 65,535 bytes,
  * which is what the socket hands over whole.
  */
+import cluster from 'node:cluster';
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -69,11 +70,22 @@ async function socketType(host: string): Promise<{ type: 'udp4' | 'udp6'; addres
   return { type: found.family === 6 ? 'udp6' : 'udp4', address: found.address };
 }
 
+/*
+ * In a cluster, sessions live in one process: were the workers to share one socket (Node's
+ * cluster default for dgram), a client's datagrams would be spread over the workers, each with
+ * its own session and server socket, and a server would see one client from several ports. So
+ * each worker binds a socket of its own with SO_REUSEADDR, and the kernel delivers a port's
+ * unicast datagrams to one of them (Linux: the one bound last); when that worker exits, the
+ * others receive them (issue 13; docs/udp.md, "Cluster").
+ */
+function createSocket(type: 'udp4' | 'udp6'): dgram.Socket {
+  return dgram.createSocket({ type, ipv6Only: false, reuseAddr: cluster.isWorker });
+}
+
 function bind(socket: dgram.Socket, port: number, address: string): Promise<void> {
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
-    // exclusive: false, so that cluster workers share the one socket (Node's cluster default)
-    socket.bind({ port, address, exclusive: false }, () => {
+    socket.bind({ port, address, exclusive: true }, () => {
       socket.off('error', reject);
       resolve();
     });
@@ -184,13 +196,13 @@ export function createUdpEntryPoint(opts: UdpEntryPointOptions): UdpEntryPoint {
     name: opts.name,
     async listen() {
       const { type, address } = await socketType(opts.host);
-      let s = dgram.createSocket({ type, ipv6Only: false });
+      let s = createSocket(type);
       try {
         await bind(s, opts.port, address);
       } catch (err) {
         // every interface on a system without IPv6: IPv4 only
         if (opts.host !== '' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-        s = dgram.createSocket('udp4');
+        s = createSocket('udp4');
         await bind(s, opts.port, '0.0.0.0');
       }
       s.on('message', onMessage);

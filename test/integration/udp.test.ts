@@ -7,12 +7,16 @@
  * default). Real sockets on 127.0.0.1 and ::1.
  */
 import dgram from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { eventually } from '../helpers/eventually.js';
 import { request } from '../helpers/http.js';
 import { startRouter, type TestRouter } from '../helpers/portico.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { runPortico } from '../helpers/process.js';
 
 interface UdpBackend {
   port: number;
@@ -94,14 +98,16 @@ async function udpClient(routerPort: number, host = '127.0.0.1'): Promise<UdpCli
     send,
     ask: (m, timeoutMs = 5000) =>
       new Promise<Buffer>((resolve, reject) => {
-        const t = setTimeout(
-          () => reject(new Error(`no answer to ${String(m).slice(0, 40)}`)),
-          timeoutMs,
-        );
-        waiting.push((b) => {
+        const waiter = (b: Buffer): void => {
           clearTimeout(t);
           resolve(b);
-        });
+        };
+        // a late answer must not go to an ask that gave up
+        const t = setTimeout(() => {
+          waiting.splice(waiting.indexOf(waiter), 1);
+          reject(new Error(`no answer to ${String(m).slice(0, 40)}`));
+        }, timeoutMs);
+        waiting.push(waiter);
         send(m);
       }),
     close: () => socket.close(),
@@ -467,6 +473,86 @@ describe('UDP: hostile traffic and servers', () => {
       expect(client.received.map(text)).toEqual(['liar:who?']);
     } finally {
       client.close();
+    }
+  });
+});
+
+/** a UDP port nobody uses now (the cluster's workers each bind it, so port 0 cannot be used) */
+async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  const port = await bind(s, '127.0.0.1');
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('UDP in a cluster (the real command, 2 workers)', () => {
+  it('each client stays one session on one server; killed workers are replaced and serve', async () => {
+    const a = await udpServer('a');
+    const b = await udpServer('b');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-udp-'));
+    const file = path.join(dir, 'dynamic.yml');
+    writeFileSync(
+      file,
+      [
+        'udp:',
+        '  routers:',
+        '    dns: { entryPoints: [dns], service: two }',
+        '  services:',
+        '    two:',
+        '      loadBalancer:',
+        `        servers: [{ address: "127.0.0.1:${a.port}" }, { address: "127.0.0.1:${b.port}" }]`,
+        '',
+      ].join('\n'),
+    );
+    const port = await freeUdpPort();
+    const p = runPortico([
+      '--workers=2',
+      '--log.level=info',
+      `--entryPoints.dns.address=127.0.0.1:${port}/udp`,
+      `--providers.file.filename=${file}`,
+    ]);
+    const clients: UdpClient[] = [];
+    try {
+      await eventually(
+        () =>
+          expect(
+            p.lines.filter((l) => l.msg === 'configuration applied' && l.worker !== undefined),
+          ).toHaveLength(2),
+        { timeoutMs: 20_000 },
+      );
+      for (let i = 0; i < 8; i++) clients.push(await udpClient(port));
+      const servedBy = new Map<number, Set<string>>();
+      for (let round = 0; round < 4; round++) {
+        for (const c of clients) {
+          const answer = text(await c.ask(`r${round}`));
+          const set = servedBy.get(c.port) ?? new Set<string>();
+          set.add(answer.split(':')[0]!);
+          servedBy.set(c.port, set);
+        }
+      }
+      // a session per client: every datagram of a client went to the same server...
+      for (const set of servedBy.values()) expect(set.size).toBe(1);
+      // ...through one socket: each server saw as many source ports as clients it served
+      const clientsOf = (name: string): number =>
+        [...servedBy.values()].filter((set) => set.has(name)).length;
+      expect(new Set(a.sources).size).toBe(clientsOf('a'));
+      expect(new Set(b.sources).size).toBe(clientsOf('b'));
+      // a worker dies: the other one (or its replacement) answers
+      const workers = [
+        ...new Set(p.lines.map((l) => l.worker).filter((w): w is number => typeof w === 'number')),
+      ];
+      for (const pid of workers) process.kill(pid, 'SIGKILL');
+      const late = await udpClient(port);
+      clients.push(late);
+      await eventually(async () => expect(text(await late.ask('back?', 500))).toMatch(/:back\?$/), {
+        timeoutMs: 20_000,
+      });
+    } finally {
+      for (const c of clients) c.close();
+      await p.stop('SIGKILL');
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
