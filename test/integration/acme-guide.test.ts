@@ -7,6 +7,7 @@
  * The real command, with its default worker setup.
  */
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -286,5 +287,76 @@ describe.skipIf(skipPebble() || skipDocker())(
       expect(reply.san).toBe(`DNS:${host}`);
       expect(reply.issuer).toMatch(/pebble/i);
     }, 90_000);
+  },
+);
+
+describe.skipIf(skipPebble())(
+  'ACME for a TCP router that terminates TLS (tcp.routers.<r>.tls.certResolver)',
+  () => {
+    let pebble: Pebble;
+    let dir: string;
+    let p: PorticoProcess | undefined;
+    let echo: net.Server;
+    let echoPort: number;
+
+    beforeAll(async () => {
+      pebble = await startPebble();
+      dir = mkdtempSync(path.join(os.tmpdir(), 'portico-acme-tcp-'));
+      echo = net.createServer((s) => {
+        s.on('error', () => undefined);
+        s.on('data', (d: Buffer) => s.end(`tcp:${d.toString()}`));
+      });
+      await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+      echoPort = (echo.address() as net.AddressInfo).port;
+    }, 60_000);
+
+    afterAll(async () => {
+      await p?.stop('SIGKILL');
+      await new Promise<void>((r) => echo.close(() => r()));
+      await pebble?.stop();
+    });
+
+    it('orders the HostSNI name and serves it on the TCP router, trusted by the CA root', async () => {
+      const host = 'tcp.example.com';
+      const file = path.join(dir, 'dynamic.yml');
+      writeFileSync(
+        file,
+        [
+          'tcp:',
+          '  routers:',
+          '    db:',
+          `      rule: HostSNI(\`${host}\`)`,
+          '      entryPoints: [websecure]',
+          '      service: db',
+          '      tls:',
+          '        certResolver: myresolver',
+          '  services:',
+          '    db:',
+          '      loadBalancer:',
+          `        servers: [{ address: "127.0.0.1:${echoPort}" }]`,
+          '',
+        ].join('\n'),
+      );
+      p = runPortico([
+        `--entryPoints.websecure.address=127.0.0.1:${pebble.tlsPort}`,
+        ...resolverFlags(pebble, dir, 'tls'),
+        `--providers.file.filename=${file}`,
+      ]);
+      const got = await eventually(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const s = tls.connect(
+              { host: '127.0.0.1', port: pebble.tlsPort, servername: host, ca: pebble.rootPem },
+              () => s.write('ping'),
+            );
+            let out = '';
+            s.on('data', (d: Buffer) => (out += d.toString()));
+            s.on('end', () => resolve(out));
+            s.on('error', reject);
+          }),
+        { timeoutMs: 45_000, intervalMs: 250 },
+      );
+      expect(got).toBe('tcp:ping');
+    }, 60_000);
   },
 );

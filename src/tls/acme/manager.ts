@@ -24,10 +24,11 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { DynamicConfig } from '../../config/dynamic.js';
+import type { DynamicConfig, TcpRouterConfig } from '../../config/dynamic.js';
 import type { ProviderSnapshot } from '../../config/provider.js';
 import type { AcmeResolverConfig } from '../../config/static-types.js';
 import { parseRule, ruleHosts } from '../../rules/index.js';
+import { buildTcpRule } from '../../rules/tcp.js';
 import { createAcmeResolver, type AcmeResolver } from './resolver.js';
 import {
   ACME_TLS_ALPN,
@@ -91,6 +92,23 @@ export function defaultGeneratedDomains(
   const main = generated.domain?.main;
   if (!generated.resolver || !main) return undefined;
   return { resolver: generated.resolver, domain: { main, sans: generated.domain?.sans ?? [] } };
+}
+
+/**
+ * The domains a TCP router asks for: tls.domains, else each name of its HostSNI matchers
+ * (one certificate per name, as Traefik's resolveDomains), the catch-all `*` left out.
+ */
+export function wantedTcpDomains(r: TcpRouterConfig): { main: string; sans: string[] }[] {
+  if (r.tls?.domains && r.tls.domains.length > 0)
+    return r.tls.domains.filter((d) => d.main).map((d) => ({ main: d.main!, sans: d.sans ?? [] }));
+  let names: string[];
+  try {
+    names = buildTcpRule(r.rule).hostSNIs;
+  } catch {
+    // the router is reported by compile; nothing to order
+    return [];
+  }
+  return [...new Set(names.filter((n) => n !== '*'))].map((main) => ({ main, sans: [] }));
 }
 
 /** The loopback servers that answer HTTP-01 and TLS-ALPN-01 challenges. */
@@ -296,7 +314,7 @@ export async function createAcmeManager(opts: {
    * store) goes with the error when an order fails.
    */
   const order = (
-    who: { router: string } | { tlsStore: string },
+    who: { router: string } | { tcpRouter: string } | { tlsStore: string },
     resolverName: string,
     entry: ResolverEntry,
     domains: readonly { main: string; sans: string[] }[],
@@ -352,6 +370,20 @@ export async function createAcmeManager(opts: {
           continue;
         }
         order({ router: routerName }, resolverName, entry, wantedDomains(r));
+      }
+      // TCP routers that terminate TLS with a resolver, as Traefik's provider orders them
+      for (const [routerName, r] of Object.entries(config.tcp?.routers ?? {})) {
+        const resolverName = r.tls?.certResolver;
+        if (resolverName === undefined) continue;
+        const entry = resolvers.get(resolverName);
+        if (entry === undefined) {
+          log.warn(
+            { tcpRouter: routerName, certResolver: resolverName },
+            `acme: tcp router ${routerName}: certificate resolver "${resolverName}" does not exist`,
+          );
+          continue;
+        }
+        order({ tcpRouter: routerName }, resolverName, entry, wantedTcpDomains(r));
       }
       orderDefault(config.tls?.stores);
     },
