@@ -193,6 +193,15 @@ function featureList(features) {
   );
 }
 
+/** "2 routers, 1 service, 0 middlewares; TCP: 3 routers…" (TCP and UDP only when the provider has some) */
+function providerObjects(p) {
+  const counts = (c, bases) => bases.map((b) => plural(c?.[b] ?? 0, BASES[b].singular)).join(', ');
+  const parts = [counts(p, PROTOCOLS.http.bases)];
+  if (p.tcp) parts.push(`TCP: ${counts(p.tcp, PROTOCOLS.tcp.bases)}`);
+  if (p.udp) parts.push(`UDP: ${counts(p.udp, PROTOCOLS.udp.bases)}`);
+  return parts.join('; ');
+}
+
 function providersSummary() {
   if (store.providers.length === 0) return empty('No providers.');
   return h(
@@ -205,7 +214,7 @@ function providersSummary() {
         badge(p.status),
         ' ',
         h('a', { href: '#/providers' }, p.name),
-        ` — ${plural(p.routers ?? 0, 'router')}, ${plural(p.services ?? 0, 'service')}, ${plural(p.middlewares ?? 0, 'middleware')}`,
+        ` — ${providerObjects(p)}`,
       ),
     ),
   );
@@ -684,10 +693,7 @@ function providersPage() {
             dl([
               ['Last update', fmtTime(p.lastUpdate)],
               ['Last change', fmtTime(p.lastChange)],
-              [
-                'Objects',
-                `${plural(p.routers ?? 0, 'router')}, ${plural(p.services ?? 0, 'service')}, ${plural(p.middlewares ?? 0, 'middleware')}`,
-              ],
+              ['Objects', providerObjects(p)],
             ]),
             h('h3', null, 'Errors'),
             p.errors?.length

@@ -42,9 +42,13 @@ export interface ProviderState {
   /** ISO time of the last snapshot that changed the provider's configuration */
   lastChange: string | undefined;
   snapshots: number;
+  /** HTTP elements */
   routers: number;
   services: number;
   middlewares: number;
+  /** tcp.* and udp.* elements (issue 13 item 8) */
+  tcp: { routers: number; services: number; middlewares: number };
+  udp: { routers: number; services: number };
   errors: ElementError[];
   probe: ProviderProbe | undefined;
   configKey: string;
@@ -143,6 +147,8 @@ export class ControlState {
         routers: 0,
         services: 0,
         middlewares: 0,
+        tcp: { routers: 0, services: 0, middlewares: 0 },
+        udp: { routers: 0, services: 0 },
         errors: [],
         probe: undefined,
         configKey: '',
@@ -167,6 +173,14 @@ export class ControlState {
     p.routers = Object.keys(http.routers ?? {}).length;
     p.services = Object.keys(http.services ?? {}).length;
     p.middlewares = Object.keys(http.middlewares ?? {}).length;
+    const count = (elements: object | undefined): number => Object.keys(elements ?? {}).length;
+    const { tcp, udp } = snap.config;
+    p.tcp = {
+      routers: count(tcp?.routers),
+      services: count(tcp?.services),
+      middlewares: count(tcp?.middlewares),
+    };
+    p.udp = { routers: count(udp?.routers), services: count(udp?.services) };
     const before = JSON.stringify(p.errors);
     p.errors = snap.errors;
     if (JSON.stringify(snap.errors) !== before) {

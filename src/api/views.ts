@@ -449,6 +449,9 @@ export function providerViews(state: ControlState): Json[] {
       routers: p.routers,
       services: p.services,
       middlewares: p.middlewares,
+      // only for providers with TCP or UDP elements, so HTTP-only answers keep their shape
+      ...(Object.values(p.tcp).some((n) => n > 0) ? { tcp: { ...p.tcp } } : {}),
+      ...(Object.values(p.udp).some((n) => n > 0) ? { udp: { ...p.udp } } : {}),
       errors: p.errors.map(errorView),
       diagnostics,
     };

@@ -193,6 +193,12 @@ describe.skipIf(skip)('dashboard: TCP and UDP (real browser)', () => {
     const udpRow = page.getByRole('region', { name: 'UDP' });
     await udpRow.locator('[data-card="udp/routers"] .big', { hasText: udp ? '1' : '0' }).waitFor();
     expect(await udpRow.locator('[data-card="udp/middlewares"]').count()).toBe(0);
+    // the provider's TCP elements are counted next to its HTTP ones
+    await page
+      .locator('a[href="#/providers"]', { hasText: 'file' })
+      .locator('xpath=..')
+      .getByText(/TCP: 3 routers, 2 services, 1 middleware/)
+      .waitFor();
     // the HTTP row is still there, with its own counts
     await page.getByRole('region', { name: 'HTTP' }).locator('[data-card="routers"]').waitFor();
     await page.evaluate(() => ((window as unknown as { __sameLoad: boolean }).__sameLoad = true));

@@ -354,6 +354,19 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
     });
   });
 
+  it("counts a provider's TCP elements in /api/providers, next to its HTTP ones", async () => {
+    const r = await getJson(`${s.api}/providers/file`);
+    expect(r.body).toMatchObject({
+      name: 'file',
+      routers: 1,
+      services: 1,
+      middlewares: 0,
+      tcp: { routers: 6, services: 2, middlewares: 2 },
+    });
+    // nothing for UDP: the key is left out, as for providers without TCP
+    expect((r.body as Item).udp).toBeUndefined();
+  });
+
   it("puts the TCP elements in /api/rawdata under Traefik's keys", async () => {
     const r = await getJson(`${s.api}/rawdata`);
     const raw = r.body as Record<string, Record<string, Item>>;
