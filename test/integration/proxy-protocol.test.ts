@@ -6,9 +6,12 @@
  * sender's header is dropped and its own address is used.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
+import selfsigned from 'selfsigned';
 import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { encodeProxyHeader } from '../../src/kernel/proxy-protocol.js';
@@ -52,12 +55,45 @@ const v2 = (address: string, port: number) =>
     { address: address.includes(':') ? '::1' : '127.0.0.1', port: 80 },
   );
 
-async function setup(trustedIPs: string, config?: (upstreamUrl: string) => DynamicConfig) {
+/** the PROXY header, then TLS (SNI pp.test) and one HTTP/1.1 request over it; the status */
+async function tlsRequest(port: number, prefix: Buffer): Promise<number> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(prefix);
+  const t = tls.connect({ socket, servername: 'pp.test', rejectUnauthorized: false });
+  let text = '';
+  t.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  t.on('error', () => undefined);
+  await new Promise((resolve) => t.once('secureConnect', resolve));
+  t.write('GET / HTTP/1.1\r\nHost: pp.test\r\nConnection: close\r\n\r\n');
+  await new Promise((resolve) => t.once('close', resolve));
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+}
+
+async function tlsConfig(url: string): Promise<DynamicConfig> {
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'pp.test' }], {
+    keyType: 'ec',
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'pp.test' }] }],
+  });
+  return {
+    http: {
+      routers: { r: { rule: 'Host(`pp.test`)', service: 's', tls: {} } },
+      services: { s: { loadBalancer: { servers: [{ url }] } } },
+    },
+    tls: { certificates: [{ certFile: pems.cert, keyFile: pems.private }] },
+  };
+}
+
+async function setup(
+  trustedIPs: string,
+  config?: (upstreamUrl: string) => DynamicConfig | Promise<DynamicConfig>,
+  flags: string[] = [],
+) {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'portico-pp-')), 'access.log');
   const accessLog = createAccessLog({ filePath: file, format: 'json', bufferingSize: 0 });
   const up = await upstream('pp');
-  const r = await router(config ? config(up.url) : simpleRoute([up.url]), {
-    flags: [`--entryPoints.web.proxyProtocol.trustedIPs=${trustedIPs}`],
+  const r = await router(config ? await config(up.url) : simpleRoute([up.url]), {
+    flags: [`--entryPoints.web.proxyProtocol.trustedIPs=${trustedIPs}`, ...flags],
     accessLog,
   });
   const log = (n: number) =>
@@ -134,5 +170,59 @@ describe('PROXY protocol on an entrypoint', () => {
     expect((await rawRequest(r.port, v2('198.51.100.20', 1))).status).toBe(403);
     // no header: 127.0.0.1 matches no router
     expect((await rawRequest(r.port, Buffer.alloc(0))).status).toBe(404);
+  });
+  it('a trusted header before TLS: the HTTPS router sees its source (HTTP/1.1 and HTTP/2)', async () => {
+    const { r, up, log } = await setup('127.0.0.1', tlsConfig);
+    expect(await tlsRequest(r.port, v1('203.0.113.30', 52000))).toBe(200);
+    expect(up.seen[0]!.headers['x-forwarded-for']).toBe('203.0.113.30');
+    const session = http2.connect(`https://127.0.0.1:${r.port}`, {
+      createConnection: () => {
+        const socket = net.connect(r.port, '127.0.0.1');
+        socket.write(v2('2001:db8::30', 52001));
+        return tls.connect({
+          socket,
+          servername: 'pp.test',
+          ALPNProtocols: ['h2'],
+          rejectUnauthorized: false,
+        });
+      },
+    });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({ ':path': '/', ':authority': 'pp.test' });
+      const status = await new Promise<number>((resolve) =>
+        stream.once('response', (h) => resolve(Number(h[':status']))),
+      );
+      stream.resume();
+      await new Promise((resolve) => stream.once('close', resolve));
+      expect(status).toBe(200);
+    } finally {
+      session.destroy();
+    }
+    expect(up.seen[1]!.headers['x-forwarded-for']).toBe('2001:db8::30');
+    const lines = await log(2);
+    expect(lines.map((l) => l.ClientHost)).toEqual(['203.0.113.30', '2001:db8::30']);
+  });
+
+  it("a balancer's v2 LOCAL health check: served with the balancer's own address", async () => {
+    const { r, up } = await setup('127.0.0.1');
+    const local = encodeProxyHeader(2, { address: '', port: 0 }, { address: '', port: 0 });
+    expect((await rawRequest(r.port, local)).status).toBe(200);
+    expect(up.seen[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
+  it('a header that never ends is cut at readTimeout', async () => {
+    const { r, up } = await setup('127.0.0.1', undefined, [
+      '--entryPoints.web.transport.respondingTimeouts.readTimeout=500ms',
+    ]);
+    const socket = net.connect(r.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('PROXY TCP4 203.0.113.40 127.0.0.1 ');
+    const started = Date.now();
+    await new Promise((resolve) => socket.once('close', resolve));
+    // generous bound: the point is that the server closes it, not the exact time
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(up.seen).toHaveLength(0);
   });
 });
