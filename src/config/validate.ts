@@ -264,31 +264,174 @@ function checkTcpMiddleware(value: unknown, issues: Issue[]): unknown {
 
 /* ------------------------------------------------------------------- entry */
 
+type Checker = (v: unknown, issues: Issue[]) => unknown;
+
+/**
+ * What every section's walk shares: the errors found so far, how element names
+ * are qualified with the provider, and the two shapes a section holds (a
+ * mapping of known keys, a mapping of names to elements).
+ */
+class Walk {
+  readonly errors: ElementError[] = [];
+  private readonly providerName: string;
+
+  constructor(readonly provider: string | undefined) {
+    this.providerName = provider ?? 'config';
+  }
+
+  qualify(name: string): string {
+    return this.provider && !name.includes('@') ? `${name}@${this.provider}` : name;
+  }
+
+  report(kind: Kind, name: string, issue: Issue): void {
+    this.errors.push({
+      kind,
+      name,
+      ...(issue.field ? { field: issue.field } : {}),
+      message: issue.message,
+    });
+  }
+
+  /** a problem of the configuration as a whole, not of one element */
+  reportRoot(issue: Issue): void {
+    this.report('provider', this.providerName, issue);
+  }
+
+  /** a section (`http`, `tls.stores`...) with its keys in canonical spelling, or undefined */
+  section(
+    value: unknown,
+    path: string,
+    keys: readonly string[],
+  ): Record<string, unknown> | undefined {
+    if (value === null || value === undefined) return undefined;
+    if (!isPlainObject(value)) {
+      this.reportRoot({ field: path, message: `expected a mapping, got ${typeName(value)}` });
+      return undefined;
+    }
+    const issues: Issue[] = [];
+    const entries = canonicalEntries(value, keys, path, issues);
+    for (const issue of issues) this.reportRoot(issue);
+    return Object.fromEntries(entries);
+  }
+
+  /** the valid elements of a name → definition mapping; each broken one reported and left out */
+  elements(
+    value: unknown,
+    path: string,
+    kind: Kind,
+    checker: Checker,
+  ): Record<string, unknown> | undefined {
+    if (value === null || value === undefined) return undefined;
+    if (!isPlainObject(value)) {
+      this.reportRoot({
+        field: path,
+        message: `expected a mapping of names to definitions, got ${typeName(value)}`,
+      });
+      return undefined;
+    }
+    const valid: Record<string, unknown> = {};
+    for (const [name, def] of Object.entries(value)) {
+      const issues: Issue[] = [];
+      const checked = checker(def, issues);
+      for (const issue of issues) this.report(kind, this.qualify(name), issue);
+      if (issues.length === 0 && checked !== SKIP) setKey(valid, name, checked);
+    }
+    return valid;
+  }
+
+  /** a section's element mappings, each checked with its kind and checker; absent ones left out */
+  elementGroups(
+    prefix: string,
+    section: Record<string, unknown>,
+    groups: Record<string, [Kind, Checker]>,
+  ): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, [kind, checker]] of Object.entries(groups)) {
+      const valid = this.elements(section[key], `${prefix}.${key}`, kind, checker);
+      if (valid) out[key] = valid;
+    }
+    return out;
+  }
+}
+
+function validateHttp(walk: Walk, http: Record<string, unknown>): DynamicConfig['http'] {
+  return walk.elementGroups('http', http, {
+    routers: ['router', checkRouter],
+    services: ['service', checkService],
+    middlewares: ['middleware', checkMiddleware],
+    serversTransports: ['serversTransport', checkSpec(ServersTransport, 'a servers transport')],
+  }) as DynamicConfig['http'];
+}
+
+/** `tls.certificates` is a list, not a mapping: its entries are reported by index */
+function validateCertificates(walk: Walk, certificates: unknown): unknown[] | undefined {
+  if (certificates === undefined || certificates === null) return undefined;
+  if (!Array.isArray(certificates)) {
+    walk.report('tls', walk.qualify('tls'), {
+      field: 'certificates',
+      message: `expected a list, got ${typeName(certificates)}`,
+    });
+    return undefined;
+  }
+  const certs: unknown[] = [];
+  const spec = walk.provider === 'internal' ? TlsInternalCertificate : TlsCertificate;
+  certificates.forEach((cert, i) => {
+    const issues: Issue[] = [];
+    const checked = check(spec, cert, `certificates[${i}]`, issues);
+    if (cert === null) issues.push({ field: `certificates[${i}]`, message: 'empty list entry' });
+    for (const issue of issues) walk.report('tls', walk.qualify('tls'), issue);
+    if (issues.length === 0 && checked !== SKIP) certs.push(checked);
+  });
+  return certs;
+}
+
+function validateTls(walk: Walk, tls: Record<string, unknown>): DynamicConfig['tls'] {
+  const t: Record<string, unknown> = {};
+  const certificates = validateCertificates(walk, tls.certificates);
+  if (certificates) t.certificates = certificates;
+  Object.assign(
+    t,
+    walk.elementGroups('tls', tls, {
+      options: ['tls', checkSpec(TlsOptions, 'tls options')],
+      stores: ['tls', checkSpec(TlsStore, 'a tls store')],
+    }),
+  );
+  return t as DynamicConfig['tls'];
+}
+
+function validateTcp(walk: Walk, tcp: Record<string, unknown>): DynamicConfig['tcp'] {
+  return walk.elementGroups('tcp', tcp, {
+    routers: ['tcpRouter', checkSpec(TcpRouter, 'a tcp router', false)],
+    services: ['tcpService', checkTcpService],
+    middlewares: ['tcpMiddleware', checkTcpMiddleware],
+    serversTransports: [
+      'tcpServersTransport',
+      checkSpec(TcpServersTransport, 'a tcp servers transport'),
+    ],
+  }) as DynamicConfig['tcp'];
+}
+
+function validateUdp(walk: Walk, udp: Record<string, unknown>): DynamicConfig['udp'] {
+  return walk.elementGroups('udp', udp, {
+    routers: ['udpRouter', checkSpec(UdpRouter, 'a udp router', false)],
+    services: ['udpService', checkUdpService],
+  }) as DynamicConfig['udp'];
+}
+
 /**
  * Checks every element of `config` structurally. The returned config holds only
  * the valid elements, with field names in their canonical spelling; `provider`
  * qualifies element names in errors (`name@provider`) when they are not already.
  */
 export function validateDynamic(config: DynamicConfig, provider?: string): ValidateResult {
-  const errors: ElementError[] = [];
-  const qualify = (name: string) =>
-    provider && !name.includes('@') ? `${name}@${provider}` : name;
-  const providerName = provider ?? 'config';
-  const report = (kind: Kind, name: string, issue: Issue) =>
-    errors.push({
-      kind,
-      name,
-      ...(issue.field ? { field: issue.field } : {}),
-      message: issue.message,
-    });
-
+  const walk = new Walk(provider);
   const out: DynamicConfig = {};
   if (!isPlainObject(config)) {
-    report('provider', providerName, {
+    walk.reportRoot({
       field: '',
       message: `configuration must be a mapping, got ${typeName(config)}`,
     });
-    return { config: out, errors };
+    return { config: out, errors: walk.errors };
   }
 
   const rootIssues: Issue[] = [];
@@ -301,153 +444,17 @@ export function validateDynamic(config: DynamicConfig, provider?: string): Valid
     string,
     unknown
   >;
-  for (const issue of rootIssues) report('provider', providerName, issue);
+  for (const issue of rootIssues) walk.reportRoot(issue);
 
-  const section = (
-    value: unknown,
-    path: string,
-    keys: readonly string[],
-  ): Record<string, unknown> | undefined => {
-    if (value === null || value === undefined) return undefined;
-    if (!isPlainObject(value)) {
-      report('provider', providerName, {
-        field: path,
-        message: `expected a mapping, got ${typeName(value)}`,
-      });
-      return undefined;
-    }
-    const issues: Issue[] = [];
-    const entries = canonicalEntries(value, keys, path, issues);
-    for (const issue of issues) report('provider', providerName, issue);
-    return Object.fromEntries(entries);
-  };
+  // in this order, so errors are listed as before: http, tls, tcp, udp
+  const http = walk.section(root.http, 'http', HTTP_KEYS);
+  if (http) out.http = validateHttp(walk, http);
+  const tls = walk.section(root.tls, 'tls', TLS_KEYS);
+  if (tls) out.tls = validateTls(walk, tls);
+  const tcp = walk.section(root.tcp, 'tcp', TCP_KEYS);
+  if (tcp) out.tcp = validateTcp(walk, tcp);
+  const udp = walk.section(root.udp, 'udp', UDP_KEYS);
+  if (udp) out.udp = validateUdp(walk, udp);
 
-  const elements = (
-    value: unknown,
-    path: string,
-    kind: Kind,
-    checker: (v: unknown, issues: Issue[]) => unknown,
-  ): Record<string, unknown> | undefined => {
-    if (value === null || value === undefined) return undefined;
-    if (!isPlainObject(value)) {
-      report('provider', providerName, {
-        field: path,
-        message: `expected a mapping of names to definitions, got ${typeName(value)}`,
-      });
-      return undefined;
-    }
-    const valid: Record<string, unknown> = {};
-    for (const [name, def] of Object.entries(value)) {
-      const issues: Issue[] = [];
-      const checked = checker(def, issues);
-      for (const issue of issues) report(kind, qualify(name), issue);
-      if (issues.length === 0 && checked !== SKIP) setKey(valid, name, checked);
-    }
-    return valid;
-  };
-
-  const http = section(root.http, 'http', HTTP_KEYS);
-  if (http) {
-    const h: Record<string, unknown> = {};
-    const routers = elements(http.routers, 'http.routers', 'router', checkRouter);
-    const services = elements(http.services, 'http.services', 'service', checkService);
-    const middlewares = elements(
-      http.middlewares,
-      'http.middlewares',
-      'middleware',
-      checkMiddleware,
-    );
-    const transports = elements(
-      http.serversTransports,
-      'http.serversTransports',
-      'serversTransport',
-      checkSpec(ServersTransport, 'a servers transport'),
-    );
-    if (routers) h.routers = routers;
-    if (services) h.services = services;
-    if (middlewares) h.middlewares = middlewares;
-    if (transports) h.serversTransports = transports;
-    out.http = h as DynamicConfig['http'];
-  }
-
-  const tls = section(root.tls, 'tls', TLS_KEYS);
-  if (tls) {
-    const t: Record<string, unknown> = {};
-    if (tls.certificates !== undefined && tls.certificates !== null) {
-      if (!Array.isArray(tls.certificates)) {
-        report('tls', qualify('tls'), {
-          field: 'certificates',
-          message: `expected a list, got ${typeName(tls.certificates)}`,
-        });
-      } else {
-        const certs: unknown[] = [];
-        tls.certificates.forEach((cert, i) => {
-          const issues: Issue[] = [];
-          const spec = provider === 'internal' ? TlsInternalCertificate : TlsCertificate;
-          const checked = check(spec, cert, `certificates[${i}]`, issues);
-          if (cert === null)
-            issues.push({ field: `certificates[${i}]`, message: 'empty list entry' });
-          for (const issue of issues) report('tls', qualify('tls'), issue);
-          if (issues.length === 0 && checked !== SKIP) certs.push(checked);
-        });
-        t.certificates = certs;
-      }
-    }
-    const options = elements(
-      tls.options,
-      'tls.options',
-      'tls',
-      checkSpec(TlsOptions, 'tls options'),
-    );
-    const stores = elements(tls.stores, 'tls.stores', 'tls', checkSpec(TlsStore, 'a tls store'));
-    if (options) t.options = options;
-    if (stores) t.stores = stores;
-    out.tls = t as DynamicConfig['tls'];
-  }
-
-  const tcp = section(root.tcp, 'tcp', TCP_KEYS);
-  if (tcp) {
-    const t: Record<string, unknown> = {};
-    const routers = elements(
-      tcp.routers,
-      'tcp.routers',
-      'tcpRouter',
-      checkSpec(TcpRouter, 'a tcp router', false),
-    );
-    const services = elements(tcp.services, 'tcp.services', 'tcpService', checkTcpService);
-    const middlewares = elements(
-      tcp.middlewares,
-      'tcp.middlewares',
-      'tcpMiddleware',
-      checkTcpMiddleware,
-    );
-    const transports = elements(
-      tcp.serversTransports,
-      'tcp.serversTransports',
-      'tcpServersTransport',
-      checkSpec(TcpServersTransport, 'a tcp servers transport'),
-    );
-    if (routers) t.routers = routers;
-    if (services) t.services = services;
-    if (middlewares) t.middlewares = middlewares;
-    if (transports) t.serversTransports = transports;
-    out.tcp = t as DynamicConfig['tcp'];
-  }
-
-  const udp = section(root.udp, 'udp', UDP_KEYS);
-  if (udp) {
-    const u: Record<string, unknown> = {};
-    const routers = elements(
-      udp.routers,
-      'udp.routers',
-      'udpRouter',
-      checkSpec(UdpRouter, 'a udp router', false),
-    );
-    const services = elements(udp.services, 'udp.services', 'udpService', checkUdpService);
-    if (routers) u.routers = routers;
-    if (services) u.services = services;
-    out.udp = u as DynamicConfig['udp'];
-  }
-
-  return { config: out, errors };
+  return { config: out, errors: walk.errors };
 }
