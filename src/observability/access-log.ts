@@ -158,7 +158,13 @@ const str = JSON.stringify;
 const startMs = (): number => nowMs - durationNs / 1e6;
 
 const FIELD_VALUES = {
-  ClientAddr: (c) => str(`${c.clientIp}:${c.clientPort}`),
+  // Go's RemoteAddr: an IPv6 host in brackets ([2001:db8::1]:51000)
+  ClientAddr: (c) =>
+    str(
+      c.clientIp.includes(':')
+        ? `[${c.clientIp}]:${c.clientPort}`
+        : `${c.clientIp}:${c.clientPort}`,
+    ),
   ClientHost: (c) => str(c.clientIp),
   ClientPort: (c) => `"${c.clientPort}"`,
   ClientUsername: (c) => (c.user === '' ? '' : str(c.user)),
