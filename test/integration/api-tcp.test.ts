@@ -15,8 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadStaticConfig } from '../../src/config/static.js';
 import { runSingle, type RunningPortico } from '../../src/runtime.js';
-import { request } from '../helpers/http.js';
+import { freePort, request } from '../helpers/http.js';
 import { eventually } from '../helpers/eventually.js';
+import { runPortico, type PorticoProcess } from '../helpers/process.js';
 
 interface Backend {
   port: number;
@@ -382,6 +383,55 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
     expect(raw.tcpMiddlewares?.['allow@file']).toMatchObject({ type: 'ipallowlist' });
     // Traefik omits empty maps
     expect(raw.udpRouters).toBeUndefined();
+  });
+});
+
+describe('API: TCP elements in a cluster (the primary answers for the workers)', () => {
+  let proc: PorticoProcess | undefined;
+  let echo: Backend | undefined;
+
+  afterAll(async () => {
+    await proc?.stop();
+    await echo?.close();
+  });
+
+  it('lists TCP routers with status and errors through a worker, and the overview counts them', async () => {
+    echo = await echoServer('echo');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-api-tcp-cluster-'));
+    writeFileSync(path.join(dir, 'dynamic.yml'), dynamicYaml(echo.port));
+    const [apiPort, tcpPort] = [await freePort(), await freePort()];
+    proc = runPortico([
+      '--entryPoints.web.address=127.0.0.1:0',
+      `--entryPoints.tcp.address=127.0.0.1:${tcpPort}`,
+      `--entryPoints.traefik.address=127.0.0.1:${apiPort}`,
+      '--api.insecure=true',
+      `--providers.file.directory=${dir}`,
+      '--workers=2',
+    ]);
+    const api = `http://127.0.0.1:${apiPort}/api`;
+    const overview = await eventually(
+      async () => {
+        const r = await getJson(`${api}/overview`);
+        expect(r.status).toBe(200);
+        const body = r.body as { tcp: { routers: { total: number } } };
+        expect(body.tcp.routers.total).toBe(6);
+        return body;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    expect(overview.tcp).toEqual({
+      routers: { total: 6, warnings: 1, errors: 2 },
+      services: { total: 2, warnings: 0, errors: 0 },
+      middlewares: { total: 2, warnings: 0, errors: 0 },
+    });
+    const broken = await getJson(`${api}/tcp/routers/broken@file`);
+    expect(broken.body).toMatchObject({ status: 'disabled', using: ['tcp'] });
+    expect((broken.body as { error: string[] }).error[0]).toMatch(/error while parsing rule/);
+    // and the workers route what the primary lists
+    await eventually(async () => expect(await talk(tcpPort, 'ping')).toBe('echo:ping'), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
   });
 });
 
