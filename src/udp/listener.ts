@@ -110,6 +110,7 @@ export function createUdpEntryPoint(opts: UdpEntryPointOptions): UdpEntryPoint {
 
   const open = (key: string, address: string, port: number): OpenSession => {
     const closers: (() => void)[] = [];
+    let closed = false;
     let last = performance.now();
     let timer: NodeJS.Timeout | undefined;
     // one timer per session, re-armed for the rest of the timeout only when it fires, so a busy
@@ -126,23 +127,25 @@ export function createUdpEntryPoint(opts: UdpEntryPointOptions): UdpEntryPoint {
       entryPoint: opts.name,
       client: { address, port },
       onDatagram: undefined,
-      closed: false,
+      get closed() {
+        return closed;
+      },
       take(datagram) {
         last = performance.now();
         session.onDatagram?.(datagram);
       },
       reply(datagram) {
-        if (session.closed) return;
+        if (closed) return;
         last = performance.now();
         reply(datagram, port, address);
       },
       onClose(fn) {
-        if (session.closed) fn();
+        if (closed) fn();
         else closers.push(fn);
       },
       close() {
-        if (session.closed) return;
-        (session as { closed: boolean }).closed = true;
+        if (closed) return;
+        closed = true;
         clearTimeout(timer);
         if (sessions.get(key) === session) sessions.delete(key);
         session.onDatagram = undefined;
