@@ -142,6 +142,7 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     tlsOptions,
     logger: opts.logger,
     errors,
+    state: opts.state,
   });
   const udp = buildUdp(config.udp, { entryPoints: opts.entryPoints, logger: opts.logger, errors });
   explainUdpEntryPoints(opts.entryPoints, routers.values(), 'router', errors);

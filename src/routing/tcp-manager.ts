@@ -18,6 +18,9 @@ import type {
 } from '../config/dynamic.js';
 import type { EntryPointConfig } from '../config/static-types.js';
 import { tryParseGoDuration } from '../kernel/duration.js';
+import type { StateRegistry } from '../kernel/state.js';
+import { stableKey } from '../config/objects.js';
+import { createTcpHealthChecker } from '../tcp/health.js';
 import { compileIpMatcher } from '../kernel/ip-match.js';
 import { buildTcpRule, tcpRuleProblem, type BuiltTcpRule } from '../rules/tcp.js';
 import type { TcpDialOptions } from '../tcp/proxy.js';
@@ -28,7 +31,12 @@ import {
   tcpWeighted,
   type TcpMiddleware,
 } from '../tcp/service.js';
-import { byTcpPriority, type TcpEntryPointRoutes, type TcpHandler } from '../tcp/types.js';
+import {
+  byTcpPriority,
+  type TcpEntryPointRoutes,
+  type TcpHandler,
+  type TcpServiceRuntime,
+} from '../tcp/types.js';
 import type { MiddlewareInfo, RouterInfo, ServiceInfo } from '../table/table.js';
 import { loadCA } from '../proxy/transport.js';
 import { DEFAULT_TLS_OPTIONS, type TlsOptionsSet } from '../tls/options.js';
@@ -51,6 +59,8 @@ export interface TcpTables {
   middlewares: Map<string, MiddlewareInfo>;
   /** SNI names TLS-terminating TCP routers claim, for TLS options */
   tlsClaims: HostClaim[];
+  /** the services built, by name: health and serverStatus for the API */
+  serviceRuntimes: Map<string, TcpServiceRuntime>;
 }
 
 interface Transport {
@@ -106,6 +116,8 @@ export function buildTcp(
     tlsOptions: TlsOptionsSet;
     logger: Logger;
     errors: ElementError[];
+    /** health checkers live here, so that a reload leaving a service as it was keeps them */
+    state: StateRegistry;
   },
 ): TcpTables {
   const log = opts.logger;
@@ -116,6 +128,7 @@ export function buildTcp(
     services: new Map(),
     middlewares: new Map(),
     tlsClaims: [],
+    serviceRuntimes: new Map(),
   };
   for (const ep of Object.keys(opts.entryPoints)) out.entryPoints.set(ep, { plain: [], tls: [] });
   const cfg = config ?? {};
@@ -144,14 +157,14 @@ export function buildTcp(
   }
 
   // --- services
-  const built = new Map<string, TcpHandler | Error>();
+  const built = new Map<string, TcpServiceRuntime | Error>();
   const building = new Set<string>();
   const serviceConfigs = cfg.services ?? {};
   const fail = (info: { status: string; errors: string[] }, message: string): void => {
     info.status = 'disabled';
     info.errors.push(message);
   };
-  const buildService = (name: string): TcpHandler => {
+  const buildService = (name: string): TcpServiceRuntime => {
     const done = built.get(name);
     if (done instanceof Error) throw done;
     if (done !== undefined) return done;
@@ -162,7 +175,7 @@ export function buildTcp(
     const info = elementInfo(name, c.loadBalancer ? 'loadbalancer' : 'weighted');
     out.services.set(name, info);
     try {
-      let handler: TcpHandler;
+      let runtime: TcpServiceRuntime;
       if (c.loadBalancer !== undefined) {
         const lb = c.loadBalancer;
         const transport = transportFor(lb.serversTransport);
@@ -174,24 +187,71 @@ export function buildTcp(
             ? { proxyProtocol: (lb.proxyProtocol.version ?? 2) as 1 | 2 }
             : {}),
         };
-        handler = tcpLoadBalancer(
-          (lb.servers ?? []).map((s) => ({
-            address: s.address,
-            dial: { ...base, tls: s.tls === true ? transport.tls : undefined },
-          })),
-          log,
-          name,
-        );
-      } else {
-        const children = (c.weighted?.services ?? []).map((ref) => ({
-          handler: buildService(ref.name),
-          weight: ref.weight ?? 1,
+        const servers = (lb.servers ?? []).map((s) => ({
+          address: s.address,
+          dial: { ...base, tls: s.tls === true ? transport.tls : undefined },
         }));
-        for (const ref of c.weighted?.services ?? []) out.services.get(ref.name)?.usedBy.push(name);
-        handler = tcpWeighted(children);
+        const hc = lb.healthCheck;
+        // the key holds everything that shapes the probes: a reload that changes none of it
+        // keeps the checker and what it knows (as the HTTP checkers, src/services/load-balancer.ts)
+        const health =
+          hc === undefined
+            ? undefined
+            : opts.state.acquire(
+                `tcp-health:${name}:${stableKey({
+                  servers: lb.servers,
+                  hc,
+                  transport:
+                    lb.serversTransport === undefined
+                      ? null
+                      : cfg.serversTransports?.[lb.serversTransport],
+                })}`,
+                () => {
+                  const checker = createTcpHealthChecker({
+                    service: name,
+                    servers,
+                    config: hc,
+                    logger: log.child({ service: name }),
+                  });
+                  checker.start();
+                  return checker;
+                },
+                (checker) => checker.close(),
+              );
+        const isUp = (address: string): boolean => health?.isUp(address) ?? true;
+        runtime = {
+          handler: tcpLoadBalancer(servers, log, name, isUp),
+          checked: health !== undefined,
+          isUp: () => servers.some((s) => isUp(s.address)),
+          serverStatus: () => {
+            const status: Record<string, 'UP' | 'DOWN'> = {};
+            for (const s of servers) status[s.address] = isUp(s.address) ? 'UP' : 'DOWN';
+            return status;
+          },
+        };
+      } else {
+        const refs = c.weighted?.services ?? [];
+        const checked = c.weighted?.healthCheck !== undefined;
+        const children = refs.map((ref) => {
+          const child = buildService(ref.name);
+          // Traefik: a parent with healthCheck needs it on every child (RegisterStatusUpdater)
+          if (checked && !child.checked)
+            throw new Error(
+              `healthCheck is set but the child service "${ref.name}" has no healthCheck`,
+            );
+          return { handler: child.handler, weight: ref.weight ?? 1, isUp: child.isUp };
+        });
+        for (const ref of refs) out.services.get(ref.name)?.usedBy.push(name);
+        runtime = {
+          handler: tcpWeighted(children, checked),
+          checked,
+          isUp: () => children.some((ch) => ch.weight > 0 && ch.isUp()),
+          serverStatus: () => ({}),
+        };
       }
-      built.set(name, handler);
-      return handler;
+      out.serviceRuntimes.set(name, runtime);
+      built.set(name, runtime);
+      return runtime;
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       built.set(name, e);
@@ -267,7 +327,7 @@ export function buildTcp(
     info.priority = r.priority !== undefined && r.priority !== 0 ? r.priority : rule.priority;
     let handler: TcpHandler;
     try {
-      handler = buildService(r.service);
+      handler = buildService(r.service).handler;
       out.services.get(r.service)?.usedBy.push(name);
     } catch (err) {
       routerFail('service', errorMessage(err));

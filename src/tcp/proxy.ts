@@ -45,6 +45,8 @@ export function dialServer(
   address: string,
   opts: TcpDialOptions,
   conn: Pick<TcpConnection, 'source' | 'destination'>,
+  /** aborts the dial (a health checker closed while its probe was connecting) */
+  signal?: AbortSignal,
 ): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const target = splitHostPort(address);
@@ -72,6 +74,13 @@ export function dialServer(
         : undefined;
     timer?.unref();
     raw.once('error', (err) => fail(new Error(`dial ${address}: ${err.message}`)));
+    if (signal !== undefined) {
+      if (signal.aborted) fail(new Error(`dial ${address}: aborted`));
+      else
+        signal.addEventListener('abort', () => fail(new Error(`dial ${address}: aborted`)), {
+          once: true,
+        });
+    }
     raw.once('connect', () => {
       if (opts.dialKeepAliveMs > 0) raw.setKeepAlive(true, opts.dialKeepAliveMs);
       raw.setNoDelay(true);

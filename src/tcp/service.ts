@@ -18,14 +18,17 @@ export interface TcpServerTarget {
 }
 
 /**
- * Round robin over the servers. A server that cannot be dialled is skipped for this connection
- * and the next one tried (Traefik closes the connection at the first failed dial; trying the
- * others is Portico's choice, docs/tcp.md); the connection closes when none answers.
+ * Round robin over the servers that are up (`isUp`: the health checker's view; every server
+ * without one). A server that cannot be dialled is skipped for this connection and the next one
+ * tried (Traefik closes the connection at the first failed dial; trying the others is Portico's
+ * choice, docs/tcp.md); the connection closes when none answers, or none is up (Traefik's
+ * "no servers in the pool").
  */
 export function tcpLoadBalancer(
   servers: readonly TcpServerTarget[],
   log: Logger,
   service: string,
+  isUp: (address: string) => boolean = () => true,
 ): TcpHandler {
   let next = 0;
   return (conn) => {
@@ -36,6 +39,7 @@ export function tcpLoadBalancer(
     const start = next;
     next = (next + 1) % servers.length;
     const attempt = (i: number): void => {
+      while (i < servers.length && !isUp(servers[(start + i) % servers.length]!.address)) i++;
       if (i === servers.length) {
         conn.stream.destroy();
         return;
@@ -61,15 +65,21 @@ export function tcpLoadBalancer(
   };
 }
 
-/** Traefik's weighted TCP service: each connection goes to one child, by weight. */
-export function tcpWeighted(children: { handler: TcpHandler; weight: number }[]): TcpHandler {
-  const wrr = new SmoothWeightedRoundRobin(
-    children.map((c) => ({ item: c.handler, weight: c.weight })),
-  );
+/**
+ * Traefik's weighted TCP service: each connection goes to one child, by weight. `isUp` set
+ * (the service has `healthCheck: {}`): children that are down are skipped, and with none up the
+ * connection is closed.
+ */
+export function tcpWeighted(
+  children: { handler: TcpHandler; weight: number; isUp?: () => boolean }[],
+  healthChecked = false,
+): TcpHandler {
+  const wrr = new SmoothWeightedRoundRobin(children.map((c) => ({ item: c, weight: c.weight })));
+  const up = (c: (typeof children)[number]): boolean => c.isUp?.() ?? true;
   return (conn) => {
-    const h = wrr.next();
-    if (h === undefined) conn.stream.destroy();
-    else h(conn);
+    const c = healthChecked ? wrr.next(up) : wrr.next();
+    if (c === undefined) conn.stream.destroy();
+    else c.handler(conn);
   };
 }
 

@@ -24,6 +24,20 @@ export interface TcpConnection {
 /** What a router, a middleware or a service does with a connection: owns it from then on. */
 export type TcpHandler = (conn: TcpConnection) => void;
 
+/** A built TCP service: its handler and its health, for parents and for the API. */
+export interface TcpServiceRuntime {
+  handler: TcpHandler;
+  /** whether the service has a health check (`healthCheck` set): parents may only follow such children */
+  checked: boolean;
+  /** whether some server (or child) can take a connection */
+  isUp(): boolean;
+  /**
+   * address → UP/DOWN for load balancers (every server UP without a health check, as Traefik
+   * reports them), empty for weighted services (Traefik's TCPServiceInfo.serverStatus)
+   */
+  serverStatus(): Record<string, 'UP' | 'DOWN'>;
+}
+
 export interface TcpRoute {
   name: string;
   priority: number;
