@@ -160,6 +160,7 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
         `--providers.file.directory=${dir}`,
         '--workers=0',
         '--api.insecure=true',
+        '--metrics.prometheus',
       ],
       env: {},
       cwd: process.cwd(),
@@ -351,8 +352,25 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
         routers: { total: 0, warnings: 0, errors: 0 },
         services: { total: 0, warnings: 0, errors: 0 },
       },
-      features: { tracing: '', metrics: '', accessLog: false },
+      features: { tracing: '', metrics: 'Prometheus', accessLog: false },
     });
+  });
+
+  it('counts a connection a TCP router holds in open_connections{protocol="TCP"}, as Traefik', async () => {
+    const metrics = s.api.replace(/\/api$/, '/metrics');
+    const gauge = `portico_open_connections{entrypoint="tcp",protocol="TCP"}`;
+    const value = async (): Promise<number> => {
+      const line = (await request(metrics)).body.split('\n').find((l) => l.startsWith(gauge));
+      return line === undefined ? 0 : Number(line.slice(gauge.length + 1));
+    };
+    const held = net.connect({ port: s.tcpPort, host: '127.0.0.1' });
+    held.on('error', () => undefined);
+    try {
+      await eventually(async () => expect(await value()).toBe(1), { timeoutMs: 5000 });
+    } finally {
+      held.destroy();
+    }
+    await eventually(async () => expect(await value()).toBe(0), { timeoutMs: 5000 });
   });
 
   it("counts a provider's TCP elements in /api/providers, next to its HTTP ones", async () => {
