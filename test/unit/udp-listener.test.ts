@@ -132,6 +132,25 @@ describe('createUdpEntryPoint', () => {
     expect(await c.ask('second')).toBe('second');
   });
 
+  it('an entrypoint without a router keeps no session for what it receives', async () => {
+    const ep = createUdpEntryPoint({
+      name: 'dns',
+      host: '127.0.0.1',
+      port: 0,
+      timeoutMs: 3000,
+      graceMs: 0,
+      acceptForMs: 0,
+      logger: log,
+      handler: () => undefined,
+    });
+    const { port } = await ep.listen();
+    cleanup.push(() => ep.shutdown(0));
+    const c = await client(port);
+    cleanup.push(() => c.socket.close());
+    await expect(c.ask('anyone?', 300)).rejects.toThrow('no answer');
+    expect(ep.sessionCount()).toBe(0);
+  });
+
   it('shutdown closes the open sessions and the socket', async () => {
     const { ep, port } = await start((session) => {
       session.onDatagram = (d) => session.reply(d);
