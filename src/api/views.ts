@@ -151,6 +151,10 @@ function udpOf(table: RoutingTable): UdpInfos | undefined {
 }
 
 /** `address: ":53/udp"` (Traefik's GetProtocol): a UDP entrypoint carries `udp` options */
+function udpOptions(ep: EntryPointConfig): { timeoutMs: number } | undefined {
+  return (ep as EntryPointConfig & { udp?: { timeoutMs: number } }).udp;
+}
+
 function isUdpEntryPoint(ep: EntryPointConfig): boolean {
   return (
     (ep as EntryPointConfig & { udp?: unknown }).udp !== undefined || /\/udp$/i.test(ep.address)
@@ -328,6 +332,7 @@ function goDuration(ms: number): string {
 
 export function entryPointView(ep: EntryPointConfig): Json {
   const t = ep.transport.respondingTimeouts;
+  const udp = udpOptions(ep);
   return {
     address: ep.address,
     transport: {
@@ -366,6 +371,8 @@ export function entryPointView(ep: EntryPointConfig): Json {
       maxHeaderBytes: ep.http.maxHeaderBytes,
     },
     ...(ep.asDefault ? { asDefault: true } : {}),
+    // Traefik's UDPConfig: how long a silent UDP session lives (UDP entrypoints only)
+    ...(udp ? { udp: { timeout: goDuration(udp.timeoutMs) } } : {}),
     name: ep.name,
   };
 }

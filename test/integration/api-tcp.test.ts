@@ -610,6 +610,13 @@ describe('API: UDP routers and services (Traefik shapes)', () => {
       provider: 'file',
       type: 'loadbalancer',
     });
+    // the entrypoint shows its UDP session timeout as Traefik's UDPConfig does
+    const ep = await getJson(`${api}/entrypoints/dns`);
+    expect(ep.body).toMatchObject({
+      address: '127.0.0.1:0/udp',
+      udp: { timeout: '3s' },
+      name: 'dns',
+    });
     const overview = await getJson(`${api}/overview`);
     expect((overview.body as { udp: unknown }).udp).toEqual({
       routers: { total: 2, warnings: 0, errors: 1 },
