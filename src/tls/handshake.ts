@@ -18,6 +18,7 @@ import type { CertificateStore, KeyPair } from './store.js';
 import { BUILTIN_DEFAULT_OPTIONS, contextOptions, verifyMode, type TlsOptions } from './options.js';
 import type { TlsSelection } from './selection.js';
 import { peekClientHello, type ClientHello, type PeekResult } from './client-hello.js';
+import { applyVerifyMode, checkClientCertificate, type ServerTlsSocket } from './client-auth.js';
 import { ACME_TLS_ALPN } from './acme/challenges.js';
 
 export interface TlsTableView {
@@ -28,13 +29,7 @@ export interface TlsTableView {
 /** The options a socket was given in the SNICallback (absent: no SNI, the defaults apply). */
 const kOptions = Symbol('portico.tlsOptions');
 
-/** Node's TLSSocket internals used here; present on every Node version Portico supports (20+). */
-type ServerSocket = tls.TLSSocket & {
-  [kOptions]?: TlsOptions;
-  _requestCert?: boolean;
-  _rejectUnauthorized?: boolean;
-  _handle?: { setVerifyMode?(request: boolean, reject: boolean): void } | null;
-};
+type ServerSocket = ServerTlsSocket & { [kOptions]?: TlsOptions };
 
 type TlsServerInternals = tls.Server & {
   /** the context Node's connection listener gives each new TLSSocket */
@@ -63,24 +58,6 @@ export interface TlsHandshake {
    * the hello, src/server/connection.ts) or peeks itself when that matters.
    */
   attach(server: tls.Server): (socket: Socket, peeked?: PeekResult) => void;
-}
-
-function applyVerifyMode(socket: ServerSocket, options: TlsOptions): void {
-  const vm = verifyMode(options.clientAuth.type);
-  // Node computes socket.authorized only when _requestCert is set
-  socket._requestCert = vm.request;
-  socket._rejectUnauthorized = false;
-  socket._handle?.setVerifyMode?.(vm.request, vm.require);
-}
-
-/** Applies clientAuthType once the handshake is done; false when the connection was refused. */
-function checkClientCertificate(socket: ServerSocket, options: TlsOptions): boolean {
-  const vm = verifyMode(options.clientAuth.type);
-  if (!vm.request) return true;
-  const cert = socket.getPeerCertificate();
-  const given = cert !== null && cert !== undefined && Object.keys(cert).length > 0;
-  if (vm.require && !given) return false;
-  return !(vm.verify && given && !socket.authorized);
 }
 
 function relayToResponder(socket: Socket, bytes: Buffer, to: { host: string; port: number }): void {
