@@ -232,10 +232,13 @@ async function run(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const web = Object.values(sc.entryPoints).map(
-    (e) =>
-      `${e.name} → http://${e.host === '' || e.host === '0.0.0.0' ? 'localhost' : e.host}:${e.port}`,
-  );
+  const web = Object.values(sc.entryPoints).map((e) => {
+    const host = e.host === '' || e.host === '0.0.0.0' ? 'localhost' : e.host;
+    // a UDP entrypoint has no URL; TCP ones speak HTTP, HTTPS and TCP alike
+    return e.udp !== undefined
+      ? `${e.name} → udp ${host}:${e.port}`
+      : `${e.name} → http://${host}:${e.port}`;
+  });
   const h1Client = h1ClientKind();
   logger.info({ entryPoints: web, h1Client }, 'portico started');
   if (h1Client === 'undici' && process.env.PORTICO_H1_CLIENT !== 'undici') {
