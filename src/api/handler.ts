@@ -75,11 +75,12 @@ function send(res: Res, status: number, body: unknown, headers: Record<string, s
 /** Traefik's list criteria: search, status, serviceName, middlewareName, sortBy, direction, paging. */
 function listResponse(res: Res, items: Json[], q: URLSearchParams): void {
   const search = (q.get('search') ?? '').toLowerCase();
-  const status = q.get('status') ?? '';
+  // Traefik's searchCriterion.withStatus compares with strings.EqualFold
+  const status = (q.get('status') ?? '').toLowerCase();
   const serviceName = q.get('serviceName') ?? '';
   const middlewareName = q.get('middlewareName') ?? '';
   let list = items.filter((i) => {
-    if (status !== '' && i.status !== status) return false;
+    if (status !== '' && String(i.status).toLowerCase() !== status) return false;
     if (serviceName !== '' && i.service !== serviceName) return false;
     if (
       middlewareName !== '' &&

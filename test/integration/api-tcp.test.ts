@@ -301,6 +301,9 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
   it('filters and pages TCP lists like the HTTP ones (search, status, per_page, page)', async () => {
     const disabled = await getJson(`${s.api}/tcp/routers?status=disabled`);
     expect(names(disabled.body)).toEqual(['broken@file', 'lost@file']);
+    // Traefik compares the status case-insensitively (strings.EqualFold)
+    const upper = await getJson(`${s.api}/tcp/routers?status=DISABLED`);
+    expect(names(upper.body)).toEqual(['broken@file', 'lost@file']);
     const warning = await getJson(`${s.api}/tcp/routers?status=warning`);
     expect(names(warning.body)).toEqual(['elsewhere@file']);
     const search = await getJson(`${s.api}/tcp/routers?search=db.test`);
