@@ -419,13 +419,18 @@ async function main() {
 }
 
 const cleanup = () => children.forEach(stop);
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
-main()
-  .catch((err) => {
-    process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
-    process.exitCode = 1;
-  })
-  .finally(cleanup);
+if (process.argv[2] === 'tcp') {
+  // npm run bench -- tcp: TCP passthrough and plain TCP against HAProxy (test/bench/tcp.mjs)
+  await import('./tcp.mjs').then((m) => m.runCli());
+} else {
+  process.on('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  main()
+    .catch((err) => {
+      process.stderr.write(`bench failed: ${err.stack ?? err}\n`);
+      process.exitCode = 1;
+    })
+    .finally(cleanup);
+}
