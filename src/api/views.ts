@@ -249,14 +249,21 @@ function usedByRouters(
   return out;
 }
 
+/** what the API reads of a TCP service's runtime (src/tcp/types.ts TcpServiceRuntime) */
+interface ServerStatusSource {
+  serverStatus(): Record<string, string>;
+}
+
 function elementViews(
   infos: ReadonlyMap<string, ServiceInfo> | undefined,
   cfg: Record<string, unknown>,
   usedBy: ReadonlyMap<string, string[]>,
+  runtimes?: ReadonlyMap<string, ServerStatusSource>,
 ): Json[] {
   if (infos === undefined) return [];
   const out: Json[] = [];
   for (const info of infos.values()) {
+    const serverStatus = runtimes?.get(info.name)?.serverStatus() ?? {};
     out.push(
       redact({
         ...(cfg[info.name] as Json | undefined),
@@ -266,19 +273,29 @@ function elementViews(
         name: info.name,
         provider: info.provider || providerOf(info.name),
         type: info.type.toLowerCase(),
+        // Traefik's GetAllStatus: omitted when empty (weighted services)
+        ...(Object.keys(serverStatus).length > 0 ? { serverStatus } : {}),
       }),
     );
   }
   return out;
 }
 
-/** TCP services: Portico has no TCP health check yet, so no `serverStatus` (Traefik omits it then too) */
+/**
+ * TCP services with Traefik's `serverStatus`: every server UP when the load balancer is built
+ * (pkg/server/service/tcp/service.go), then what its health check finds.
+ */
 export function tcpServiceViews(state: ControlState): Json[] {
   const tcp = state.table().tcp;
+  // the compiled TCP tables carry the service runtimes (src/routing/tcp-manager.ts TcpTables)
+  const runtimes = (
+    tcp as { serviceRuntimes?: ReadonlyMap<string, ServerStatusSource> } | undefined
+  )?.serviceRuntimes;
   return elementViews(
     tcp?.services,
     state.config().tcp?.services ?? {},
     usedByRouters(tcp?.routers, (r) => (r.service ? [r.service] : [])),
+    runtimes,
   );
 }
 

@@ -245,7 +245,8 @@ describe.skipIf(skip)('dashboard: TCP and UDP (real browser)', () => {
     await page.locator('dd code', { hasText: 'HostSNI(`*`)' }).waitFor();
     await page.locator('ol.chain').getByRole('link', { name: 'allow@file' }).waitFor();
     await page.locator('p.svc').getByRole('link', { name: 'echo@file' }).waitFor();
-    await page.locator('table.servers tbody tr', { hasText: `127.0.0.1:${echo.port}` }).waitFor();
+    const server = page.locator('table.servers tbody tr', { hasText: `127.0.0.1:${echo.port}` });
+    await server.getByText('UP', { exact: true }).waitFor();
     // traffic charts are per HTTP router: none on a TCP router's page
     expect(await page.getByRole('heading', { name: 'Traffic' }).count()).toBe(0);
     // the middleware link leads to the TCP middleware, used by this router
@@ -265,7 +266,8 @@ describe.skipIf(skip)('dashboard: TCP and UDP (real browser)', () => {
     const echoRow = page.locator('table.list-tcp-services tbody tr[data-name="echo@file"]');
     await echoRow.waitFor();
     expect(await echoRow.locator('td').nth(2).textContent()).toBe('loadbalancer');
-    expect(await echoRow.locator('td').nth(3).textContent()).toBe('1 server');
+    // Traefik reports a TCP server UP from the start (no health check configured here)
+    expect(await echoRow.locator('td').nth(3).textContent()).toBe('1/1 UP');
     await echoRow.getByRole('link', { name: 'broken@file' }).waitFor();
     const split = page.locator('tr[data-name="split@file"]');
     expect(await split.locator('td').nth(2).textContent()).toBe('weighted');

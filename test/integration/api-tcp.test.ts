@@ -117,6 +117,13 @@ tcp:
         services:
           - name: echo
             weight: 3
+    dead:
+      loadBalancer:
+        servers:
+          - address: 127.0.0.1:1
+        healthCheck:
+          interval: 100ms
+          timeout: 500ms
   middlewares:
     allow:
       ipAllowList:
@@ -262,7 +269,7 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
 
   it('lists TCP services with loadBalancer servers, usedBy and type', async () => {
     const list = await getJson(`${s.api}/tcp/services`);
-    expect(names(list.body)).toEqual(['echo@file', 'split@file']);
+    expect(names(list.body)).toEqual(['dead@file', 'echo@file', 'split@file']);
     const echoSvc = await getJson(`${s.api}/tcp/services/echo@file`);
     expect(echoSvc.body).toEqual({
       loadBalancer: { servers: [{ address: `127.0.0.1:${echo.port}` }] },
@@ -271,6 +278,8 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
       name: 'echo@file',
       provider: 'file',
       type: 'loadbalancer',
+      // Traefik marks every server UP when it builds the load balancer (no health check here)
+      serverStatus: { [`127.0.0.1:${echo.port}`]: 'UP' },
     });
     const split = await getJson(`${s.api}/tcp/services/split@file`);
     expect(split.body).toMatchObject({
@@ -279,6 +288,21 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
       usedBy: ['db@file'],
       type: 'weighted',
     });
+    expect((split.body as Item).serverStatus).toBeUndefined();
+  });
+
+  it('shows a TCP server its health check finds down as DOWN in serverStatus', async () => {
+    await eventually(
+      async () => {
+        const dead = await getJson(`${s.api}/tcp/services/dead@file`);
+        expect(dead.body).toMatchObject({
+          loadBalancer: { healthCheck: { interval: '100ms', timeout: '500ms' } },
+          serverStatus: { '127.0.0.1:1': 'DOWN' },
+          type: 'loadbalancer',
+        });
+      },
+      { timeoutMs: 5000, intervalMs: 50 },
+    );
   });
 
   it('lists TCP middlewares with their options, type and usedBy', async () => {
@@ -316,10 +340,10 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
     const page2 = await getJson(`${s.api}/tcp/routers?per_page=4&page=2`);
     expect(names(page2.body)).toEqual(['lost@file', 'mqtt@file']);
     expect(page2.headers['x-next-page']).toBe('1');
-    const beyond = await getJson(`${s.api}/tcp/services?per_page=2&page=3`);
+    const beyond = await getJson(`${s.api}/tcp/services?per_page=3&page=2`);
     expect(beyond).toMatchObject({
       status: 400,
-      body: { message: 'invalid request: page: 3, per_page: 2' },
+      body: { message: 'invalid request: page: 2, per_page: 3' },
     });
     const services = await getJson(`${s.api}/tcp/services?search=split`);
     expect(names(services.body)).toEqual(['split@file']);
@@ -348,7 +372,7 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
     expect(r.body).toMatchObject({
       tcp: {
         routers: { total: 6, warnings: 1, errors: 2 },
-        services: { total: 2, warnings: 0, errors: 0 },
+        services: { total: 3, warnings: 0, errors: 0 },
         middlewares: { total: 2, warnings: 0, errors: 0 },
       },
       udp: {
@@ -383,7 +407,7 @@ describe('API: TCP routers, services and middlewares (Traefik shapes)', () => {
       routers: 1,
       services: 1,
       middlewares: 0,
-      tcp: { routers: 6, services: 2, middlewares: 2 },
+      tcp: { routers: 6, services: 3, middlewares: 2 },
     });
     // nothing for UDP: the key is left out, as for providers without TCP
     expect((r.body as Item).udp).toBeUndefined();
@@ -442,7 +466,7 @@ describe('API: TCP elements in a cluster (the primary answers for the workers)',
     );
     expect(overview.tcp).toEqual({
       routers: { total: 6, warnings: 1, errors: 2 },
-      services: { total: 2, warnings: 0, errors: 0 },
+      services: { total: 3, warnings: 0, errors: 0 },
       middlewares: { total: 2, warnings: 0, errors: 0 },
     });
     const broken = await getJson(`${api}/tcp/routers/broken@file`);
