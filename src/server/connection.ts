@@ -25,6 +25,7 @@ import type { TcpConnInfo } from '../rules/tcp.js';
 import { clientAddressOf, setClientAddress } from '../kernel/client-address.js';
 import { createProxyTrustCheck, readProxyHeader } from '../kernel/proxy-protocol.js';
 import { matchTcp, type TcpRoute } from '../tcp/types.js';
+import { acceptPostgresStartTls, startsPostgresSslRequest } from '../tcp/postgres.js';
 
 /** TLS record type handshake (RFC 8446 5.1); 0x80 is an SSLv2-style hello, refused by the TLS server */
 const RECORD_HANDSHAKE = 0x16;
@@ -160,15 +161,28 @@ export function createConnectionDispatcher(opts: {
     // the HTTP server does not resume a socket it was handed paused
     socket.resume();
   };
+  /** bytes that are neither TLS nor h2c: the first matching plain TCP router, else HTTP */
+  const toPlain = (socket: Socket): void => {
+    const info = plainInfo(socket);
+    const plain = holder.current.tcp?.entryPoints.get(ep.name)?.plain ?? [];
+    const route = plain.length > 0 ? matchTcp(plain, info) : undefined;
+    if (route !== undefined) {
+      socket.resume();
+      targets.tcp(route, socket, info, undefined);
+    } else toHttp(socket);
+  };
+  const tcpTlsRoutes = (): readonly TcpRoute[] =>
+    holder.current.tcp?.entryPoints.get(ep.name)?.tls ?? [];
+  const helloInfo = (socket: Socket, peek: PeekResult | undefined): TcpConnInfo => ({
+    sni: peek?.hello?.servername,
+    alpn: peek?.hello?.alpn ?? [],
+    clientIp: plainIp(clientAddressOf(socket).address),
+    tls: true,
+  });
   const afterHello = (socket: Socket, peek: PeekResult): void => {
     const table = holder.current;
     const hello = peek.hello;
-    const info: TcpConnInfo = {
-      sni: hello?.servername,
-      alpn: hello?.alpn ?? [],
-      clientIp: plainIp(clientAddressOf(socket).address),
-      tls: true,
-    };
+    const info = helloInfo(socket, peek);
     const to = hello === undefined ? 'https' : tlsDestination(table, ep, info);
     if (to === 'https') targets.https(socket, peek);
     else targets.tcp(to, socket, info, peek);
@@ -195,6 +209,24 @@ export function createConnectionDispatcher(opts: {
         return;
       }
       const b = chunk[0];
+      // Postgres STARTTLS (src/tcp/postgres.ts), where a TLS TCP router can take it; elsewhere the
+      // SSLRequest goes on like any other bytes, to the server that answers it
+      if (b === 0 && startsPostgresSslRequest(chunk) && tcpTlsRoutes().length > 0) {
+        void acceptPostgresStartTls(socket, {
+          maxBytes: MAX_HELLO_BYTES,
+          timeoutMs: opts.peekTimeoutMs,
+        }).then((peek) => {
+          if (socket.destroyed) return;
+          if (peek === 'other') toPlain(socket);
+          else {
+            const info = helloInfo(socket, peek);
+            const route = peek === undefined ? undefined : matchTcp(tcpTlsRoutes(), info);
+            if (route === undefined) socket.destroy();
+            else targets.tcp(route, socket, info, peek);
+          }
+        });
+        return;
+      }
       if (b === SSLV2_HELLO) {
         targets.https(socket);
         return;
@@ -205,13 +237,7 @@ export function createConnectionDispatcher(opts: {
           socket.resume();
           return;
         }
-        const info = plainInfo(socket);
-        const plain = holder.current.tcp?.entryPoints.get(ep.name)?.plain ?? [];
-        const route = plain.length > 0 ? matchTcp(plain, info) : undefined;
-        if (route !== undefined) {
-          socket.resume();
-          targets.tcp(route, socket, info, undefined);
-        } else toHttp(socket);
+        toPlain(socket);
         return;
       }
       const hello = peekClientHello(socket, {

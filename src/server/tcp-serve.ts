@@ -20,6 +20,7 @@ import {
   type ServerTlsSocket,
 } from '../tls/client-auth.js';
 import type { TcpConnection, TcpRoute } from '../tcp/types.js';
+import { isPostgresStartTls, postgresPassthroughStream } from '../tcp/postgres.js';
 import { plainIp } from './connection.js';
 import { clientAddressOf, localAddressOf } from '../kernel/client-address.js';
 
@@ -45,6 +46,9 @@ export function serveTcp(opts: {
   });
   if (opts.peek !== undefined && opts.peek.bytes.length > 0) socket.unshift(opts.peek.bytes);
   let stream: Duplex = socket;
+  // Postgres STARTTLS passed through: the server is asked with the SSLRequest (src/tcp/postgres.ts)
+  if (route.tls?.mode === 'passthrough' && isPostgresStartTls(opts.peek))
+    stream = postgresPassthroughStream(socket);
   if (route.tls?.mode === 'terminate') {
     const store = table.certificates;
     if (store === undefined) {
