@@ -20,6 +20,7 @@ import type {
   DnsChallengeConfig,
   EntryPointConfig,
   StaticConfig,
+  TlsDomain,
 } from './static-types.js';
 
 /** a default as the schema states it, so `--help`, the docs and the built configuration agree */
@@ -180,9 +181,11 @@ export function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
   if (valueOf(ctx, `${p}http.tls`, false)) {
     const options = entry(ctx, `${p}http.tls.options`);
     const resolver = entry(ctx, `${p}http.tls.certResolver`);
+    const domains = buildDomains(ctx, ['entryPoints', name, 'http', 'tls', 'domains']);
     ep.http.tls = {
       ...(options ? { options: String(options.value) } : {}),
       ...(resolver ? { certResolver: String(resolver.value) } : {}),
+      ...(domains.length > 0 ? { domains } : {}),
     };
   }
   const to = entry(ctx, `${p}http.redirections.entryPoint.to`);
@@ -206,6 +209,50 @@ export function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
     }
   }
   return ep;
+}
+
+/**
+ * A name a certificate can be ordered for, or why not. Only the slips a
+ * copied URL or address brings (scheme, port, path, spaces) are caught
+ * here; the CA judges the rest, as it does for Traefik.
+ */
+function domainProblem(name: string): string | undefined {
+  return /[\s/:@]/.test(name) ? `${JSON.stringify(name)} is not a domain name` : undefined;
+}
+
+/**
+ * A list of {main, sans} (Traefik's []types.Domain) from the store: items in
+ * index order, gaps closed, as paerser fills a slice of structs from the
+ * indexes it finds. `main` is required: Portico orders nothing for an item
+ * without it (Traefik would order its sans alone), so it is refused here.
+ */
+export function buildDomains(ctx: Context, list: string[]): TlsDomain[] {
+  return ctx.store.listItems(list.join('.')).map(({ index, fields }) => {
+    const item = [...list, `[${index}]`];
+    const main = fields.get('main');
+    if (main === undefined) {
+      const other = [...fields.values()][0]!;
+      // a file's items are reported at their line, as every file error is
+      const line = other.source.kind === 'file' ? / \(line \d+\)$/.exec(other.origin)?.[0] : '';
+      throw new StaticConfigError(
+        `${renderFor(other.source, [...item, 'main'])}${line ?? ''}`,
+        'required',
+      );
+    }
+    const domain: TlsDomain = { main: String(main.value), sans: [] };
+    const sans = fields.get('sans');
+    if (sans !== undefined) domain.sans = (sans.value as unknown[]).map(String);
+    for (const [e, names] of [
+      [main, [domain.main]],
+      [sans, domain.sans],
+    ] as const) {
+      for (const n of names) {
+        const problem = domainProblem(n);
+        if (problem !== undefined) throw new StaticConfigError(e!.origin, problem);
+      }
+    }
+    return domain;
+  });
 }
 
 /** An HTTP feature (ping, redirections, metrics, HTTP-01) cannot be served on a UDP entrypoint. */

@@ -2,10 +2,13 @@
  * The merged store of static option values: every source (file, PORTICO_* and
  * TRAEFIK_* variables, flags) records what it sets here, the highest source wins per
  * option (defaults < file < env < flags), and setting an option inside a
- * section switches the section on, as in Traefik.
+ * section switches the section on, as in Traefik. A list of groups
+ * (`entryPoints.<n>.http.tls.domains`) is one option: the highest source that
+ * sets any of its items gives the whole list, so a flag never adds an item to
+ * a file's list that the file's author did not write.
  */
 import { StaticConfigError } from '../kernel/errors.js';
-import { SCHEMA, type SchemaNode, type Target } from './static-tree.js';
+import { dotted, listOf, SCHEMA, type SchemaNode, type Target } from './static-tree.js';
 import { convert, convertBool } from './static-values.js';
 
 // ---------------------------------------------------------------------------
@@ -44,6 +47,8 @@ export class Store {
   readonly entryPointNames = new Map<string, { name: string; source: Source }>();
   /** the same for certificate resolver names */
   readonly resolverNames = new Map<string, { name: string; source: Source }>();
+  /** lists of groups (key: their path) → the source that set them */
+  private readonly lists = new Map<string, Source>();
 
   canonicalName(name: string, source: Source, map = 'entryPoints'): string {
     const names = map === 'certificatesResolvers' ? this.resolverNames : this.entryPointNames;
@@ -80,8 +85,46 @@ export class Store {
       }
       return;
     }
-    this.set(path, { value: convert(node.type, raw, origin), origin, source, explicit: true });
+    const value = convert(node.type, raw, origin);
+    if (!this.claimList(path, source)) return;
+    this.set(path, { value, origin, source, explicit: true });
     this.enableSections(path, origin, source);
+  }
+
+  /**
+   * For a field of a list item: whether `source` may set it. A higher source
+   * than the list's drops the items set so far and takes the list over; the
+   * same source adds to it (items by index, fields by name); a lower one is
+   * ignored (sources are applied lowest first, so that is only a safeguard).
+   */
+  private claimList(path: string[], source: Source): boolean {
+    const list = listOf(path);
+    if (list === undefined) return true;
+    const key = list.join('.');
+    const owner = this.lists.get(key);
+    if (owner !== undefined && RANK[owner.kind] > RANK[source.kind]) return false;
+    if (owner === undefined || RANK[owner.kind] < RANK[source.kind]) {
+      for (const k of [...this.entries.keys()]) if (k.startsWith(`${key}.`)) this.entries.delete(k);
+      this.lists.set(key, source);
+    }
+    return true;
+  }
+
+  /** the fields set on the items of a list (canonical path), by item index in ascending order */
+  listItems(list: string): { index: number; fields: Map<string, Entry> }[] {
+    const items = new Map<number, Map<string, Entry>>();
+    for (const [key, e] of this.entries) {
+      if (!key.startsWith(`${list}.[`)) continue;
+      const m = /^\[(\d+)\]\.(.+)$/.exec(key.slice(list.length + 1));
+      if (!m) continue;
+      const index = Number(m[1]);
+      const fields = items.get(index) ?? new Map<string, Entry>();
+      fields.set(m[2]!, e);
+      items.set(index, fields);
+    }
+    return [...items.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([index, fields]) => ({ index, fields }));
   }
 
   /** an entry point or resolver name as the first source spelt it */
@@ -111,11 +154,11 @@ export class Store {
 
   /** setting `accessLog.format` switches accessLog on, as in Traefik */
   private enableSections(path: string[], origin: string, source: Source): void {
-    let node: SchemaNode = SCHEMA;
+    let node = SCHEMA as SchemaNode;
     for (let i = 0; i < path.length - 1; i++) {
       const segment = path[i] ?? '';
       const next: SchemaNode | undefined =
-        node.kind === 'map'
+        node.kind === 'map' || node.kind === 'list'
           ? node.item
           : node.kind === 'group'
             ? node.children[segment]
@@ -148,15 +191,17 @@ export class Store {
 // Rendering option names in each source's notation
 
 export function renderFlag(path: string[]): string {
-  return `--${path.join('.')}`;
+  return `--${dotted(path)}`;
 }
 
+/** list indexes are bare numbers in variables: `…_DOMAINS_0_MAIN` */
 export function renderEnv(path: string[], prefix = 'PORTICO_'): string {
-  return `${prefix}${path.join('_').toUpperCase()}`;
+  const segments = path.map((s) => s.replace(/^\[(\d+)\]$/, '$1'));
+  return `${prefix}${segments.join('_').toUpperCase()}`;
 }
 
 export function renderFor(source: Source, path: string[]): string {
   if (source.kind === 'flag') return renderFlag(path);
   if (source.kind === 'env') return renderEnv(path, source.prefix);
-  return `${source.file}: ${path.join('.')}`;
+  return `${source.file}: ${dotted(path)}`;
 }

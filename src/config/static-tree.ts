@@ -47,7 +47,17 @@ export interface MapNode {
   label?: string;
 }
 
-export type SchemaNode = Leaf | Group | MapNode;
+/**
+ * a list of groups (Traefik's slices of structs, `tls.domains`): each item is
+ * addressed by an index segment, `[0]` in canonical paths and flags, `0` in
+ * variables; the index only groups one item's fields
+ */
+export interface ListNode {
+  kind: 'list';
+  item: Group;
+}
+
+export type SchemaNode = Leaf | Group | MapNode | ListNode;
 
 export const leaf = (type: LeafType): Leaf => ({ kind: 'leaf', type });
 export const group = (children: Record<string, SchemaNode>, extra: Partial<Group> = {}): Group => ({
@@ -86,6 +96,10 @@ export function treeOf(schema: TSchema): SchemaNode {
     const node: MapNode = { kind: 'map', item, placeholder: hint.map.placeholder };
     if (hint.map.label !== undefined) node.label = hint.map.label;
     return node;
+  }
+  if (hint.groupList) {
+    const items = (schema as unknown as { items: TSchema }).items;
+    return { kind: 'list', item: treeOf(items) as Group };
   }
   const p = hint.placeholder;
   if (p !== undefined) {
@@ -135,9 +149,60 @@ export function findChild(node: Group, segment: string): [string, SchemaNode] | 
 export interface Failure {
   /** index of the first segment that did not resolve */
   index: number;
-  node: Group | MapNode;
+  node: Group | MapNode | ListNode;
   path: string[];
   reason?: string;
+}
+
+/** `[3]` (flags, canonical paths) or `3` (variables, paerser's `domains.3.main`) → `[3]` */
+export function indexSegment(segment: string): string | undefined {
+  const m = /^\[(\d+)\]$/.exec(segment) ?? /^(\d+)$/.exec(segment);
+  const n = m ? Number(m[1]) : NaN;
+  return Number.isSafeInteger(n) ? `[${n}]` : undefined;
+}
+
+/**
+ * The segments of a flag name: `a.b[0].c` → a, b, [0], c (paerser's
+ * DecodeToNode splits `name[n]` the same way).
+ */
+export function flagSegments(name: string): string[] {
+  return name.split('.').flatMap((segment) => {
+    const m = /^(.+)(\[[^\]]*\])$/.exec(segment);
+    return m ? [m[1]!, m[2]!] : [segment];
+  });
+}
+
+/** a path in file/flag notation: index segments stick to their list, `domains[0].main` */
+export function dotted(path: string[]): string {
+  return path.join('.').replace(/\.\[/g, '[');
+}
+
+/** why a list of groups cannot be set as written: no index, or no valid one */
+function listFailure(
+  segments: string[],
+  index: number,
+  node: ListNode,
+  path: string[],
+): Failure | undefined {
+  const name = path[path.length - 1] ?? '';
+  const fields = Object.keys(node.item.children);
+  if (index === segments.length) {
+    return {
+      index,
+      node,
+      path,
+      reason: `is a list of {${fields.join(', ')}}; set ${fields.map((f) => `${name}[0].${f}`).join(', ')}, ...`,
+    };
+  }
+  const segment = segments[index] ?? '';
+  if (indexSegment(segment) !== undefined) return undefined;
+  const field = fields[0] ?? 'field';
+  return {
+    index,
+    node,
+    path,
+    reason: `${JSON.stringify(segment)} is not a list index; write ${name}[0].${field}, ${name}[1].${field}, ...`,
+  };
 }
 
 /**
@@ -153,6 +218,12 @@ export function resolveSegments(
   index = 0,
   path: string[] = [],
 ): Target | Failure {
+  if (node.kind === 'list') {
+    const failure = listFailure(segments, index, node, path);
+    if (failure !== undefined) return failure;
+    const item = indexSegment(segments[index] ?? '')!;
+    return resolveSegments(segments, joinNames, node.item, index + 1, [...path, item]);
+  }
   if (index === segments.length) {
     if (node.kind === 'leaf') return { node, path };
     if (node.kind === 'group' && node.section) return { node, path };
@@ -239,8 +310,8 @@ function schemaPath(path: string[]): string {
   const out: string[] = [];
   let node: SchemaNode | undefined = SCHEMA;
   for (const segment of path) {
-    if (node?.kind === 'map') {
-      out.push(node.placeholder);
+    if (node?.kind === 'map' || node?.kind === 'list') {
+      out.push(node.kind === 'map' ? node.placeholder : '[n]');
       node = node.item;
     } else {
       out.push(segment);
@@ -255,7 +326,7 @@ function schemaPath(path: string[]): string {
  * option Portico does not implement, its canonical path.
  */
 export function ignorableOption(
-  node: Group | MapNode,
+  node: Group | MapNode | ListNode,
   path: string[],
   segment: string,
 ): string[] | undefined {
@@ -276,6 +347,24 @@ export function ignoredWarning(origin: string, option: string[]): string {
   return `${origin}: ${option.join('.')} is a traefik option that portico does not support yet; ignored`;
 }
 
+/**
+ * The path of the list of groups that `path` (canonical) is an item field of,
+ * or undefined: a list is set as a whole by one source.
+ */
+export function listOf(path: string[]): string[] | undefined {
+  let node: SchemaNode | undefined = SCHEMA;
+  for (let i = 0; i < path.length && node !== undefined; i++) {
+    if (node.kind === 'list') return path.slice(0, i);
+    node =
+      node.kind === 'map'
+        ? node.item
+        : node.kind === 'group'
+          ? node.children[path[i] ?? '']
+          : undefined;
+  }
+  return undefined;
+}
+
 export function isTarget(result: Target | Failure): result is Target {
   return !('index' in result);
 }
@@ -284,6 +373,7 @@ export function isTarget(result: Target | Failure): result is Target {
 export function optionPaths(node: SchemaNode, prefix: string[] = []): string[][] {
   if (node.kind === 'leaf') return [prefix];
   if (node.kind === 'map') return optionPaths(node.item, [...prefix, node.placeholder]);
+  if (node.kind === 'list') return optionPaths(node.item, [...prefix, '[0]']);
   const paths: string[][] = node.section ? [prefix] : [];
   for (const [name, child] of Object.entries(node.children))
     paths.push(...optionPaths(child, [...prefix, name]));

@@ -15,6 +15,12 @@ export interface RespondingTimeouts {
   idleTimeoutMs: number;
 }
 
+/** Traefik's types.Domain: a certificate's main name and its other names */
+export interface TlsDomain {
+  main: string;
+  sans: string[];
+}
+
 export interface EntryPointConfig {
   name: string;
   /** as written, e.g. ":8000", "127.0.0.1:8000", "[::1]:8000" */
@@ -38,8 +44,12 @@ export interface EntryPointConfig {
     keepAliveMaxRequests: number;
   };
   http: {
-    /** set: TLS is terminated here and every router on this entrypoint is an HTTPS router */
-    tls?: { options?: string; certResolver?: string };
+    /**
+     * set: TLS is terminated here and every router on this entrypoint is an HTTPS router.
+     * Routers without tls of their own get these (Traefik's model, src/routing/models.ts);
+     * domains, when set, are the certificates ordered for them instead of their Host names
+     */
+    tls?: { options?: string; certResolver?: string; domains?: TlsDomain[] };
     /** entryPoints.<n>.http.redirections.entryPoint: every request is redirected to another entrypoint */
     redirect?: {
       to: string;

@@ -30,8 +30,10 @@ import {
 import { StaticConfigError } from '../kernel/errors.js';
 import { staticHelpLines } from './schema/static.js';
 import {
+  dotted,
   ENTRY_POINT_NAME,
   findChild,
+  flagSegments,
   ignorableFailure,
   ignorableOption,
   ignoredWarning,
@@ -40,6 +42,7 @@ import {
   SCHEMA,
   unknownReason,
   type Failure,
+  type ListNode,
   type SchemaNode,
   type Target,
 } from './static-tree.js';
@@ -100,7 +103,7 @@ function applyFlags(store: Store, argv: string[]): void {
     const key = eq >= 0 ? body.slice(0, eq) : body;
     let value: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
     const origin = `--${key}`;
-    const segments = key.split('.');
+    const segments = flagSegments(key);
     const result = resolveSegments(segments, false);
     const next = argv[i + 1];
     if (!isTarget(result)) {
@@ -316,7 +319,7 @@ class YamlWalker {
   }
 
   private origin(written: string[], line: number): string {
-    return `${this.file}: ${written.join('.')} (line ${line})`;
+    return `${this.file}: ${dotted(written)} (line ${line})`;
   }
 
   private lineOf(node: unknown): number {
@@ -349,6 +352,10 @@ class YamlWalker {
     const origin = this.origin(written, line);
     if (schema.kind === 'leaf') {
       this.store.apply({ node: schema, path }, this.value(node, origin), origin, this.source);
+      return;
+    }
+    if (schema.kind === 'list') {
+      this.walkList(node, schema, path, written, line);
       return;
     }
     if (node === null || node === undefined || (isScalar(node) && node.value === null)) {
@@ -413,13 +420,50 @@ class YamlWalker {
       if (!found) {
         const segments = [...written, key];
         const failure: Failure = { index: written.length, node: schema, path };
-        throw new StaticConfigError(
-          keyOrigin,
-          unknownReason(segments, failure, (p) => p.join('.')),
-        );
+        throw new StaticConfigError(keyOrigin, unknownReason(segments, failure, dotted));
       }
       this.walk(pair.value, found[1], [...path, found[0]], keyWritten, keyLine);
     }
+  }
+
+  /**
+   * A list of groups: each item a mapping, walked as `name[i]`. An item that
+   * sets nothing is refused here, since no later check could see it; one
+   * without its required field is refused when the configuration is built.
+   */
+  private walkList(
+    node: unknown,
+    schema: ListNode,
+    path: string[],
+    written: string[],
+    line: number,
+  ): void {
+    if (node === null || node === undefined || (isScalar(node) && node.value === null)) return;
+    const fields = Object.keys(schema.item.children);
+    if (!isSeq(node)) {
+      throw new StaticConfigError(
+        this.origin(written, line),
+        `expected a list of {${fields.join(', ')}}`,
+      );
+    }
+    node.items.forEach((raw, i) => {
+      const item = this.deref(raw);
+      const itemLine = this.lineOf(raw) || line;
+      const index = `[${i}]`;
+      if (!isMap(item)) {
+        throw new StaticConfigError(
+          this.origin([...written, index], itemLine),
+          `expected a mapping with ${fields.join(' and ')}`,
+        );
+      }
+      if (item.items.length === 0) {
+        throw new StaticConfigError(
+          this.origin([...written, index, fields[0] ?? ''], itemLine),
+          'required',
+        );
+      }
+      this.walk(item, schema.item, [...path, index], [...written, index], itemLine);
+    });
   }
 
   private merge(
@@ -524,6 +568,10 @@ function buildHelp(): string {
     '  PORTICO_* variable is an error, so typos are caught.',
     "  Traefik's TRAEFIK_* variables are read too, with the same meaning (TRAEFIK_LOG_LEVEL=DEBUG);",
     '  PORTICO_* wins when both set one option.',
+    'Lists of blocks (entryPoints.<n>.http.tls.domains): a YAML list in the file, or one item',
+    '  per index: --entryPoints.websecure.http.tls.domains[0].main=example.com,',
+    '  PORTICO_ENTRYPOINTS_WEBSECURE_HTTP_TLS_DOMAINS_0_SANS=www.example.com. The highest source',
+    '  that sets any item gives the whole list.',
     'Durations: 100ms, 1.5s, 2m, 1h30m, or a plain number of seconds (as in Traefik).',
     'Relative paths are resolved against the working directory.',
     '',

@@ -1,9 +1,11 @@
 /*
  * Entrypoint TLS as Traefik applies it (pkg/server/aggregator.go applyModel):
  * `entryPoints.<n>.http.tls` is a model for the routers on that entrypoint.
- * A router without `tls` gets the entrypoint's (options, certResolver), so it
- * becomes an HTTPS router there and its Host names are ordered from that
- * resolver; a router with its own `tls` keeps it whole. A router listed on
+ * A router without `tls` gets the entrypoint's (options, certResolver,
+ * domains), so it becomes an HTTPS router there and its Host names, or the
+ * entrypoint's domains when set, are ordered from that resolver (the ACME
+ * manager orders tls.domains before Host names); a router with its own `tls`
+ * keeps it whole. A router listed on
  * several entrypoints is split per entrypoint with a model, named
  * `<entrypoint>-<name>` as in Traefik, and keeps its name on the others.
  *
@@ -37,6 +39,10 @@ export function applyEntryPointTls(
         ({
           ...(model.options !== undefined ? { options: model.options } : {}),
           ...(model.certResolver !== undefined ? { certResolver: model.certResolver } : {}),
+          // a copy per router: the static configuration is shared by every table built from it
+          ...(model.domains !== undefined
+            ? { domains: model.domains.map((d) => ({ main: d.main, sans: [...d.sans] })) }
+            : {}),
         } as NonNullable<RouterConfig['tls']>);
       out[eps.length > 1 ? `${ep}-${name}` : name] = { ...r, entryPoints: [ep], tls };
     }

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyEntryPointTls } from '../../src/routing/models.js';
+import { wantedDomains } from '../../src/tls/acme/manager.js';
 import { testStaticConfig } from '../helpers/portico.js';
 
 const sc = testStaticConfig([
@@ -68,5 +69,69 @@ describe('entrypoint tls model', () => {
   it('leaves the configuration as it is when no entrypoint has http.tls', () => {
     const config = { http: { routers: { 'r@file': { rule: 'Path(`/`)', service: 's' } } } };
     expect(applyEntryPointTls(config, testStaticConfig().entryPoints)).toBe(config);
+  });
+
+  it('copies the entrypoint domains into the model, so ACME orders them instead of the Host names', () => {
+    // Traefik's applyModel copies the whole TLS config of the entrypoint, domains included
+    const withDomains = testStaticConfig([
+      '--entryPoints.websecure.address=127.0.0.1:0',
+      '--entryPoints.websecure.http.tls.certResolver=le',
+      '--entryPoints.websecure.http.tls.domains[0].main=example.com',
+      '--entryPoints.websecure.http.tls.domains[0].sans=*.example.com',
+    ]);
+    const out = applyEntryPointTls(
+      {
+        http: {
+          routers: {
+            'app@docker': {
+              rule: 'Host(`app.example.com`)',
+              service: 's',
+              entryPoints: ['websecure'],
+            },
+            'own@file': {
+              rule: 'Host(`own.example.net`)',
+              service: 's',
+              entryPoints: ['websecure'],
+              tls: { certResolver: 'le' },
+            },
+          },
+        },
+      },
+      withDomains.entryPoints,
+    );
+    const app = out.http!.routers!['app@docker']!;
+    expect(app.tls).toEqual({
+      certResolver: 'le',
+      domains: [{ main: 'example.com', sans: ['*.example.com'] }],
+    });
+    expect(wantedDomains(app)).toEqual([{ main: 'example.com', sans: ['*.example.com'] }]);
+    // a router's own tls is kept whole: its Host names are still what it orders
+    const own = out.http!.routers!['own@file']!;
+    expect(own.tls).toEqual({ certResolver: 'le' });
+    expect(wantedDomains(own)).toEqual([{ main: 'own.example.net', sans: [] }]);
+  });
+
+  it('gives each router its own copy of the domains', () => {
+    const withDomains = testStaticConfig([
+      '--entryPoints.websecure.address=127.0.0.1:0',
+      '--entryPoints.websecure.http.tls.domains[0].main=example.com',
+    ]);
+    const out = applyEntryPointTls(
+      {
+        http: {
+          routers: {
+            'a@file': { rule: 'Host(`a.example.com`)', service: 's', entryPoints: ['websecure'] },
+            'b@file': { rule: 'Host(`b.example.com`)', service: 's', entryPoints: ['websecure'] },
+          },
+        },
+      },
+      withDomains.entryPoints,
+    );
+    const a = out.http!.routers!['a@file']!.tls!.domains!;
+    a[0]!.sans!.push('changed.example.com');
+    expect(out.http!.routers!['b@file']!.tls!.domains).toEqual([{ main: 'example.com', sans: [] }]);
+    expect(withDomains.entryPoints.websecure!.http.tls!.domains).toEqual([
+      { main: 'example.com', sans: [] },
+    ]);
   });
 });

@@ -23,8 +23,9 @@ import type { TSchema } from '../../src/config/schema/core.js';
 
 const root = join(import.meta.dirname, '../..');
 
-/** `entryPoints.<name>.x` as a flag name */
-const flagPath = (path: string) => path.replace('<name>', 'web').replace('<resolver>', 'le');
+/** `entryPoints.<name>.x` (and `….domains[n].main`) as a flag name */
+const flagPath = (path: string) =>
+  path.replace('<name>', 'web').replace('<resolver>', 'le').replace('[n]', '[0]');
 
 function loadError(argv: string[]): string {
   try {

@@ -26,6 +26,8 @@ export interface StaticHint {
   note?: string;
   /** groups and maps: the placeholder of a name (`<name>`) and what a name is */
   map?: { placeholder: string; label?: string };
+  /** a list of groups (Traefik's slices of structs): items are `name[n].field` in flags */
+  groupList?: true;
   /** groups: Traefik options Portico knows about but does not implement yet */
   unsupported?: string[];
   /** lists: how each item is read (`pathOrPem`: a file path or inline PEM) */
@@ -206,6 +208,22 @@ export function map<T extends TSchema>(item: T, placeholder: string, label?: str
   return Type.Unsafe<Record<string, Static<T>>>({
     type: 'object',
     additionalProperties: item,
+    [STATIC_HINT]: hint,
+  });
+}
+
+/**
+ * A list of groups, Traefik's slice of structs (`tls.domains`: [{main, sans}]):
+ * a YAML/JSON list of blocks in a file; `--name[0].field` flags and
+ * `NAME_0_FIELD` variables, where the index only groups one item's fields
+ * (paerser builds the slice from the indexes it finds, in order).
+ */
+export function groupList<T extends TSchema>(item: T, help: string) {
+  const hint: StaticHint = { groupList: true };
+  return Type.Unsafe<Static<T>[]>({
+    type: 'array',
+    items: item,
+    description: help,
     [STATIC_HINT]: hint,
   });
 }

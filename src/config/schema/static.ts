@@ -26,6 +26,7 @@ import {
   bool,
   duration,
   group,
+  groupList,
   int,
   list,
   map,
@@ -137,10 +138,24 @@ const ENTRY_POINT = group(
               'TLS options (tls.options in the dynamic configuration) for every router here',
             ),
             certResolver: str('certificate resolver for every router here'),
+            // Traefik's TLSConfig.Domains ([]types.Domain), copied into the routers' tls
+            domains: groupList(
+              group(
+                {
+                  main: str(
+                    'main domain of a certificate for the routers here (may be a wildcard: DNS-01)',
+                    '(required)',
+                    false,
+                  ),
+                  sans: list('other names of that certificate', '(none)'),
+                },
+                { required: ['main'] },
+              ),
+              'certificates ordered from certResolver for the routers here, instead of their Host names',
+            ),
           },
           {
             section: 'terminate TLS: every router on this entrypoint becomes an HTTPS router',
-            unsupported: ['domains'],
           },
         ),
         redirections: group({
@@ -538,6 +553,16 @@ export interface StaticOption {
   schema: TSchema;
 }
 
+/** the item schema of a list of groups */
+function itemsOf(schema: TSchema): TSchema {
+  return (schema as unknown as { items: TSchema }).items;
+}
+
+/** `…domains` → `…domains[n]`: the items of a list of groups, as `--help` and the docs show them */
+function indexed(prefix: string[]): string[] {
+  return [...prefix.slice(0, -1), `${prefix[prefix.length - 1] ?? ''}[n]`];
+}
+
 /** Every option and section, in schema order (the order of `--help`). */
 export function staticOptions(
   schema: TSchema = StaticConfiguration,
@@ -549,6 +574,7 @@ export function staticOptions(
     const item = (schema as unknown as { additionalProperties: TSchema }).additionalProperties;
     return staticOptions(item, [...prefix, hint.map.placeholder], out);
   }
+  if (hint.groupList) return staticOptions(itemsOf(schema), indexed(prefix), out);
   const object = objectOf(schema);
   if (hint.placeholder !== undefined || object === undefined) {
     const option: StaticOption = {
@@ -603,6 +629,10 @@ function helpLines(schema: TSchema, prefix: string[], out: string[]): void {
   if (hint.map) {
     const item = (schema as unknown as { additionalProperties: TSchema }).additionalProperties;
     helpLines(item, [...prefix, hint.map.placeholder], out);
+    return;
+  }
+  if (hint.groupList) {
+    helpLines(itemsOf(schema), indexed(prefix), out);
     return;
   }
   const object = objectOf(schema);
