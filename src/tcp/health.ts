@@ -88,11 +88,13 @@ function exchange(
     }
     signal.addEventListener('abort', onAbort, { once: true });
     conn.on('error', (err: Error) => finish(`connection: ${err.message}`));
-    if (check.send !== '') conn.write(check.send);
     if (check.expect === '') {
-      finish(undefined);
+      // connect-only, or send then close (Traefik): the payload is flushed before the close
+      if (check.send === '') finish(undefined);
+      else conn.write(check.send, (err) => finish(err ? `sending: ${err.message}` : undefined));
       return;
     }
+    if (check.send !== '') conn.write(check.send);
     // Traefik reads once into a buffer of len(expect); the answer may come in pieces, so the
     // bytes are gathered up to that length
     const want = Buffer.from(check.expect);

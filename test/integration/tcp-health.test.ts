@@ -197,6 +197,31 @@ describe('TCP health checks', () => {
     }
   });
 
+  it('with `send` and no `expect`, delivers the payload and counts a connection as healthy', async () => {
+    const c = await backend('c');
+    c.healthy = false; // it answers FAIL: nobody reads it
+    r.apply({
+      tcp: {
+        ...config.tcp,
+        services: {
+          db: {
+            loadBalancer: {
+              servers: [{ address: `127.0.0.1:${c.port}` }],
+              healthCheck: { send: 'PING', interval: '50ms', timeout: '1s' },
+            },
+          },
+        },
+      },
+    });
+    try {
+      await eventually(() => expect(c.probes).toBeGreaterThanOrEqual(2));
+      expect(statusOf(r, 'db@file')).toEqual({ [`127.0.0.1:${c.port}`]: 'UP' });
+    } finally {
+      r.apply(config);
+      await c.close();
+    }
+  });
+
   it('marks DOWN a server that accepts but does not answer within `timeout`', async () => {
     const mute = await backend('mute', { silent: true });
     r.apply({
