@@ -211,7 +211,7 @@ export function buildTcp(
                     service: name,
                     servers,
                     config: hc,
-                    logger: log.child({ service: name }),
+                    logger: log,
                   });
                   checker.start();
                   return checker;
