@@ -2,25 +2,32 @@
  * Building the StaticConfig from the merged store: defaults (read from the
  * schema, so `--help`, the docs and the built configuration agree), entry
  * points, access log, metrics, providers, and the checks that span options
- * (addresses used twice, readHeaderTimeout within readTimeout, ...).
+ * (addresses used twice, readHeaderTimeout within readTimeout, ...). ACME
+ * resolvers and entry point TLS domains: static-build-tls.ts.
  */
 import { availableParallelism } from 'node:os';
-import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { StaticConfigError } from '../kernel/errors.js';
 import { formatDuration, parseDuration } from '../kernel/duration.js';
 import { editDistance } from '../kernel/suggest.js';
 import { ACCESS_LOG_FIELDS, ACCESS_LOG_TRAEFIK_ONLY_FIELDS } from './access-log-fields.js';
 import { ENCODED_CHARACTERS, staticOptions } from './schema/static.js';
 import { parseAddress, type ParsedAddress } from './static-values.js';
-import { RANK, renderFor, Store, type Entry } from './static-store.js';
+import {
+  absolute,
+  entry,
+  RANK,
+  renderFor,
+  valueOf,
+  type Context,
+  type Entry,
+} from './static-store.js';
+import { buildDomains, buildResolvers } from './static-build-tls.js';
 import type {
   AccessLogFieldMode,
   AccessLogFields,
   AccessLogFilters,
-  DnsChallengeConfig,
   EntryPointConfig,
   StaticConfig,
-  TlsDomain,
 } from './static-types.js';
 
 /** a default as the schema states it, so `--help`, the docs and the built configuration agree */
@@ -55,24 +62,6 @@ export const DEFAULTS = {
 
 // ---------------------------------------------------------------------------
 // Building the StaticConfig
-
-export interface Context {
-  store: Store;
-  cwd: string;
-}
-
-export function entry(ctx: Context, path: string): Entry | undefined {
-  return ctx.store.get(path);
-}
-
-export function valueOf<T>(ctx: Context, path: string, fallback: T): T {
-  const found = ctx.store.get(path);
-  return found === undefined ? fallback : (found.value as T);
-}
-
-export function absolute(ctx: Context, path: string): string {
-  return isAbsolute(path) ? path : resolvePath(ctx.cwd, path);
-}
 
 export function defaultEntryPoint(name: string, address: ParsedAddress): EntryPointConfig {
   return {
@@ -209,50 +198,6 @@ export function buildEntryPoint(ctx: Context, name: string): EntryPointConfig {
     }
   }
   return ep;
-}
-
-/**
- * A name a certificate can be ordered for, or why not. Only the slips a
- * copied URL or address brings (scheme, port, path, spaces) are caught
- * here; the CA judges the rest, as it does for Traefik.
- */
-function domainProblem(name: string): string | undefined {
-  return /[\s/:@]/.test(name) ? `${JSON.stringify(name)} is not a domain name` : undefined;
-}
-
-/**
- * A list of {main, sans} (Traefik's []types.Domain) from the store: items in
- * index order, gaps closed, as paerser fills a slice of structs from the
- * indexes it finds. `main` is required: Portico orders nothing for an item
- * without it (Traefik would order its sans alone), so it is refused here.
- */
-export function buildDomains(ctx: Context, list: string[]): TlsDomain[] {
-  return ctx.store.listItems(list.join('.')).map(({ index, fields }) => {
-    const item = [...list, `[${index}]`];
-    const main = fields.get('main');
-    if (main === undefined) {
-      const other = [...fields.values()][0]!;
-      // a file's items are reported at their line, as every file error is
-      const line = other.source.kind === 'file' ? / \(line \d+\)$/.exec(other.origin)?.[0] : '';
-      throw new StaticConfigError(
-        `${renderFor(other.source, [...item, 'main'])}${line ?? ''}`,
-        'required',
-      );
-    }
-    const domain: TlsDomain = { main: String(main.value), sans: [] };
-    const sans = fields.get('sans');
-    if (sans !== undefined) domain.sans = (sans.value as unknown[]).map(String);
-    for (const [e, names] of [
-      [main, [domain.main]],
-      [sans, domain.sans],
-    ] as const) {
-      for (const n of names) {
-        const problem = domainProblem(n);
-        if (problem !== undefined) throw new StaticConfigError(e!.origin, problem);
-      }
-    }
-    return domain;
-  });
 }
 
 /** An HTTP feature (ping, redirections, metrics, HTTP-01) cannot be served on a UDP entrypoint. */
@@ -551,114 +496,6 @@ function buildDockerProvider(ctx: Context): StaticConfig['providers']['docker'] 
     }
   }
   return docker;
-}
-
-/**
- * certificatesResolvers.<name>.acme.dnsChallenge. Traefik's deprecated
- * delayBeforeCheck and disablePropagationCheck fill in the propagation block
- * with a warning, as Traefik's static_config.go does.
- */
-function buildDnsChallenge(
-  ctx: Context,
-  p: string,
-  otherChallenge: boolean,
-): DnsChallengeConfig | undefined {
-  const d = `${p}.dnsChallenge`;
-  if (!valueOf(ctx, d, false)) return undefined;
-  const provider = String(entry(ctx, `${d}.provider`)?.value ?? '');
-  if (!provider) {
-    // Traefik skips a dnsChallenge without provider, and fails the resolver only when no
-    // other challenge is set ("ACME challenge not specified, please select TLS or HTTP or DNS Challenge")
-    if (!otherChallenge)
-      throw new StaticConfigError(`${d}.provider`, 'is required with dnsChallenge');
-    ctx.store.warnings.push(`${d} has no provider and is ignored`);
-    return undefined;
-  }
-  const dns: DnsChallengeConfig = {
-    provider,
-    resolvers: valueOf<unknown[]>(ctx, `${d}.resolvers`, []).map(String),
-  };
-  const q = `${d}.propagation`;
-  let propagation: DnsChallengeConfig['propagation'] = valueOf(ctx, q, false)
-    ? {
-        delayBeforeChecksMs: valueOf(ctx, `${q}.delayBeforeChecks`, 0),
-        disableChecks: valueOf(ctx, `${q}.disableChecks`, false),
-        requireAllRNS: valueOf(ctx, `${q}.requireAllRNS`, false),
-        disableANSChecks: valueOf(ctx, `${q}.disableANSChecks`, false),
-      }
-    : undefined;
-  const empty = {
-    delayBeforeChecksMs: 0,
-    disableChecks: false,
-    requireAllRNS: false,
-    disableANSChecks: false,
-  };
-  if (valueOf(ctx, `${d}.disablePropagationCheck`, false)) {
-    ctx.store.warnings.push(
-      `${d}.disablePropagationCheck is now deprecated, please use propagation.disableChecks instead`,
-    );
-    propagation = { ...(propagation ?? empty), disableChecks: true };
-  }
-  const delay = valueOf(ctx, `${d}.delayBeforeCheck`, 0);
-  if (delay > 0) {
-    ctx.store.warnings.push(
-      `${d}.delayBeforeCheck is now deprecated, please use propagation.delayBeforeChecks instead`,
-    );
-    propagation = { ...(propagation ?? empty), delayBeforeChecksMs: delay };
-  }
-  if (propagation) dns.propagation = propagation;
-  return dns;
-}
-
-/** certificatesResolvers.<name>.acme: a challenge is required; key type checked */
-function buildResolvers(ctx: Context): NonNullable<StaticConfig['certificatesResolvers']> {
-  const { store } = ctx;
-  const certificatesResolvers: StaticConfig['certificatesResolvers'] = {};
-  for (const { name } of store.resolverNames.values()) {
-    const p = `certificatesResolvers.${name}.acme`;
-    if (!valueOf(ctx, p, false)) continue;
-    const httpEp = entry(ctx, `${p}.httpChallenge.entryPoint`);
-    const http = Boolean(valueOf(ctx, `${p}.httpChallenge`, false)) || httpEp !== undefined;
-    const tlsCh = valueOf(ctx, `${p}.tlsChallenge`, false);
-    const dns = buildDnsChallenge(ctx, p, http || Boolean(tlsCh));
-    if (!http && !tlsCh && !dns) {
-      throw new StaticConfigError(
-        `${p}.httpChallenge.entryPoint`,
-        'an ACME resolver needs httpChallenge, tlsChallenge or dnsChallenge',
-      );
-    }
-    if (http && !httpEp)
-      throw new StaticConfigError(
-        `${p}.httpChallenge.entryPoint`,
-        'is required with httpChallenge',
-      );
-    const epName = httpEp ? (store.knownName(String(httpEp.value)) ?? String(httpEp.value)) : '';
-    const keyTypeEntry = entry(ctx, `${p}.keyType`);
-    const keyType = String(keyTypeEntry?.value ?? 'RSA4096').toUpperCase();
-    if (!['EC256', 'EC384', 'RSA2048', 'RSA4096', 'RSA8192'].includes(keyType)) {
-      throw new StaticConfigError(
-        keyTypeEntry!.origin,
-        'must be EC256, EC384, RSA2048, RSA4096 or RSA8192',
-      );
-    }
-    const storage = valueOf(ctx, `${p}.storage`, 'acme.json');
-    const kid = entry(ctx, `${p}.eab.kid`);
-    const hmac = entry(ctx, `${p}.eab.hmacEncoded`);
-    certificatesResolvers[name] = {
-      email: valueOf(ctx, `${p}.email`, ''),
-      caServer: valueOf(ctx, `${p}.caServer`, 'https://acme-v02.api.letsencrypt.org/directory'),
-      storage: /^rediss?:\/\//.test(storage) ? storage : absolute(ctx, storage),
-      keyType: keyType as 'EC256' | 'EC384' | 'RSA2048' | 'RSA4096' | 'RSA8192',
-      caCertificates: valueOf<string[]>(ctx, `${p}.caCertificates`, []).map((c) =>
-        c.includes('-----BEGIN') ? c : absolute(ctx, c),
-      ),
-      ...(http ? { httpChallenge: { entryPoint: epName } } : {}),
-      ...(tlsCh ? { tlsChallenge: {} } : {}),
-      ...(dns ? { dnsChallenge: dns } : {}),
-      ...(kid && hmac ? { eab: { kid: String(kid.value), hmacEncoded: String(hmac.value) } } : {}),
-    };
-  }
-  return certificatesResolvers;
 }
 
 /** accessLog: undefined unless switched on */

@@ -7,6 +7,7 @@
  * sets any of its items gives the whole list, so a flag never adds an item to
  * a file's list that the file's author did not write.
  */
+import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { StaticConfigError } from '../kernel/errors.js';
 import { dotted, listOf, SCHEMA, type SchemaNode, type Target } from './static-tree.js';
 import { convert, convertBool } from './static-values.js';
@@ -185,6 +186,28 @@ export class Store {
   get(path: string): Entry | undefined {
     return this.entries.get(path);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Reading the store while building (static-build.ts, static-build-tls.ts)
+
+/** what building the StaticConfig reads: the merged store, and where relative paths start */
+export interface Context {
+  store: Store;
+  cwd: string;
+}
+
+export function entry(ctx: Context, path: string): Entry | undefined {
+  return ctx.store.get(path);
+}
+
+export function valueOf<T>(ctx: Context, path: string, fallback: T): T {
+  const found = ctx.store.get(path);
+  return found === undefined ? fallback : (found.value as T);
+}
+
+export function absolute(ctx: Context, path: string): string {
+  return isAbsolute(path) ? path : resolvePath(ctx.cwd, path);
 }
 
 // ---------------------------------------------------------------------------

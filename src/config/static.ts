@@ -46,8 +46,15 @@ import {
   type SchemaNode,
   type Target,
 } from './static-tree.js';
-import { renderEnv, renderFlag, Store, type Source } from './static-store.js';
-import { absolute, build, DEFAULTS, type Context } from './static-build.js';
+import {
+  absolute,
+  renderEnv,
+  renderFlag,
+  Store,
+  type Context,
+  type Source,
+} from './static-store.js';
+import { build, DEFAULTS } from './static-build.js';
 import type { StaticConfig } from './static-types.js';
 
 export { parseAddress, validateCidr, type ParsedAddress } from './static-values.js';
