@@ -287,10 +287,7 @@ function elementViews(
  */
 export function tcpServiceViews(state: ControlState): Json[] {
   const tcp = state.table().tcp;
-  // the compiled TCP tables carry the service runtimes (src/routing/tcp-manager.ts TcpTables)
-  const runtimes = (
-    tcp as { serviceRuntimes?: ReadonlyMap<string, ServerStatusSource> } | undefined
-  )?.serviceRuntimes;
+  const runtimes: ReadonlyMap<string, ServerStatusSource> | undefined = tcp?.serviceRuntimes;
   return elementViews(
     tcp?.services,
     state.config().tcp?.services ?? {},

@@ -16,7 +16,7 @@ import type { ElementError } from '../config/dynamic.js';
 import type { ServiceRuntime } from '../services/build.js';
 import type { CertificateStore } from '../tls/store.js';
 import type { TlsSelection } from '../tls/selection.js';
-import type { TcpEntryPointRoutes } from '../tcp/types.js';
+import type { TcpEntryPointRoutes, TcpServiceRuntime } from '../tcp/types.js';
 import type { UdpRoute } from '../udp/types.js';
 
 export interface CompiledRoute {
@@ -102,6 +102,8 @@ export interface TcpTable {
   readonly routers: ReadonlyMap<string, RouterInfo>;
   readonly services: ReadonlyMap<string, ServiceInfo>;
   readonly middlewares: ReadonlyMap<string, MiddlewareInfo>;
+  /** per service: up/down and each server's status (health checks), for the API */
+  readonly serviceRuntimes?: ReadonlyMap<string, TcpServiceRuntime>;
 }
 
 export function findRoute(
