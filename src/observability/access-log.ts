@@ -22,6 +22,7 @@ import type {
 import type { RequestContext } from '../kernel/context.js';
 import { ACCESS_LOG_FIELDS, type AccessLogField } from '../config/access-log-fields.js';
 import { traceIdOf } from '../kernel/trace-context.js';
+import type { StreamRecord } from './metrics-tcp.js';
 
 export interface AccessLogOptions {
   filePath?: string | undefined;
@@ -31,7 +32,11 @@ export interface AccessLogOptions {
   fields?: AccessLogFields | undefined;
 }
 
-export type AccessLogger = ((ctx: RequestContext) => void) & { flush(): void };
+export type AccessLogger = ((ctx: RequestContext) => void) & {
+  flush(): void;
+  /** one line for a TCP connection or UDP session at its close (src/tcp/observe.ts, src/udp/observe.ts) */
+  stream(r: StreamRecord, durationNs: number, reason: string): void;
+};
 
 // ---------------------------------------------------------------------------
 // Per-line values. The log function is synchronous: these are set once per
@@ -407,6 +412,75 @@ function compileFilter(filters: AccessLogFilters | undefined): Filter | undefine
 }
 
 // ---------------------------------------------------------------------------
+// TCP connections and UDP sessions (issue 13 item 8). Traefik writes no line
+// for them (traefik/traefik#7800); Portico writes one JSON line per
+// connection or session at its close, with the HTTP line's names where they
+// mean the same (ClientAddr, RouterName, ServiceAddr, Duration, StartUTC,
+// entryPointName; RequestProtocol is "TCP" or "UDP") and its own for the rest.
+
+type StreamFieldFn = (r: StreamRecord, durationNs: number, reason: string) => string;
+
+const STREAM_FIELDS: [string, StreamFieldFn][] = [
+  [
+    'ClientAddr',
+    (r) =>
+      str(
+        r.client.address.includes(':')
+          ? `[${r.client.address}]:${r.client.port}`
+          : `${r.client.address}:${r.client.port}`,
+      ),
+  ],
+  ['ClientHost', (r) => str(r.client.address)],
+  ['ClientPort', (r) => `"${r.client.port}"`],
+  // bytes the server sent that were relayed to the client, and the client's relayed to the server
+  ['DownstreamBytes', (r) => String(r.toClient)],
+  ['UpstreamBytes', (r) => String(r.toServer)],
+  ['DownstreamDatagrams', (r) => (r.protocol === 'UDP' ? String(r.datagramsToClient) : '')],
+  ['UpstreamDatagrams', (r) => (r.protocol === 'UDP' ? String(r.datagramsToServer) : '')],
+  ['Duration', (_r, ns) => String(ns)],
+  ['RequestProtocol', (r) => `"${r.protocol}"`],
+  ['RouterName', (r) => str(r.router)],
+  ['ServiceName', (r) => str(r.service)],
+  ['ServiceAddr', (r) => (r.serviceAddr === '' ? '' : str(r.serviceAddr))],
+  ['StartUTC', (r) => `"${new Date(r.startMs).toISOString()}"`],
+  ['StartLocal', (r) => `"${localTime(r.startMs)}"`],
+  ['TLSMode', (r) => (r.tlsMode === undefined ? '' : `"${r.tlsMode}"`)],
+  ['TLSServerName', (r) => (r.sni === undefined ? '' : str(r.sni))],
+  ['TLSVersion', (r) => (r.tlsVersion === undefined ? '' : str(r.tlsVersion))],
+  ['TLSCipher', (r) => (r.tlsCipher === undefined ? '' : str(r.tlsCipher))],
+  ['CloseReason', (_r, _ns, reason) => str(reason)],
+  ['entryPointName', (r) => str(r.entryPoint)],
+];
+
+/**
+ * The stream line's fields under `fields`: the names HTTP lines share take their configured mode,
+ * the TCP/UDP-only ones (DownstreamBytes, CloseReason, ...) follow defaultMode.
+ */
+function streamPlan(fields: AccessLogFields | undefined): [string, StreamFieldFn, boolean][] {
+  const modes = new Map<string, AccessLogFieldMode>();
+  for (const [name, mode] of Object.entries(fields?.names ?? {}))
+    modes.set(name.toLowerCase(), mode);
+  const out: [string, StreamFieldFn, boolean][] = [];
+  for (const [name, fn] of STREAM_FIELDS) {
+    const mode = modes.get(name.toLowerCase()) ?? fields?.defaultMode ?? 'keep';
+    if (mode !== 'drop') out.push([`"${name}":`, fn, mode === 'redact']);
+  }
+  return out;
+}
+
+/**
+ * Traefik's filters, read for a connection: it has no status code and no retries, so only
+ * minDuration can keep it. With any filter set, TCP/UDP lines are written only for connections
+ * longer than minDuration (statusCodes alone: none), which is how they are turned off.
+ */
+function streamFilter(filters: AccessLogFilters | undefined): (durationNs: number) => boolean {
+  if (filters === undefined) return () => true;
+  const minNs = filters.minDurationMs * 1e6;
+  if (filters.statusCodes.length === 0 && !filters.retryAttempts && minNs <= 0) return () => true;
+  return (ns) => minNs > 0 && ns > minNs;
+}
+
+// ---------------------------------------------------------------------------
 
 export function createAccessLog(opts: AccessLogOptions): AccessLogger {
   // one write syscall per line costs more than the rest of the log line (profiled: ~8% of a
@@ -449,6 +523,18 @@ export function createAccessLog(opts: AccessLogOptions): AccessLogger {
         `${quote(req.headers.referer)} ${quote(req.headers['user-agent'])} ${requestCount} ${quote(ctx.routerName)} ${quote(ctx.upstreamUrl)} ${Math.round(durationNs / 1e6)}ms\n`,
     );
   }) as AccessLogger;
+  const streamFields = streamPlan(opts.fields);
+  const keepStream = streamFilter(opts.filters);
+  log.stream = (r, ns, reason) => {
+    // the Common Log Format has no place for a connection: JSON only (docs/access-log.md)
+    if (!json || !keepStream(ns)) return;
+    let line = '{';
+    for (const [key, fn, redact] of streamFields) {
+      const value = fn(r, ns, reason);
+      if (value !== '') line += key + (redact ? '"REDACTED"' : value) + ',';
+    }
+    dest.write(line + `"level":"info","msg":"","time":"${new Date().toISOString()}"}\n`);
+  };
   log.flush = () => {
     try {
       dest.flushSync();

@@ -5,6 +5,7 @@
  * either side.
  */
 import { FINE_SLOTS } from './metrics-histogram.js';
+import type { StreamDelta } from './metrics-tcp.js';
 
 export interface RequestCellDelta {
   /** entrypoint, router or service name */
@@ -61,11 +62,14 @@ export interface MetricsDelta {
   retries: { service: string; count: number }[];
   /** present when the process's open connections changed since the last delta */
   openConnections?: OpenConnections[];
+  /** TCP connections and UDP sessions (metrics-tcp.ts), when something was counted */
+  streams?: StreamDelta;
 }
 
 export function isEmptyDelta(d: MetricsDelta): boolean {
   return (
     d.openConnections === undefined &&
+    d.streams === undefined &&
     d.retries.length === 0 &&
     d.traffic.entryPoints.length === 0 &&
     d.traffic.routers.length === 0 &&

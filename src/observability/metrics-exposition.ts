@@ -10,6 +10,7 @@ import type { MetricsConfig } from '../config/static-types.js';
 import type { Handler } from '../kernel/context.js';
 import { RequestCell, type Kind } from './metrics-delta.js';
 import type { TableGauges } from './metrics-gauges.js';
+import type { StreamTotals } from './metrics-tcp.js';
 
 /** A RequestCell summed over the workers, with the labels it is exported under. */
 export class TotalCell extends RequestCell {
@@ -140,6 +141,13 @@ export function registerFamilies(
       ),
     );
   }
+}
+
+/** TCP connections and UDP sessions per entrypoint, router and service (metrics-tcp.ts), after Traefik's families */
+export function registerStreamFamilies(registry: Registry, totals: StreamTotals): void {
+  for (const protocol of ['TCP', 'UDP'] as const)
+    for (const f of totals.families(protocol))
+      registry.registerMetric(new Family(f.name, f.help, f.type, f.values) as unknown as Metric);
 }
 
 function registerRequestFamilies(

@@ -8,6 +8,7 @@ import type { StaticConfig } from '../config/static-types.js';
 import type { RequestContext } from '../kernel/context.js';
 import type { RoutingTable } from '../table/table.js';
 import { fineIndex } from './metrics-histogram.js';
+import { StreamRecorder, type StreamRecord } from './metrics-tcp.js';
 import { cellKey, splitKey, tlsLabels } from './metrics-labels.js';
 import {
   RequestCell,
@@ -74,6 +75,8 @@ export class RequestMetrics {
   /** "entrypoint\nprotocol" → open now */
   private readonly open = new Map<string, number>();
   private openChanged = false;
+  /** TCP connections and UDP sessions; only counted for the Prometheus export */
+  private readonly streams: StreamRecorder | undefined;
   /** the request being recorded, reused: onRequestEnd is synchronous */
   private readonly observation = {
     key: 0,
@@ -91,6 +94,22 @@ export class RequestMetrics {
     this.perRouter = this.exporting && (opts.routers ?? false);
     this.perService = this.exporting && (opts.services ?? true);
     this.addInternals = opts.addInternals ?? false;
+    this.streams = this.exporting ? new StreamRecorder() : undefined;
+  }
+
+  /** whether streamOpened/streamClosed count anything (Prometheus export on) */
+  get countsStreams(): boolean {
+    return this.streams !== undefined;
+  }
+
+  /** a TCP connection or UDP session was taken by a router (src/tcp/observe.ts, src/udp/observe.ts) */
+  streamOpened(r: StreamRecord): void {
+    this.streams?.opened(r);
+  }
+
+  /** ... and closed, after `seconds`, for `reason` */
+  streamClosed(r: StreamRecord, seconds: number, reason: string): void {
+    this.streams?.closed(r, seconds, reason);
   }
 
   /** the table whose routers name the `service` label of router metrics (Traefik: the router's service) */
@@ -164,6 +183,8 @@ export class RequestMetrics {
       },
       retries: [...this.retries].map(([service, count]) => ({ service, count })),
     };
+    const streams = this.streams?.take();
+    if (streams !== undefined) delta.streams = streams;
     if (this.openChanged) {
       delta.openConnections = [...this.open].map(([k, count]) => {
         const nl = k.indexOf('\n');

@@ -39,7 +39,13 @@ import {
   type RequestCellDelta,
   type TlsCellDelta,
 } from './metrics-delta.js';
-import { registerFamilies, TotalCell, type FamilyValue } from './metrics-exposition.js';
+import {
+  registerFamilies,
+  registerStreamFamilies,
+  TotalCell,
+  type FamilyValue,
+} from './metrics-exposition.js';
+import { StreamTotals } from './metrics-tcp.js';
 import { tableGauges, type TableGauges } from './metrics-gauges.js';
 import {
   TrafficHistory,
@@ -107,6 +113,7 @@ export class MetricsStore {
   /** source (worker id, 'local') → "entrypoint\nprotocol" → open */
   private readonly open = new Map<string, Map<string, number>>();
   private readonly retryTotals = new Map<string, number>();
+  private readonly streams = new StreamTotals();
   private reloads = 0;
   private lastReload = 0;
   private readonly pulls: (() => MetricsDelta)[] = [];
@@ -129,6 +136,7 @@ export class MetricsStore {
         requestCells: (kind) => this.totals[kind].values(),
         tlsCells: (kind) => this.tlsTotals[kind].values(),
       });
+    if (this.prometheus !== undefined) registerStreamFamilies(this.registry, this.streams);
     if (this.prometheus !== undefined && opts.nodeMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'portico_' });
     if (opts.timer !== false) {
@@ -155,11 +163,13 @@ export class MetricsStore {
       for (const o of delta.openConnections) m.set(`${o.entryPoint}\n${o.protocol}`, o.count);
       this.open.set(source, m);
     }
+    if (delta.streams !== undefined) this.streams.apply(delta.streams, source);
   }
 
   /** a worker exited: its connections are gone with it (its counts stay in the totals) */
   dropSource(source: string): void {
     this.open.delete(source);
+    this.streams.dropSource(source);
   }
 
   /** a recorder in this same process: read before each sample and each scrape, so nothing lags */

@@ -25,6 +25,7 @@ import { recordRejectedServices, ServiceManager } from './service-manager.js';
 import { MiddlewareBuilder } from './middleware-builder.js';
 import { buildEntryPointChains, RouterManager } from './router-manager.js';
 import { buildTcp } from './tcp-manager.js';
+import type { StreamSinks } from '../tcp/observe.js';
 import { buildUdp, explainUdpEntryPoints, tcpEntryPoints } from './udp-manager.js';
 
 export interface CompileOptions {
@@ -41,6 +42,8 @@ export interface CompileOptions {
   defaultCertificate?: KeyPair | undefined;
   /** handlers for `name@internal` services (api, dashboard, ping, noop) */
   internalServices?: ReadonlyMap<string, Handler>;
+  /** where TCP connections and UDP sessions are reported (metrics, access log) */
+  streams?: StreamSinks | undefined;
 }
 
 /** The TLS-ALPN-01 responder the ACME manager publishes as an internal service, if any. */
@@ -143,8 +146,14 @@ export function compile(config: DynamicConfig, opts: CompileOptions): RoutingTab
     logger: opts.logger,
     errors,
     state: opts.state,
+    streams: opts.streams,
   });
-  const udp = buildUdp(config.udp, { entryPoints: opts.entryPoints, logger: opts.logger, errors });
+  const udp = buildUdp(config.udp, {
+    entryPoints: opts.entryPoints,
+    logger: opts.logger,
+    errors,
+    streams: opts.streams,
+  });
   explainUdpEntryPoints(opts.entryPoints, routers.values(), 'router', errors);
   explainUdpEntryPoints(opts.entryPoints, tcp.routers.values(), 'tcpRouter', errors);
 

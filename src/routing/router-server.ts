@@ -14,6 +14,7 @@ import { applyEntryPointTls } from './models.js';
 import { StateRegistry } from '../kernel/state.js';
 import type { RoutingTable } from '../table/table.js';
 import type { AccessLogger } from '../observability/access-log.js';
+import { streamSinks } from '../tcp/observe.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { createEntryPoint, type EntryPointServer, type TableHolder } from '../server/entrypoint.js';
 import type { Handler } from '../kernel/context.js';
@@ -148,6 +149,7 @@ export function createRouterServer(opts: {
   const { staticConfig, logger } = opts;
   const holder: TableHolder = { current: emptyTable() };
   opts.metrics?.bindTable(holder);
+  const streams = streamSinks(opts.metrics, opts.accessLog);
   const state = new StateRegistry();
   const entryPoints = new Map<string, EntryPointServer>();
   const udpEntryPoints = new Map<string, UdpEntryPoint>();
@@ -267,6 +269,7 @@ export function createRouterServer(opts: {
             internalServices,
             defaultCertificate: staticConfig.defaultCertificate,
             certResolvers: Object.keys(staticConfig.certificatesResolvers ?? {}),
+            streams,
           },
         );
       } catch (err) {

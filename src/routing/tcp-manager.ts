@@ -21,6 +21,7 @@ import { tryParseGoDuration } from '../kernel/duration.js';
 import type { StateRegistry } from '../kernel/state.js';
 import { stableKey } from '../config/objects.js';
 import { createTcpHealthChecker } from '../tcp/health.js';
+import { observeTcp, type StreamSinks } from '../tcp/observe.js';
 import { compileIpMatcher } from '../kernel/ip-match.js';
 import { buildTcpRule, tcpRuleProblem, type BuiltTcpRule } from '../rules/tcp.js';
 import type { TcpDialOptions } from '../tcp/proxy.js';
@@ -118,6 +119,8 @@ export function buildTcp(
     errors: ElementError[];
     /** health checkers live here, so that a reload leaving a service as it was keeps them */
     state: StateRegistry;
+    /** metrics and access log of connections (src/tcp/observe.ts); undefined: neither is on */
+    streams?: StreamSinks | undefined;
   },
 ): TcpTables {
   const log = opts.logger;
@@ -355,6 +358,15 @@ export function buildTcp(
         continue;
       }
     }
+    handler = observeTcp(
+      handler,
+      {
+        router: name,
+        service: r.service,
+        tlsMode: tls ? (passthrough ? 'passthrough' : 'terminate') : undefined,
+      },
+      opts.streams,
+    );
     let served = 0;
     for (const ep of info.entryPoints) {
       const routes = out.entryPoints.get(ep);

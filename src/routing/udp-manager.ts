@@ -15,6 +15,8 @@ import type { EntryPointConfig } from '../config/static-types.js';
 import type { RouterInfo, ServiceInfo } from '../table/table.js';
 import { parseUdpAddress, udpLoadBalancer, udpProxy, udpWeighted } from '../udp/service.js';
 import type { UdpHandler, UdpRoute } from '../udp/types.js';
+import { observeUdp } from '../udp/observe.js';
+import type { StreamSinks } from '../tcp/observe.js';
 import { CycleError, errorMessage, providerOf } from './elements.js';
 
 export interface UdpTables {
@@ -31,6 +33,8 @@ export function buildUdp(
     entryPoints: Record<string, EntryPointConfig>;
     logger: Logger;
     errors: ElementError[];
+    /** metrics and access log of sessions (src/udp/observe.ts); undefined: neither is on */
+    streams?: StreamSinks | undefined;
   },
 ): UdpTables {
   const { logger: log, errors } = opts;
@@ -152,7 +156,10 @@ export function buildUdp(
     }
     for (const ep of eps) {
       const list = candidates.get(ep) ?? [];
-      list.push({ name, handler });
+      list.push({
+        name,
+        handler: observeUdp(handler, { router: name, service: r.service }, opts.streams),
+      });
       candidates.set(ep, list);
     }
   }

@@ -10,7 +10,7 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { encodeProxyHeader } from '../kernel/proxy-protocol.js';
-import type { TcpConnection } from './types.js';
+import type { TcpConnection, TcpObservation } from './types.js';
 
 export interface TcpDialOptions {
   dialTimeoutMs: number;
@@ -120,7 +120,13 @@ export function dialServer(
  * half-closes the other (pipe ends its destination: the FIN of Traefik's CloseWrite) and starts
  * the termination delay; an error or a reset on either side closes both.
  */
-export function relay(client: Duplex, server: Duplex, terminationDelayMs: number): void {
+export function relay(
+  client: Duplex,
+  server: Duplex,
+  terminationDelayMs: number,
+  /** counts the bytes and notes who closed first (metrics, access log) */
+  observed?: TcpObservation,
+): void {
   let timer: NodeJS.Timeout | undefined;
   const closeBoth = (): void => {
     if (timer !== undefined) clearTimeout(timer);
@@ -131,6 +137,17 @@ export function relay(client: Duplex, server: Duplex, terminationDelayMs: number
   server.on('error', closeBoth);
   client.pipe(server);
   server.pipe(client);
+  if (observed !== undefined) {
+    // after pipe: the listeners only watch, the flow stays pipe's (and its backpressure)
+    client.on('data', (chunk: Buffer) => (observed.toServer += chunk.length));
+    server.on('data', (chunk: Buffer) => (observed.toClient += chunk.length));
+    client.once('error', () => (observed.reason ??= 'client_error'));
+    server.once('error', () => (observed.reason ??= 'server_error'));
+    client.once('end', () => (observed.reason ??= 'client_closed'));
+    server.once('end', () => (observed.reason ??= 'server_closed'));
+    client.once('close', () => (observed.reason ??= 'client_error'));
+    server.once('close', () => (observed.reason ??= 'server_error'));
+  }
   let ends = 0;
   const onEnd = (): void => {
     ends++;

@@ -33,14 +33,17 @@ export function tcpLoadBalancer(
   let next = 0;
   return (conn) => {
     if (servers.length === 0) {
+      if (conn.observed) conn.observed.reason ??= 'no_server';
       conn.stream.destroy();
       return;
     }
     const start = next;
     next = (next + 1) % servers.length;
+    let dialFailed = false;
     const attempt = (i: number): void => {
       while (i < servers.length && !isUp(servers[(start + i) % servers.length]!.address)) i++;
       if (i === servers.length) {
+        if (conn.observed) conn.observed.reason ??= dialFailed ? 'dial_failed' : 'no_server';
         conn.stream.destroy();
         return;
       }
@@ -51,9 +54,11 @@ export function tcpLoadBalancer(
             upstream.destroy();
             return;
           }
-          relay(conn.stream, upstream, server.dial.terminationDelayMs);
+          if (conn.observed) conn.observed.serviceAddr = server.address;
+          relay(conn.stream, upstream, server.dial.terminationDelayMs, conn.observed);
         },
         (err: Error) => {
+          dialFailed = true;
           log.debug({ service, server: server.address, err: err.message }, 'tcp: dial failed');
           if (!conn.stream.destroyed) attempt(i + 1);
         },
@@ -78,8 +83,10 @@ export function tcpWeighted(
   const up = (c: (typeof children)[number]): boolean => c.isUp?.() ?? true;
   return (conn) => {
     const c = healthChecked ? wrr.next(up) : wrr.next();
-    if (c === undefined) conn.stream.destroy();
-    else c.handler(conn);
+    if (c === undefined) {
+      if (conn.observed) conn.observed.reason ??= 'no_server';
+      conn.stream.destroy();
+    } else c.handler(conn);
   };
 }
 
@@ -89,7 +96,10 @@ export type TcpMiddleware = (next: TcpHandler) => TcpHandler;
 export function tcpIpAllowList(allowed: IpMatcher): TcpMiddleware {
   return (next) => (conn) => {
     if (allowed.contains(conn.info.clientIp)) next(conn);
-    else conn.stream.destroy();
+    else {
+      if (conn.observed) conn.observed.reason ??= 'ip_allow_list';
+      conn.stream.destroy();
+    }
   };
 }
 
@@ -100,6 +110,7 @@ export function tcpInFlightConn(amount: number): TcpMiddleware {
     const ip = conn.info.clientIp;
     const n = open.get(ip) ?? 0;
     if (n >= amount) {
+      if (conn.observed) conn.observed.reason ??= 'in_flight_conn';
       conn.stream.destroy();
       return;
     }

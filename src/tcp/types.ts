@@ -19,6 +19,19 @@ export interface TcpConnection {
   /** the entrypoint's local address and port */
   readonly destination: { address: string; port: number };
   readonly entryPoint: string;
+  /** set when metrics or the access log are on (src/tcp/observe.ts): the relay and services fill it */
+  readonly observed?: TcpObservation | undefined;
+}
+
+/** What the relay and the services tell about a connection, for metrics and the access log. */
+export interface TcpObservation {
+  /** host:port of the server the connection was relayed to */
+  serviceAddr: string;
+  /** bytes relayed from the client to the server, and back */
+  toServer: number;
+  toClient: number;
+  /** why it closed (docs/metrics.md lists the values); the first one set stays */
+  reason: string | undefined;
 }
 
 /** What a router, a middleware or a service does with a connection: owns it from then on. */

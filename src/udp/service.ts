@@ -41,6 +41,7 @@ export function parseUdpAddress(address: string): UdpServerTarget | undefined {
  */
 export function udpProxy(target: UdpServerTarget, log: Logger, service: string): UdpHandler {
   return (session) => {
+    if (session.observed) session.observed.serviceAddr = target.address;
     const pending: Buffer[] = [];
     let socket: dgram.Socket | undefined;
     let connected = false;
@@ -56,6 +57,7 @@ export function udpProxy(target: UdpServerTarget, log: Logger, service: string):
         { service, server: target.address, client: session.client, err: err.message },
         'udp: server error, closing the session',
       );
+      if (session.observed) session.observed.reason ??= 'server_error';
       session.close();
     };
     session.onClose(() => {
@@ -97,6 +99,7 @@ export function udpLoadBalancer(servers: readonly UdpHandler[]): UdpHandler {
   let next = 0;
   return (session) => {
     if (servers.length === 0) {
+      if (session.observed) session.observed.reason ??= 'no_server';
       session.close();
       return;
     }
@@ -113,7 +116,9 @@ export function udpWeighted(children: { handler: UdpHandler; weight: number }[])
   );
   return (session) => {
     const h = wrr.next();
-    if (h === undefined) session.close();
-    else h(session);
+    if (h === undefined) {
+      if (session.observed) session.observed.reason ??= 'no_server';
+      session.close();
+    } else h(session);
   };
 }

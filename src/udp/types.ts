@@ -23,6 +23,16 @@ export interface UdpSession {
   onClose(fn: () => void): void;
   close(): void;
   readonly closed: boolean;
+  /** set when metrics or the access log are on (src/udp/observe.ts): the service fills it */
+  readonly observed?: UdpObservation | undefined;
+}
+
+/** What a UDP service tells about a session, for metrics and the access log. */
+export interface UdpObservation {
+  /** host:port of the server the session's datagrams go to */
+  serviceAddr: string;
+  /** why it closed; unset: the idle timeout (docs/metrics.md lists the values) */
+  reason: string | undefined;
 }
 
 /** What a router or a service does with a new session: owns it from then on. */
