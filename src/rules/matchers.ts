@@ -8,6 +8,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { RuleSyntaxError } from '../kernel/errors.js';
 import { compileIpMatcher, type IpMatcher } from '../kernel/ip-match.js';
+import { compileRuleTree } from './compile-tree.js';
 import type { MatcherName, RuleMatcherNode, RuleNode } from './parser.js';
 import { compileRe2, RegexSyntaxError, type GoRegexp } from './regex.js';
 
@@ -230,46 +231,9 @@ export function compileMatcherCall(
   }
 }
 
-function collect(node: RuleNode, type: 'and' | 'or', out: RuleNode[]): void {
-  // Walk left spines iteratively: long a && b && c chains parse as left-deep trees.
-  const pending: RuleNode[] = [node];
-  while (pending.length > 0) {
-    const n = pending.pop() as RuleNode;
-    if (n.type === type) pending.push(n.right, n.left);
-    else out.push(n);
-  }
-}
-
 /** Builds the request predicate for a rule tree; throws RuleSyntaxError for invalid matchers. */
 export function compileRule(node: RuleNode): Matcher {
-  switch (node.type) {
-    case 'matcher':
-      return compileMatcherCall(node.name, node.args, { position: node.position });
-    case 'not': {
-      const inner = compileRule(node.operand);
-      return (ctx) => !inner(ctx);
-    }
-    case 'and':
-    case 'or': {
-      const operands: RuleNode[] = [];
-      collect(node, node.type, operands);
-      const parts = operands.map(compileRule);
-      if (parts.length === 2) {
-        const [a, b] = parts as [Matcher, Matcher];
-        return node.type === 'and' ? (ctx) => a(ctx) && b(ctx) : (ctx) => a(ctx) || b(ctx);
-      }
-      if (node.type === 'and') {
-        return (ctx) => {
-          for (let i = 0; i < parts.length; i++) if (!(parts[i] as Matcher)(ctx)) return false;
-          return true;
-        };
-      }
-      return (ctx) => {
-        for (let i = 0; i < parts.length; i++) if ((parts[i] as Matcher)(ctx)) return true;
-        return false;
-      };
-    }
-  }
+  return compileRuleTree(node, (m) => compileMatcherCall(m.name, m.args, { position: m.position }));
 }
 
 function isExactHost(node: RuleMatcherNode): boolean {

@@ -14,6 +14,7 @@ import { Buffer } from 'node:buffer';
 import { RuleSyntaxError } from '../kernel/errors.js';
 import { compileIpMatcher, type IpMatcher } from '../kernel/ip-match.js';
 import { suggest } from '../kernel/suggest.js';
+import { compileRuleTree, flattenChain } from './compile-tree.js';
 import type { MatcherSource } from './matchers.js';
 import { parseRuleWith, type MatcherNodeOf, type NodeOf, type RuleLanguage } from './parser.js';
 import { compileRe2, RegexSyntaxError, type GoRegexp } from './regex.js';
@@ -220,34 +221,11 @@ export function parseTcpRule(rule: string): TcpRuleNode {
   return parseRuleWith(rule, TCP_RULES);
 }
 
-function collect(node: TcpRuleNode, type: 'and' | 'or', out: TcpRuleNode[]): void {
-  // left-deep chains (a || b || c) are walked without recursion
-  const pending: TcpRuleNode[] = [node];
-  while (pending.length > 0) {
-    const n = pending.pop() as TcpRuleNode;
-    if (n.type === type) pending.push(n.right, n.left);
-    else out.push(n);
-  }
-}
-
 /** The connection predicate of a parsed TCP rule. */
 export function compileTcpRule(node: TcpRuleNode): TcpMatcher {
-  switch (node.type) {
-    case 'matcher':
-      return compileTcpMatcherCall(node.name, node.args, { position: node.position });
-    case 'not': {
-      const inner = compileTcpRule(node.operand);
-      return (c) => !inner(c);
-    }
-    case 'and':
-    case 'or': {
-      const operands: TcpRuleNode[] = [];
-      collect(node, node.type, operands);
-      const parts = operands.map(compileTcpRule);
-      if (node.type === 'and') return (c) => parts.every((p) => p(c));
-      return (c) => parts.some((p) => p(c));
-    }
-  }
+  return compileRuleTree(node, (m) =>
+    compileTcpMatcherCall(m.name, m.args, { position: m.position }),
+  );
 }
 
 function isBareHostSni(node: TcpRuleNode): node is MatcherNodeOf<TcpMatcherName> {
@@ -255,7 +233,7 @@ function isBareHostSni(node: TcpRuleNode): node is MatcherNodeOf<TcpMatcherName>
 }
 
 // null: no constraint on the SNI; a set: only these SNIs can match. Chains of one operator are
-// flattened (collect), so a rule of thousands of `||` does not recurse thousands deep.
+// flattened (flattenChain), so a rule of thousands of `||` does not recurse thousands deep.
 function sniConstraint(node: TcpRuleNode): Set<string> | null {
   switch (node.type) {
     case 'matcher': {
@@ -266,8 +244,7 @@ function sniConstraint(node: TcpRuleNode): Set<string> | null {
     case 'not':
       return null;
     case 'and': {
-      const operands: TcpRuleNode[] = [];
-      collect(node, 'and', operands);
+      const operands = flattenChain(node, 'and');
       let out: Set<string> | null = null as Set<string> | null;
       for (const o of operands) {
         const c = sniConstraint(o);
@@ -277,8 +254,7 @@ function sniConstraint(node: TcpRuleNode): Set<string> | null {
       return out;
     }
     case 'or': {
-      const operands: TcpRuleNode[] = [];
-      collect(node, 'or', operands);
+      const operands = flattenChain(node, 'or');
       const out = new Set<string>();
       for (const o of operands) {
         const c = sniConstraint(o);
