@@ -84,33 +84,43 @@ function qualifyTlsOptions(name: string, provider: string): string {
   return name === 'default' ? name : qualifyName(name, provider);
 }
 
+/**
+ * A router with its references qualified: its service, middlewares and TLS options (HTTP, TCP
+ * and UDP routers alike; a field the router does not have stays absent).
+ */
+export function qualifyRouter<
+  R extends { service?: unknown; middlewares?: string[]; tls?: { options?: string } },
+>(r: R, p: string): R {
+  return {
+    ...r,
+    service: typeof r.service === 'string' ? qualifyName(r.service, p) : r.service,
+    ...(r.middlewares ? { middlewares: r.middlewares.map((m) => qualifyName(m, p)) } : {}),
+    ...(r.tls?.options ? { tls: { ...r.tls, options: qualifyTlsOptions(r.tls.options, p) } } : {}),
+  };
+}
+
+/** The elements of one section under their qualified names, each passed through `f`. */
+function qualifyEach<T>(
+  elements: Record<string, T> | undefined,
+  p: string,
+  f: (element: T, p: string) => T = (element) => element,
+): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [name, element] of Object.entries(elements ?? {}))
+    out[qualifyName(name, p)] = f(element, p);
+  return out;
+}
+
 /** Qualifies every element name and every reference that has no `@provider` with the snapshot's provider. */
 export function qualify(snapshot: ProviderSnapshot): HttpConfig {
   const p = snapshot.provider;
   const http = snapshot.config.http ?? {};
-  const out: Required<HttpConfig> = {
-    routers: {},
-    services: {},
-    middlewares: {},
-    serversTransports: {},
+  return {
+    routers: qualifyEach(http.routers, p, qualifyRouter),
+    services: qualifyEach(http.services, p, qualifyService),
+    middlewares: qualifyEach(http.middlewares, p, qualifyMiddleware),
+    serversTransports: qualifyEach(http.serversTransports, p),
   };
-  for (const [name, r] of Object.entries(http.routers ?? {})) {
-    out.routers[qualifyName(name, p)] = {
-      ...r,
-      service: typeof r.service === 'string' ? qualifyName(r.service, p) : r.service,
-      ...(r.middlewares ? { middlewares: r.middlewares.map((m) => qualifyName(m, p)) } : {}),
-      ...(r.tls?.options
-        ? { tls: { ...r.tls, options: qualifyTlsOptions(r.tls.options, p) } }
-        : {}),
-    };
-  }
-  for (const [name, s] of Object.entries(http.services ?? {}))
-    out.services[qualifyName(name, p)] = qualifyService(s, p);
-  for (const [name, m] of Object.entries(http.middlewares ?? {}))
-    out.middlewares[qualifyName(name, p)] = qualifyMiddleware(m, p);
-  for (const [name, t] of Object.entries(http.serversTransports ?? {}))
-    out.serversTransports[qualifyName(name, p)] = t;
-  return out;
 }
 
 function qualifyTcpService(s: TcpServiceConfig, p: string): TcpServiceConfig {
@@ -145,41 +155,22 @@ function qualifyUdpService(s: UdpServiceConfig, p: string): UdpServiceConfig {
 export function qualifyTcp(snapshot: ProviderSnapshot): Required<TcpConfig> {
   const p = snapshot.provider;
   const tcp = snapshot.config.tcp ?? {};
-  const out: Required<TcpConfig> = {
-    routers: {},
-    services: {},
-    middlewares: {},
-    serversTransports: {},
+  return {
+    routers: qualifyEach(tcp.routers, p, qualifyRouter),
+    services: qualifyEach(tcp.services, p, qualifyTcpService),
+    middlewares: qualifyEach(tcp.middlewares, p),
+    serversTransports: qualifyEach(tcp.serversTransports, p),
   };
-  for (const [name, r] of Object.entries(tcp.routers ?? {})) {
-    out.routers[qualifyName(name, p)] = {
-      ...r,
-      service: qualifyName(r.service, p),
-      ...(r.middlewares ? { middlewares: r.middlewares.map((m) => qualifyName(m, p)) } : {}),
-      ...(r.tls?.options
-        ? { tls: { ...r.tls, options: qualifyTlsOptions(r.tls.options, p) } }
-        : {}),
-    };
-  }
-  for (const [name, s] of Object.entries(tcp.services ?? {}))
-    out.services[qualifyName(name, p)] = qualifyTcpService(s, p);
-  for (const [name, m] of Object.entries(tcp.middlewares ?? {}))
-    out.middlewares[qualifyName(name, p)] = m;
-  for (const [name, t] of Object.entries(tcp.serversTransports ?? {}))
-    out.serversTransports[qualifyName(name, p)] = t;
-  return out;
 }
 
 /** The udp section of a snapshot with every name and reference qualified. */
 export function qualifyUdp(snapshot: ProviderSnapshot): Required<UdpConfig> {
   const p = snapshot.provider;
   const udp = snapshot.config.udp ?? {};
-  const out: Required<UdpConfig> = { routers: {}, services: {} };
-  for (const [name, r] of Object.entries(udp.routers ?? {}))
-    out.routers[qualifyName(name, p)] = { ...r, service: qualifyName(r.service, p) };
-  for (const [name, s] of Object.entries(udp.services ?? {}))
-    out.services[qualifyName(name, p)] = qualifyUdpService(s, p);
-  return out;
+  return {
+    routers: qualifyEach(udp.routers, p, qualifyRouter),
+    services: qualifyEach(udp.services, p, qualifyUdpService),
+  };
 }
 
 export interface MergedConfig {
