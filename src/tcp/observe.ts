@@ -60,15 +60,15 @@ export function observeTcp(
       const secure = conn.stream as Partial<TLSSocket> & typeof conn.stream;
       const read = (): void => {
         const version = secure.getProtocol?.();
-        if (version === null || version === undefined) return;
-        r.tlsVersion = version.replace(/^TLSv/, '');
         const cipher = secure.getCipher?.();
+        if (typeof version === 'string') r.tlsVersion = version.replace(/^TLSv/, '');
         // Go's (and Traefik's) cipher suite names are the IANA ones
         r.tlsCipher = cipher?.standardName ?? cipher?.name;
       };
       if (typeof secure.getProtocol === 'function') {
-        read();
-        if (r.tlsVersion === undefined) secure.once('secure', read);
+        // before the handshake ends OpenSSL answers the highest version it could use, not the one agreed
+        if (secure.getPeerFinished?.() !== undefined) read();
+        else secure.once('secure', read);
       }
     }
     sinks.metrics?.streamOpened(r);

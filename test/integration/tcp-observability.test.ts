@@ -8,6 +8,8 @@
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
+import selfsigned from 'selfsigned';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -15,12 +17,15 @@ import { describe, expect, it } from 'vitest';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { singleProcessMetrics } from '../../src/observability/metrics-cluster.js';
+import { MetricsStore, RequestMetrics } from '../../src/observability/metrics.js';
+import { createStreamRecord } from '../../src/observability/metrics-tcp.js';
 import { createRouterServer } from '../../src/routing/router-server.js';
 import { eventually } from '../helpers/eventually.js';
 import { createAccessLog, testStaticConfig } from '../helpers/portico.js';
+import { request } from '../helpers/http.js';
 import { useCleanups } from '../helpers/scope.js';
 
-const { defer } = useCleanups();
+const { defer, upstream } = useCleanups();
 
 /** An echo server: answers `echo:<bytes>` to each chunk and `echo:bye` to the client's FIN. */
 async function echoServer(): Promise<number> {
@@ -54,13 +59,15 @@ async function udpEcho(): Promise<number> {
 async function start(config: DynamicConfig, flags: string[] = []) {
   const sc = testStaticConfig([
     '--metrics.prometheus',
+    '--accessLog.format=json',
     '--entryPoints.traefik.address=127.0.0.1:0',
     '--entryPoints.dns.address=127.0.0.1:0/udp',
     '--entryPoints.dns.udp.timeout=300ms',
     ...flags,
   ]);
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'portico-tcp-obs-')), 'access.log');
-  const accessLog = createAccessLog({ filePath: file, format: 'json', bufferingSize: 0 });
+  // the real static options, so that accessLog.filters flags apply
+  const accessLog = createAccessLog({ ...sc.accessLog!, filePath: file });
   const metrics = singleProcessMetrics(sc)!;
   const router = createRouterServer({
     staticConfig: sc,
@@ -75,22 +82,26 @@ async function start(config: DynamicConfig, flags: string[] = []) {
     () => router.shutdown(100),
     () => metrics.plane.close(),
   );
+  const lines = (): Record<string, unknown>[] => {
+    accessLog.flush();
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
   const merged = mergeSnapshots([{ provider: 'file', config, errors: [] }]);
   router.applyConfig(merged.config, merged.errors);
   const udpAddress = router.udpEntryPoints.get('dns')?.address();
   return {
     web: addresses.web!.port,
+    ports: Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, a.port])),
     dns: udpAddress?.port ?? 0,
     scrape: () => metrics.store.render(),
+    /** every access log line */
+    lines,
     /** the access log's TCP/UDP lines (those with a RequestProtocol of TCP or UDP) */
-    streamLines: (): Record<string, unknown>[] => {
-      accessLog.flush();
-      return readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.RequestProtocol === 'TCP' || l.RequestProtocol === 'UDP');
-    },
+    streamLines: (): Record<string, unknown>[] =>
+      lines().filter((l) => l.RequestProtocol === 'TCP' || l.RequestProtocol === 'UDP'),
   };
 }
 
@@ -268,5 +279,172 @@ describe('TCP and UDP observability', () => {
       DownstreamBytes: 9,
       CloseReason: 'timeout',
     });
+  });
+});
+
+/** One line, once the connection it reports is closed (metrics and log are written together). */
+async function oneStreamLine(p: { streamLines(): Record<string, unknown>[] }) {
+  const [line] = await eventually(() => {
+    const lines = p.streamLines();
+    expect(lines).toHaveLength(1);
+    return lines;
+  });
+  return line!;
+}
+
+describe('TCP observability: TLS, PROXY protocol, filters, workers', () => {
+  it('names the SNI and the TLS mode, and the TLS version of a terminated connection', async () => {
+    const echo = await echoServer();
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'c.test' }], {
+      keyType: 'ec',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2 as const, value: 'c.test' }] }],
+    });
+    const p = await start({
+      tcp: {
+        routers: {
+          term: { rule: 'HostSNI(`c.test`)', entryPoints: ['web'], service: 'echo', tls: {} },
+        },
+        services: { echo: { loadBalancer: { servers: [{ address: `127.0.0.1:${echo}` }] } } },
+      },
+      tls: { certificates: [{ certFile: pems.cert, keyFile: pems.private }] },
+    });
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({
+        port: p.web,
+        host: '127.0.0.1',
+        servername: 'c.test',
+        rejectUnauthorized: false,
+      });
+      let text = '';
+      s.on('secureConnect', () => s.write('hi'));
+      s.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (text === 'echo:hi') s.end();
+      });
+      s.on('end', () => s.end());
+      s.on('close', () => resolve(text));
+      s.on('error', reject);
+    });
+    expect(got).toBe('echo:hiecho:bye');
+    const line = await oneStreamLine(p);
+    expect(line).toMatchObject({
+      RouterName: 'term@file',
+      TLSServerName: 'c.test',
+      TLSMode: 'terminate',
+      TLSVersion: '1.3',
+      // the clear bytes relayed, not the TLS records
+      UpstreamBytes: 2,
+      DownstreamBytes: 15,
+      CloseReason: 'client_closed',
+    });
+    expect(line.TLSCipher).toMatch(/^TLS_/);
+  });
+
+  it('logs the client the PROXY protocol header names, from a trusted sender', async () => {
+    const echo = await echoServer();
+    const p = await start(tcpConfig(echo), [
+      '--entryPoints.web.proxyProtocol.trustedIPs=127.0.0.1',
+    ]);
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = net.connect({ port: p.web, host: '127.0.0.1', allowHalfOpen: true });
+      let text = '';
+      s.write('PROXY TCP4 203.0.113.7 127.0.0.1 4242 80\r\nhello');
+      s.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (text === 'echo:hello') s.end();
+      });
+      s.on('end', () => s.end());
+      s.on('close', () => resolve(text));
+      s.on('error', reject);
+    });
+    expect(got).toBe('echo:helloecho:bye');
+    expect(await oneStreamLine(p)).toMatchObject({
+      ClientAddr: '203.0.113.7:4242',
+      ClientHost: '203.0.113.7',
+      ClientPort: '4242',
+      // the header is not relayed: only the client's own bytes count
+      UpstreamBytes: 5,
+    });
+  });
+
+  it('writes no TCP line when accessLog.filters.statusCodes is set (a connection has no status), HTTP lines still', async () => {
+    const echo = await echoServer();
+    const up = await upstream((_req, res) => res.end('ok'));
+    const p = await start(
+      {
+        ...tcpConfig(echo, {
+          routers: { echo: { rule: 'HostSNI(`*`)', entryPoints: ['tcp'], service: 'echo' } },
+        }),
+        http: {
+          routers: { web: { rule: 'PathPrefix(`/`)', entryPoints: ['web'], service: 'web' } },
+          services: { web: { loadBalancer: { servers: [{ url: up.url }] } } },
+        },
+      },
+      ['--accessLog.filters.statusCodes=200-299', '--entryPoints.tcp.address=127.0.0.1:0'],
+    );
+    expect(await talk(p.ports.tcp!, 'hello')).toBe('echo:helloecho:bye');
+    const T = 'entrypoint="tcp",router="echo@file",service="echo@file"';
+    // the close is counted and, in the same call, the line kept or not
+    await eventually(async () =>
+      expect(
+        value(await p.scrape(), `portico_tcp_connections_total{${T},reason="client_closed"}`),
+      ).toBe(1),
+    );
+    expect((await request(`http://127.0.0.1:${p.web}/`)).status).toBe(200);
+    const lines = await eventually(() => {
+      const all = p.lines();
+      expect(all).toHaveLength(1);
+      return all;
+    });
+    expect(lines[0]).toMatchObject({ RouterName: 'web@file', DownstreamStatus: 200 });
+  });
+
+  it('shows bytes of a connection still open, and sums what several workers send', async () => {
+    const sc = testStaticConfig(['--metrics.prometheus']);
+    const store = new MetricsStore({ config: sc.metrics, timer: false, nodeMetrics: false });
+    defer(() => store.close());
+    const worker = (): RequestMetrics =>
+      new RequestMetrics({ buckets: sc.metrics!.prometheus!.buckets });
+    const [w1, w2] = [worker(), worker()];
+    const at = {
+      entryPoint: 'web',
+      router: 'db@file',
+      service: 'db@file',
+      client: { address: '127.0.0.1', port: 1 },
+    };
+    const a = createStreamRecord('TCP', at);
+    const b = createStreamRecord('TCP', at);
+    w1.streamOpened(a);
+    w2.streamOpened(b);
+    a.toServer = 100;
+    a.toClient = 1000;
+    b.toServer = 7;
+    // each worker's delta crosses the IPC channel as plain data (structured clone)
+    store.apply(structuredClone(w1.takeDelta()), '1');
+    store.apply(structuredClone(w2.takeDelta()), '2');
+    const D = 'entrypoint="web",router="db@file",service="db@file"';
+    let m = await store.render();
+    expect(value(m, `portico_tcp_open_connections{${D}}`)).toBe(2);
+    expect(value(m, `portico_tcp_bytes_total{${D},direction="upstream"}`)).toBe(107);
+    expect(value(m, `portico_tcp_bytes_total{${D},direction="downstream"}`)).toBe(1000);
+    // more bytes, then the close: only what is new is added
+    a.toServer = 150;
+    a.reason = 'server_closed';
+    w1.streamClosed(a, 2, 'server_closed');
+    store.apply(structuredClone(w1.takeDelta()), '1');
+    m = await store.render();
+    expect(value(m, `portico_tcp_bytes_total{${D},direction="upstream"}`)).toBe(157);
+    expect(value(m, `portico_tcp_open_connections{${D}}`)).toBe(1);
+    expect(value(m, `portico_tcp_connections_total{${D},reason="server_closed"}`)).toBe(1);
+    expect(value(m, `portico_tcp_connection_duration_seconds_bucket{${D},le="10"}`)).toBe(1);
+    expect(value(m, `portico_tcp_connection_duration_seconds_bucket{${D},le="1"}`)).toBe(0);
+    expect(value(m, `portico_tcp_connection_duration_seconds_sum{${D}}`)).toBe(2);
+    // a worker that exits takes its open connections with it; its counts stay
+    store.dropSource('2');
+    m = await store.render();
+    expect(value(m, `portico_tcp_open_connections{${D}}`)).toBe(0);
+    expect(value(m, `portico_tcp_bytes_total{${D},direction="upstream"}`)).toBe(157);
+    // nothing new: no delta to send (a worker sends nothing each second)
+    expect(w1.takeDelta().streams).toBeUndefined();
   });
 });
