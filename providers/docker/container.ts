@@ -272,15 +272,30 @@ function serverAddress(
   port: number | undefined,
   proto: 'tcp' | 'udp',
 ): string | undefined {
+  return containerHostPort(
+    scope,
+    base,
+    port,
+    port ?? pickPortFor(scope.c, proto),
+    'port is missing: the container exposes no port; set this label',
+  );
+}
+
+/**
+ * `ip:port` of the container for one server of an HTTP, TCP or UDP service (`[ip]:port` for
+ * IPv6): `chosen` is the label's port or the one picked from the exposed ports. Undefined
+ * after an error diagnostic when there is no port or no address; address warnings are passed on.
+ */
+function containerHostPort(
+  scope: ContainerScope,
+  base: string,
+  labelPort: number | undefined,
+  chosen: number | undefined,
+  noPortMessage: string,
+): string | undefined {
   const { c, prefix, network, ctx, diag } = scope;
-  const chosen = port ?? pickPortFor(c, proto);
   if (chosen === undefined) {
-    diag(
-      `${base}.server.port`,
-      '',
-      'port is missing: the container exposes no port; set this label',
-      'error',
-    );
+    diag(`${base}.server.port`, '', noPortMessage, 'error');
     return undefined;
   }
   const warnings: string[] = [];
@@ -291,7 +306,7 @@ function serverAddress(
   if (!ip) {
     diag(
       `${base}.server.port`,
-      String(port ?? ''),
+      String(labelPort ?? ''),
       'no IP address found for the container on any network; the server is left out',
       'error',
     );
@@ -471,10 +486,9 @@ function serverUrl(
   base: string,
   s: Record<string, unknown>,
 ): string | undefined {
-  const { c, prefix, network, ctx, diag } = scope;
   if (typeof s.url === 'string') {
     if (s.port !== undefined || s.scheme !== undefined) {
-      diag(
+      scope.diag(
         `${base}.server.url`,
         s.url,
         'defining scheme or port is not allowed when url is defined',
@@ -484,32 +498,15 @@ function serverUrl(
     }
     return s.url;
   }
-  const port = (s.port as number | undefined) ?? pickPort(c);
-  if (port === undefined) {
-    diag(
-      `${base}.server.port`,
-      '',
-      'port is missing: the container exposes no TCP port; set this label',
-      'error',
-    );
-    return undefined;
-  }
-  const warnings: string[] = [];
-  const ip = pickAddress(c, network, ctx.containers, (m) => warnings.push(m));
-  for (const w of warnings) {
-    diag(network ? `${prefix}.docker.network` : `${base}.server.port`, network ?? '', w, 'warning');
-  }
-  if (!ip) {
-    diag(
-      `${base}.server.port`,
-      String(s.port ?? ''),
-      'no IP address found for the container on any network; the server is left out',
-      'error',
-    );
-    return undefined;
-  }
-  const host = ip.includes(':') ? `[${ip}]` : ip;
-  return `${(s.scheme as string | undefined) ?? 'http'}://${host}:${port}`;
+  const labelPort = s.port as number | undefined;
+  const hostPort = containerHostPort(
+    scope,
+    base,
+    labelPort,
+    labelPort ?? pickPort(scope.c),
+    'port is missing: the container exposes no TCP port; set this label',
+  );
+  return hostPort && `${(s.scheme as string | undefined) ?? 'http'}://${hostPort}`;
 }
 
 /* ---------------------------------------------------------------- address */

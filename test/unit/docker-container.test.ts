@@ -130,3 +130,69 @@ describe('merge', () => {
     ]);
   });
 });
+
+describe('server addresses (one rule for HTTP, TCP and UDP servers)', () => {
+  const labels = {
+    http: { 'traefik.http.services.s.loadbalancer.server.port': '8080' },
+    tcp: {
+      'traefik.tcp.routers.r.rule': 'HostSNI(`*`)',
+      'traefik.tcp.services.s.loadbalancer.server.port': '8080',
+    },
+    udp: {
+      'traefik.udp.routers.r.entrypoints': 'dns',
+      'traefik.udp.services.s.loadbalancer.server.port': '8080',
+    },
+  };
+  const servers = (r: ReturnType<typeof buildContainer>, proto: 'http' | 'tcp' | 'udp') => {
+    const c = r.contribution as unknown as Record<string, Record<string, unknown>> | undefined;
+    const services = (proto === 'http' ? c?.services : c?.[proto]?.services) as
+      Record<string, { loadBalancer?: { servers?: unknown[] } }> | undefined;
+    return services?.s?.loadBalancer?.servers;
+  };
+
+  it.each(['http', 'tcp', 'udp'] as const)('%s: an IPv6 address is bracketed', (proto) => {
+    const c = ctr({ labels: labels[proto], networks: [{ name: 'v6', ipv6Address: 'fd00::2' }] });
+    const r = buildContainer(c, ctx([c]));
+    expect(r.diagnostics).toEqual([]);
+    expect(servers(r, proto)).toEqual([
+      proto === 'http' ? { url: 'http://[fd00::2]:8080' } : { address: '[fd00::2]:8080' },
+    ]);
+  });
+
+  it.each(['http', 'tcp', 'udp'] as const)(
+    '%s: no address on any network leaves the server out with an error naming the port label',
+    (proto) => {
+      const c = ctr({ labels: labels[proto], networks: [] });
+      const r = buildContainer(c, ctx([c]));
+      expect(r.diagnostics).toMatchObject([
+        {
+          key: `traefik.${proto}.services.s.loadbalancer.server.port`,
+          value: '8080',
+          message: 'no IP address found for the container on any network; the server is left out',
+          level: 'error',
+        },
+      ]);
+    },
+  );
+
+  it.each([
+    ['http', 'port is missing: the container exposes no TCP port; set this label'],
+    ['tcp', 'port is missing: the container exposes no port; set this label'],
+    ['udp', 'port is missing: the container exposes no port; set this label'],
+  ] as const)('%s: no port at all is an error on the port label', (proto, message) => {
+    // no service label: the container's own service, on the port picked from none exposed
+    const routerOnly = Object.fromEntries(
+      Object.entries(labels[proto]).filter(([k]) => !k.includes('.services.')),
+    );
+    const c = ctr({ labels: routerOnly, ports: [] });
+    const r = buildContainer(c, ctx([c]));
+    expect(r.diagnostics).toMatchObject([
+      {
+        // the prefix the container's labels use; portico when it has none
+        key: `${proto === 'http' ? 'portico' : 'traefik'}.${proto}.services.whoami.loadbalancer.server.port`,
+        value: '',
+        message,
+      },
+    ]);
+  });
+});
