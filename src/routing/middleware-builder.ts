@@ -13,6 +13,7 @@ import type { Middleware } from '../../middlewares/types.js';
 import type { ServiceRuntime } from '../services/build.js';
 import type { StateRegistry } from '../kernel/state.js';
 import type { MiddlewareInfo } from '../table/table.js';
+import { buildEach, disableElement, elementView } from './element-views.js';
 import { CycleError, errorMessage, providerOf } from './elements.js';
 
 export interface MiddlewareBuilderOptions {
@@ -51,7 +52,7 @@ export class MiddlewareBuilder {
     if (this.resolving.has(name)) throw new CycleError(`middleware cycle through "${name}"`);
     const types = Object.keys(cfg);
     const type = types[0] ?? '';
-    const info = this.infoFor(name, type);
+    const info = elementView(this.opts.infos, name, type);
     this.resolving.add(name);
     try {
       if (types.length !== 1)
@@ -68,9 +69,7 @@ export class MiddlewareBuilder {
       const message = errorMessage(err);
       if (!(err instanceof CycleError) || !this.failures.has(name)) {
         this.failures.set(name, message);
-        info.status = 'disabled';
-        info.errors.push(message);
-        this.opts.errors.push({ kind: 'middleware', name, message });
+        disableElement(info, this.opts.errors, { kind: 'middleware', name, message });
       }
       throw err;
     } finally {
@@ -80,26 +79,7 @@ export class MiddlewareBuilder {
 
   /** Builds the middlewares nobody uses too, so that their errors show. */
   buildAll(): void {
-    for (const name of Object.keys(this.opts.configs)) {
-      try {
-        this.build(name);
-      } catch {
-        // recorded on the middleware already
-      }
-    }
-  }
-
-  private infoFor(name: string, type: string): MiddlewareInfo {
-    const info: MiddlewareInfo = this.opts.infos.get(name) ?? {
-      name,
-      provider: providerOf(name),
-      type,
-      status: 'enabled',
-      errors: [],
-      usedBy: [],
-    };
-    this.opts.infos.set(name, info);
-    return info;
+    buildEach(Object.keys(this.opts.configs), (name) => this.build(name));
   }
 
   private chainMembers(options: unknown): Middleware[] {

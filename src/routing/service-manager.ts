@@ -13,6 +13,7 @@ import { buildService, discardMirrorBody, type ServiceRuntime } from '../service
 import type { StateRegistry } from '../kernel/state.js';
 import type { ServiceInfo } from '../table/table.js';
 import type { TransportSet } from './transports.js';
+import { buildEach, disableElement, elementView } from './element-views.js';
 import { CycleError, errorMessage, providerOf } from './elements.js';
 
 export interface ServiceManagerOptions {
@@ -88,7 +89,7 @@ export class ServiceManager {
     if (cfg === undefined) throw new Error(`the service "${name}" does not exist`);
     if (this.building.has(name)) throw new CycleError(`service cycle through "${name}"`);
     this.building.add(name);
-    const info = this.infoFor(name, cfg);
+    const info = elementView(this.opts.infos, name, Object.keys(cfg)[0] ?? 'unknown');
     try {
       const rt = this.create(name, cfg);
       this.runtimes.set(name, rt);
@@ -96,10 +97,8 @@ export class ServiceManager {
     } catch (err) {
       const message = errorMessage(err);
       this.failures.set(name, message);
-      info.status = 'disabled';
-      info.errors.push(message);
       const field = (err as { field?: string }).field;
-      this.opts.errors.push({ kind: 'service', name, field, message });
+      disableElement(info, this.opts.errors, { kind: 'service', name, field, message });
       throw err;
     } finally {
       this.building.delete(name);
@@ -108,26 +107,7 @@ export class ServiceManager {
 
   /** Builds the services nobody uses too, so that their errors and health show. */
   buildAll(): void {
-    for (const name of Object.keys(this.opts.configs)) {
-      try {
-        this.build(name);
-      } catch {
-        // recorded on the service already
-      }
-    }
-  }
-
-  private infoFor(name: string, cfg: ServiceConfig): ServiceInfo {
-    const info: ServiceInfo = this.opts.infos.get(name) ?? {
-      name,
-      provider: providerOf(name),
-      type: Object.keys(cfg)[0] ?? 'unknown',
-      status: 'enabled',
-      errors: [],
-      usedBy: [],
-    };
-    this.opts.infos.set(name, info);
-    return info;
+    buildEach(Object.keys(this.opts.configs), (name) => this.build(name));
   }
 
   private create(name: string, cfg: ServiceConfig): ServiceRuntime {

@@ -1,0 +1,52 @@
+/*
+ * What the service manager and the middleware builder share about the elements they build:
+ * the API's view of each one (status, errors, users), marking one disabled with its reason,
+ * and building every element so that those no router uses show their errors too (Traefik
+ * reports every configured service and middleware, used or not).
+ */
+import type { ElementError } from '../config/dynamic.js';
+import type { MiddlewareInfo, ServiceInfo } from '../table/table.js';
+import { providerOf } from './elements.js';
+
+/** A service's or a middleware's view (the two have the same shape). */
+export type ElementView = ServiceInfo & MiddlewareInfo;
+
+/** The view of `name` in the table's views: the one there, else a new, enabled one. */
+export function elementView(
+  infos: Map<string, ElementView>,
+  name: string,
+  type: string,
+): ElementView {
+  const view: ElementView = infos.get(name) ?? {
+    name,
+    provider: providerOf(name),
+    type,
+    status: 'enabled',
+    errors: [],
+    usedBy: [],
+  };
+  infos.set(name, view);
+  return view;
+}
+
+/** Marks the element disabled with the error's reason, on its view and in the table's errors. */
+export function disableElement(
+  view: ElementView,
+  errors: ElementError[],
+  error: ElementError,
+): void {
+  view.status = 'disabled';
+  view.errors.push(error.message);
+  errors.push(error);
+}
+
+/** Calls `build` for every name; a failure is the builder's to record, the others still run. */
+export function buildEach(names: Iterable<string>, build: (name: string) => unknown): void {
+  for (const name of names) {
+    try {
+      build(name);
+    } catch {
+      // recorded on the element already
+    }
+  }
+}
