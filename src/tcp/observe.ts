@@ -74,7 +74,8 @@ export function observeTcp(
     sinks.metrics?.streamOpened(r);
     // a connection whose relay never started (refused, no server, the client left while the
     // server was dialled) has no reason from the relay: it is the client's own close
-    conn.stream.once('close', () => reportStream(sinks, r, 'client_closed'));
+    // reported after every close listener ran: the relay's, attached later, may set the reason
+    conn.stream.once('close', () => queueMicrotask(() => reportStream(sinks, r, 'client_closed')));
     handler({ ...conn, observed: r });
   };
 }

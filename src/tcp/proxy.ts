@@ -145,7 +145,8 @@ export function relay(
     server.once('error', () => (observed.reason ??= 'server_error'));
     client.once('end', () => (observed.reason ??= 'client_closed'));
     server.once('end', () => (observed.reason ??= 'server_closed'));
-    client.once('close', () => (observed.reason ??= 'client_error'));
+    // closed with neither an end nor an error (a reset is an error): Portico cut it (shutdown)
+    client.once('close', () => (observed.reason ??= 'aborted'));
     server.once('close', () => (observed.reason ??= 'server_error'));
   }
   let ends = 0;

@@ -97,6 +97,7 @@ async function start(config: DynamicConfig, flags: string[] = []) {
     ports: Object.fromEntries(Object.entries(addresses).map(([k, a]) => [k, a.port])),
     dns: udpAddress?.port ?? 0,
     scrape: () => metrics.store.render(),
+    shutdown: (graceMs: number) => router.shutdown(graceMs),
     /** every access log line */
     lines,
     /** the access log's TCP/UDP lines (those with a RequestProtocol of TCP or UDP) */
@@ -293,6 +294,44 @@ async function oneStreamLine(p: { streamLines(): Record<string, unknown>[] }) {
 }
 
 describe('TCP observability: TLS, PROXY protocol, filters, workers', () => {
+  it('counts a connection inFlightConn refuses, and one cut at shutdown as aborted', async () => {
+    const echo = await echoServer();
+    const p = await start(
+      tcpConfig(echo, {
+        routers: {
+          echo: {
+            rule: 'HostSNI(`*`)',
+            entryPoints: ['web'],
+            service: 'echo',
+            middlewares: ['one'],
+          },
+        },
+        middlewares: { one: { inFlightConn: { amount: 1 } } },
+      }),
+    );
+    const s = net.connect({ port: p.web, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    defer(() => s.destroy());
+    const first = new Promise<string>((r) => s.once('data', (d: Buffer) => r(d.toString())));
+    s.write('x');
+    expect(await first).toBe('echo:x');
+    // a second connection from the same IP while the first is open
+    expect(await talk(p.web, 'y')).toBe('');
+    await eventually(async () =>
+      expect(
+        value(await p.scrape(), `portico_tcp_connections_total{${L},reason="in_flight_conn"}`),
+      ).toBe(1),
+    );
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    await p.shutdown(50);
+    await closed;
+    await eventually(async () => {
+      const m = await p.scrape();
+      expect(value(m, `portico_tcp_connections_total{${L},reason="aborted"}`)).toBe(1);
+      expect(value(m, `portico_tcp_open_connections{${L}}`)).toBe(0);
+    });
+  });
+
   it('names the SNI and the TLS mode, and the TLS version of a terminated connection', async () => {
     const echo = await echoServer();
     const pems = await selfsigned.generate([{ name: 'commonName', value: 'c.test' }], {
