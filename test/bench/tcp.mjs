@@ -69,6 +69,9 @@ const SNI = 'a.test';
 const CPUS = os.availableParallelism(); // before this process pins itself
 
 const children = [];
+// node options for Portico and the bare relay, e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+// (profiles are written when they exit)
+const nodeArgs = env.BENCH_NODE_ARGS ? env.BENCH_NODE_ARGS.split(' ') : [];
 
 function pinned(cmd, args) {
   return PIN === 'split' ? ['taskset', ['-c', '0', cmd, ...args]] : [cmd, args];
@@ -83,6 +86,8 @@ function start(name, cmd, args, tmp, extraEnv = {}) {
     detached: true,
   });
   child.name = name;
+  // kept (and drained, so a chatty child never blocks on a full pipe), e.g. for --trace-gc
+  child.stdout.on('data', (d) => writeFileSync(path.join(tmp, `${name}.stdout`), d, { flag: 'a' }));
   child.stderr.on('data', (d) => {
     writeFileSync(path.join(tmp, `${name}.stderr`), d, { flag: 'a' });
     if (env.BENCH_VERBOSE) process.stderr.write(`[${name}] ${d}`);
@@ -258,22 +263,35 @@ async function latency(port, secure) {
 
 const TICK_MS = 1000 / 100; // USER_HZ: 100 on Linux (getconf CLK_TCK)
 
-/** CPU time (ms, user + system) of every process in the group `pgid` (a proxy and its workers). */
-function groupCpuMs(pgid) {
+/**
+ * CPU time (ms, user + system) of every process in the group `pgid` (a proxy and its workers),
+ * and their read/write system calls from /proc/<pid>/io (read(2)/write(2)/readv/writev, which
+ * libuv uses on sockets; HAProxy's recv/send are not counted there).
+ */
+function groupUsage(pgid) {
   let ticks = 0;
+  let sys = 0;
+  let faults = 0;
+  let user = 0;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     let stat;
+    let io;
     try {
       stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // fields after "(comm)": state ppid pgrp ... utime is the 14th field, stime the 15th
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) !== pgid) continue;
+      ticks += Number(f[11]) + Number(f[12]);
+      faults += Number(f[7]); // minflt
+      user += Number(f[11]);
+      io = readFileSync(`/proc/${name}/io`, 'utf8');
     } catch {
       continue; // exited meanwhile
     }
-    // fields after "(comm)": state ppid pgrp ... utime is the 14th field, stime the 15th
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+    sys += Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0) + Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
   }
-  return ticks * TICK_MS;
+  return { ms: ticks * TICK_MS, sys, faults, userMs: user * TICK_MS };
 }
 
 /** per-CPU [total, idle] jiffies from /proc/stat */
@@ -448,12 +466,18 @@ export async function main() {
   }
   if (wants('node-pipe')) {
     const [tlsPort, plainPort] = [await freePort(), await freePort()];
-    const child = start('node-pipe', process.execPath, [path.join(here, 'tcp-pipe.mjs')], tmp, {
-      LISTEN_TLS: String(tlsPort),
-      LISTEN_PLAIN: String(plainPort),
-      TO_TLS: String(backendTls),
-      TO_PLAIN: String(backendPlain),
-    });
+    const child = start(
+      'node-pipe',
+      process.execPath,
+      [...nodeArgs, path.join(here, 'tcp-pipe.mjs')],
+      tmp,
+      {
+        LISTEN_TLS: String(tlsPort),
+        LISTEN_PLAIN: String(plainPort),
+        TO_TLS: String(backendTls),
+        TO_PLAIN: String(backendPlain),
+      },
+    );
     all.push({
       name: 'node-pipe',
       label: 'bare Node relay (net + pipe, no routing)',
@@ -476,8 +500,7 @@ export async function main() {
       name,
       process.execPath,
       [
-        // e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (written when Portico exits)
-        ...(env.BENCH_NODE_ARGS ? env.BENCH_NODE_ARGS.split(' ') : []),
+        ...nodeArgs,
         path.join(DIST, 'src/bin.js'),
         `--entryPoints.tls.address=127.0.0.1:${tlsPort}`,
         `--entryPoints.plain.address=127.0.0.1:${plainPort}`,
@@ -496,6 +519,10 @@ export async function main() {
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const started = new Date().toISOString();
   const metrics = [
+    'sysBulkTls',
+    'sysBulkPlain',
+    'faultsBulkPlain',
+    'userShareBulkPlain',
     'cpuBulkTls',
     'cpuBulkPlain',
     'cpuRateTls',
@@ -517,16 +544,23 @@ export async function main() {
   );
   // the proxy's own CPU time per MB and per connection (the backend's for direct): unlike
   // throughput, hardly moved by other tenants' load on the machine
-  const cpuOf = (t) => groupCpuMs(t.child?.pid ?? backend.pid);
+  const usageOf = (t) => groupUsage(t.child?.pid ?? backend.pid);
+  const cpuOf = (t) => usageOf(t).ms;
   const measure = async (t, r) => {
     const bulkBytes = (BULK_CONNS * BULK_MIB * 1024 * 1024) / 1e6;
-    let c = cpuOf(t);
+    let u = usageOf(t);
     r.bulkTls.push(await bulk(t.tlsPort, true));
-    r.cpuBulkTls.push((cpuOf(t) - c) / bulkBytes);
-    c = cpuOf(t);
+    let u2 = usageOf(t);
+    r.cpuBulkTls.push((u2.ms - u.ms) / bulkBytes);
+    r.sysBulkTls.push((u2.sys - u.sys) / bulkBytes);
+    u = usageOf(t);
     r.bulkPlain.push(await bulk(t.plainPort, false));
-    r.cpuBulkPlain.push((cpuOf(t) - c) / bulkBytes);
-    c = cpuOf(t);
+    u2 = usageOf(t);
+    r.cpuBulkPlain.push((u2.ms - u.ms) / bulkBytes);
+    r.sysBulkPlain.push((u2.sys - u.sys) / bulkBytes);
+    r.faultsBulkPlain.push((u2.faults - u.faults) / bulkBytes);
+    r.userShareBulkPlain.push((u2.userMs - u.userMs) / Math.max(1, u2.ms - u.ms));
+    let c = cpuOf(t);
     const rt = await rate(t.tlsPort, true);
     r.cpuRateTls.push(((cpuOf(t) - c) * 1000) / Math.max(1, rt.done));
     c = cpuOf(t);
@@ -602,13 +636,13 @@ export async function main() {
     '',
     'CPU time of the proxy process(es) (of the backend for direct), user + system, in 10 ms ticks:',
     '',
-    '| target | ms per MB, bulk TLS | ms per MB, bulk plain | us per TLS connection | us per plain connection |',
-    '| --- | ---: | ---: | ---: | ---: |',
+    '| target | ms per MB, bulk TLS | ms per MB, bulk plain | us per TLS connection | us per plain connection | read+write calls per MB, TLS / plain |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const t of targets) {
     const m = med.get(t.name);
     lines.push(
-      `| ${t.label ?? t.name} | ${fmt(m.cpuBulkTls, 2)} | ${fmt(m.cpuBulkPlain, 2)} | ${fmt(m.cpuRateTls)} | ${fmt(m.cpuRatePlain)} |`,
+      `| ${t.label ?? t.name} | ${fmt(m.cpuBulkTls, 2)} | ${fmt(m.cpuBulkPlain, 2)} | ${fmt(m.cpuRateTls)} | ${fmt(m.cpuRatePlain)} | ${t.name === 'haproxy' ? '-' : `${fmt(m.sysBulkTls)} / ${fmt(m.sysBulkPlain)}`} |`,
     );
   }
   lines.push('', 'per round (order rotated):');
@@ -616,7 +650,7 @@ export async function main() {
     const r = res.get(t.name);
     const list = (xs) => xs.map((x) => fmt(x)).join(', ');
     lines.push(
-      `- ${t.name}: bulk TLS ${list(r.bulkTls)}; bulk plain ${list(r.bulkPlain)}; TLS conn/s ${list(r.rateTls)}; plain conn/s ${list(r.ratePlain)}; TLS p50 ${list(r.latTls50)}; plain p50 ${list(r.latPlain50)}; CPU us per TLS/plain conn ${list(r.cpuRateTls)} / ${list(r.cpuRatePlain)}; ` +
+      `- ${t.name}: bulk TLS ${list(r.bulkTls)}; bulk plain ${list(r.bulkPlain)}; TLS conn/s ${list(r.rateTls)}; plain conn/s ${list(r.ratePlain)}; TLS p50 ${list(r.latTls50)}; plain p50 ${list(r.latPlain50)}; CPU us per TLS/plain conn ${list(r.cpuRateTls)} / ${list(r.cpuRatePlain)}; syscalls per MB plain ${list(r.sysBulkPlain)}; minor page faults per MB plain ${list(r.faultsBulkPlain)}; user share of CPU, bulk plain ${r.userShareBulkPlain.map((x) => Math.round(x * 100) + '%').join(', ')}; CPU ms per MB TLS/plain ${r.cpuBulkTls.map((x) => fmt(x, 2)).join(', ')} / ${r.cpuBulkPlain.map((x) => fmt(x, 2)).join(', ')}; ` +
         `CPU busy ${r.busy.map((b) => b.map((x) => Math.round(x * 100) + '%').join('/')).join(', ')}`,
     );
   }
