@@ -287,6 +287,50 @@ describe.skipIf(skipPebble() || skipDocker())(
       expect(reply.san).toBe(`DNS:${host}`);
       expect(reply.issuer).toMatch(/pebble/i);
     }, 90_000);
+
+    it('the HTTP challenge variant of the guide (web + websecure, httpchallenge.entrypoint=web)', async () => {
+      await p?.stop('SIGTERM');
+      const host = 'whoami-http.example.com';
+      const webPort = await freePort();
+      const securePort = await freePort();
+      d.docker(
+        'run',
+        '-d',
+        '--name',
+        'whoami-http',
+        '--network',
+        'host',
+        '--label',
+        'traefik.enable=true',
+        '--label',
+        `traefik.http.routers.whoami-http.rule=Host(\`${host}\`)`,
+        '--label',
+        'traefik.http.routers.whoami-http.entrypoints=websecure',
+        '--label',
+        'traefik.http.routers.whoami-http.tls.certresolver=myresolver',
+        '--label',
+        `traefik.http.services.whoami-http.loadbalancer.server.port=${webPort}`,
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        `mkdir -p /w && echo whoami-http > /w/index.html && exec httpd -f -p 127.0.0.1:${webPort} -h /w`,
+      );
+      p = runPortico([
+        '--providers.docker=true',
+        `--providers.docker.endpoint=unix://${d.socket}`,
+        '--providers.docker.exposedbydefault=false',
+        `--entryPoints.web.address=127.0.0.1:${pebble.httpPort}`,
+        `--entryPoints.websecure.address=127.0.0.1:${securePort}`,
+        ...resolverFlags(pebble, dir, 'http'),
+      ]);
+      const reply = await eventually(() => trustedGet(securePort, pebble.rootPem, host), {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      });
+      expect(reply.status).toBe(200);
+      expect(reply.body.trim()).toBe('whoami-http');
+      expect(reply.san).toBe(`DNS:${host}`);
+    }, 90_000);
   },
 );
 
