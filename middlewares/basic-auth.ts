@@ -7,36 +7,17 @@
  * for the same reason). A failed check is never cached.
  */
 import { createHash } from 'node:crypto';
-import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext } from '../src/kernel/context.js';
 import { sendStatus } from '../src/kernel/status.js';
 import { stableKey } from '../src/config/objects.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { basicAuth as schema } from '../src/config/schema/middlewares/auth.js';
-import { loadUserEntries, passwordVerifier, type PasswordVerifier } from './htpasswd.js';
+import { passwordVerifier, type PasswordVerifier } from './htpasswd.js';
+import { authSettings, passAuthenticated, userRecords } from './auth-common.js';
 
-/** a header name as node stores it; validated so a config cannot inject into the request head */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-/** realm text must fit in a quoted-string without escaping */
-export function checkRealm(realm: string | undefined): string {
-  if (realm === undefined || realm === '') return 'traefik';
-  // eslint-disable-next-line no-control-regex
-  if (/["\\\x00-\x1f\x7f]/.test(realm))
-    throw new ConfigElementError(
-      'must not contain quotes, backslashes or control characters',
-      'realm',
-    );
-  return realm;
-}
-
-export function checkHeaderField(field: string | undefined): string | undefined {
-  if (field === undefined || field === '') return undefined;
-  if (!TOKEN.test(field))
-    throw new ConfigElementError(`"${field}" is not a valid header name`, 'headerField');
-  return field.toLowerCase();
-}
+// forward-auth-settings.ts takes checkHeaderField from here
+export { checkHeaderField } from './auth-common.js';
 
 /** A small LRU: Map keeps insertion order, so the first key is the least recently used. */
 class Lru {
@@ -87,16 +68,12 @@ export const basicAuth: MiddlewareDefinition = {
   options: schema.options,
   create(raw, build) {
     const o = decodeOptions(schema.options, raw);
-    const realm = checkRealm(o.realm);
-    const headerField = checkHeaderField(o.headerField);
-    const removeHeader = o.removeHeader === true;
+    const settings = authSettings(o);
     const users = new Map<string, PasswordVerifier>();
     const fingerprint: string[] = [];
-    for (const { line, field } of loadUserEntries(o.users, o.usersFile)) {
-      const parts = line.split(':');
-      if (parts.length !== 2 || parts[0] === '')
-        throw new ConfigElementError('must be name:hash (one colon, as htpasswd writes)', field);
-      const [name, hash] = parts as [string, string];
+    const format = 'must be name:hash (one colon, as htpasswd writes)';
+    for (const { fields, field } of userRecords(o, 2, format)) {
+      const [name, hash] = fields as [string, string];
       users.set(name, passwordVerifier(name, hash, field));
       fingerprint.push(name, hash);
     }
@@ -109,7 +86,7 @@ export const basicAuth: MiddlewareDefinition = {
       cache: new Lru(CACHE_SIZE),
       inflight: new Map(),
     }));
-    const challenge = { 'www-authenticate': `Basic realm="${realm}"` };
+    const challenge = { 'www-authenticate': `Basic realm="${settings.realm}"` };
 
     const check = (header: string): string | undefined | Promise<string | undefined> => {
       const creds = parseBasic(header);
@@ -142,12 +119,7 @@ export const basicAuth: MiddlewareDefinition = {
           sendStatus(ctx.writer, 401, challenge);
           return;
         }
-        const h = ctx.req.headers;
-        ctx.user = user;
-        // replaces whatever the client sent under that name
-        if (headerField !== undefined) h[headerField] = user;
-        if (removeHeader) delete h.authorization;
-        next(ctx);
+        passAuthenticated(ctx, user, settings, next);
       };
       return (ctx) => {
         const header = ctx.req.headers.authorization;

@@ -16,8 +16,7 @@ import { sendStatus } from '../src/kernel/status.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { digestAuth as schema } from '../src/config/schema/middlewares/auth.js';
-import { loadUserEntries } from './htpasswd.js';
-import { checkHeaderField, checkRealm } from './basic-auth.js';
+import { authSettings, passAuthenticated, userRecords } from './auth-common.js';
 
 /** how long a nonce may be used (Apache's AuthDigestNonceLifetime default) */
 export const NONCE_LIFETIME_MS = 300_000;
@@ -96,16 +95,16 @@ export const digestAuth: MiddlewareDefinition = {
   options: schema.options,
   create(raw, build) {
     const o = decodeOptions(schema.options, raw);
-    const realm = checkRealm(o.realm);
-    const headerField = checkHeaderField(o.headerField);
-    const removeHeader = o.removeHeader === true;
+    const settings = authSettings(o);
+    const { realm } = settings;
     const users = new Map<string, string>();
     const otherRealms = new Set<string>();
-    for (const { line, field } of loadUserEntries(o.users, o.usersFile)) {
-      const parts = line.split(':');
-      if (parts.length !== 3 || parts[0] === '')
-        throw new ConfigElementError('must be name:realm:hash (htdigest format)', field);
-      const [name, userRealm, ha1] = parts as [string, string, string];
+    for (const { fields, field } of userRecords(
+      o,
+      3,
+      'must be name:realm:hash (htdigest format)',
+    )) {
+      const [name, userRealm, ha1] = fields as [string, string, string];
       if (!HEX32.test(ha1))
         throw new ConfigElementError(
           `user "${name}": the hash must be 32 hex digits, md5(name:realm:password)`,
@@ -199,11 +198,7 @@ export const digestAuth: MiddlewareDefinition = {
         sendStatus(ctx.writer, 401, issue(outcome === 'stale'));
         return;
       }
-      const h = ctx.req.headers;
-      ctx.user = outcome.user;
-      if (headerField !== undefined) h[headerField] = outcome.user;
-      if (removeHeader) delete h.authorization;
-      next(ctx);
+      passAuthenticated(ctx, outcome.user, settings, next);
     };
   },
 };
