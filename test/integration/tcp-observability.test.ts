@@ -379,6 +379,65 @@ describe('TCP observability: TLS, PROXY protocol, filters, workers', () => {
     expect(line.TLSCipher).toMatch(/^TLS_/);
   });
 
+  it('names the SNI of a passthrough connection and counts the TLS records as they came', async () => {
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'p.test' }], {
+      keyType: 'ec',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2 as const, value: 'p.test' }] }],
+    });
+    let backendRead = 0;
+    let clientRead = 0;
+    const backend = tls.createServer({ cert: pems.cert, key: pems.private }, (s) => {
+      s.on('error', () => undefined);
+      // a server-side TLSSocket counts nothing itself: its raw socket does
+      const raw = (s as unknown as { _parent?: net.Socket })._parent ?? s;
+      s.on('close', () => (backendRead = raw.bytesRead));
+      s.end('hello from p.test');
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    defer(() => new Promise<void>((r) => backend.close(() => r())));
+    const port = (backend.address() as net.AddressInfo).port;
+    const p = await start({
+      tcp: {
+        routers: {
+          pass: {
+            rule: 'HostSNI(`p.test`)',
+            entryPoints: ['web'],
+            service: 'pass',
+            tls: { passthrough: true },
+          },
+        },
+        services: { pass: { loadBalancer: { servers: [{ address: `127.0.0.1:${port}` }] } } },
+      },
+    });
+    const got = await new Promise<string>((resolve, reject) => {
+      // TLS over a socket of our own: its bytesRead counts the bytes on the wire
+      const raw = net.connect({ port: p.web, host: '127.0.0.1' });
+      const s = tls.connect({ socket: raw, servername: 'p.test', rejectUnauthorized: false });
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.on('end', () => s.end());
+      raw.on('close', () => {
+        clientRead = raw.bytesRead;
+        resolve(text);
+      });
+      s.on('error', reject);
+    });
+    expect(got).toBe('hello from p.test');
+    const line = await oneStreamLine(p);
+    expect(line).toMatchObject({
+      RouterName: 'pass@file',
+      TLSServerName: 'p.test',
+      TLSMode: 'passthrough',
+      ServiceAddr: `127.0.0.1:${port}`,
+    });
+    expect(line.TLSVersion).toBeUndefined();
+    // what the backend and the client read off the wire, byte for byte: the records were relayed
+    // untouched (a TLSSocket's bytesRead counts its socket's bytes, records included)
+    await eventually(() => expect(backendRead).toBeGreaterThan(0));
+    expect(line.UpstreamBytes).toBe(backendRead);
+    expect(line.DownstreamBytes).toBe(clientRead);
+  });
+
   it('logs the client the PROXY protocol header names, from a trusted sender', async () => {
     const echo = await echoServer();
     const p = await start(tcpConfig(echo), [
