@@ -72,9 +72,9 @@ export function observeTcp(
       }
     }
     sinks.metrics?.streamOpened(r);
-    // a connection whose relay never started (refused, no server, the client left while the
-    // server was dialled) has no reason from the relay: it is the client's own close
-    // reported after every close listener ran: the relay's, attached later, may set the reason
+    // reported once every close listener ran, the relay's (attached later) included, so that its
+    // reason counts; a connection no one gave a reason (the client left while the server was
+    // being dialled) closed on the client's side
     conn.stream.once('close', () => queueMicrotask(() => reportStream(sinks, r, 'client_closed')));
     handler({ ...conn, observed: r });
   };
