@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { HealthCheckConfig } from '../config/dynamic.js';
 import { parseGoDuration } from '../kernel/duration.js';
 import { probeServer, type HealthCheckTlsOptions, type ProbeContext } from './health-probe.js';
+import { createProbeLoop, PROBE_TIMED_OUT } from './health-loop.js';
 
 export {
   isHealthyStatus,
@@ -72,103 +73,47 @@ export function healthCheckTimings(config: HealthCheckConfig): HealthCheckTiming
   return { intervalMs, unhealthyIntervalMs, timeoutMs };
 }
 
-interface Target {
-  url: string;
-  up: boolean;
-  timer: NodeJS.Timeout | undefined;
-  inflight: AbortController | undefined;
-}
-
 export function createHealthChecker(opts: HealthCheckerOptions): HealthChecker {
   const { service, config, onChange, logger } = opts;
-  const { intervalMs, unhealthyIntervalMs, timeoutMs } = healthCheckTimings(config);
+  const timings = healthCheckTimings(config);
   // Dedicated agents without keep-alive: probes are rare, and a pooled socket
   // would both outlive close() and hide a backend that stopped accepting connections.
   const httpAgent = new http.Agent({ keepAlive: false });
   const httpsAgent = new https.Agent({ keepAlive: false, ...opts.tls });
   const probe: ProbeContext = { config, tls: opts.tls, httpAgent, httpsAgent };
 
-  const targets = new Map<string, Target>();
-  for (const url of opts.servers) {
-    if (targets.has(url)) continue;
-    const known = opts.initialStatus?.[url];
-    targets.set(url, { url, up: known ?? true, timer: undefined, inflight: undefined });
-  }
-  let started = false;
-  let closed = false;
-
-  function schedule(t: Target): void {
-    if (closed) return;
-    t.timer = setTimeout(() => void check(t), t.up ? intervalMs : unhealthyIntervalMs);
-    t.timer.unref();
-  }
-
-  async function check(t: Target): Promise<void> {
-    t.timer = undefined;
-    // The next probe is only scheduled once this one settles, so probes of one server never overlap.
-    const ac = new AbortController();
-    t.inflight = ac;
-    let timedOut = false;
-    const deadline = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, timeoutMs);
-    deadline.unref();
-    let failure: string | undefined;
-    try {
-      failure = await probeServer(probe, t.url, ac.signal);
-    } catch (err) {
-      failure = timedOut
-        ? `timeout after ${timeoutMs}ms`
-        : `request failed: ${(err as Error).message ?? String(err)}`;
-    } finally {
-      clearTimeout(deadline);
-      t.inflight = undefined;
-    }
-    if (closed) return;
-    const up = failure === undefined;
-    if (up !== t.up) {
-      t.up = up;
-      if (up) logger?.info({ service, url: t.url }, 'health check passed, server is up');
-      else
-        logger?.warn(
-          { service, url: t.url, reason: failure },
-          'health check failed, server is down',
-        );
+  const loop = createProbeLoop({
+    servers: opts.servers.map((url) => [url, opts.initialStatus?.[url] ?? true] as const),
+    timings,
+    probe: async (url, signal) => {
       try {
-        onChange(t.url, up);
+        return await probeServer(probe, url, signal);
+      } catch (err) {
+        return signal.reason === PROBE_TIMED_OUT
+          ? `timeout after ${timings.timeoutMs}ms`
+          : `request failed: ${(err as Error).message ?? String(err)}`;
+      }
+    },
+    onTransition(url, up, reason) {
+      if (up) logger?.info({ service, url }, 'health check passed, server is up');
+      else logger?.warn({ service, url, reason }, 'health check failed, server is down');
+      try {
+        onChange(url, up);
       } catch (err) {
         // A throwing listener must not stop the checks of this server.
-        logger?.warn({ service, url: t.url, err }, 'health check listener failed');
+        logger?.warn({ service, url, err }, 'health check listener failed');
       }
-    }
-    schedule(t);
-  }
+    },
+  });
 
   return {
-    start() {
-      if (started || closed) return;
-      started = true;
-      for (const t of targets.values()) void check(t);
-    },
+    start: () => loop.start(),
     close() {
-      if (closed) return;
-      closed = true;
-      for (const t of targets.values()) {
-        if (t.timer) clearTimeout(t.timer);
-        t.timer = undefined;
-        t.inflight?.abort();
-      }
+      loop.close();
       httpAgent.destroy();
       httpsAgent.destroy();
     },
-    isUp(url) {
-      return targets.get(url)?.up ?? true;
-    },
-    status() {
-      const out: Record<string, ServerStatus> = {};
-      for (const t of targets.values()) out[t.url] = t.up ? 'UP' : 'DOWN';
-      return out;
-    },
+    isUp: (url) => loop.isUp(url),
+    status: () => loop.status(),
   };
 }

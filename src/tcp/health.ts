@@ -16,6 +16,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { TcpHealthCheckConfig } from '../config/dynamic.js';
 import { healthCheckTimings, type ServerStatus } from '../services/health-check.js';
+import { createProbeLoop } from '../services/health-loop.js';
 import { dialServer, splitHostPort, type TcpDialOptions } from './proxy.js';
 
 /** Traefik's maxPayloadSize: longer `send` / `expect` values are dropped (connect-only probe). */
@@ -111,13 +112,6 @@ function exchange(
   });
 }
 
-interface Target {
-  server: TcpHealthTarget;
-  up: boolean;
-  timer: NodeJS.Timeout | undefined;
-  inflight: AbortController | undefined;
-}
-
 export function createTcpHealthChecker(opts: {
   service: string;
   servers: readonly TcpHealthTarget[];
@@ -125,7 +119,7 @@ export function createTcpHealthChecker(opts: {
   logger?: Logger | undefined;
 }): TcpHealthChecker {
   const { service, config, logger } = opts;
-  const { intervalMs, unhealthyIntervalMs, timeoutMs } = healthCheckTimings({
+  const timings = healthCheckTimings({
     interval: config.interval,
     unhealthyInterval: config.unhealthyInterval,
     timeout: config.timeout,
@@ -149,71 +143,26 @@ export function createTcpHealthChecker(opts: {
   const check = { port: config.port, send, expect };
 
   // servers are keyed by address, as Traefik's targets (a repeated address is probed once)
-  const targets = new Map<string, Target>();
+  const servers = new Map<string, TcpHealthTarget>();
   for (const server of opts.servers) {
-    if (!targets.has(server.address))
-      targets.set(server.address, { server, up: true, timer: undefined, inflight: undefined });
+    if (!servers.has(server.address)) servers.set(server.address, server);
   }
-  let started = false;
-  let closed = false;
-
-  const schedule = (t: Target): void => {
-    if (closed) return;
-    t.timer = setTimeout(() => void run(t), t.up ? intervalMs : unhealthyIntervalMs);
-    t.timer.unref();
-  };
-
-  const run = async (t: Target): Promise<void> => {
-    t.timer = undefined;
-    const ac = new AbortController();
-    t.inflight = ac;
-    const deadline = setTimeout(() => ac.abort(), timeoutMs);
-    deadline.unref();
-    let failure = await probeTcpServer(t.server, check, ac.signal);
-    clearTimeout(deadline);
-    t.inflight = undefined;
-    if (closed) return;
-    if (failure === 'aborted' || /: aborted$/.test(failure ?? ''))
-      failure = `timeout after ${timeoutMs}ms`;
-    const up = failure === undefined;
-    if (up !== t.up) {
-      t.up = up;
-      if (up)
-        logger?.info(
-          { service, server: t.server.address },
-          'tcp health check passed, server is up',
-        );
+  return createProbeLoop({
+    servers: [...servers.keys()].map((address) => [address, true] as const),
+    timings,
+    probe: async (address, signal) => {
+      const failure = await probeTcpServer(servers.get(address)!, check, signal);
+      if (failure === 'aborted' || /: aborted$/.test(failure ?? ''))
+        return `timeout after ${timings.timeoutMs}ms`;
+      return failure;
+    },
+    onTransition(address, up, reason) {
+      if (up) logger?.info({ service, server: address }, 'tcp health check passed, server is up');
       else
         logger?.warn(
-          { service, server: t.server.address, reason: failure },
+          { service, server: address, reason },
           'tcp health check failed, server is down',
         );
-    }
-    schedule(t);
-  };
-
-  return {
-    start() {
-      if (started || closed) return;
-      started = true;
-      for (const t of targets.values()) void run(t);
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      for (const t of targets.values()) {
-        if (t.timer !== undefined) clearTimeout(t.timer);
-        t.timer = undefined;
-        t.inflight?.abort();
-      }
-    },
-    isUp(address) {
-      return targets.get(address)?.up ?? true;
-    },
-    status() {
-      const out: Record<string, ServerStatus> = {};
-      for (const t of targets.values()) out[t.server.address] = t.up ? 'UP' : 'DOWN';
-      return out;
-    },
-  };
+  });
 }
