@@ -497,6 +497,23 @@ describe('TCP observability: TLS, PROXY protocol, filters, workers', () => {
     expect(lines[0]).toMatchObject({ RouterName: 'web@file', DownstreamStatus: 200 });
   });
 
+  it('applies accessLog.fields: shared names by their mode, TCP-only ones by defaultMode', async () => {
+    const echo = await echoServer();
+    const p = await start(tcpConfig(echo), [
+      '--accessLog.fields.defaultMode=drop',
+      '--accessLog.fields.names.RouterName=keep',
+      '--accessLog.fields.names.ClientHost=redact',
+    ]);
+    expect(await talk(p.web, 'hello')).toBe('echo:helloecho:bye');
+    const [line] = await eventually(() => {
+      const all = p.lines();
+      expect(all).toHaveLength(1);
+      return all;
+    });
+    expect(Object.keys(line!).sort()).toEqual(['ClientHost', 'RouterName', 'level', 'msg', 'time']);
+    expect(line).toMatchObject({ RouterName: 'echo@file', ClientHost: 'REDACTED' });
+  });
+
   it('shows bytes of a connection still open, and sums what several workers send', async () => {
     const sc = testStaticConfig(['--metrics.prometheus']);
     const store = new MetricsStore({ config: sc.metrics, timer: false, nodeMetrics: false });
