@@ -32,6 +32,7 @@ import {
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import { buffering as schema } from '../src/config/schema/middlewares/response.js';
+import { HeldResponse } from './held-response.js';
 
 /** oxy's DefaultMaxRetryAttempts: retries stop after this many whatever the expression says */
 const MAX_RETRIES = 10;
@@ -116,11 +117,7 @@ const enum Mode {
 class AttemptWriter implements ResponseWriter {
   private mode = Mode.Pending;
   private headWritten = false;
-  private status = 0;
-  private statusText: string | undefined = undefined;
-  private head: string[] = [];
-  private held: Buffer[] = [];
-  private heldBytes = 0;
+  private readonly held = new HeldResponse();
 
   constructor(
     private readonly ex: Exchange,
@@ -143,9 +140,7 @@ class AttemptWriter implements ResponseWriter {
     }
     if (this.ex.c.maxResponse > 0) {
       this.mode = Mode.Hold;
-      this.status = status;
-      this.statusText = statusText;
-      this.head = headers;
+      this.held.holdHead(status, statusText, headers);
       return this;
     }
     this.mode = Mode.Pass;
@@ -153,17 +148,13 @@ class AttemptWriter implements ResponseWriter {
   }
 
   private hold(chunk: Buffer | string): void {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.heldBytes += b.length;
-    if (this.heldBytes > this.ex.c.maxResponse) {
+    this.held.add(chunk);
+    if (this.held.bytes > this.ex.c.maxResponse) {
       // the rest of the body is read and dropped: aborting would count as an upstream failure
       this.mode = Mode.Overflow;
-      this.held = [];
-      this.head = [];
+      this.held.drop();
       sendStatus(this.ex.client, 500);
-      return;
     }
-    this.held.push(b);
   }
 
   write(chunk: Buffer | string): boolean {
@@ -189,16 +180,7 @@ class AttemptWriter implements ResponseWriter {
       case Mode.Hold: {
         if (chunk !== undefined && chunk.length > 0) this.hold(chunk);
         if (this.mode !== Mode.Hold) return this;
-        const body = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
-        this.held = [];
-        const out: string[] = [];
-        const h = this.head;
-        for (let i = 0; i < h.length; i += 2)
-          if (h[i]!.toLowerCase() !== 'content-length') out.push(h[i]!, h[i + 1]!);
-        out.push('content-length', String(body.length));
-        this.head = [];
-        this.ex.client.writeHead(this.status, this.statusText, out);
-        return this.ex.client.end(body);
+        return this.held.sendWithLength(this.ex.client, this.held.take());
       }
       case Mode.Pending:
         return this.ex.client.end(chunk);
@@ -217,11 +199,11 @@ class AttemptWriter implements ResponseWriter {
     ) {
       // the upstream failed mid-body: nothing reached the client yet, so this is retryable too
       this.mode = Mode.Retrying;
-      this.held = [];
+      this.held.drop();
       setImmediate(() => this.ex.run());
       return this;
     }
-    this.held = [];
+    this.held.drop();
     return this.ex.client.destroy(err);
   }
 

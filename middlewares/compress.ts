@@ -26,6 +26,7 @@ import type { Transform } from 'node:stream';
 import { ConfigElementError } from '../src/kernel/errors.js';
 import type { RequestContext, ResponseWriter } from '../src/kernel/context.js';
 import { WriterWrapper } from '../src/kernel/writer.js';
+import { HeldResponse } from './held-response.js';
 import type { MiddlewareDefinition } from './types.js';
 import { decodeOptions } from './schema.js';
 import {
@@ -246,11 +247,7 @@ const enum Mode {
 class CompressWriter extends WriterWrapper {
   private mode = Mode.Pending;
   private headWritten = false;
-  private status = 200;
-  private statusText: string | undefined = undefined;
-  private head: string[] = [];
-  private held: Buffer[] = [];
-  private heldBytes = 0;
+  private readonly held = new HeldResponse();
   private z: Transform | undefined = undefined;
   private waitingInner = false;
 
@@ -310,9 +307,7 @@ class CompressWriter extends WriterWrapper {
       this.mode = Mode.Pass;
       return this.inner.writeHead(status, statusText, headers);
     }
-    this.status = status;
-    this.statusText = statusText;
-    this.head = headers;
+    this.held.holdHead(status, statusText, headers);
     if (length !== undefined && Number.isFinite(length)) {
       this.startCompression(length);
       return this;
@@ -329,7 +324,7 @@ class CompressWriter extends WriterWrapper {
   private startCompression(sizeHint: number | undefined): void {
     this.mode = Mode.Compress;
     const out: string[] = [];
-    const h = this.head;
+    const h = this.held.head;
     for (let i = 0; i < h.length; i += 2) {
       const lower = h[i]!.toLowerCase();
       // the compressed length is not known in advance, and byte ranges of the original no longer apply
@@ -337,8 +332,8 @@ class CompressWriter extends WriterWrapper {
       out.push(h[i]!, h[i + 1]!);
     }
     out.push('Content-Encoding', this.enc);
-    this.head = [];
-    this.inner.writeHead(this.status, this.statusText, out);
+    this.held.head = [];
+    this.inner.writeHead(this.held.status, this.held.statusText, out);
     const z = createCompressor(this.enc, sizeHint);
     this.z = z;
     z.on('data', (chunk: Buffer) => {
@@ -368,12 +363,9 @@ class CompressWriter extends WriterWrapper {
       case Mode.Compress:
         return this.compressChunk(chunk);
       case Mode.Buffering: {
-        const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        this.held.push(b);
-        this.heldBytes += b.length;
-        if (this.heldBytes < this.c.minSize) return true;
-        const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
-        this.held = [];
+        this.held.add(chunk);
+        if (this.held.bytes < this.c.minSize) return true;
+        const all = this.held.take();
         this.startCompression(undefined);
         return this.compressChunk(all);
       }
@@ -389,27 +381,16 @@ class CompressWriter extends WriterWrapper {
         this.z!.end();
         return this;
       case Mode.Buffering: {
-        if (chunk !== undefined && chunk.length > 0) {
-          const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-          this.held.push(b);
-          this.heldBytes += b.length;
-        }
-        const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
-        this.held = [];
-        if (this.heldBytes >= this.c.minSize) {
+        if (chunk !== undefined && chunk.length > 0) this.held.add(chunk);
+        const all = this.held.take();
+        if (this.held.bytes >= this.c.minSize) {
           this.startCompression(all.length);
           this.z!.end(all);
           return this;
         }
         // too small to be worth it: out as it came, now with a length
         this.mode = Mode.Pass;
-        this.inner.writeHead(this.status, this.statusText, [
-          ...this.head,
-          'Content-Length',
-          String(all.length),
-        ]);
-        this.head = [];
-        return this.inner.end(all);
+        return this.held.sendWithLength(this.inner, all);
       }
       default:
         return this.inner.end(chunk);
@@ -417,7 +398,7 @@ class CompressWriter extends WriterWrapper {
   }
 
   override destroy(err?: Error): unknown {
-    this.held = [];
+    this.held.drop();
     this.z?.destroy();
     return this.inner.destroy(err);
   }
