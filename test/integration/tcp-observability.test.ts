@@ -22,7 +22,7 @@ import { createStreamRecord } from '../../src/observability/metrics-tcp.js';
 import { createRouterServer } from '../../src/routing/router-server.js';
 import { eventually } from '../helpers/eventually.js';
 import { createAccessLog, testStaticConfig } from '../helpers/portico.js';
-import { request } from '../helpers/http.js';
+import { freePort, request } from '../helpers/http.js';
 import { useCleanups } from '../helpers/scope.js';
 
 const { defer, upstream } = useCleanups();
@@ -292,6 +292,36 @@ async function oneStreamLine(p: { streamLines(): Record<string, unknown>[] }) {
   });
   return line!;
 }
+
+describe('UDP observability: errors', () => {
+  it('counts a session whose server port is closed as server_error (ICMP port unreachable)', async () => {
+    // a port just freed: nothing listens on it, so the kernel answers port unreachable
+    const dead = await freePort();
+    const p = await start({
+      udp: {
+        routers: { dns: { entryPoints: ['dns'], service: 'dead' } },
+        services: { dead: { loadBalancer: { servers: [{ address: `127.0.0.1:${dead}` }] } } },
+      },
+    });
+    const client = dgram.createSocket('udp4');
+    defer(() => client.close());
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+    const U = 'entrypoint="dns",router="dns@file",service="dead@file"';
+    // the first datagram may go out before the socket is connected; later ones meet the error
+    await eventually(async () => {
+      client.send('ping', p.dns, '127.0.0.1');
+      const m = await p.scrape();
+      expect(value(m, `portico_udp_sessions_total{${U},reason="server_error"}`)).toBeGreaterThan(0);
+    });
+    const line = p.streamLines()[0]!;
+    expect(line).toMatchObject({
+      RequestProtocol: 'UDP',
+      ServiceAddr: `127.0.0.1:${dead}`,
+      CloseReason: 'server_error',
+      DownstreamBytes: 0,
+    });
+  });
+});
 
 describe('TCP observability: TLS, PROXY protocol, filters, workers', () => {
   it('counts a connection inFlightConn refuses, and one cut at shutdown as aborted', async () => {
