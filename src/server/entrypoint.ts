@@ -42,6 +42,7 @@ import { createH2Server, readDeadline } from './http2.js';
 import { createTlsServer, handshakeTimeout } from './tls-server.js';
 import { createConnectionDispatcher } from './connection.js';
 import { serveTcp } from './tcp-serve.js';
+import { acceptH2cUpgrade, wantsH2cUpgrade } from './h2c-upgrade.js';
 import { InFlight, shutdown } from './drain.js';
 
 // existing importers (api/explain.ts, tests) read these from here
@@ -324,9 +325,22 @@ export function createEntryPoint(opts: {
         'this Node version does not start its HTTP deadline sweep for servers that do not listen: readHeaderTimeout and readTimeout are not enforced',
       );
     server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(req, res));
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      handle(req, upgradeResponse(req, socket), { socket, head }),
-    );
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Upgrade: h2c (cleartext only): the request goes on as stream 1 of an HTTP/2 session
+      if (
+        server === plain &&
+        wantsH2cUpgrade(req) &&
+        acceptH2cUpgrade({
+          req,
+          socket,
+          head,
+          timeoutMs: handshakeTimeout(ep.transport.respondingTimeouts),
+          handOver: (s) => h2c.server.emit('connection', s),
+        })
+      )
+        return;
+      handle(req, upgradeResponse(req, socket), { socket, head });
+    });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
       answerClientError(err, socket, log),
     );

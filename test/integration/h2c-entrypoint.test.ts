@@ -5,6 +5,7 @@
  * upstream, and an h2c upstream (`h2c://`) gets HTTP/2 all the way; HTTP/1.1
  * clients of the same entrypoint are unaffected.
  */
+import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +116,54 @@ describe('h2c (prior knowledge) on a plain entrypoint', () => {
     s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\xff garbage frame');
     await new Promise((res) => setTimeout(res, 200));
     s.destroy();
+    expect((await request(`${r.url}/`, { headers: { host: 'app.test' } })).status).toBe(200);
+  });
+
+  const curl = (args: string[]): Promise<string> =>
+    new Promise<string>((resolve, reject) =>
+      execFile('curl', ['-sS', '-i', '--http2', ...args], { timeout: 10_000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+
+  it('upgrades an HTTP/1.1 request with Upgrade: h2c (curl --http2) and answers it as HTTP/2 stream 1', async () => {
+    const out = await curl(['-H', 'Host: app.test', `http://127.0.0.1:${r.port}/upgraded?q=1`]);
+    expect(out).toMatch(/^HTTP\/1\.1 101 Switching Protocols/);
+    expect(out).toMatch(/\r\nHTTP\/2 200 ?\r\n/);
+    const body = JSON.parse(out.slice(out.lastIndexOf('\r\n\r\n') + 4));
+    expect(body).toMatchObject({ name: 'h1-upstream', url: '/upgraded?q=1' });
+  });
+
+  it('carries the body of an upgraded request into stream 1', async () => {
+    const out = await curl([
+      '-H',
+      'Host: grpc.test',
+      '--data-binary',
+      'hello-body',
+      `http://127.0.0.1:${r.port}/echo`,
+    ]);
+    expect(out).toMatch(/\r\nHTTP\/2 200 ?\r\n/);
+    expect(out.slice(out.lastIndexOf('\r\n\r\n') + 4)).toBe('2.0 POST /echo hello-body');
+  });
+
+  it('a client that answers the 101 with anything but the preface loses only its connection', async () => {
+    const net = await import('node:net');
+    const got = await new Promise<string>((resolve) => {
+      const s = net.connect(r.port, '127.0.0.1');
+      let out = '';
+      s.on('error', () => resolve(out));
+      s.on('close', () => resolve(out));
+      s.on('data', (d: Buffer) => {
+        out += d.toString('latin1');
+        if (out.includes('\r\n\r\n')) s.write('GET / HTTP/1.1\r\nHost: app.test\r\n\r\n');
+      });
+      s.write(
+        'GET / HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade, HTTP2-Settings\r\n' +
+          'Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n',
+      );
+    });
+    expect(got).toMatch(/^HTTP\/1\.1 101/);
+    expect(got).not.toContain('200 OK');
     expect((await request(`${r.url}/`, { headers: { host: 'app.test' } })).status).toBe(200);
   });
 });
