@@ -42,7 +42,12 @@ import { createH2Server, readDeadline } from './http2.js';
 import { createTlsServer, handshakeTimeout } from './tls-server.js';
 import { createConnectionDispatcher } from './connection.js';
 import { serveTcp } from './tcp-serve.js';
-import { acceptH2cUpgrade, wantsH2cUpgrade } from './h2c-upgrade.js';
+import {
+  acceptH2cUpgrade,
+  asksForH2c,
+  replayWithoutUpgrade,
+  wantsH2cUpgrade,
+} from './h2c-upgrade.js';
 import { InFlight, shutdown } from './drain.js';
 
 // existing importers (api/explain.ts, tests) read these from here
@@ -327,18 +332,20 @@ export function createEntryPoint(opts: {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Upgrade: h2c (cleartext only): the request goes on as stream 1 of an HTTP/2 session
-      if (
-        server === plain &&
-        wantsH2cUpgrade(req) &&
-        acceptH2cUpgrade({
-          req,
-          socket,
-          head,
-          timeoutMs: handshakeTimeout(ep.transport.respondingTimeouts),
-          handOver: (s) => h2c.server.emit('connection', s),
-        })
-      )
+      if (server === plain && asksForH2c(req)) {
+        const taken =
+          wantsH2cUpgrade(req) &&
+          acceptH2cUpgrade({
+            req,
+            socket,
+            head,
+            timeoutMs: handshakeTimeout(ep.transport.respondingTimeouts),
+            handOver: (s) => h2c.server.emit('connection', s),
+          });
+        // one Portico does not take goes on as the HTTP/1.1 request it also is
+        if (!taken) replayWithoutUpgrade(req, socket, head, plain);
         return;
+      }
       handle(req, upgradeResponse(req, socket), { socket, head });
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>

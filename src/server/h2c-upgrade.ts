@@ -268,3 +268,44 @@ export function acceptH2cUpgrade(opts: {
   if (body !== undefined && buf.length > 0) check();
   return true;
 }
+
+/** Whether the request names h2c among its Upgrade protocols (taken or not). */
+export function asksForH2c(req: IncomingMessage): boolean {
+  return tokens(req.headers.upgrade).includes('h2c');
+}
+
+/**
+ * An `Upgrade: h2c` request Portico does not take (a chunked or large body) is served as the
+ * HTTP/1.1 request it also is (RFC 7540 3.2: a server may ignore the upgrade). Node's HTTP/1
+ * server has already handed the socket over as an upgrade, so the request head is written back
+ * in front of the bytes that followed it, without its upgrade fields, and the socket is given to
+ * `http1` again as a new connection.
+ */
+export function replayWithoutUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  http1: { emit(event: 'connection', socket: Duplex): boolean },
+): void {
+  const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (lower === 'upgrade' || lower === 'http2-settings') continue;
+    let value = req.rawHeaders[i + 1]!;
+    if (lower === 'connection') {
+      value = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '' && !['upgrade', 'http2-settings'].includes(t.toLowerCase()))
+        .join(', ');
+      if (value === '') continue;
+    }
+    lines.push(`${name}: ${value}`);
+  }
+  const s = socket as Socket;
+  s.pause();
+  s.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]));
+  http1.emit('connection', s);
+  s.resume();
+}

@@ -166,4 +166,20 @@ describe('h2c (prior knowledge) on a plain entrypoint', () => {
     expect(got).not.toContain('200 OK');
     expect((await request(`${r.url}/`, { headers: { host: 'app.test' } })).status).toBe(200);
   });
+
+  it('serves an Upgrade: h2c request it does not take (a 100 KB body) as HTTP/1.1, body intact', async () => {
+    const body = 'b'.repeat(100_000);
+    const out = await curl([
+      '-H',
+      'Host: app.test',
+      '--data-binary',
+      body,
+      `http://127.0.0.1:${r.port}/big`,
+    ]);
+    expect(out).toMatch(/^HTTP\/1\.1 200/m);
+    expect(out).not.toContain('101 Switching');
+    const reply = JSON.parse(out.slice(out.lastIndexOf('\r\n\r\n') + 4));
+    expect(reply).toMatchObject({ name: 'h1-upstream', url: '/big', method: 'POST' });
+    expect(reply.body).toBe(body);
+  });
 });
