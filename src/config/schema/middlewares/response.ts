@@ -5,6 +5,13 @@
 import { Bool, Int, Map, NumText, Obj, Str, StrList, type Static } from '../core.js';
 import { middleware } from './define.js';
 
+/** A size in bytes: a whole number, 0 or more. */
+const bytes = (description: string) => Int({ description, min: 0 });
+
+/** buffering's memRequestBodyBytes / memResponseBodyBytes: Traefik spills to disk over them */
+const MEMORY_THRESHOLD =
+  "Traefik's in-memory threshold (1 MiB); accepted, bodies stay in memory here";
+
 export const headers = middleware(
   'headers',
   'sets request and response headers, answers CORS preflights, adds security headers',
@@ -102,10 +109,9 @@ export const compress = middleware(
       defaultEncoding: Str({
         description: 'encoding used when the request has no Accept-Encoding or accepts *',
       }),
-      minResponseBodyBytes: Int({
-        description: 'smallest body compressed, in bytes (default 1024; 0 means the default)',
-        min: 0,
-      }),
+      minResponseBodyBytes: bytes(
+        'smallest body compressed, in bytes (default 1024; 0 means the default)',
+      ),
       includedContentTypes: StrList({
         description: 'compress only these media types (exclusive with excludedContentTypes)',
       }),
@@ -124,22 +130,14 @@ export const buffering = middleware(
   'reads the request body whole before forwarding (413 over a limit), optionally the response too, and can retry',
   Obj(
     {
-      maxRequestBodyBytes: Int({
-        description: 'largest request body accepted, in bytes; over it: 413 (0: no limit)',
-        min: 0,
-      }),
-      memRequestBodyBytes: Int({
-        description: "Traefik's in-memory threshold (1 MiB); accepted, bodies stay in memory here",
-        min: 0,
-      }),
-      maxResponseBodyBytes: Int({
-        description: 'largest response body accepted, in bytes; over it: 500 (0: no limit)',
-        min: 0,
-      }),
-      memResponseBodyBytes: Int({
-        description: "Traefik's in-memory threshold (1 MiB); accepted, bodies stay in memory here",
-        min: 0,
-      }),
+      maxRequestBodyBytes: bytes(
+        'largest request body accepted, in bytes; over it: 413 (0: no limit)',
+      ),
+      memRequestBodyBytes: bytes(MEMORY_THRESHOLD),
+      maxResponseBodyBytes: bytes(
+        'largest response body accepted, in bytes; over it: 500 (0: no limit)',
+      ),
+      memResponseBodyBytes: bytes(MEMORY_THRESHOLD),
       retryExpression: Str({
         description: 'when to send the buffered request again: IsNetworkError() && Attempts() < N',
       }),
