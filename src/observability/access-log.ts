@@ -34,7 +34,7 @@ export interface AccessLogOptions {
 
 export type AccessLogger = ((ctx: RequestContext) => void) & {
   flush(): void;
-  /** one line for a TCP connection or UDP session at its close (src/tcp/observe.ts, src/udp/observe.ts) */
+  /** one line for a TCP connection or UDP session at its close (src/observability/observe-tcp.ts, src/observability/observe-udp.ts) */
   stream(r: StreamRecord, durationNs: number, reason: string): void;
 };
 

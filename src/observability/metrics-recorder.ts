@@ -102,7 +102,7 @@ export class RequestMetrics {
     return this.streams !== undefined;
   }
 
-  /** a TCP connection or UDP session was taken by a router (src/tcp/observe.ts, src/udp/observe.ts) */
+  /** a TCP connection or UDP session was taken by a router (src/observability/observe-tcp.ts, src/observability/observe-udp.ts) */
   streamOpened(r: StreamRecord): void {
     this.streams?.opened(r);
   }

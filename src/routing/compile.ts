@@ -25,7 +25,7 @@ import { recordRejectedServices, ServiceManager } from './service-manager.js';
 import { MiddlewareBuilder } from './middleware-builder.js';
 import { buildEntryPointChains, RouterManager } from './router-manager.js';
 import { buildTcp } from './tcp-manager.js';
-import type { StreamSinks } from '../tcp/observe.js';
+import type { StreamSinks } from '../observability/observe-tcp.js';
 import { buildUdp, explainUdpEntryPoints, tcpEntryPoints } from './udp-manager.js';
 
 export interface CompileOptions {

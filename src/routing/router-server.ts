@@ -14,7 +14,7 @@ import { applyEntryPointTls } from './models.js';
 import { StateRegistry } from '../kernel/state.js';
 import type { RoutingTable } from '../table/table.js';
 import type { AccessLogger } from '../observability/access-log.js';
-import { streamSinks } from '../tcp/observe.js';
+import { streamSinks } from '../observability/observe-tcp.js';
 import type { RequestMetrics } from '../observability/metrics.js';
 import { createEntryPoint, type EntryPointServer, type TableHolder } from '../server/entrypoint.js';
 import type { Handler } from '../kernel/context.js';

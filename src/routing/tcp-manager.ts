@@ -21,7 +21,7 @@ import { tryParseGoDuration } from '../kernel/duration.js';
 import type { StateRegistry } from '../kernel/state.js';
 import { stableKey } from '../config/objects.js';
 import { createTcpHealthChecker } from '../tcp/health.js';
-import { observeTcp, type StreamSinks } from '../tcp/observe.js';
+import { observeTcp, type StreamSinks } from '../observability/observe-tcp.js';
 import { compileIpMatcher } from '../kernel/ip-match.js';
 import { buildTcpRule, tcpRuleProblem, type BuiltTcpRule } from '../rules/tcp.js';
 import type { TcpDialOptions } from '../tcp/proxy.js';
@@ -119,7 +119,7 @@ export function buildTcp(
     errors: ElementError[];
     /** health checkers live here, so that a reload leaving a service as it was keeps them */
     state: StateRegistry;
-    /** metrics and access log of connections (src/tcp/observe.ts); undefined: neither is on */
+    /** metrics and access log of connections (src/observability/observe-tcp.ts); undefined: neither is on */
     streams?: StreamSinks | undefined;
   },
 ): TcpTables {

@@ -15,8 +15,8 @@ import type { EntryPointConfig } from '../config/static-types.js';
 import type { RouterInfo, ServiceInfo } from '../table/table.js';
 import { parseUdpAddress, udpLoadBalancer, udpProxy, udpWeighted } from '../udp/service.js';
 import type { UdpHandler, UdpRoute } from '../udp/types.js';
-import { observeUdp } from '../udp/observe.js';
-import type { StreamSinks } from '../tcp/observe.js';
+import { observeUdp } from '../observability/observe-udp.js';
+import type { StreamSinks } from '../observability/observe-tcp.js';
 import { CycleError, errorMessage, providerOf } from './elements.js';
 
 export interface UdpTables {
@@ -33,7 +33,7 @@ export function buildUdp(
     entryPoints: Record<string, EntryPointConfig>;
     logger: Logger;
     errors: ElementError[];
-    /** metrics and access log of sessions (src/udp/observe.ts); undefined: neither is on */
+    /** metrics and access log of sessions (src/observability/observe-udp.ts); undefined: neither is on */
     streams?: StreamSinks | undefined;
   },
 ): UdpTables {

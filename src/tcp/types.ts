@@ -19,7 +19,7 @@ export interface TcpConnection {
   /** the entrypoint's local address and port */
   readonly destination: { address: string; port: number };
   readonly entryPoint: string;
-  /** set when metrics or the access log are on (src/tcp/observe.ts): the relay and services fill it */
+  /** set when metrics or the access log are on (src/observability/observe-tcp.ts): the relay and services fill it */
   readonly observed?: TcpObservation | undefined;
 }
 

@@ -23,7 +23,7 @@ export interface UdpSession {
   onClose(fn: () => void): void;
   close(): void;
   readonly closed: boolean;
-  /** set when metrics or the access log are on (src/udp/observe.ts): the service fills it */
+  /** set when metrics or the access log are on (src/observability/observe-udp.ts): the service fills it */
   readonly observed?: UdpObservation | undefined;
 }
 

@@ -10,10 +10,10 @@
  * portico_open_connections{protocol="TCP"} still counts them, as Traefik's.
  */
 import type { TLSSocket } from 'node:tls';
-import type { AccessLogger } from '../observability/access-log.js';
-import type { RequestMetrics } from '../observability/metrics-recorder.js';
-import { createStreamRecord, type StreamRecord } from '../observability/metrics-tcp.js';
-import type { TcpHandler } from './types.js';
+import type { AccessLogger } from './access-log.js';
+import type { RequestMetrics } from './metrics-recorder.js';
+import { createStreamRecord, type StreamRecord } from './metrics-tcp.js';
+import type { TcpHandler } from '../tcp/types.js';
 
 /** Where connections and sessions are reported: set when metrics or the access log are on. */
 export interface StreamSinks {

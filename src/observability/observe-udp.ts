@@ -5,9 +5,9 @@
  * (the client's as the listener hands them to the service, the server's as
  * they are sent back), and it is reported once when it closes.
  */
-import { createStreamRecord } from '../observability/metrics-tcp.js';
-import { reportStream, type StreamSinks } from '../tcp/observe.js';
-import type { UdpHandler, UdpSession } from './types.js';
+import { createStreamRecord } from './metrics-tcp.js';
+import { reportStream, type StreamSinks } from './observe-tcp.js';
+import type { UdpHandler, UdpSession } from '../udp/types.js';
 
 export function observeUdp(
   handler: UdpHandler,
