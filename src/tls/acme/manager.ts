@@ -18,6 +18,10 @@
  *
  * The default TLS store's defaultGeneratedCert is ordered the same way; its
  * certificate becomes the store's default where the store is built.
+ *
+ * The pieces: the challenge servers (listenChallengeServers), the resolvers
+ * over their storages (startResolvers), what a configuration asks to be
+ * ordered (createOrdering), and the snapshot that publishes the certificates.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -237,7 +241,7 @@ interface ResolverEntry {
   config: AcmeResolverConfig;
 }
 
-export async function createAcmeManager(opts: {
+export interface AcmeManagerOptions {
   resolvers: Record<string, AcmeResolverConfig>;
   logger: Logger;
   /** a new snapshot for the aggregator (certificates changed) */
@@ -248,16 +252,141 @@ export async function createAcmeManager(opts: {
    * it: a CA that validates too early fails the order and backs off for a minute.
    */
   whenReady?: Promise<void>;
-}): Promise<AcmeManager> {
+}
+
+/**
+ * One resolver per configured name into `resolvers`, over the storage of its
+ * location, started (renewals, stored certificates) once `whenReady` resolves.
+ */
+function startResolvers(
+  configs: Record<string, AcmeResolverConfig>,
+  resolvers: Map<string, ResolverEntry>,
+  c: {
+    challenges: ChallengeServers;
+    storages: ReturnType<typeof storageOpener>;
+    whenReady: Promise<void>;
+    log: Logger;
+    publish: (resolver: string, cert: StoredCertificate) => void;
+  },
+): void {
+  const { challenges, log } = c;
+  for (const [name, config] of Object.entries(configs)) {
+    const storage = c.storages.open(config.storage);
+    const resolver = createAcmeResolver({
+      name,
+      email: config.email,
+      caServer: config.caServer,
+      storage,
+      keyType: config.keyType,
+      // both challenges configured: HTTP-01, as before tlsChallenge existed; DNS-01 also
+      // answers what these cannot (wildcards)
+      challenge: config.httpChallenge ? 'http-01' : config.tlsChallenge ? 'tls-alpn-01' : 'dns-01',
+      ...(config.dnsChallenge ? { dnsChallenge: config.dnsChallenge } : {}),
+      http01: challenges.http01,
+      tlsAlpn: challenges.tlsAlpn,
+      caCertificates: config.caCertificates.map(pemText),
+      ...(config.eab ? { eab: config.eab } : {}),
+      logger: log.child({ resolver: name }),
+      onCertificate: (cert) => c.publish(name, cert),
+    });
+    resolvers.set(name, { resolver, config });
+    resolver
+      .start(c.whenReady)
+      .catch((err: unknown) =>
+        log.error({ resolver: name, err: String(err) }, 'acme: start failed'),
+      );
+  }
+}
+
+type Who = { router: string } | { tcpRouter: string } | { tlsStore: string };
+
+/**
+ * Orders what a merged configuration asks for: the domains of HTTP routers and
+ * TCP routers with `tls.certResolver`, and the default store's
+ * defaultGeneratedCert. Each domain set is ordered once per resolver.
+ */
+function createOrdering(c: {
+  resolvers: ReadonlyMap<string, ResolverEntry>;
+  whenReady: Promise<void>;
+  log: Logger;
+  publish: (resolver: string, cert: StoredCertificate) => void;
+}): (config: DynamicConfig) => void {
+  const { resolvers, whenReady, log } = c;
+  const asked = new Set<string>();
+
+  /** `who` (the router, or the TLS store) goes with the error when an order fails */
+  const order = (
+    who: Who,
+    resolverName: string,
+    entry: ResolverEntry,
+    domains: readonly { main: string; sans: string[] }[],
+  ) => {
+    for (const d of domains) {
+      const key = `${resolverName}\u0000${d.main}\u0000${d.sans.join(',')}`;
+      if (asked.has(key)) continue;
+      asked.add(key);
+      whenReady
+        .then(() => entry.resolver.obtain(d))
+        .then(
+          (cert) => c.publish(resolverName, cert),
+          (err: unknown) =>
+            // recorded in the resolver's status with its backoff; say it once here with the router
+            log.error(
+              { ...who, domain: d.main, err: (err as Error).message },
+              `acme: ${d.main}: ${(err as Error).message}`,
+            ),
+        );
+    }
+  };
+
+  /** a router's resolver, or undefined (with a warning) when it names none that exists */
+  const resolverOf = (who: Who, what: string, resolverName: string): ResolverEntry | undefined => {
+    const entry = resolvers.get(resolverName);
+    if (entry === undefined)
+      log.warn(
+        { ...who, certResolver: resolverName },
+        `acme: ${what}: certificate resolver "${resolverName}" does not exist`,
+      );
+    return entry;
+  };
+
+  const orderDefault = (stores: NonNullable<DynamicConfig['tls']>['stores']): void => {
+    const wanted = defaultGeneratedDomains(stores);
+    if (wanted === undefined) return;
+    // the certificate store reports a missing resolver too, as tls.stores.default's error
+    const entry = resolverOf({ tlsStore: 'default' }, 'tls store default', wanted.resolver);
+    if (entry !== undefined)
+      order({ tlsStore: 'default' }, wanted.resolver, entry, [wanted.domain]);
+  };
+
+  return (config) => {
+    for (const [routerName, r] of Object.entries(config.http?.routers ?? {})) {
+      const resolverName = r.tls?.certResolver;
+      if (resolverName === undefined) continue;
+      const who = { router: routerName };
+      const entry = resolverOf(who, `router ${routerName}`, resolverName);
+      if (entry !== undefined) order(who, resolverName, entry, wantedDomains(r));
+    }
+    // TCP routers that terminate TLS with a resolver, as Traefik's provider orders them
+    for (const [routerName, r] of Object.entries(config.tcp?.routers ?? {})) {
+      const resolverName = r.tls?.certResolver;
+      if (resolverName === undefined) continue;
+      const who = { tcpRouter: routerName };
+      const entry = resolverOf(who, `tcp router ${routerName}`, resolverName);
+      if (entry !== undefined) order(who, resolverName, entry, wantedTcpDomains(r));
+    }
+    orderDefault(config.tls?.stores);
+  };
+}
+
+export async function createAcmeManager(opts: AcmeManagerOptions): Promise<AcmeManager> {
   const whenReady = opts.whenReady ?? Promise.resolve();
   const log = opts.logger.child({ component: 'acme' });
   const challenges = await listenChallengeServers(
     Object.values(opts.resolvers).some((r) => r.tlsChallenge !== undefined),
   );
-
   const certificates = new Map<string, { cert: StoredCertificate; resolver: string }>();
   const resolvers = new Map<string, ResolverEntry>();
-  const asked = new Set<string>();
 
   const snapshot = (): ProviderSnapshot =>
     acmeSnapshot(
@@ -282,111 +411,15 @@ export async function createAcmeManager(opts: {
   };
 
   const storages = storageOpener();
-  for (const [name, config] of Object.entries(opts.resolvers)) {
-    const storage = storages.open(config.storage);
-    const resolver = createAcmeResolver({
-      name,
-      email: config.email,
-      caServer: config.caServer,
-      storage,
-      keyType: config.keyType,
-      // both challenges configured: HTTP-01, as before tlsChallenge existed; DNS-01 also
-      // answers what these cannot (wildcards)
-      challenge: config.httpChallenge ? 'http-01' : config.tlsChallenge ? 'tls-alpn-01' : 'dns-01',
-      ...(config.dnsChallenge ? { dnsChallenge: config.dnsChallenge } : {}),
-      http01: challenges.http01,
-      tlsAlpn: challenges.tlsAlpn,
-      caCertificates: config.caCertificates.map(pemText),
-      ...(config.eab ? { eab: config.eab } : {}),
-      logger: log.child({ resolver: name }),
-      onCertificate: (cert) => publish(name, cert),
-    });
-    resolvers.set(name, { resolver, config });
-    resolver
-      .start(whenReady)
-      .catch((err: unknown) =>
-        log.error({ resolver: name, err: String(err) }, 'acme: start failed'),
-      );
-  }
-
-  /**
-   * Orders each domain set once per resolver; `who` (the router, or the TLS
-   * store) goes with the error when an order fails.
-   */
-  const order = (
-    who: { router: string } | { tcpRouter: string } | { tlsStore: string },
-    resolverName: string,
-    entry: ResolverEntry,
-    domains: readonly { main: string; sans: string[] }[],
-  ) => {
-    for (const d of domains) {
-      const key = `${resolverName}\u0000${d.main}\u0000${d.sans.join(',')}`;
-      if (asked.has(key)) continue;
-      asked.add(key);
-      whenReady
-        .then(() => entry.resolver.obtain(d))
-        .then(
-          (cert) => publish(resolverName, cert),
-          (err: unknown) =>
-            // recorded in the resolver's status with its backoff; say it once here with the router
-            log.error(
-              { ...who, domain: d.main, err: (err as Error).message },
-              `acme: ${d.main}: ${(err as Error).message}`,
-            ),
-        );
-    }
-  };
-
-  const orderDefault = (stores: NonNullable<DynamicConfig['tls']>['stores']): void => {
-    const wanted = defaultGeneratedDomains(stores);
-    if (wanted === undefined) return;
-    const entry = resolvers.get(wanted.resolver);
-    if (entry === undefined) {
-      // the certificate store reports it too, as tls.stores.default's error
-      log.warn(
-        { tlsStore: 'default', certResolver: wanted.resolver },
-        `acme: tls store default: certificate resolver "${wanted.resolver}" does not exist`,
-      );
-      return;
-    }
-    order({ tlsStore: 'default' }, wanted.resolver, entry, [wanted.domain]);
-  };
+  startResolvers(opts.resolvers, resolvers, { challenges, storages, whenReady, log, publish });
+  const update = createOrdering({ resolvers, whenReady, log, publish });
 
   return {
     snapshot,
     status: () => [...resolvers.values()].flatMap((r) => r.resolver.status()),
     statusByResolver: () =>
       Object.fromEntries([...resolvers].map(([name, r]) => [name, r.resolver.status()])),
-    update(config) {
-      for (const [routerName, r] of Object.entries(config.http?.routers ?? {})) {
-        const resolverName = r.tls?.certResolver;
-        if (resolverName === undefined) continue;
-        const entry = resolvers.get(resolverName);
-        if (entry === undefined) {
-          log.warn(
-            { router: routerName, certResolver: resolverName },
-            `acme: router ${routerName}: certificate resolver "${resolverName}" does not exist`,
-          );
-          continue;
-        }
-        order({ router: routerName }, resolverName, entry, wantedDomains(r));
-      }
-      // TCP routers that terminate TLS with a resolver, as Traefik's provider orders them
-      for (const [routerName, r] of Object.entries(config.tcp?.routers ?? {})) {
-        const resolverName = r.tls?.certResolver;
-        if (resolverName === undefined) continue;
-        const entry = resolvers.get(resolverName);
-        if (entry === undefined) {
-          log.warn(
-            { tcpRouter: routerName, certResolver: resolverName },
-            `acme: tcp router ${routerName}: certificate resolver "${resolverName}" does not exist`,
-          );
-          continue;
-        }
-        order({ tcpRouter: routerName }, resolverName, entry, wantedTcpDomains(r));
-      }
-      orderDefault(config.tls?.stores);
-    },
+    update,
     async close() {
       for (const { resolver } of resolvers.values()) await resolver.close().catch(() => undefined);
       await storages.close();
