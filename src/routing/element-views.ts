@@ -6,7 +6,7 @@
  */
 import type { ElementError } from '../config/dynamic.js';
 import type { MiddlewareInfo, ServiceInfo } from '../table/table.js';
-import { providerOf } from './elements.js';
+import { CycleError, errorMessage, providerOf } from './elements.js';
 
 /** A service's or a middleware's view (the two have the same shape). */
 export type ElementView = ServiceInfo & MiddlewareInfo;
@@ -47,6 +47,40 @@ export function buildEach(names: Iterable<string>, build: (name: string) => unkn
       build(name);
     } catch {
       // recorded on the element already
+    }
+  }
+}
+
+/**
+ * Builds each element once by name: later calls get the same result, or the same error, and an
+ * element met again while it is being built is a loop (Traefik's "recursion detected").
+ * `fail` records a failure on the element the first time it happens.
+ */
+export class BuildOnce<T> {
+  private readonly built = new Map<string, T | Error>();
+  /** the elements being built right now: meeting one again is a cycle */
+  private readonly building = new Set<string>();
+
+  /** `what` names the kind in the cycle message: `cycle through <what> "<name>"` */
+  constructor(private readonly what: string) {}
+
+  get(name: string, make: () => T, fail: (err: Error) => void): T {
+    const done = this.built.get(name);
+    if (done instanceof Error) throw done;
+    if (done !== undefined) return done;
+    if (this.building.has(name)) throw new CycleError(`cycle through ${this.what} "${name}"`);
+    this.building.add(name);
+    try {
+      const value = make();
+      this.built.set(name, value);
+      return value;
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(errorMessage(err));
+      this.built.set(name, e);
+      fail(e);
+      throw e;
+    } finally {
+      this.building.delete(name);
     }
   }
 }

@@ -21,8 +21,13 @@ import {
 } from '../tcp/health.js';
 import { tcpLoadBalancer, tcpWeighted } from '../tcp/service.js';
 import type { TcpServiceRuntime } from '../tcp/types.js';
-import { buildEach, disableElement, elementView } from './element-views.js';
-import { CycleError, errorMessage } from './elements.js';
+import {
+  BuildOnce,
+  buildEach,
+  disableElement,
+  elementView,
+  type ElementView,
+} from './element-views.js';
 import type { TcpTransportSet } from './tcp-transports.js';
 
 type LoadBalancerConfig = NonNullable<TcpServiceConfig['loadBalancer']>;
@@ -45,38 +50,29 @@ export interface TcpServiceManagerOptions {
 }
 
 export class TcpServiceManager {
-  private readonly built = new Map<string, TcpServiceRuntime | Error>();
-  /** the services being built right now: meeting one again is a cycle */
-  private readonly building = new Set<string>();
+  private readonly once = new BuildOnce<TcpServiceRuntime>('service');
 
   constructor(private readonly opts: TcpServiceManagerOptions) {}
 
   /** The runtime of `name`, built once; throws (a CycleError for loops) when it cannot be built. */
   build(name: string): TcpServiceRuntime {
-    const done = this.built.get(name);
-    if (done instanceof Error) throw done;
-    if (done !== undefined) return done;
     const c: TcpServiceConfig | undefined = this.opts.configs[name];
     if (c === undefined) throw new Error(`the service "${name}" does not exist`);
-    if (this.building.has(name)) throw new CycleError(`cycle through service "${name}"`);
-    this.building.add(name);
-    const info = elementView(this.opts.infos, name, c.loadBalancer ? 'loadbalancer' : 'weighted');
-    try {
-      const runtime =
-        c.loadBalancer !== undefined
-          ? this.loadBalancer(name, c.loadBalancer)
-          : this.weighted(name, c.weighted);
-      this.opts.runtimes.set(name, runtime);
-      this.built.set(name, runtime);
-      return runtime;
-    } catch (err) {
-      const e = err instanceof Error ? err : new Error(errorMessage(err));
-      this.built.set(name, e);
-      disableElement(info, this.opts.errors, { kind: 'tcpService', name, message: e.message });
-      throw e;
-    } finally {
-      this.building.delete(name);
-    }
+    let info: ElementView | undefined;
+    return this.once.get(
+      name,
+      () => {
+        info = elementView(this.opts.infos, name, c.loadBalancer ? 'loadbalancer' : 'weighted');
+        const runtime =
+          c.loadBalancer !== undefined
+            ? this.loadBalancer(name, c.loadBalancer)
+            : this.weighted(name, c.weighted);
+        this.opts.runtimes.set(name, runtime);
+        return runtime;
+      },
+      (e) =>
+        disableElement(info!, this.opts.errors, { kind: 'tcpService', name, message: e.message }),
+    );
   }
 
   /** Builds the services nobody uses too, so that their errors show. */

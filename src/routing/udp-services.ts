@@ -10,8 +10,13 @@ import type { ElementError, UdpServiceConfig } from '../config/dynamic.js';
 import type { ServiceInfo } from '../table/table.js';
 import { parseUdpAddress, udpLoadBalancer, udpProxy, udpWeighted } from '../udp/service.js';
 import type { UdpHandler } from '../udp/types.js';
-import { buildEach, disableElement, elementView, type ElementView } from './element-views.js';
-import { CycleError, errorMessage } from './elements.js';
+import {
+  BuildOnce,
+  buildEach,
+  disableElement,
+  elementView,
+  type ElementView,
+} from './element-views.js';
 
 type LoadBalancerConfig = NonNullable<UdpServiceConfig['loadBalancer']>;
 type WeightedConfig = NonNullable<UdpServiceConfig['weighted']>;
@@ -26,37 +31,26 @@ export interface UdpServiceManagerOptions {
 }
 
 export class UdpServiceManager {
-  private readonly built = new Map<string, UdpHandler | Error>();
-  /** the services being built right now: meeting one again is a cycle */
-  private readonly building = new Set<string>();
+  private readonly once = new BuildOnce<UdpHandler>('udp service');
 
   constructor(private readonly opts: UdpServiceManagerOptions) {}
 
   /** The handler of `name`, built once; throws (a CycleError for loops) when it cannot be built. */
   build(name: string): UdpHandler {
-    const done = this.built.get(name);
-    if (done instanceof Error) throw done;
-    if (done !== undefined) return done;
     const c: UdpServiceConfig | undefined = this.opts.configs[name];
     if (c === undefined) throw new Error(`the udp service "${name}" does not exist`);
-    if (this.building.has(name)) throw new CycleError(`cycle through udp service "${name}"`);
-    this.building.add(name);
-    const info = elementView(this.opts.infos, name, c.loadBalancer ? 'loadbalancer' : 'weighted');
-    try {
-      const handler =
-        c.loadBalancer !== undefined
+    let info: ElementView | undefined;
+    return this.once.get(
+      name,
+      () => {
+        info = elementView(this.opts.infos, name, c.loadBalancer ? 'loadbalancer' : 'weighted');
+        return c.loadBalancer !== undefined
           ? this.loadBalancer(name, c.loadBalancer, info)
           : this.weighted(name, c.weighted);
-      this.built.set(name, handler);
-      return handler;
-    } catch (err) {
-      const e = err instanceof Error ? err : new Error(errorMessage(err));
-      this.built.set(name, e);
-      disableElement(info, this.opts.errors, { kind: 'udpService', name, message: e.message });
-      throw e;
-    } finally {
-      this.building.delete(name);
-    }
+      },
+      (e) =>
+        disableElement(info!, this.opts.errors, { kind: 'udpService', name, message: e.message }),
+    );
   }
 
   /** Builds the services nobody uses too, so that their errors show. */
