@@ -5,14 +5,14 @@
  * loopback-only listeners and listener certificate as test/helpers/pebble.ts
  * (which always starts challtestsrv as the DNS, hence this second helper).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { eventually } from './eventually.js';
-import { PEBBLE } from './pebble.js';
+import { PEBBLE, writePebbleConfig } from './pebble.js';
 
 export interface DnsPebble {
   directoryUrl: string;
@@ -60,48 +60,12 @@ export async function startPebbleWithDns(dnsServer: string): Promise<DnsPebble> 
   while (mgmtPort === acmePort) mgmtPort = await freePort();
   let httpPort = await freePort();
   while (httpPort === acmePort || httpPort === mgmtPort) httpPort = await freePort();
-  const keyPath = path.join(dir, 'listener-key.pem');
-  const certPath = path.join(dir, 'listener-cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '7',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-    ],
-    { stdio: 'ignore' },
-  );
-  const listenerCertPem = readFileSync(certPath, 'utf8');
-  const configPath = path.join(dir, 'pebble-config.json');
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      pebble: {
-        listenAddress: `127.0.0.1:${acmePort}`,
-        managementListenAddress: `127.0.0.1:${mgmtPort}`,
-        certificate: certPath,
-        privateKey: keyPath,
-        httpPort,
-        tlsPort: await freePort(),
-        ocspResponderURL: '',
-        externalAccountBindingRequired: false,
-      },
-    }),
-  );
+  const { configPath, listenerCertPem } = writePebbleConfig(dir, {
+    acmePort,
+    mgmtPort,
+    httpPort,
+    tlsPort: await freePort(),
+  });
   const logPath = path.join(dir, 'pebble.log');
   const fd = openSync(logPath, 'a');
   const child: ChildProcess = spawn(PEBBLE, ['-config', configPath, '-dnsserver', dnsServer], {

@@ -127,11 +127,15 @@ async function stopChild(c: ChildProcess | undefined): Promise<void> {
   clearTimeout(t);
 }
 
-export async function startPebble(): Promise<Pebble> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-pebble-'));
-  const [dnsPort, acmePort, mgmtPort, challMgmtPort, httpPort, tlsPort] = (await distinctPorts(
-    6,
-  )) as [number, number, number, number, number, number];
+/**
+ * pebble's listener certificate (openssl, EC P-256, for 127.0.0.1/localhost) and its config
+ * file in `dir`, for the given ports; shared by startPebble and startPebbleWithDns.
+ */
+export function writePebbleConfig(
+  dir: string,
+  ports: { acmePort: number; mgmtPort: number; httpPort: number; tlsPort: number },
+): { configPath: string; listenerCertPem: string } {
+  const { acmePort, mgmtPort, httpPort, tlsPort } = ports;
   const keyPath = path.join(dir, 'listener-key.pem');
   const certPath = path.join(dir, 'listener-cert.pem');
   execFileSync(
@@ -174,6 +178,20 @@ export async function startPebble(): Promise<Pebble> {
       },
     }),
   );
+  return { configPath, listenerCertPem };
+}
+
+export async function startPebble(): Promise<Pebble> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'portico-pebble-'));
+  const [dnsPort, acmePort, mgmtPort, challMgmtPort, httpPort, tlsPort] = (await distinctPorts(
+    6,
+  )) as [number, number, number, number, number, number];
+  const { configPath, listenerCertPem } = writePebbleConfig(dir, {
+    acmePort,
+    mgmtPort,
+    httpPort,
+    tlsPort,
+  });
 
   const children: ChildProcess[] = [];
   const logs = { chall: path.join(dir, 'challtestsrv.log'), pebble: path.join(dir, 'pebble.log') };
