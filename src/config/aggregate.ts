@@ -25,13 +25,19 @@ function qualifyName(name: string, provider: string): string {
   return name.includes('@') ? name : `${name}@${provider}`;
 }
 
-function qualifyService(s: ServiceConfig, p: string): ServiceConfig {
-  const out: ServiceConfig = { ...s };
-  if (s.loadBalancer?.serversTransport) {
-    out.loadBalancer = {
-      ...s.loadBalancer,
-      serversTransport: qualifyName(s.loadBalancer.serversTransport, p),
-    };
+/** The references every service kind can hold: a servers transport, and weighted children. */
+interface SharedServiceRefs {
+  /** UDP load balancers have no servers transport: any object, read as possibly having one */
+  loadBalancer?: object | undefined;
+  weighted?: { services?: { name: string }[] | undefined } | undefined;
+}
+
+/** `s` with its servers transport and weighted children qualified with `p` (HTTP, TCP, UDP). */
+function qualifySharedRefs<T extends SharedServiceRefs>(s: T, p: string): T {
+  const out: T = { ...s };
+  const lb = s.loadBalancer as { serversTransport?: string } | undefined;
+  if (lb?.serversTransport) {
+    out.loadBalancer = { ...lb, serversTransport: qualifyName(lb.serversTransport, p) };
   }
   if (s.weighted) {
     out.weighted = {
@@ -39,6 +45,11 @@ function qualifyService(s: ServiceConfig, p: string): ServiceConfig {
       services: s.weighted.services?.map((w) => ({ ...w, name: qualifyName(w.name, p) })),
     };
   }
+  return out;
+}
+
+function qualifyService(s: ServiceConfig, p: string): ServiceConfig {
+  const out = qualifySharedRefs(s, p);
   if (s.mirroring) {
     out.mirroring = {
       ...s.mirroring,
@@ -124,31 +135,11 @@ export function qualify(snapshot: ProviderSnapshot): HttpConfig {
 }
 
 function qualifyTcpService(s: TcpServiceConfig, p: string): TcpServiceConfig {
-  const out: TcpServiceConfig = { ...s };
-  if (s.loadBalancer?.serversTransport) {
-    out.loadBalancer = {
-      ...s.loadBalancer,
-      serversTransport: qualifyName(s.loadBalancer.serversTransport, p),
-    };
-  }
-  if (s.weighted) {
-    out.weighted = {
-      ...s.weighted,
-      services: s.weighted.services.map((w) => ({ ...w, name: qualifyName(w.name, p) })),
-    };
-  }
-  return out;
+  return qualifySharedRefs(s, p);
 }
 
 function qualifyUdpService(s: UdpServiceConfig, p: string): UdpServiceConfig {
-  if (!s.weighted) return s;
-  return {
-    ...s,
-    weighted: {
-      ...s.weighted,
-      services: s.weighted.services.map((w) => ({ ...w, name: qualifyName(w.name, p) })),
-    },
-  };
+  return s.weighted ? qualifySharedRefs(s, p) : s;
 }
 
 /** The tcp section of a snapshot with every name and reference qualified, as qualify() does for http. */
