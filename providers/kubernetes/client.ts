@@ -12,7 +12,7 @@
  * skipTLSVerify, which it refuses plain HTTP without; nothing is verified
  * on plain HTTP anyway. `token` is never logged (describeClient() leaves it out).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 
 export interface KubeClientOptions {
@@ -73,11 +73,24 @@ export function createKubeClient(
         ...(opts.certAuthFilePath ? { caFile: opts.certAuthFilePath } : {}),
       },
     ],
-    users: [{ name: 'portico', ...(opts.token ? { token: opts.token } : {}) }],
+    users: [{ name: 'portico', ...userAuth(opts.token) }],
     contexts: [{ name: 'portico', cluster: 'portico', user: 'portico' }],
     currentContext: 'portico',
   });
   return { kc, mode: 'endpoint', server };
+}
+
+/**
+ * `token` is the token itself or, as Traefik's FileOrContent, the path of a
+ * file holding it (read once, at start; trailing newlines removed — client-node's
+ * own tokenFile provider sends them and fetch refuses the header). In a pod
+ * the service account's projected token is re-read by client-node.
+ */
+function userAuth(token: string | undefined): object {
+  if (!token) return {};
+  if (!token.includes('\n') && token.startsWith('/') && existsSync(token))
+    return { token: readFileSync(token, 'utf8').trim() };
+  return { token: token.trim() };
 }
 
 function trimSlash(s: string): string {

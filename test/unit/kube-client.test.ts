@@ -32,6 +32,14 @@ describe('which API server the Kubernetes providers talk to (Traefik order)', ()
     expect(r.auth).toBe('Bearer s3cret');
   });
 
+  it('token may be the path of a file holding it (Traefik FileOrContent)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-tok-'));
+    const file = join(dir, 'token');
+    writeFileSync(file, 'first\n');
+    const c = createKubeClient({ endpoint: 'http://127.0.0.1:8001', token: file }, {});
+    expect((await requestOf(c.kc)).auth).toBe('Bearer first');
+  });
+
   it('an https endpoint is verified, against certAuthFilePath when given', () => {
     const c = createKubeClient(
       { endpoint: 'https://10.0.0.1:6443', certAuthFilePath: '/etc/ca.crt' },
