@@ -1,0 +1,329 @@
+/*
+ * The test Kubernetes API server (test/helpers/kube-apiserver.ts) proved
+ * against the real, unmodified @kubernetes/client-node: if these pass, the
+ * providers' tests exercise the client the way a real cluster would (issue 14,
+ * ../shared/TESTENV-kubernetes.md sections 2, 4 and 5).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as k8s from '@kubernetes/client-node';
+import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
+import { eventually } from '../helpers/eventually.js';
+
+let api: KubeApiServer | undefined;
+const informers: k8s.Informer<k8s.KubernetesObject>[] = [];
+afterEach(async () => {
+  for (const i of informers.splice(0)) await i.stop();
+  await api?.stop();
+  api = undefined;
+});
+
+const ingress = (ns: string, name: string, labels?: Record<string, string>): k8s.V1Ingress => ({
+  metadata: { name, namespace: ns, ...(labels ? { labels } : {}) },
+  spec: { rules: [{ host: `${name}.example.com` }] },
+});
+
+/** Start an Ingress informer over every namespace and record its callbacks. */
+async function ingressInformer(kc: k8s.KubeConfig, labelSelector?: string) {
+  const net = kc.makeApiClient(k8s.NetworkingV1Api);
+  // makeInformer builds a ListWatch; its latestResourceVersion() tells when the cache caught up.
+  const informer = k8s.makeInformer<k8s.V1Ingress>(
+    kc,
+    '/apis/networking.k8s.io/v1/ingresses',
+    () => net.listIngressForAllNamespaces(labelSelector ? { labelSelector } : {}),
+    labelSelector,
+  ) as k8s.ListWatch<k8s.V1Ingress>;
+  const seen: string[] = [];
+  const errors: unknown[] = [];
+  informer.on(k8s.ADD, (o) => seen.push(`add ${o.metadata?.name}`));
+  informer.on(k8s.UPDATE, (o) => seen.push(`update ${o.metadata?.name}`));
+  informer.on(k8s.DELETE, (o) => seen.push(`delete ${o.metadata?.name}`));
+  informer.on(k8s.ERROR, (e) => errors.push(e));
+  informers.push(informer as unknown as k8s.Informer<k8s.KubernetesObject>);
+  await informer.start();
+  return { informer, seen, errors };
+}
+
+const names = (list: readonly k8s.V1Ingress[]): string[] =>
+  list.map((o) => o.metadata!.name!).sort();
+
+describe('fake kube-apiserver with @kubernetes/client-node', () => {
+  it('serves typed list, create, replace and the status subresource', async () => {
+    api = await startKubeApiServer();
+    const kc = api.kubeConfig();
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const net = kc.makeApiClient(k8s.NetworkingV1Api);
+
+    await core.createNamespace({ body: { metadata: { name: 'apps' } } });
+    const created = await net.createNamespacedIngress({
+      namespace: 'apps',
+      body: ingress('apps', 'web'),
+    });
+    expect(created.metadata?.uid).toBeTruthy();
+    expect(created.metadata?.generation).toBe(1);
+
+    const list = await net.listNamespacedIngress({ namespace: 'apps' });
+    expect(names(list.items)).toEqual(['web']);
+    expect(list.metadata?.resourceVersion).toBe(String(api.rv()));
+    // Built-in list items carry no kind (kubernetes#3030): the raw JSON says so.
+    const raw = (await (
+      await fetch(`${api.url}/apis/networking.k8s.io/v1/namespaces/apps/ingresses`)
+    ).json()) as {
+      items: { kind?: string }[];
+    };
+    expect(raw.items[0]?.kind).toBeUndefined();
+
+    // The main resource ignores .status; the /status subresource changes only .status.
+    const withStatus = { ...created, status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } } };
+    const replaced = await net.replaceNamespacedIngress({
+      name: 'web',
+      namespace: 'apps',
+      body: withStatus,
+    });
+    expect(replaced.status?.loadBalancer?.ingress ?? []).toEqual([]);
+    expect(replaced.metadata?.resourceVersion).toBe(created.metadata?.resourceVersion); // no-op write
+    const statusWritten = await net.replaceNamespacedIngressStatus({
+      name: 'web',
+      namespace: 'apps',
+      body: withStatus,
+    });
+    expect(statusWritten.status?.loadBalancer?.ingress).toEqual([{ ip: '192.0.2.1' }]);
+    expect(statusWritten.metadata?.generation).toBe(1);
+
+    // Merge patch on /status, as the status writer sends it.
+    const patched = await net.patchNamespacedIngressStatus(
+      {
+        name: 'web',
+        namespace: 'apps',
+        body: { status: { loadBalancer: { ingress: [{ hostname: 'lb.example.com' }] } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    expect(patched.status?.loadBalancer?.ingress).toEqual([{ hostname: 'lb.example.com' }]);
+    // JSON patch (the client's default content type) on the main resource bumps the generation.
+    const jp = await net.patchNamespacedIngress({
+      name: 'web',
+      namespace: 'apps',
+      body: [{ op: 'replace', path: '/spec/rules/0/host', value: 'www.example.com' }],
+    });
+    expect(jp.spec?.rules?.[0]?.host).toBe('www.example.com');
+    expect(jp.metadata?.generation).toBe(2);
+
+    // A stale resourceVersion is a 409 Conflict; a missing object a 404; apply is 415.
+    await expect(
+      net.replaceNamespacedIngress({ name: 'web', namespace: 'apps', body: created }),
+    ).rejects.toMatchObject({
+      code: 409,
+    });
+    await expect(
+      net.readNamespacedIngress({ name: 'nope', namespace: 'apps' }),
+    ).rejects.toMatchObject({ code: 404 });
+    await expect(
+      net.patchNamespacedIngress(
+        { name: 'web', namespace: 'apps', body: {} },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+      ),
+    ).rejects.toMatchObject({ code: 415 });
+    await expect(
+      net.createNamespacedIngress({ namespace: 'apps', body: ingress('apps', 'web') }),
+    ).rejects.toMatchObject({
+      code: 409,
+    });
+    await expect(
+      net.createNamespacedIngress({ namespace: 'ghost', body: ingress('ghost', 'x') }),
+    ).rejects.toMatchObject({
+      code: 404,
+    });
+    await net.deleteNamespacedIngress({ name: 'web', namespace: 'apps' });
+    expect(api.get('ingresses', 'apps', 'web')).toBeUndefined();
+  });
+
+  it('feeds an informer its adds, updates and deletes, and resumes after a watch timeout without a re-list', async () => {
+    api = await startKubeApiServer({ watchTimeoutSeconds: 1 });
+    api.create('ingresses', ingress('apps', 'keep'));
+    const { informer, seen, errors } = await ingressInformer(api.kubeConfig());
+    expect(names(informer.list())).toEqual(['keep']);
+
+    api.create('ingresses', ingress('apps', 'new'));
+    const keep = api.get('ingresses', 'apps', 'keep')!;
+    api.update('ingresses', { ...keep, spec: { rules: [{ host: 'changed.example.com' }] } });
+    api.delete('ingresses', 'apps', 'new');
+    await eventually(() => expect(informer.latestResourceVersion()).toBe(String(api!.rv())));
+    expect(seen).toEqual(['add keep', 'add new', 'update keep', 'delete new']);
+
+    // The server ends the watch after 1 s; the client watches again from its last event's RV.
+    const lastRv = String(api.rv());
+    await eventually(
+      () =>
+        expect(
+          api!.requests.filter(
+            (r) => r.watch && r.query.resourceVersion === lastRv && r.status === 200,
+          ).length,
+        ).toBeGreaterThan(0),
+      { timeoutMs: 10_000 },
+    );
+    api.create('ingresses', ingress('apps', 'after'));
+    await eventually(() => expect(names(informer.list())).toEqual(['after', 'keep']));
+    expect(api.requests.filter((r) => !r.watch && r.method === 'GET').length).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
+  it.each(['event', 'http'] as const)(
+    'forces a 410 re-list (%s) that brings the cache back in step',
+    async (mode) => {
+      api = await startKubeApiServer();
+      api.setWatch410Mode(mode);
+      api.create('ingresses', ingress('apps', 'keep'));
+      api.create('ingresses', ingress('apps', 'edit'));
+      api.create('ingresses', ingress('apps', 'gone'));
+      const { informer, seen } = await ingressInformer(api.kubeConfig());
+      seen.length = 0;
+
+      // TESTENV §5: pause, mutate, compact, close — the client comes back with a stale RV.
+      api.pauseWatches();
+      api.create('ingresses', ingress('apps', 'born'));
+      const edit = api.get('ingresses', 'apps', 'edit')!;
+      api.update('ingresses', { ...edit, spec: { rules: [{ host: 'edited.example.com' }] } });
+      api.delete('ingresses', 'apps', 'gone');
+      api.compact();
+      api.closeWatches();
+
+      await eventually(() => expect(names(informer.list())).toEqual(['born', 'edit', 'keep']));
+      expect(informer.get('edit', 'apps')?.spec?.rules?.[0]?.host).toBe('edited.example.com');
+      expect(seen).toContain('delete gone');
+      expect(seen).toContain('add born');
+      expect(api.requests.filter((r) => !r.watch && r.method === 'GET').length).toBe(2);
+      expect(
+        api.requests.some(
+          (r) => r.watch && (mode === 'http' ? r.status === 410 : r.status === 200),
+        ),
+      ).toBe(true);
+    },
+  );
+
+  it('turns label selector transitions into ADDED and DELETED', async () => {
+    api = await startKubeApiServer();
+    api.create('ingresses', ingress('apps', 'a', { tier: 'edge' }));
+    api.create('ingresses', ingress('apps', 'b', { tier: 'internal' }));
+    const { informer, seen } = await ingressInformer(api.kubeConfig(), 'tier in (edge),!skip');
+    expect(names(informer.list())).toEqual(['a']);
+
+    const b = api.get('ingresses', 'apps', 'b')!;
+    api.update('ingresses', { ...b, metadata: { ...b.metadata, labels: { tier: 'edge' } } });
+    const a = api.get('ingresses', 'apps', 'a')!;
+    api.update('ingresses', {
+      ...a,
+      metadata: { ...a.metadata, labels: { tier: 'edge', skip: 'yes' } },
+    });
+    await eventually(() => expect(names(informer.list())).toEqual(['b']));
+    expect(seen).toEqual(['add a', 'add b', 'delete a']);
+    // The watch carried the selector, and a field selector works on a list.
+    expect(api.requests.find((r) => r.watch)?.query.labelSelector).toBe('tier in (edge),!skip');
+    const net = api.kubeConfig().makeApiClient(k8s.NetworkingV1Api);
+    const byName = await net.listIngressForAllNamespaces({ fieldSelector: 'metadata.name=a' });
+    expect(names(byName.items)).toEqual(['a']);
+  });
+
+  it('lets one of two racing Lease creates win and refuses a millisecond MicroTime', async () => {
+    api = await startKubeApiServer();
+    const co = api.kubeConfig().makeApiClient(k8s.CoordinationV1Api);
+    const lease = (holder: string): k8s.V1Lease => ({
+      metadata: { name: 'portico-leader', namespace: 'default' },
+      spec: { holderIdentity: holder, leaseDurationSeconds: 15, renewTime: new k8s.V1MicroTime() },
+    });
+    const results = await Promise.allSettled([
+      co.createNamespacedLease({ namespace: 'default', body: lease('a') }),
+      co.createNamespacedLease({ namespace: 'default', body: lease('b') }),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(rejected.reason).toMatchObject({ code: 409 });
+
+    const current = await co.readNamespacedLease({ name: 'portico-leader', namespace: 'default' });
+    // MicroTime comes back as a string with six fractional digits.
+    expect(String(current.spec?.renewTime)).toMatch(/\.\d{6}Z$/);
+    const res = await fetch(
+      `${api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/portico-leader`,
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          ...current,
+          spec: { ...current.spec, renewTime: new Date().toISOString() },
+        }),
+      },
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(((await res.json()) as { message: string }).message).toContain(
+      '2006-01-02T15:04:05.000000Z07:00',
+    );
+
+    // Two replaces from the same read: one wins, one gets 409 Conflict.
+    const again = await Promise.allSettled(
+      ['a', 'b'].map((h) =>
+        co.replaceNamespacedLease({
+          name: 'portico-leader',
+          namespace: 'default',
+          body: {
+            ...current,
+            spec: { ...current.spec, holderIdentity: h, renewTime: new k8s.V1MicroTime() },
+          },
+        }),
+      ),
+    );
+    expect(again.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+  });
+
+  it('answers discovery so KubernetesObjectApi can list custom resources in both groups', async () => {
+    api = await startKubeApiServer();
+    api.create('traefik.io/middlewares', {
+      apiVersion: 'traefik.io/v1alpha1',
+      kind: 'Middleware',
+      metadata: { name: 'strip', namespace: 'apps' },
+      spec: { stripPrefix: { prefixes: ['/api'] } },
+    });
+    api.create('Middleware', {
+      apiVersion: 'portico.io/v1alpha1',
+      kind: 'Middleware',
+      metadata: { name: 'own', namespace: 'apps' },
+      spec: {},
+    });
+    const objects = k8s.KubernetesObjectApi.makeApiClient(api.kubeConfig());
+    const traefik = await objects.list('traefik.io/v1alpha1', 'Middleware', 'apps');
+    expect(traefik.items.map((o) => o.metadata?.name)).toEqual(['strip']);
+    // Custom resource items keep kind/apiVersion.
+    expect(traefik.items[0]?.kind).toBe('Middleware');
+    const portico = await objects.list('portico.io/v1alpha1', 'Middleware', 'apps');
+    expect(portico.items.map((o) => o.metadata?.name)).toEqual(['own']);
+    expect(api.requests.some((r) => r.path === '/apis/traefik.io/v1alpha1')).toBe(true);
+    const custom = api.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
+    const routes = (await custom.listClusterCustomObject({
+      group: 'traefik.io',
+      version: 'v1alpha1',
+      plural: 'ingressroutes',
+    })) as {
+      items: unknown[];
+    };
+    expect(routes.items).toEqual([]);
+    const groups = (await (await fetch(`${api.url}/apis`)).json()) as {
+      groups: { name: string }[];
+    };
+    expect(groups.groups.map((g) => g.name)).toEqual(
+      expect.arrayContaining(['traefik.io', 'portico.io', 'coordination.k8s.io']),
+    );
+  });
+
+  it('keeps its objects across a restart on the same port, and the informer errors then recovers when started again', async () => {
+    api = await startKubeApiServer();
+    api.create('ingresses', ingress('apps', 'web'));
+    const { informer, errors } = await ingressInformer(api.kubeConfig());
+    const port = api.port;
+    await api.stop();
+    await eventually(() => expect(errors.length).toBeGreaterThan(0));
+    await api.start();
+    expect(api.port).toBe(port);
+    api.create('ingresses', ingress('apps', 'second'));
+    await informer.start();
+    await eventually(() => expect(names(informer.list())).toEqual(['second', 'web']));
+  });
+});
