@@ -3,7 +3,8 @@
  * schema, so `--help`, the docs and the built configuration agree), entry
  * points, access log, metrics, providers, and the checks that span options
  * (addresses used twice, readHeaderTimeout within readTimeout, ...). ACME
- * resolvers and entry point TLS domains: static-build-tls.ts.
+ * resolvers and entry point TLS domains: static-build-tls.ts; the Kubernetes
+ * providers: static-build-kubernetes.ts.
  */
 import { availableParallelism } from 'node:os';
 import { StaticConfigError } from '../kernel/errors.js';
@@ -22,6 +23,10 @@ import {
   type Entry,
 } from './static-store.js';
 import { buildDomains, buildResolvers } from './static-build-tls.js';
+import {
+  buildKubernetesCrdProvider,
+  buildKubernetesIngressProvider,
+} from './static-build-kubernetes.js';
 import type {
   AccessLogFieldMode,
   AccessLogFields,
@@ -430,6 +435,10 @@ export function build(ctx: Context): StaticConfig {
     config.certificatesResolvers = certificatesResolvers;
   if (file) config.providers.file = file;
   if (docker) config.providers.docker = docker;
+  const kubernetesIngress = buildKubernetesIngressProvider(ctx);
+  if (kubernetesIngress) config.providers.kubernetesIngress = kubernetesIngress;
+  const kubernetesCRD = buildKubernetesCrdProvider(ctx);
+  if (kubernetesCRD) config.providers.kubernetesCRD = kubernetesCRD;
   if (accessLog) config.accessLog = accessLog;
   if (api) config.api = api;
   if (ping) config.ping = ping;

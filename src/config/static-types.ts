@@ -99,6 +99,55 @@ export interface DockerProviderConfig {
   tls: { ca?: string; cert?: string; key?: string; insecureSkipVerify: boolean };
 }
 
+/**
+ * What both Kubernetes providers share (Traefik's ingress.Provider and
+ * crd.Provider, issue 14 item 1). Defaults are Traefik's zero values: neither
+ * provider has a SetDefaults.
+ */
+export interface KubernetesCommonConfig {
+  /** http:// or https:// URL of the API server; undefined = in-cluster, else the kubeconfig */
+  endpoint?: string;
+  /**
+   * bearer token, or the path of a file holding it (Traefik's FileOrContent: a path that
+   * exists is read, by the provider, so a rotated service account token is picked up)
+   */
+  token?: string;
+  /** absolute path of the API server's CA certificate */
+  certAuthFilePath?: string;
+  /** namespaces to watch; [] = all */
+  namespaces: string[];
+  /** Kubernetes label selector as written, syntax checked (label-selector.ts parses it) */
+  labelSelector?: string;
+  /** IngressClass name / kubernetes.io/ingress.class value to handle; undefined = Traefik's default */
+  ingressClass?: string;
+  /** wait this long after a change before building a snapshot; 0 = every change (Traefik default) */
+  throttleDurationMs: number;
+  /** keep services that have no ready endpoint (they answer 503 instead of the router 404ing) */
+  allowEmptyServices: boolean;
+  allowExternalNameServices: boolean;
+  /** use the Service's ClusterIP rather than its endpoints unless a service says otherwise */
+  nativeLBByDefault: boolean;
+}
+
+/** providers.kubernetesIngress */
+export interface KubernetesIngressProviderConfig extends KubernetesCommonConfig {
+  /**
+   * what the Ingresses' status.loadBalancer says: an address, or (publishedService,
+   * "namespace/name") the one of a Service; undefined = status is not written
+   */
+  ingressEndpoint?: { ip?: string; hostname?: string; publishedService?: string };
+  /** IngressClasses are not read; Ingresses naming one are ignored (the deprecated disableIngressClassLookup sets it too) */
+  disableClusterScopeResources: boolean;
+  /** Prefix paths match whole path segments, as the Ingress specification says */
+  strictPrefixMatching: boolean;
+}
+
+/** providers.kubernetesCRD */
+export interface KubernetesCrdProviderConfig extends KubernetesCommonConfig {
+  /** references to objects in other namespaces are allowed (Traefik default: refused) */
+  allowCrossNamespace: boolean;
+}
+
 /** what happens to one access-log field or header: Traefik's keep | drop | redact */
 export type AccessLogFieldMode = 'keep' | 'drop' | 'redact';
 
@@ -207,6 +256,8 @@ export interface StaticConfig {
     providersThrottleDurationMs: number;
     file?: FileProviderConfig;
     docker?: DockerProviderConfig;
+    kubernetesIngress?: KubernetesIngressProviderConfig;
+    kubernetesCRD?: KubernetesCrdProviderConfig;
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
