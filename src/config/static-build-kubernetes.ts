@@ -26,6 +26,7 @@ function buildCommon(ctx: Context, p: string): KubernetesCommonConfig {
     allowEmptyServices: valueOf(ctx, `${p}.allowEmptyServices`, false),
     allowExternalNameServices: valueOf(ctx, `${p}.allowExternalNameServices`, false),
     nativeLBByDefault: valueOf(ctx, `${p}.nativeLBByDefault`, false),
+    disableClusterScopeResources: valueOf(ctx, `${p}.disableClusterScopeResources`, false),
   };
   const endpoint = entry(ctx, `${p}.endpoint`);
   if (endpoint) {
@@ -120,10 +121,9 @@ export function buildKubernetesIngressProvider(
   }
   const config: KubernetesIngressProviderConfig = {
     ...buildCommon(ctx, p),
-    disableClusterScopeResources:
-      valueOf(ctx, `${p}.disableClusterScopeResources`, false) || deprecated?.value === true,
     strictPrefixMatching: valueOf(ctx, `${p}.strictPrefixMatching`, false),
   };
+  if (deprecated?.value === true) config.disableClusterScopeResources = true;
   const ingressEndpoint: NonNullable<KubernetesIngressProviderConfig['ingressEndpoint']> = {};
   const ip = entry(ctx, `${p}.ingressEndpoint.ip`);
   if (ip) {

@@ -127,6 +127,12 @@ export interface KubernetesCommonConfig {
   allowExternalNameServices: boolean;
   /** use the Service's ClusterIP rather than its endpoints unless a service says otherwise */
   nativeLBByDefault: boolean;
+  /**
+   * no cluster-scope objects are read (IngressClasses, Nodes: namespaced RBAC): objects naming
+   * an IngressClass are ignored, nodePortLB services refused. On the Ingress provider the
+   * deprecated disableIngressClassLookup sets it too
+   */
+  disableClusterScopeResources: boolean;
 }
 
 /** providers.kubernetesIngress */
@@ -136,8 +142,6 @@ export interface KubernetesIngressProviderConfig extends KubernetesCommonConfig 
    * "namespace/name") the one of a Service; undefined = status is not written
    */
   ingressEndpoint?: { ip?: string; hostname?: string; publishedService?: string };
-  /** IngressClasses are not read; Ingresses naming one are ignored (the deprecated disableIngressClassLookup sets it too) */
-  disableClusterScopeResources: boolean;
   /** Prefix paths match whole path segments, as the Ingress specification says */
   strictPrefixMatching: boolean;
 }

@@ -66,6 +66,7 @@ const CRD_DEFAULTS: KubernetesCrdProviderConfig = {
   allowEmptyServices: false,
   allowExternalNameServices: false,
   nativeLBByDefault: false,
+  disableClusterScopeResources: false,
   allowCrossNamespace: false,
 };
 
@@ -165,6 +166,7 @@ providers:
     allowEmptyServices: true
     allowExternalNameServices: true
     nativeLBByDefault: true
+    disableClusterScopeResources: true
     allowCrossNamespace: true
 `);
     expect(config.providers.kubernetesCRD).toEqual({
@@ -178,6 +180,7 @@ providers:
       allowEmptyServices: true,
       allowExternalNameServices: true,
       nativeLBByDefault: true,
+      disableClusterScopeResources: true,
       allowCrossNamespace: true,
     } satisfies KubernetesCrdProviderConfig);
   });
@@ -214,6 +217,28 @@ describe('flags and variables', () => {
       allowCrossNamespace: true,
       allowExternalNameServices: true,
       labelSelector: 'app in (a,b)',
+    });
+  });
+
+  // what Traefik's chart passes with rbac.namespaced: a Role, no cluster-scope reads
+  it('the namespaced RBAC flags of Traefik Helm chart', () => {
+    const config = load([
+      '--providers.kubernetescrd',
+      '--providers.kubernetescrd.namespaces=traefik',
+      '--providers.kubernetescrd.disableClusterScopeResources=true',
+      '--providers.kubernetesingress',
+      '--providers.kubernetesingress.namespaces=traefik',
+      '--providers.kubernetesingress.disableClusterScopeResources=true',
+    ]);
+    expect(config.providers.kubernetesCRD).toEqual({
+      ...CRD_DEFAULTS,
+      namespaces: ['traefik'],
+      disableClusterScopeResources: true,
+    });
+    expect(config.providers.kubernetesIngress).toEqual({
+      ...INGRESS_DEFAULTS,
+      namespaces: ['traefik'],
+      disableClusterScopeResources: true,
     });
   });
 
@@ -394,11 +419,6 @@ describe('Traefik options Portico does not implement yet', () => {
     [
       '--providers.kubernetesCRD.crossProviderNamespaces=a',
       'providers.kubernetesCRD.crossProviderNamespaces',
-    ],
-    // services with nodePortLB would route differently
-    [
-      '--providers.kubernetesCRD.disableClusterScopeResources=true',
-      'providers.kubernetesCRD.disableClusterScopeResources',
     ],
     ['--providers.kubernetesGateway=true', 'providers.kubernetesGateway'],
   ])('%s is refused by name', (flag, option) => {

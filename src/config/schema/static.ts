@@ -313,6 +313,11 @@ function kubernetesCommon(what: string) {
       "send to the Service's ClusterIP instead of its endpoints, unless the service says otherwise",
       'false',
     ),
+    // Traefik's chart sets it with rbac.namespaced (a Role instead of a ClusterRole)
+    disableClusterScopeResources: bool(
+      `read no cluster-scope objects (IngressClasses, Nodes), for namespaced RBAC: ${what} naming an IngressClass are ignored, nodePortLB services refused`,
+      'false',
+    ),
   };
 }
 
@@ -392,10 +397,6 @@ export const StaticConfiguration = group(
                 'namespace/name of the Service whose address is copied to the status of the Ingresses',
               ),
             }),
-            disableClusterScopeResources: bool(
-              'do not read IngressClasses (cluster scope): Ingresses naming an IngressClass are ignored',
-              'false',
-            ),
             disableIngressClassLookup: bool('deprecated: use disableClusterScopeResources'),
             strictPrefixMatching: bool(
               'pathType Prefix matches whole path segments (/foo matches /foo/bar, not /foobar), as the Ingress specification says',
@@ -417,7 +418,7 @@ export const StaticConfiguration = group(
           },
           {
             section: "Kubernetes CRD provider: Traefik's IngressRoute, Middleware, ... objects",
-            unsupported: ['crossProviderNamespaces', 'disableClusterScopeResources'],
+            unsupported: ['crossProviderNamespaces'],
           },
         ),
       },
