@@ -742,6 +742,8 @@ export interface RequestLogEntry {
   body: unknown;
   status: number;
   watch: boolean;
+  /** the bearer token sent (kubeConfig({ token }) tells replicas apart) */
+  token: string | undefined;
 }
 
 export interface FaultRule {
@@ -807,8 +809,8 @@ export interface KubeApiServer {
   setWatchTimeout(seconds: number): void;
   /** the next matching requests answer this status (a Status body) */
   failNext(rule: FaultRule): void;
-  /** a KubeConfig pointed at this server (http, skipTLSVerify, token "any") */
-  kubeConfig(namespace?: string): KubeConfig;
+  /** a KubeConfig pointed at this server (http, skipTLSVerify, token "any" unless given) */
+  kubeConfig(opts?: { namespace?: string; token?: string }): KubeConfig;
   /** end watches, close connections and the listener; the store stays */
   stop(): Promise<void>;
   /** listen again on the same port with the same store */
@@ -1143,6 +1145,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         body: undefined,
         status: 0,
         watch: query.watch === 'true' || query.watch === '1',
+        token: /^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1],
       };
       requests.push(entry);
       const send = (code: number, obj: Obj): void => {
@@ -1300,11 +1303,11 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     failNext(rule) {
       faults.push({ ...rule });
     },
-    kubeConfig(namespace = 'default') {
+    kubeConfig({ namespace = 'default', token = 'any' } = {}) {
       const kc = new KubeConfig();
       kc.loadFromOptions({
         clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-        users: [{ name: 'test', token: 'any' }],
+        users: [{ name: 'test', token }],
         contexts: [{ name: 'fake', cluster: 'fake', user: 'test', namespace }],
         currentContext: 'fake',
       });

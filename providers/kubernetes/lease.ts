@@ -1,0 +1,295 @@
+/*
+ * Leader election on a coordination.k8s.io/v1 Lease (issue 14, "written by
+ * one replica"). client-node has no LeaderElector, so this follows
+ * client-go's tools/leaderelection:
+ *
+ * - a follower reads the Lease every retry period; it may take it when the
+ *   holder is empty (released) or when the record has not changed for a
+ *   whole lease duration *as observed on the local clock* (client-go's
+ *   observedTime: the holder's renewTime comes from another machine's clock,
+ *   so it is only compared with itself, never with ours);
+ * - it takes it with a replace carrying the resourceVersion it read: of two
+ *   replicas racing, one gets 409 Conflict (a create race gives one 409
+ *   AlreadyExists);
+ * - the leader renews every retry period; when it has not renewed for
+ *   `renewDeadline`, or finds another holder, it stops leading at once,
+ *   before the others may take over (renewDeadline < leaseDuration);
+ * - stop() releases the Lease (empty holder) so another replica takes over
+ *   on its next try instead of after a lease duration.
+ *
+ * Times are MicroTime (`new V1MicroTime()`: six fractional digits, or a real
+ * server answers 400); they come back as strings. Errors never throw out of
+ * the loop: they are logged and tried again a retry period later.
+ */
+import {
+  CoordinationV1Api,
+  V1MicroTime,
+  type KubeConfig,
+  type V1Lease,
+} from '@kubernetes/client-node';
+import { statusCode, type WatchLogger } from './watch.js';
+
+export type LeaseLogger = WatchLogger;
+
+export interface LeaderElectorOptions {
+  kc: KubeConfig;
+  namespace: string;
+  /** the Lease's name (one per controller, shared by its replicas) */
+  name: string;
+  /** this replica (POD_NAME / HOSTNAME) */
+  identity: string;
+  /** how long a Lease holds without renewal (client-go's default 15 s) */
+  leaseDurationSeconds?: number;
+  /** how long the leader keeps trying to renew before it stops leading (default 2/3 of the lease duration) */
+  renewDeadlineSeconds?: number;
+  /** time between two tries (default 2 s) */
+  retryPeriodSeconds?: number;
+  logger?: LeaseLogger;
+  onStartedLeading?: () => void;
+  onStoppedLeading?: () => void;
+}
+
+export interface LeaderElector {
+  /**
+   * Run the election until stop() or until the signal aborts. An abort stops
+   * renewing WITHOUT releasing (like a crash): the others take over when the
+   * lease expires.
+   */
+  start(signal?: AbortSignal): void;
+  isLeader(): boolean;
+  /** subscribe to leadership changes (the status writer writes everything when it starts leading) */
+  onChange(listener: (leading: boolean) => void): () => void;
+  /** stop the loop and release the Lease if held; resolves once released */
+  stop(): Promise<void>;
+}
+
+const noopLogger: LeaseLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function describe(err: unknown): string {
+  const code = statusCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  const first = msg.split('\n')[0]!.slice(0, 300);
+  return code !== undefined && !first.includes(String(code)) ? `${code}: ${first}` : first;
+}
+
+class TimeoutError extends Error {
+  readonly code = 'ERR_LEASE_TIMEOUT';
+}
+
+/** client-node 1.x requests have no deadline; a hung API server must not stall renewals. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`request timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
+  const api = opts.kc.makeApiClient(CoordinationV1Api);
+  const log = opts.logger ?? noopLogger;
+  const { namespace, name, identity } = opts;
+  // leaseDurationSeconds is an int32 on the wire.
+  const leaseDuration = Math.max(1, Math.ceil(opts.leaseDurationSeconds ?? 15));
+  const retryMs = (opts.retryPeriodSeconds ?? 2) * 1000;
+  const renewDeadlineMs = (opts.renewDeadlineSeconds ?? (leaseDuration * 2) / 3) * 1000;
+  const listeners = new Set<(leading: boolean) => void>();
+  const fields = { namespace, lease: name, identity };
+
+  let leading = false;
+  let loop: AbortController | undefined;
+  let running: Promise<void> | undefined;
+  /** the last Lease record seen and when (local clock) it last changed */
+  let observed: { key: string; at: number } | undefined;
+  let lastRenew = 0;
+
+  function setLeading(next: boolean): void {
+    if (leading === next) return;
+    leading = next;
+    log.info({ ...fields, leading }, next ? 'started leading' : 'stopped leading');
+    try {
+      (next ? opts.onStartedLeading : opts.onStoppedLeading)?.();
+    } catch (err) {
+      log.error({ ...fields, err: describe(err) }, 'leadership callback failed');
+    }
+    for (const l of listeners) {
+      try {
+        l(next);
+      } catch (err) {
+        log.error({ ...fields, err: describe(err) }, 'leadership listener failed');
+      }
+    }
+  }
+
+  const spec = (lease: V1Lease, transitions: number, acquired: Date | V1MicroTime): V1Lease => ({
+    ...lease,
+    spec: {
+      ...lease.spec,
+      holderIdentity: identity,
+      leaseDurationSeconds: leaseDuration,
+      acquireTime: acquired,
+      renewTime: new V1MicroTime(),
+      leaseTransitions: transitions,
+    },
+  });
+
+  /** One try: true when this replica holds the Lease afterwards. */
+  async function tryAcquireOrRenew(): Promise<boolean> {
+    const timeout = Math.max(1000, Math.min(renewDeadlineMs, retryMs * 2));
+    let lease: V1Lease;
+    try {
+      lease = await withTimeout(api.readNamespacedLease({ name, namespace }), timeout);
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+      try {
+        const now = new V1MicroTime();
+        await withTimeout(
+          api.createNamespacedLease({
+            namespace,
+            body: {
+              metadata: { name, namespace },
+              spec: {
+                holderIdentity: identity,
+                leaseDurationSeconds: leaseDuration,
+                acquireTime: now,
+                renewTime: now,
+                leaseTransitions: 0,
+              },
+            },
+          }),
+          timeout,
+        );
+        log.debug(fields, 'lease created');
+        return true;
+      } catch (createErr) {
+        // AlreadyExists: another replica created it first.
+        if (statusCode(createErr) === 409) return false;
+        throw createErr;
+      }
+    }
+    const s = lease.spec ?? {};
+    const holder = s.holderIdentity ?? '';
+    const key = `${holder}|${String(s.renewTime ?? '')}|${String(s.acquireTime ?? '')}`;
+    const now = Date.now();
+    if (observed?.key !== key) observed = { key, at: now };
+    const duration = (s.leaseDurationSeconds ?? leaseDuration) * 1000;
+    if (holder !== '' && holder !== identity && observed.at + duration > now) return false;
+    const mine = holder === identity;
+    const transitions = (s.leaseTransitions ?? 0) + (mine ? 0 : 1);
+    // Kept as read (a string with its six digits): a Date would drop the microseconds.
+    const acquired = mine && s.acquireTime ? s.acquireTime : new V1MicroTime();
+    try {
+      // The resourceVersion read above makes this a compare-and-swap.
+      const written = await withTimeout(
+        api.replaceNamespacedLease({ name, namespace, body: spec(lease, transitions, acquired) }),
+        timeout,
+      );
+      const w = written.spec ?? {};
+      observed = {
+        key: `${w.holderIdentity ?? ''}|${String(w.renewTime ?? '')}|${String(w.acquireTime ?? '')}`,
+        at: Date.now(),
+      };
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 409) return false;
+      throw err;
+    }
+  }
+
+  async function run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      let held = false;
+      try {
+        held = await tryAcquireOrRenew();
+        if (held) lastRenew = Date.now();
+      } catch (err) {
+        log.warn({ ...fields, err: describe(err) }, 'lease election failed, retrying');
+        held = leading && Date.now() - lastRenew < renewDeadlineMs;
+      }
+      if (signal.aborted) break;
+      if (!held && leading) {
+        log.warn(fields, 'lease lost or not renewed in time');
+      }
+      setLeading(held);
+      // A little jitter keeps replicas that started together from trying in lockstep.
+      await sleep(retryMs * (1 + Math.random() * 0.2), signal);
+    }
+  }
+
+  async function release(): Promise<void> {
+    try {
+      const lease = await withTimeout(api.readNamespacedLease({ name, namespace }), 5000);
+      if (lease.spec?.holderIdentity !== identity) return;
+      const now = new V1MicroTime();
+      // client-go's ReleaseOnCancel: an empty holder and a 1 s duration, so the next try wins.
+      await withTimeout(
+        api.replaceNamespacedLease({
+          name,
+          namespace,
+          body: {
+            ...lease,
+            spec: {
+              ...lease.spec,
+              holderIdentity: '',
+              leaseDurationSeconds: 1,
+              acquireTime: now,
+              renewTime: now,
+            },
+          },
+        }),
+        5000,
+      );
+      log.info(fields, 'lease released');
+    } catch (err) {
+      log.warn(
+        { ...fields, err: describe(err) },
+        'lease release failed; others take over when it expires',
+      );
+    }
+  }
+
+  return {
+    start(signal) {
+      if (loop || signal?.aborted) return;
+      const controller = new AbortController();
+      loop = controller;
+      const onAbort = (): void => {
+        controller.abort();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      running = run(controller.signal).finally(() => {
+        signal?.removeEventListener('abort', onAbort);
+        // Stopped renewing: this replica must not act as leader any more.
+        setLeading(false);
+        if (loop === controller) loop = undefined;
+      });
+    },
+    isLeader: () => leading,
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async stop() {
+      const wasLeading = leading;
+      loop?.abort();
+      await running;
+      running = undefined;
+      if (wasLeading) await release();
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
