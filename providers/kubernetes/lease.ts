@@ -27,6 +27,7 @@ import {
   type KubeConfig,
   type V1Lease,
 } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
 import { statusCode, type WatchLogger } from './watch.js';
 
 export type LeaseLogger = WatchLogger;
@@ -61,6 +62,28 @@ export interface LeaderElector {
   onChange(listener: (leading: boolean) => void): () => void;
   /** stop the loop and release the Lease if held; resolves once released */
   stop(): Promise<void>;
+}
+
+/** The Lease the Ingress status writers of one installation share. */
+export const STATUS_LEASE_NAME = 'portico-ingress-status';
+
+/**
+ * Where this replica's Lease lives and who it is: the Downward API's
+ * POD_NAMESPACE (the Helm chart and manifests set it; `default` otherwise)
+ * and POD_NAME, else HOSTNAME (a pod's hostname is its name), else the host
+ * name. Identities must differ between replicas: two with the same one would
+ * both think they lead.
+ */
+export function leaseSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  namespace: string;
+  name: string;
+  identity: string;
+} {
+  return {
+    namespace: env.POD_NAMESPACE || 'default',
+    name: STATUS_LEASE_NAME,
+    identity: env.POD_NAME || env.HOSTNAME || hostname(),
+  };
 }
 
 const noopLogger: LeaseLogger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -43,6 +43,8 @@ export interface IngressStatusWriterOptions {
   ingressEndpoint: IngressEndpoint;
   elector: Pick<LeaderElector, 'isLeader' | 'onChange'>;
   logger: WatchLogger;
+  /** Traefik's option: no Node reads, so a NodePort publishedService is refused */
+  disableClusterScopeResources?: boolean;
   /** delay before a failed write is tried again when no update comes (default 5 s) */
   retryMs?: number;
 }
@@ -218,6 +220,12 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
 
   async function nodes(view: ClusterView, service: KubeObject | undefined): Promise<KubeObject[]> {
     if (str(rec(service?.spec).type) !== 'NodePort') return [];
+    if (opts.disableClusterScopeResources) {
+      throw new IngressStatusError(
+        'ERR_PUBLISHED_SERVICE',
+        'node port service type is not supported when cluster scope resources lookup is disabled',
+      );
+    }
     const cached = view.list('Node');
     if (cached.length > 0) return cached;
     const list = await core.listNode();

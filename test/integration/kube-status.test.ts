@@ -7,7 +7,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startKubeApiServer, type KubeApiServer, type Obj } from '../helpers/kube-apiserver.js';
 import { eventually } from '../helpers/eventually.js';
-import { createLeaderElector, type LeaderElector } from '../../providers/kubernetes/lease.js';
+import {
+  createLeaderElector,
+  leaseSettingsFromEnv,
+  type LeaderElector,
+} from '../../providers/kubernetes/lease.js';
 import {
   createIngressStatusWriter,
   type IngressEndpoint,
@@ -279,6 +283,18 @@ describe('ingress status with leader election', () => {
     await eventually(() => expect(b.elector.isLeader()).toBe(true), { timeoutMs: 15_000 });
     await eventually(() => expect(lbOf('web')).toEqual([{ ip: '192.0.2.10' }]));
     expect(statusWrites('web').map((r) => r.token)).toEqual(['a', 'b']);
+  });
+
+  it('names the lease and the replica from the Downward API environment', () => {
+    expect(leaseSettingsFromEnv({ POD_NAMESPACE: 'edge', POD_NAME: 'portico-7d9f-abc' })).toEqual({
+      namespace: 'edge',
+      name: 'portico-ingress-status',
+      identity: 'portico-7d9f-abc',
+    });
+    expect(leaseSettingsFromEnv({ HOSTNAME: 'pod-b' })).toMatchObject({
+      namespace: 'default',
+      identity: 'pod-b',
+    });
   });
 
   it.each([409, 500])('logs a %i on a write and tries again', async (code) => {
