@@ -10,36 +10,18 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mergeSnapshots } from '../../src/config/aggregate.js';
-import type { DynamicConfig } from '../../src/config/dynamic.js';
-import { CRD_PROVIDER, type KubeDiagnostic } from '../../providers/kubernetes/objects.js';
+import type { CrdProviderOptions } from '../../providers/kubernetes/crd/translate.js';
 import {
-  translateCrds,
-  type CrdProviderOptions,
-  type CrdTranslation,
-} from '../../providers/kubernetes/crd/translate.js';
-import { viewOfFiles } from './kube-crd-helpers.js';
+  aggregateErrors,
+  expectDiagnostics,
+  translate,
+  type Expected,
+} from './kube-crd-helpers.js';
 
 const fixtures = join(import.meta.dirname, '../fixtures/k8s-crd');
 const SERVICES = join(fixtures, 'translate/traefik-services.yml');
 const TCP_SERVICES = join(fixtures, 'translate/traefik-tcp-services.yml');
 const UDP_SERVICES = join(fixtures, 'translate/traefik-udp-services.yml');
-
-export const DEFAULTS: CrdProviderOptions = {
-  allowCrossNamespace: false,
-  allowEmptyServices: false,
-  allowExternalNameServices: false,
-  nativeLBByDefault: false,
-};
-
-export function translate(files: string[], opts: Partial<CrdProviderOptions> = {}): CrdTranslation {
-  return translateCrds(viewOfFiles(...files), { ...DEFAULTS, ...opts });
-}
-
-/** The aggregator's verdict on a translation: the element errors it reports. */
-export function aggregateErrors(config: DynamicConfig): unknown[] {
-  return mergeSnapshots([{ provider: CRD_PROVIDER, config, errors: [] }]).errors;
-}
 
 const PEM_CERT = '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----';
 const PEM_KEY = '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----';
@@ -47,9 +29,6 @@ const lb = (...urls: string[]) => ({ loadBalancer: { servers: urls.map((url) => 
 const tcpLb = (...addresses: string[]) => ({
   loadBalancer: { servers: addresses.map((address) => ({ address })) },
 });
-
-/** `section → kind → element name → (part of) element` */
-export type Expected = Record<string, Record<string, Record<string, unknown>>>;
 
 interface Case {
   fixture: string;
@@ -529,23 +508,6 @@ const cases: Case[] = [
     },
   },
 ];
-
-export function describeDiagnostic(d: KubeDiagnostic): string {
-  return `${d.kind} ${d.namespace ?? ''}/${d.name} ${d.field}: ${d.message}`;
-}
-
-/** Every expected diagnostic is found (by prefix up to the colon, then a part of the message). */
-export function expectDiagnostics(found: KubeDiagnostic[], expected: string[]): void {
-  const errors = found.filter((d) => d.level === 'error').map(describeDiagnostic);
-  for (const e of expected) {
-    const [head, part] = [e.slice(0, e.indexOf(': ')), e.slice(e.indexOf(': ') + 2)];
-    expect(
-      errors.some((d) => d.startsWith(`${head}: `) && d.includes(part)),
-      `${e}\nin:\n${errors.join('\n')}`,
-    ).toBe(true);
-  }
-  expect(errors, errors.join('\n')).toHaveLength(expected.length);
-}
 
 describe("Traefik's provider fixtures translate as Traefik's tests expect", () => {
   it.each(cases.map((c) => [c.fixture, c] as const))('%s', (_name, c) => {

@@ -84,10 +84,15 @@ function sticky(value: unknown, field: string): Record<string, unknown> | undefi
   return cookie === undefined ? undefined : { cookie: { ...cookie } };
 }
 
-/** A Kubernetes Service's port by name or number; 0 or empty is "not defined" (getServicePort). */
-function requiredPort(value: unknown, field: string): number | string {
+/**
+ * A Kubernetes Service's port by name or number. Traefik refuses a reference
+ * without one ("service port not defined"); Portico takes the Service's only
+ * port then, as Traefik's own documentation examples assume (several ports:
+ * refused, naming them).
+ */
+function optionalPort(value: unknown, field: string): number | string | undefined {
   const p = readPort(value, field);
-  if (p === undefined || p === 0 || p === '') throw new Refused(field, 'service port not defined');
+  if (p === 0 || p === '') throw new Refused(field, 'service port not defined');
   return p;
 }
 
@@ -118,7 +123,7 @@ function serversLB(
   field: string,
 ): ServiceConfig {
   const name = reqStr(spec.name, `${field}.name`);
-  const port = requiredPort(spec.port, `${field}.port`);
+  const port = optionalPort(spec.port, `${field}.port`);
   const lb: Record<string, unknown> = {};
   put(lb, 'strategy', strategy(ctx, spec.strategy, `${field}.strategy`));
   const nativeLB = bool(spec.nativeLB, `${field}.nativeLB`);
@@ -128,7 +133,7 @@ function serversLB(
     {
       namespace: ns,
       name,
-      port,
+      ...(port !== undefined ? { port } : {}),
       ...(nativeLB !== undefined ? { nativeLB } : {}),
       ...(nodePortLB !== undefined ? { nodePortLB } : {}),
     },

@@ -36,7 +36,7 @@ import { serversTransportKey } from './services.js';
 
 interface Backend {
   name: string;
-  port: number | string;
+  port: number | string | undefined;
   weight: number;
   addresses: string[];
 }
@@ -46,10 +46,9 @@ function backend(ctx: Ctx, parentNs: string, s: Record<string, unknown>, field: 
   const name = reqStr(s.name, `${field}.name`);
   const ns = str(s.namespace, `${field}.namespace`) || parentNs;
   checkNamespace(ctx, parentNs, ns, `${field}.namespace`, `service ${ns}/${name}`);
+  // the Service's only port when none is given, as for HTTP (services.ts)
   const port = readPort(s.port, `${field}.port`);
-  if (port === undefined || port === 0 || port === '') {
-    throw new Refused(`${field}.port`, 'service port not defined');
-  }
+  if (port === 0 || port === '') throw new Refused(`${field}.port`, 'service port not defined');
   const nativeLB = bool(s.nativeLB, `${field}.nativeLB`);
   const nodePortLB = bool(s.nodePortLB, `${field}.nodePortLB`);
   const result = resolveServiceBackend(
@@ -57,7 +56,7 @@ function backend(ctx: Ctx, parentNs: string, s: Record<string, unknown>, field: 
     {
       namespace: ns,
       name,
-      port,
+      ...(port !== undefined ? { port } : {}),
       ...(nativeLB !== undefined ? { nativeLB } : {}),
       ...(nodePortLB !== undefined ? { nodePortLB } : {}),
     },
@@ -119,7 +118,7 @@ function routeServices<S>(
         out[name] = service;
         return;
       }
-      const child = `${name}-${String(s.name)}-${String(readPort(s.port, `${f}.port`))}`;
+      const child = `${name}-${String(s.name)}-${String(readPort(s.port, `${f}.port`) ?? 0)}`;
       out[child] = service;
       weighted.push({ name: child, weight: int(s.weight, `${f}.weight`) ?? 1 });
     });
