@@ -83,6 +83,11 @@ export function asPort(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535 ? v : undefined;
 }
 
+/** An object's annotations (hostile: metadata itself may be anything in a manifest read from a file). */
+export function annotationsOf(o: KubeObject | undefined): Record<string, unknown> {
+  return asRecord(asRecord(o?.metadata)?.annotations) ?? {};
+}
+
 /** host:port, IPv6 in brackets (Go's net.JoinHostPort). */
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
