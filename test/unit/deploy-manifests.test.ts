@@ -489,6 +489,36 @@ describe.skipIf(skipTools)('rendered by the real helm and kubectl', () => {
   });
 });
 
+describe('docs/deploy-kubernetes.md', () => {
+  const doc = readFileSync(path.join(ROOT, 'docs/deploy-kubernetes.md'), 'utf8');
+
+  it("the extraObjects for Traefik's chart are valid and grant what Portico needs beyond it", async () => {
+    const marker = doc.indexOf(
+      '<!-- deploy-manifests.test.ts validates the objects of this block -->',
+    );
+    expect(marker).toBeGreaterThan(0);
+    const block = /```yaml\n([\s\S]*?)```/.exec(doc.slice(marker))![1]!;
+    // Traefik's chart renders the names through its templates; any name will do here
+    const values = parseDocs(block.replace(/\{\{[^}]*\}\}/g, 'rel-traefik'))[0] as any;
+    const objects = values.extraObjects as KubeObject[];
+    expect(await validateAll(objects)).toEqual([]);
+    const rules = one(objects, 'ClusterRole').rules as any[];
+    expect(verbsFor(rules, 'networking.k8s.io', 'ingresses/status')).toEqual(['patch', 'update']);
+    for (const def of CRD_RESOURCES.filter((d) => d.group === 'portico.io'))
+      expect(verbsFor(rules, def.group, def.plural), def.plural).toEqual(['get', 'list', 'watch']);
+    for (const group of ['', 'events.k8s.io'])
+      expect(verbsFor(rules, group, 'events')).toEqual(['create', 'patch']);
+    expect(one(objects, 'Role').rules).toEqual(one(manifests(), 'Role').rules);
+    expect(values.versionOverride).toMatch(/^v3\./);
+  });
+
+  it('the values table names every top-level value of the chart', () => {
+    const values = readDocs(path.join(CHART_DIR, 'values.yaml'))[0] as object;
+    const table = doc.slice(doc.indexOf('### Values'), doc.indexOf("### Portico's image"));
+    for (const key of Object.keys(values)) expect(table, key).toContain(`\`${key}`);
+  });
+});
+
 describe('Dockerfile', () => {
   const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   /** instructions with their continuation lines joined, comments dropped */
