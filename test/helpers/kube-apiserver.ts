@@ -172,6 +172,23 @@ export const KUBE_TYPES: ResourceType[] = [
   ),
 ];
 
+/** kubectl resolves `ns`, `cm`, ... through discovery. */
+const SHORT_NAMES: Record<string, string[]> = {
+  '/namespaces': ['ns'],
+  '/services': ['svc'],
+  '/configmaps': ['cm'],
+  '/endpoints': ['ep'],
+  '/nodes': ['no'],
+  '/events': ['ev'],
+  '/pods': ['po'],
+  '/serviceaccounts': ['sa'],
+  'networking.k8s.io/ingresses': ['ing'],
+  'apps/deployments': ['deploy'],
+  'apps/daemonsets': ['ds'],
+  'policy/poddisruptionbudgets': ['pdb'],
+  'apiextensions.k8s.io/customresourcedefinitions': ['crd', 'crds'],
+};
+
 const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
 const typeKey = (t: ResourceType): string => `${t.group}/${t.plural}`;
 const resourceName = (t: ResourceType): string => (t.group ? `${t.plural}.${t.group}` : t.plural);
@@ -833,6 +850,7 @@ function discoveryFor(group: string, version: string): Obj | undefined {
         namespaced: t.namespaced,
         kind: t.kind,
         verbs,
+        ...(SHORT_NAMES[typeKey(t)] ? { shortNames: SHORT_NAMES[typeKey(t)] } : {}),
       },
       ...(t.status
         ? [
@@ -847,6 +865,37 @@ function discoveryFor(group: string, version: string): Obj | undefined {
         : []),
     ]),
   };
+}
+
+/**
+ * Just enough OpenAPI v3 for `kubectl apply`: its validation asks whether the
+ * server takes `fieldValidation` on each kind's PATCH (then the server
+ * validates, and kubectl skips downloading the protobuf-only OpenAPI v2).
+ * No schemas: kubectl then computes strategic merge patches from its own
+ * types. `/openapi/v3` lists the documents, `/openapi/v3/apis/G/V` is one.
+ */
+function openApiV3(rest: string): Obj | undefined {
+  const gvs = [...new Set(KUBE_TYPES.map((t) => (t.group ? `apis/${apiVersionOf(t)}` : 'api/v1')))];
+  if (rest === '' || rest === '/') {
+    return {
+      paths: Object.fromEntries(gvs.map((gv) => [gv, { serverRelativeURL: `/openapi/v3/${gv}` }])),
+    };
+  }
+  const gv = rest.slice(1);
+  if (!gvs.includes(gv)) return undefined;
+  const paths: Obj = {};
+  for (const t of KUBE_TYPES) {
+    if ((t.group ? `apis/${apiVersionOf(t)}` : 'api/v1') !== gv) continue;
+    const base = `/${gv}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.plural}`;
+    const op = {
+      parameters: [{ name: 'fieldValidation', in: 'query', schema: { type: 'string' } }],
+      'x-kubernetes-group-version-kind': { group: t.group, version: t.version, kind: t.kind },
+      responses: {},
+    };
+    paths[base] = { post: op };
+    paths[`${base}/{name}`] = { get: op, put: op, patch: op, delete: op };
+  }
+  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.0' }, paths };
 }
 
 function groupList(): Obj {
@@ -968,6 +1017,11 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         200,
         { major: '1', minor: '32', gitVersion: 'v1.32.0-portico-fake', platform: 'linux/amd64' },
       ];
+    }
+    if (path === '/openapi/v3' || path.startsWith('/openapi/v3/')) {
+      const doc = openApiV3(path.slice('/openapi/v3'.length));
+      if (doc) return [200, doc];
+      throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
     const segs = path.split('/').filter(Boolean);
     let group: string;
@@ -1154,6 +1208,15 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         res.end(JSON.stringify(obj));
       };
       try {
+        // Only JSON: kubectl's typed commands send protobuf first and fall back to JSON on a 415.
+        const media = (contentType ?? '').split(';')[0]!.trim();
+        if (raw.length > 0 && media !== '' && media !== 'application/json' && !PATCH_TYPES[media]) {
+          throw new KubeApiError(
+            415,
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json, ${Object.keys(PATCH_TYPES).join(', ')}`,
+          );
+        }
         if (raw.length > 0) {
           try {
             entry.body = JSON.parse(raw);

@@ -4,10 +4,17 @@
  * providers' tests exercise the client the way a real cluster would (issue 14,
  * ../shared/TESTENV-kubernetes.md sections 2, 4 and 5).
  */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
 import { eventually } from '../helpers/eventually.js';
+
+const execFileAsync = promisify(execFile);
 
 let api: KubeApiServer | undefined;
 const informers: k8s.Informer<k8s.KubernetesObject>[] = [];
@@ -326,4 +333,194 @@ describe('fake kube-apiserver with @kubernetes/client-node', () => {
     await informer.start();
     await eventually(() => expect(names(informer.list())).toEqual(['second', 'web']));
   });
+});
+
+/** Open a raw watch and collect its lines until the server ends the stream. */
+async function rawWatch(
+  url: string,
+): Promise<{ status: number; lines: () => unknown[]; done: Promise<void> }> {
+  const res = await fetch(url);
+  const collected: unknown[] = [];
+  let buf = '';
+  const done = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        collected.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+    }
+  })();
+  return { status: res.status, lines: () => collected, done };
+}
+
+describe('fake kube-apiserver wire protocol', () => {
+  it('sends bookmarks only when asked, and ends the watch at timeoutSeconds', async () => {
+    api = await startKubeApiServer({ bookmarkIntervalMs: 100 });
+    api.create('ingresses', ingress('apps', 'web'));
+    const base = `${api.url}/apis/networking.k8s.io/v1/ingresses?watch=true`;
+    const plain = await rawWatch(`${base}&timeoutSeconds=1`);
+    const marked = await rawWatch(
+      `${base}&timeoutSeconds=1&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan`,
+    );
+    await Promise.all([plain.done, marked.done]);
+    const types = (w: { lines: () => unknown[] }) =>
+      w.lines().map((l) => (l as { type: string }).type);
+    expect(types(plain)).toEqual(['ADDED']);
+    expect(types(marked).slice(0, 2)).toEqual(['ADDED', 'BOOKMARK']);
+    expect(types(marked).filter((t) => t === 'BOOKMARK').length).toBeGreaterThan(2);
+    const initialEnd = marked.lines()[1] as { object: { metadata: Record<string, unknown> } };
+    expect(initialEnd.object.metadata).toEqual({
+      resourceVersion: String(api.rv()),
+      annotations: { 'k8s.io/initial-events-end': 'true' },
+    });
+  });
+
+  it('replays from a resourceVersion, follows field selectors, and stamps a DELETED with its own RV', async () => {
+    api = await startKubeApiServer();
+    const from = api.rv();
+    api.create('ingresses', ingress('apps', 'a'));
+    api.create('ingresses', ingress('other', 'a'));
+    api.delete('ingresses', 'apps', 'a');
+    const w = await rawWatch(
+      `${api.url}/apis/networking.k8s.io/v1/ingresses?watch=true&timeoutSeconds=1&resourceVersion=${from}&fieldSelector=metadata.namespace%3Dapps,metadata.name%3Da`,
+    );
+    await w.done;
+    const events = w.lines() as {
+      type: string;
+      object: { kind: string; metadata: { namespace: string; resourceVersion: string } };
+    }[];
+    expect(events.map((e) => `${e.type} ${e.object.metadata.namespace}`)).toEqual([
+      'ADDED apps',
+      'DELETED apps',
+    ]);
+    expect(events[1]?.object.metadata.resourceVersion).toBe(String(api.rv()));
+    // Watched objects carry kind and apiVersion.
+    expect(events[0]?.object.kind).toBe('Ingress');
+  });
+
+  it('pages lists with limit and continue, deletes collections by selector, and cascades namespaces', async () => {
+    api = await startKubeApiServer();
+    for (const n of ['a', 'b', 'c'])
+      api.create('configmaps', { metadata: { name: n, namespace: 'apps', labels: { n } } });
+    const core = api.kubeConfig().makeApiClient(k8s.CoreV1Api);
+    const first = await core.listNamespacedConfigMap({ namespace: 'apps', limit: 2 });
+    expect(first.items.map((o) => o.metadata?.name)).toEqual(['a', 'b']);
+    expect(first.metadata?.remainingItemCount).toBe(1);
+    const rest = await core.listNamespacedConfigMap({
+      namespace: 'apps',
+      limit: 2,
+      _continue: first.metadata!._continue!,
+    });
+    expect(rest.items.map((o) => o.metadata?.name)).toEqual(['c']);
+    expect(rest.metadata?._continue).toBeUndefined();
+
+    await core.deleteCollectionNamespacedConfigMap({
+      namespace: 'apps',
+      labelSelector: 'n in (a,b)',
+    });
+    expect(api.list('configmaps', 'apps').map((o) => o.metadata.name)).toEqual(['c']);
+    await core.deleteNamespace({ name: 'apps' });
+    expect(api.list('configmaps')).toEqual([]);
+    // A namespace that does not exist lists as empty, like a real server.
+    expect((await core.listNamespacedConfigMap({ namespace: 'apps' })).items).toEqual([]);
+  });
+
+  it('refuses bodies it cannot read with 415, and unknown paths with a 404 Status', async () => {
+    api = await startKubeApiServer();
+    const post = await fetch(`${api.url}/api/v1/namespaces/default/configmaps`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.kubernetes.protobuf' },
+      body: 'k8s\0',
+    });
+    expect(post.status).toBe(415);
+    const missing = await fetch(`${api.url}/apis/example.com/v1/widgets`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toBe('application/json');
+    expect(await missing.json()).toMatchObject({ kind: 'Status', status: 'Failure', code: 404 });
+  });
+
+  it('starts a new server on the same port with the same store', async () => {
+    const first = await startKubeApiServer();
+    first.create('ingresses', ingress('apps', 'web'));
+    const { port, store } = first;
+    const rv = first.rv();
+    await first.stop();
+    api = await startKubeApiServer({ port, store });
+    expect(api.port).toBe(port);
+    const net = api.kubeConfig().makeApiClient(k8s.NetworkingV1Api);
+    const list = await net.listIngressForAllNamespaces();
+    expect(names(list.items)).toEqual(['web']);
+    expect(list.metadata?.resourceVersion).toBe(String(rv));
+  });
+});
+
+describe('fake kube-apiserver with kubectl', () => {
+  const kubectl = '/usr/bin/kubectl';
+  it.skipIf(!existsSync(kubectl))(
+    'takes kubectl apply (discovery, OpenAPI v3 field validation, strategic and merge patches)',
+    async () => {
+      api = await startKubeApiServer();
+      const dir = mkdtempSync(join(tmpdir(), 'kubectl-'));
+      const kubeconfig = join(dir, 'config');
+      writeFileSync(
+        kubeconfig,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          `clusters: [{name: fake, cluster: {server: "${api.url}"}}]`,
+          'users: [{name: t, user: {token: any}}]',
+          'contexts: [{name: fake, context: {cluster: fake, user: t, namespace: default}}]',
+          'current-context: fake',
+        ].join('\n'),
+      );
+      const manifest = (host: string, replicas: number): string => `
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "whoami:1"}]}
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: web, namespace: apps}
+spec:
+  routes: [{match: "Host(\`${host}\`)", kind: Rule, services: [{name: web, port: 80}]}]
+`;
+      const file = join(dir, 'm.yaml');
+      const apply = async (): Promise<string> => {
+        const { stdout } = await execFileAsync(kubectl, ['apply', '-f', file], {
+          env: { ...process.env, KUBECONFIG: kubeconfig },
+          timeout: 20_000,
+        });
+        return stdout;
+      };
+      writeFileSync(file, manifest('a.example.com', 1));
+      expect(await apply()).toContain('ingressroute.traefik.io/web created');
+      writeFileSync(file, manifest('b.example.com', 3));
+      const second = await apply();
+      expect(second).toContain('deployment.apps/web configured');
+      expect(second).toContain('ingressroute.traefik.io/web configured');
+      expect(api.get('deployments', 'apps', 'web')?.spec.replicas).toBe(3);
+      expect(api.get('ingressroutes', 'apps', 'web')?.spec.routes[0].match).toBe(
+        'Host(`b.example.com`)',
+      );
+      const patches = api.requests.filter((r) => r.method === 'PATCH').map((r) => r.contentType);
+      expect(patches.sort()).toEqual([
+        'application/merge-patch+json',
+        'application/strategic-merge-patch+json',
+      ]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
 });
