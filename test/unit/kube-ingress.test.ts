@@ -898,8 +898,8 @@ spec:
       const securePort = (
         router.router.entryPoints.get('websecure')!.listener.address() as AddressInfo
       ).port;
-      const secure = await new Promise<{ status: number; cn: string; upstream: unknown }>(
-        (resolve, reject) => {
+      const getSecure = () =>
+        new Promise<{ status: number; cn: string; upstream: unknown }>((resolve, reject) => {
           const req = https.request(
             {
               host: '127.0.0.1',
@@ -924,9 +924,25 @@ spec:
           );
           req.on('error', reject);
           req.end();
+        });
+      expect(await getSecure()).toEqual({ status: 200, cn: 'app.example.test', upstream: 'pod-a' });
+
+      // the Secret rotated: the next translation serves the new certificate
+      const next = await selfsigned.generate(
+        [{ name: 'commonName', value: 'rotated.example.test' }],
+        {
+          keyType: 'ec',
+          extensions: [
+            { name: 'subjectAltName', altNames: [{ type: 2, value: 'app.example.test' }] },
+          ],
         },
       );
-      expect(secure).toEqual({ status: 200, cn: 'app.example.test', upstream: 'pod-a' });
+      objects.Secret[0]!.data = {
+        'tls.crt': Buffer.from(next.cert).toString('base64'),
+        'tls.key': Buffer.from(next.private).toString('base64'),
+      };
+      apply({});
+      expect((await getSecure()).cn).toBe('rotated.example.test');
     } finally {
       for (const close of scope.reverse()) await close();
     }
