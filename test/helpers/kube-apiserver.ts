@@ -767,7 +767,12 @@ export interface FaultRule {
   method?: string;
   /** matched against the path (a string matches when the path ends with it) */
   path?: string | RegExp;
+  /** only watch requests (true) or only the others (false) */
+  watch?: boolean;
+  /** the answer: a Status with this code; 0 drops the connection without answering */
   status: number;
+  /** never answer at all (a hung API server; stop() ends it) */
+  hang?: boolean;
   /** how many requests fail (default 1) */
   times?: number;
   message?: string;
@@ -1227,6 +1232,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         const fault = faults.find(
           (f) =>
             (f.method === undefined || f.method.toUpperCase() === method) &&
+            (f.watch === undefined || f.watch === entry.watch) &&
             (f.path === undefined ||
               (typeof f.path === 'string'
                 ? url.pathname.endsWith(f.path)
@@ -1235,6 +1241,11 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         if (fault) {
           fault.times = (fault.times ?? 1) - 1;
           if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
+          if (fault.hang) return;
+          if (fault.status === 0) {
+            req.socket.destroy();
+            return;
+          }
           const reasons: Record<number, string> = {
             409: 'Conflict',
             429: 'TooManyRequests',

@@ -436,6 +436,12 @@ describe('fake kube-apiserver wire protocol', () => {
       body: 'k8s\0',
     });
     expect(post.status).toBe(415);
+    // Injected faults: a dropped connection, then a 429 on watches only.
+    api.failNext({ path: '/configmaps', status: 0 });
+    await expect(fetch(`${api.url}/api/v1/configmaps`)).rejects.toThrow();
+    api.failNext({ watch: true, status: 429 });
+    expect((await fetch(`${api.url}/api/v1/configmaps`)).status).toBe(200);
+    expect((await fetch(`${api.url}/api/v1/configmaps?watch=true`)).status).toBe(429);
     const missing = await fetch(`${api.url}/apis/example.com/v1/widgets`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toBe('application/json');

@@ -311,6 +311,16 @@ describe('ingress status with leader election', () => {
     expect(errors[0]?.o).toMatchObject({ kind: 'Ingress', namespace: 'apps', name: 'web' });
   });
 
+  it('stops leading before the lease expires when renewals hang', async () => {
+    api = await startKubeApiServer();
+    const a = replica('a', { ip: '192.0.2.10' }, { duration: 3 });
+    await eventually(() => expect(a.elector.isLeader()).toBe(true));
+    // Every Lease request from now on hangs (or drops): no renewal can succeed.
+    api.failNext({ path: '/leases/portico-leader', status: 0, hang: true, times: 1000 });
+    await eventually(() => expect(a.elector.isLeader()).toBe(false), { timeoutMs: 10_000 });
+    expect(a.log.some((l) => l.msg === 'lease lost or not renewed in time')).toBe(true);
+  });
+
   it('keeps the leader through a short API outage and writes nothing while it follows', async () => {
     api = await startKubeApiServer();
     api.create('ingresses', ingress('web'));
