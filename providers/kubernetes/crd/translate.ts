@@ -18,6 +18,8 @@ import type {
   TlsCertificateConfig,
 } from '../../../src/config/dynamic.js';
 import { validateDynamic } from '../../../src/config/validate.js';
+import { SKIP, decodeValue, type Issue } from '../../../src/config/schema/decode.js';
+import { middlewareSchema } from '../../../src/config/schema/middlewares/index.js';
 import type { ClusterView, KubeDiagnostic, KubeObject, ResourceKind } from '../objects.js';
 import {
   isObj,
@@ -96,9 +98,11 @@ function objectsOf(ctx: Ctx, kind: ResourceKind): KubeObject[] {
   for (const o of ctx.view.list(kind)) {
     const name: unknown = o?.metadata?.name;
     if (typeof name !== 'string' || name === '') {
+      const ns: unknown = o?.metadata?.namespace;
       ctx.diagnostics.push({
         kind,
-        name: String(name),
+        ...(typeof ns === 'string' ? { namespace: ns } : {}),
+        name: typeof name === 'string' ? name : '',
         field: 'metadata.name',
         message: 'expected a non-empty name',
         level: 'error',
@@ -151,6 +155,7 @@ export function translateCrds(view: ClusterView, opts: CrdProviderOptions): CrdT
   translateTraefikServices(ctx);
   translateServersTransports(ctx);
 
+  checkMiddlewareOptions(ctx);
   const config = assemble(ctx);
   dropInvalid(ctx, config);
   return { config: prune(config), diagnostics: ctx.diagnostics };
@@ -255,6 +260,39 @@ function dropInvalid(ctx: Ctx, config: DynamicConfig): void {
   }
   if (certs.size > 0 && config.tls?.certificates) {
     config.tls.certificates = config.tls.certificates.filter((_, i) => !certs.has(i));
+  }
+}
+
+/**
+ * The options of each HTTP middleware, decoded with its type's schema as the
+ * middleware factory will: validation checks only the shape of a middleware,
+ * and a broken option would otherwise surface as an error of every router
+ * using it, without the Middleware object's name. A type Portico does not
+ * run is a warning (the routers using it will say so), not a refusal.
+ */
+function checkMiddlewareOptions(ctx: Ctx): void {
+  const middlewares = ctx.config.http.middlewares;
+  for (const [name, m] of Object.entries(middlewares)) {
+    const origin = ctx.origins.get(`http.middlewares/${name}`);
+    const entries = Object.entries(m);
+    if (!origin || entries.length !== 1) continue; // validation reports the count
+    const [type, options] = entries[0]!;
+    const schema = middlewareSchema(type);
+    if (schema === undefined || !schema.implemented) {
+      report(
+        ctx,
+        origin,
+        `spec.${type}`,
+        `middleware type ${type} is not run by Portico`,
+        'warning',
+      );
+      continue;
+    }
+    if (schema.type === 'plugin') continue;
+    const issues: Issue[] = [];
+    const decoded = decodeValue(schema.options, options ?? {}, `spec.${type}`, issues, 'options');
+    for (const issue of issues) report(ctx, origin, issue.field, issue.message);
+    if (issues.length > 0 || decoded === SKIP) delete middlewares[name];
   }
 }
 
