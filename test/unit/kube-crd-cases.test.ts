@@ -394,9 +394,15 @@ const JUNK: unknown[] = [
 /** Every path of a value (objects and lists, to depth 6), as key lists. */
 function paths(v: unknown, at: (string | number)[] = [], out: (string | number)[][] = []) {
   if (at.length > 6) return out;
-  if (Array.isArray(v)) v.forEach((x, i) => (out.push([...at, i]), paths(x, [...at, i], out)));
-  else if (v !== null && typeof v === 'object')
-    for (const [k, x] of Object.entries(v)) (out.push([...at, k]), paths(x, [...at, k], out));
+  const entries: [string | number, unknown][] = Array.isArray(v)
+    ? v.map((x, i) => [i, x])
+    : v !== null && typeof v === 'object'
+      ? Object.entries(v)
+      : [];
+  for (const [k, x] of entries) {
+    out.push([...at, k]);
+    paths(x, [...at, k], out);
+  }
   return out;
 }
 
