@@ -27,7 +27,12 @@ import {
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import type { LeaderElector } from './lease.js';
+import {
+  createLeaderElector,
+  leaseSettingsFromEnv,
+  type LeaderElector,
+  type LeaderElectorOptions,
+} from './lease.js';
 import type { ClusterView, KubeObject } from './objects.js';
 import { statusCode, type WatchLogger } from './watch.js';
 
@@ -327,6 +332,54 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
       unsubscribe();
       clearTimeout(retryTimer);
       await running;
+    },
+  };
+}
+
+export interface IngressStatusOptions {
+  kc: KubeConfig;
+  ingressEndpoint: IngressEndpoint;
+  logger: WatchLogger;
+  disableClusterScopeResources?: boolean;
+  /** POD_NAMESPACE / POD_NAME / HOSTNAME (leaseSettingsFromEnv) */
+  env?: NodeJS.ProcessEnv;
+  /** election timings (tests); client-go's defaults otherwise */
+  lease?: Pick<
+    LeaderElectorOptions,
+    'leaseDurationSeconds' | 'renewDeadlineSeconds' | 'retryPeriodSeconds'
+  >;
+  retryMs?: number;
+}
+
+/**
+ * The elector and the writer wired together, as the Ingress provider runs
+ * them when `ingressEndpoint` is set: `update` is its IngressObserver, and
+ * `stop` stops writing, then releases the Lease so another replica takes
+ * over at once.
+ */
+export function startIngressStatus(opts: IngressStatusOptions): IngressStatusWriter {
+  const elector = createLeaderElector({
+    kc: opts.kc,
+    ...leaseSettingsFromEnv(opts.env),
+    ...opts.lease,
+    logger: opts.logger,
+  });
+  const writer = createIngressStatusWriter({
+    kc: opts.kc,
+    ingressEndpoint: opts.ingressEndpoint,
+    elector,
+    logger: opts.logger,
+    ...(opts.disableClusterScopeResources !== undefined
+      ? { disableClusterScopeResources: opts.disableClusterScopeResources }
+      : {}),
+    ...(opts.retryMs !== undefined ? { retryMs: opts.retryMs } : {}),
+  });
+  elector.start();
+  return {
+    update: (accepted, view) => writer.update(accepted, view),
+    async stop() {
+      await writer.stop();
+      await elector.stop();
     },
   };
 }

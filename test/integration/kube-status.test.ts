@@ -14,6 +14,7 @@ import {
 } from '../../providers/kubernetes/lease.js';
 import {
   createIngressStatusWriter,
+  startIngressStatus,
   type IngressEndpoint,
   type IngressStatusWriter,
 } from '../../providers/kubernetes/status.js';
@@ -283,6 +284,32 @@ describe('ingress status with leader election', () => {
     await eventually(() => expect(b.elector.isLeader()).toBe(true), { timeoutMs: 15_000 });
     await eventually(() => expect(lbOf('web')).toEqual([{ ip: '192.0.2.10' }]));
     expect(statusWrites('web').map((r) => r.token)).toEqual(['a', 'b']);
+  });
+
+  it('runs elector and writer together from the pod environment, and releases on stop', async () => {
+    api = await startKubeApiServer();
+    api.create('ingresses', ingress('web'));
+    const log: LogLine[] = [];
+    const status = startIngressStatus({
+      kc: api.kubeConfig(),
+      ingressEndpoint: { hostname: 'edge.example.com' },
+      logger: logger(log),
+      env: { POD_NAMESPACE: 'edge', POD_NAME: 'portico-0' },
+      lease: { retryPeriodSeconds: 0.2 },
+    });
+    try {
+      api.create('namespaces', { metadata: { name: 'edge' } });
+      await eventually(() => {
+        status.update(accepted(), view());
+        expect(lbOf('web')).toEqual([{ hostname: 'edge.example.com' }]);
+      });
+      expect(api.get('leases', 'edge', 'portico-ingress-status')?.spec.holderIdentity).toBe(
+        'portico-0',
+      );
+    } finally {
+      await status.stop();
+    }
+    expect(api.get('leases', 'edge', 'portico-ingress-status')?.spec.holderIdentity).toBe('');
   });
 
   it('names the lease and the replica from the Downward API environment', () => {

@@ -15,6 +15,8 @@ import { pino } from 'pino';
 import selfsigned from 'selfsigned';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { createRouterServer } from '../../src/routing/router-server.js';
+import { parseRule } from '../../src/rules/parser.js';
+import { goQuote, pathRule } from '../../providers/kubernetes/ingress/rules.js';
 import {
   translateIngresses,
   type IngressProviderOptions,
@@ -523,7 +525,7 @@ describe('diagnostics: a broken part skips only itself', () => {
     [`${p(1)}.backend.service.name`, /service apps\/nope not found/],
     [`${p(2)}.backend.service.port.name`, /port "grpc" not found in service apps\/web/],
     [`${p(3)}.backend.resource`, /resource backends are not supported/],
-    [`${p(4)}.path`, /must start with "\/" for pathType Exact/],
+    [`${p(4)}.path`, /must start with "\/" for Path;/],
     [`${p(5)}.backend.service.name`, /externalName services not allowed: apps\/outside/],
     [`${p(6)}.backend.service.name`, /no endpoints found for service apps\/idle/],
     [`${p(7)}.backend.service.name`, /service\.sticky\.cookie\.maxage/],
@@ -714,8 +716,12 @@ stringData:
     { length: 3 },
   ];
 
-  it('any field of the Ingress, Service, EndpointSlice or Secret replaced by a value of the wrong kind', () => {
+  it('any field of the Ingress, Service, EndpointSlice or Secret replaced by a value of the wrong kind: the result validates and compiles', () => {
     let translations = 0;
+    const server = createRouterServer({
+      staticConfig: testStaticConfig(),
+      logger: pino({ level: 'silent' }),
+    });
     for (const kind of ['Ingress', 'Service', 'EndpointSlice', 'Secret'] as const) {
       for (const path of paths(base()[kind]![0]).slice(1)) {
         // the caches (and viewOf) index objects by metadata.name/namespace: those are always there
@@ -730,6 +736,7 @@ stringData:
           const t = translateIngresses(viewOf(objects), DEFAULTS);
           translations++;
           const merged = mergeSnapshots([{ provider: 'kubernetes', config: t.config, errors: [] }]);
+          merged.errors.push(...server.applyConfig(merged.config, merged.errors).errors);
           if (merged.errors.length > 0)
             throw new Error(
               `${kind} ${path.join('.')} = ${String(value).slice(0, 20)}: ${JSON.stringify(merged.errors)}`,
@@ -946,5 +953,20 @@ spec:
     } finally {
       for (const close of scope.reverse()) await close();
     }
+  });
+});
+
+describe("values are quoted as Go's %q quotes them, and Portico's rule parser reads them back", () => {
+  it.each([
+    ['/plain', '"/plain"'],
+    ['/a"b\\c', '"/a\\"b\\\\c"'],
+    ['/tab\tnl\nbell\x07del\x7f', '"/tab\\tnl\\nbell\\adel\\x7f"'],
+    ['/nbsp\u00a0soft\u00ad', '"/nbsp\\u00a0soft\\u00ad"'],
+    ['/é/日本/😀', '"/é/日本/😀"'],
+    ['/`) || Host(`x', '"/`) || Host(`x"'],
+  ])('%j → %s', (value, quoted) => {
+    expect(goQuote(value)).toBe(quoted);
+    const node = parseRule(pathRule('Path', value, false));
+    expect(node).toMatchObject({ type: 'matcher', name: 'Path', args: [value] });
   });
 });

@@ -11,6 +11,7 @@
  *   fail the router).
  */
 import type { RouterConfig } from '../../../src/config/dynamic.js';
+import { compileRe2 } from '../../../src/rules/regex.js';
 import { asString, shown } from '../backends.js';
 import { pathMatcherOf, type RouterAnnotations } from './annotations.js';
 import { hostRule, pathRule, type PathMatcher } from './rules.js';
@@ -18,10 +19,19 @@ import type { FieldProblem } from './backend.js';
 
 const PATH_TYPES = ['Exact', 'Prefix', 'ImplementationSpecific'];
 
-/** The matcher of a path, a warning to report with it, or why the path cannot be routed. */
-function matcherFor(
+/** Why a PathRegexp path would fail the router (Go's RE2 syntax, as the rule compiler reads it). */
+function regexpProblem(path: string): string | undefined {
+  try {
+    compileRe2(path);
+    return undefined;
+  } catch (err) {
+    return `invalid regular expression for PathRegexp: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** The matcher a path's type asks for, and a warning for a type Kubernetes does not have. */
+function matcherOf(
   pathType: unknown,
-  path: string,
   ann: RouterAnnotations,
 ): { matcher: PathMatcher; warning?: FieldProblem } | FieldProblem {
   if (
@@ -33,12 +43,6 @@ function matcherFor(
     const m = pathMatcherOf(ann);
     return typeof m === 'string' ? { matcher: m } : { field: 'pathType', message: m.error };
   }
-  if ((pathType === 'Exact' || pathType === 'Prefix') && !path.startsWith('/'))
-    // the API server refuses relative paths for these two types
-    return {
-      field: 'path',
-      message: `path ${shown(path)} must start with "/" for pathType ${pathType}`,
-    };
   if (pathType === 'Exact') return { matcher: 'Path' };
   if (pathType === 'Prefix') return { matcher: 'PathPrefix' };
   // Traefik: any other value (which the API server would refuse) is a prefix match
@@ -49,6 +53,24 @@ function matcherFor(
       message: `unknown pathType ${shown(pathType)} (expected ${PATH_TYPES.join(', ')}), matched as Prefix as Traefik does`,
     },
   };
+}
+
+/** The matcher of a path, or why the router would fail (refused here, reported at the path). */
+function matcherFor(
+  pathType: unknown,
+  path: string,
+  ann: RouterAnnotations,
+): { matcher: PathMatcher; warning?: FieldProblem } | FieldProblem {
+  const m = matcherOf(pathType, ann);
+  if ('message' in m) return m;
+  // Path and PathPrefix take absolute paths only (the API server checks it for Exact and Prefix)
+  if (m.matcher !== 'PathRegexp' && !path.startsWith('/'))
+    return { field: 'path', message: `path ${shown(path)} must start with "/" for ${m.matcher}` };
+  if (m.matcher === 'PathRegexp') {
+    const problem = regexpProblem(path);
+    if (problem !== undefined) return { field: 'path', message: problem };
+  }
+  return m;
 }
 
 export function buildRouter(

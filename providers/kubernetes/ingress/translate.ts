@@ -220,7 +220,7 @@ function defaultBackend(c: IngressCtx, raw: unknown, ann: RouterAnnotations): vo
   setRouter(c, DEFAULT_ROUTER, router);
 }
 
-/** The host of a rule, lower-cased ('' for none), or undefined when the rule must be skipped. */
+/** The host of a rule ('' for none), or undefined when the rule must be skipped. */
 function ruleHost(c: IngressCtx, rule: Record<string, unknown>, at: string): string | undefined {
   if (rule.host === undefined || rule.host === null || rule.host === '') return '';
   const problem = typeof rule.host === 'string' ? hostProblem(rule.host) : 'host must be text';
@@ -228,7 +228,8 @@ function ruleHost(c: IngressCtx, rule: Record<string, unknown>, at: string): str
     c.report(`${at}.host`, `${problem}; the rule is skipped`);
     return undefined;
   }
-  return (rule.host as string).toLowerCase();
+  // kept as written, as Traefik does (the Host matcher ignores case; the API server allows lower case only)
+  return rule.host as string;
 }
 
 function translateRule(
