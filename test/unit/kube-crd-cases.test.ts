@@ -50,6 +50,7 @@ const A_CROSS = router('a', 'web', 'Host(`cross.example`)');
 const A_CRD = router('a', 'web', 'Host(`crd-ref.example`)');
 const A_FILE = router('a', 'web', 'Host(`file-ref.example`)');
 const A_TLS = router('a', 'tls-cross', 'Host(`tls.example`)');
+const TCP_DB = `default-db-${createHash('sha256').update('HostSNI(`db.example`)').digest('hex').slice(0, 20)}`;
 const OPTS = (m: string) => router('default', 'opts', `Host(\`${m}\`)`);
 
 const cases: Case[] = [
@@ -298,6 +299,71 @@ const cases: Case[] = [
       'Middleware default/two-keys spec.basicAuth.secret: found 2 elements for secret default/two-keys, must be single element exactly',
       'Middleware default/no-secret spec.basicAuth.secret: auth secret must be set',
       'Middleware default/digest-basic-type spec.digestAuth.secret: found 2 elements',
+    ],
+  },
+  {
+    name: "an IngressRouteTCP's service options and servers transports from Secrets",
+    fixture: 'tcp-options',
+    expected: {
+      tcp: {
+        routers: {
+          [TCP_DB]: {
+            entryPoints: ['postgres'],
+            rule: 'HostSNI(`db.example`)',
+            priority: 7,
+            middlewares: ['default-only-lan'],
+            service: TCP_DB,
+            tls: { passthrough: true, options: 'default-modern' },
+          },
+        },
+        services: {
+          [TCP_DB]: {
+            weighted: {
+              services: [
+                { name: `${TCP_DB}-db-5432`, weight: 2 },
+                { name: `${TCP_DB}-db-replica-pg`, weight: 1 },
+              ],
+            },
+          },
+          [`${TCP_DB}-db-5432`]: {
+            loadBalancer: {
+              // an IPv6 endpoint, bracketed; the endpoint's port, not the Service's
+              servers: [{ address: '[fd00::1]:15432' }],
+              proxyProtocol: { version: 1 },
+              terminationDelay: 400,
+            },
+          },
+          [`${TCP_DB}-db-replica-pg`]: {
+            loadBalancer: {
+              servers: [{ address: '10.96.0.6:5432', tls: true }],
+              serversTransport: 'default-secure',
+            },
+          },
+        },
+        middlewares: { 'default-only-lan': { ipAllowList: { sourceRange: ['10.0.0.0/8'] } } },
+        serversTransports: {
+          'default-secure': {
+            dialTimeout: '3s',
+            tls: {
+              serverName: 'db.internal',
+              rootCAs: ['CA-FROM-SECRET', 'CA-FROM-CONFIGMAP'],
+              certificates: [{ certFile: 'CLIENT-CERT', keyFile: 'CLIENT-KEY' }],
+            },
+          },
+        },
+      },
+      http: {
+        serversTransports: {
+          'default-secure': {
+            serverName: 'web.internal',
+            rootCAs: ['CA-FROM-SECRET', 'CA-FROM-CONFIGMAP'],
+            certificates: [{ certFile: 'CLIENT-CERT', keyFile: 'CLIENT-KEY' }],
+          },
+        },
+      },
+    },
+    diagnostics: [
+      'ServersTransport default/secure spec.rootCAs[1].secret: secret default/no-such-secret not found',
     ],
   },
   {
