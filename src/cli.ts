@@ -22,6 +22,7 @@ import {
   createDockerClient,
   listContainers,
 } from '../providers/docker/index.js';
+import { checkKubernetesProviders, kubernetesCheckArgs } from './runtime-kubernetes.js';
 import type { ProviderSnapshot } from './config/provider.js';
 import { mergeSnapshots } from './config/aggregate.js';
 import { compile } from './routing/compile.js';
@@ -49,6 +50,11 @@ Usage:
                                deploy/quickstart/dynamic.yml and a demo upstream (whoami)
   portico check [options]      load the static and dynamic configuration, report every error, exit 1 if any
   portico check --docker       the same for the containers of a running Docker daemon (bad labels included)
+  portico check --kubernetes [--manifests=PATH ...]
+                               the same for the Ingresses and Traefik CRDs of a cluster (the API
+                               server of providers.kubernetesIngress/kubernetesCRD, in-cluster or
+                               KUBECONFIG), or of manifest files/directories, each object that
+                               cannot be translated named with its field and reason
   portico explain URL [--method=GET] [--header='Name: value' ...] [--entryPoint=web]
                   [--api=http://127.0.0.1:8080] [--json]
                                which router of a running portico takes URL, and why the others
@@ -93,15 +99,15 @@ function quickstartConfig(sc: StaticConfig, argv: string[]): StaticConfig {
 async function check(argv: string[]): Promise<number> {
   // `--docker` reads the Docker provider's containers once (the daemon must be running)
   const wantDocker = argv.includes('--docker');
-  const rest = argv.filter((a) => a !== '--docker');
-  const sc = quickstartConfig(
-    loadOrExit(
-      wantDocker && !rest.some((a) => /^--providers\.docker/i.test(a))
-        ? [...rest, '--providers.docker.watch=false']
-        : rest,
-    ),
-    rest,
-  );
+  const kube = kubernetesCheckArgs(argv);
+  const rest = kube.rest.filter((a) => a !== '--docker');
+  const extra: string[] = [];
+  if (wantDocker && !rest.some((a) => /^--providers\.docker/i.test(a)))
+    extra.push('--providers.docker.watch=false');
+  // --kubernetes alone checks both providers with their defaults
+  if (kube.want && !rest.some((a) => /^--providers\.kubernetes/i.test(a)))
+    extra.push('--providers.kubernetesIngress=true', '--providers.kubernetesCRD=true');
+  const sc = quickstartConfig(loadOrExit([...rest, ...extra]), rest);
   const snapshots: ProviderSnapshot[] = [];
   if (sc.providers.file) {
     snapshots.push(
@@ -140,6 +146,14 @@ async function check(argv: string[]): Promise<number> {
     // every error counts for the exit code; bad labels were printed above with their container, key and value
     snapshots.push({ provider: 'docker', config: result.config, errors: result.errors });
   }
+  let kubeErrors = 0;
+  if (kube.want) {
+    const k = await checkKubernetesProviders(sc, kube.manifests, (line) =>
+      process.stdout.write(redactText(`${line}\n`)),
+    );
+    kubeErrors = k.errors;
+    snapshots.push(...k.snapshots);
+  }
   if (snapshots.length === 0) {
     process.stdout.write(
       'no provider configured: nothing to check beyond the static configuration (ok)\n',
@@ -167,7 +181,7 @@ async function check(argv: string[]): Promise<number> {
   process.stdout.write(
     `${table.routers.size} routers, ${table.services.size} services, ${table.middlewares.size} middlewares, ${table.errors.length} errors\n`,
   );
-  return table.errors.length === 0 ? 0 : 1;
+  return table.errors.length === 0 && kubeErrors === 0 ? 0 : 1;
 }
 
 async function run(argv: string[]): Promise<void> {

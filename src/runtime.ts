@@ -15,6 +15,9 @@ import { staticWarnings } from './config/static.js';
 import { startWorkerPool, type PrimaryMessage, type WorkerMessage } from './runtime-workers.js';
 import { createFileProvider } from '../providers/file/index.js';
 import { createDockerProvider, type DockerProvider } from '../providers/docker/index.js';
+import type { KubernetesProvider } from '../providers/kubernetes/index.js';
+import { objectRef } from '../providers/kubernetes/objects.js';
+import { kubernetesProviders } from './runtime-kubernetes.js';
 import { createLogger } from './observability/logger.js';
 import { createAccessLog } from './observability/access-log.js';
 import { createRouterServer, type RouterServer } from './routing/router-server.js';
@@ -94,11 +97,25 @@ function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
       }),
     );
   }
+  providers.push(...kubernetesProviders(sc, logger));
   return providers;
 }
 
 /** what the API can ask a provider beyond its snapshots (Docker: bad labels, daemon reachable) */
 function probeOf(p: Provider): ProviderProbe | undefined {
+  if (p.name === 'kubernetes' || p.name === 'kubernetescrd') {
+    const k = p as KubernetesProvider;
+    return {
+      diagnostics: () =>
+        k.diagnostics().map((x) => ({
+          object: objectRef(x),
+          field: x.field,
+          message: x.message,
+          level: x.level,
+        })),
+      connected: () => k.connected(),
+    };
+  }
   const d = p as Partial<DockerProvider>;
   if (typeof d.diagnostics !== 'function') return undefined;
   return {

@@ -1,0 +1,194 @@
+/*
+ * The Kubernetes providers as the runtime starts them: static options →
+ * provider options, one API client per provider (Traefik builds one each
+ * too), and the Ingress status writer — started only when
+ * `providers.kubernetesIngress.ingressEndpoint` is set, elected through a
+ * coordination.k8s.io Lease so that one replica writes.
+ */
+import type { Logger } from 'pino';
+import type { Provider } from './config/provider.js';
+import type {
+  KubernetesCommonConfig,
+  KubernetesCrdProviderConfig,
+  KubernetesIngressProviderConfig,
+  StaticConfig,
+} from './config/static-types.js';
+import {
+  createKubernetesCrdProvider,
+  createKubernetesIngressProvider,
+  type IngressObserver,
+  type KubernetesCommonOptions,
+} from '../providers/kubernetes/index.js';
+import { createKubeClient } from '../providers/kubernetes/client.js';
+import { createLeaderElector, leaseSettingsFromEnv } from '../providers/kubernetes/lease.js';
+import { createIngressStatusWriter } from '../providers/kubernetes/status.js';
+import { checkKubernetes } from '../providers/kubernetes/check.js';
+import { objectRef } from '../providers/kubernetes/objects.js';
+import type { ProviderSnapshot } from './config/provider.js';
+
+export function kubernetesProviders(sc: StaticConfig, logger: Logger): Provider[] {
+  const out: Provider[] = [];
+  const ing = sc.providers.kubernetesIngress;
+  if (ing) out.push(ingressProvider(ing, logger.child({ provider: 'kubernetes' })));
+  const crd = sc.providers.kubernetesCRD;
+  if (crd) out.push(crdProvider(crd, logger.child({ provider: 'kubernetescrd' })));
+  return out;
+}
+
+function common(c: KubernetesCommonConfig, logger: Logger): KubernetesCommonOptions {
+  const client = createKubeClient(c);
+  logger.info({ server: client.server, mode: client.mode }, 'kubernetes: API server');
+  return {
+    logger,
+    kc: client.kc,
+    namespaces: c.namespaces,
+    labelSelector: c.labelSelector,
+    throttleMs: c.throttleDurationMs,
+  };
+}
+
+function ingressProvider(
+  c: KubernetesIngressProviderConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Provider {
+  const base = common(c, logger);
+  const endpoint = c.ingressEndpoint;
+  if (!endpoint) return createIngress(c, base);
+  // status.loadBalancer is written by one replica: the holder of a Lease
+  const elector = createLeaderElector({ kc: base.kc!, ...leaseSettingsFromEnv(env), logger });
+  const writer = createIngressStatusWriter({
+    kc: base.kc!,
+    ingressEndpoint: endpoint,
+    elector,
+    logger,
+  });
+  const inner = createIngress(c, {
+    ...base,
+    onTranslated: (accepted, view) => writer.update(accepted, view),
+  });
+  return {
+    ...inner,
+    async start(emit, signal) {
+      elector.start();
+      try {
+        await inner.start(emit, signal);
+      } finally {
+        // a clean stop hands the Lease over at once (a crash waits for its expiry)
+        await writer.stop();
+        await elector.stop();
+      }
+    },
+  };
+}
+
+function createIngress(
+  c: KubernetesIngressProviderConfig,
+  base: KubernetesCommonOptions & { onTranslated?: IngressObserver },
+): Provider {
+  return createKubernetesIngressProvider({
+    ...base,
+    ...(c.ingressClass !== undefined ? { ingressClass: c.ingressClass } : {}),
+    allowEmptyServices: c.allowEmptyServices,
+    allowExternalNameServices: c.allowExternalNameServices,
+    nativeLBByDefault: c.nativeLBByDefault,
+    disableClusterScopeResources: c.disableClusterScopeResources,
+    strictPrefixMatching: c.strictPrefixMatching,
+  });
+}
+
+function crdProvider(c: KubernetesCrdProviderConfig, logger: Logger): Provider {
+  return createKubernetesCrdProvider({
+    ...common(c, logger),
+    ...(c.ingressClass !== undefined ? { ingressClass: c.ingressClass } : {}),
+    allowCrossNamespace: c.allowCrossNamespace,
+    allowEmptyServices: c.allowEmptyServices,
+    allowExternalNameServices: c.allowExternalNameServices,
+    nativeLBByDefault: c.nativeLBByDefault,
+  });
+}
+
+/** `--kubernetes` and `--manifests=PATH` (repeatable, or comma-separated) out of check's argv. */
+export function kubernetesCheckArgs(argv: readonly string[]): {
+  want: boolean;
+  manifests: string[];
+  rest: string[];
+} {
+  const manifests: string[] = [];
+  const rest: string[] = [];
+  let want = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--kubernetes') want = true;
+    else if (a.startsWith('--manifests='))
+      manifests.push(...a.slice(12).split(',').filter(Boolean));
+    else if (a === '--manifests' && i + 1 < argv.length) manifests.push(argv[++i]!);
+    else rest.push(a);
+  }
+  return { want: want || manifests.length > 0, manifests, rest };
+}
+
+/**
+ * `portico check --kubernetes`: the configured Kubernetes providers' view of
+ * the cluster (or of manifests), every untranslatable object printed with
+ * its field and reason; `errors` counts those (and read failures) for the
+ * exit code.
+ */
+export async function checkKubernetesProviders(
+  sc: StaticConfig,
+  manifests: readonly string[],
+  print: (line: string) => void,
+): Promise<{ snapshots: ProviderSnapshot[]; errors: number }> {
+  const ing = sc.providers.kubernetesIngress;
+  const crd = sc.providers.kubernetesCRD;
+  const base = ing ?? crd;
+  if (!base) return { snapshots: [], errors: 0 };
+  let kc;
+  if (manifests.length === 0) {
+    try {
+      const client = createKubeClient(base);
+      kc = client.kc;
+      print(`kubernetes: API server ${client.server} (${client.mode})`);
+    } catch (err) {
+      print(`kubernetes error: ${(err as Error).message}`);
+      return { snapshots: [], errors: 1 };
+    }
+  }
+  const result = await checkKubernetes({
+    ...(ing
+      ? {
+          ingress: {
+            ...(ing.ingressClass !== undefined ? { ingressClass: ing.ingressClass } : {}),
+            allowEmptyServices: ing.allowEmptyServices,
+            allowExternalNameServices: ing.allowExternalNameServices,
+            nativeLBByDefault: ing.nativeLBByDefault,
+            disableClusterScopeResources: ing.disableClusterScopeResources,
+            strictPrefixMatching: ing.strictPrefixMatching,
+          },
+        }
+      : {}),
+    ...(crd
+      ? {
+          crd: {
+            ...(crd.ingressClass !== undefined ? { ingressClass: crd.ingressClass } : {}),
+            allowCrossNamespace: crd.allowCrossNamespace,
+            allowEmptyServices: crd.allowEmptyServices,
+            allowExternalNameServices: crd.allowExternalNameServices,
+            nativeLBByDefault: crd.nativeLBByDefault,
+          },
+        }
+      : {}),
+    manifests,
+    ...(kc ? { kc } : {}),
+    namespaces: base.namespaces,
+    labelSelector: base.labelSelector,
+  });
+  for (const line of result.notes) print(line);
+  let errors = result.failed ? 1 : 0;
+  for (const d of result.diagnostics) {
+    if (d.level === 'error') errors++;
+    print(`kubernetes ${d.level}: ${objectRef(d)}: ${d.field}: ${d.message}`);
+  }
+  print(`kubernetes: ${result.diagnostics.length} diagnostics`);
+  return { snapshots: result.snapshots, errors };
+}
