@@ -194,11 +194,14 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
   /**
-   * What this leader wrote, with the resourceVersion the write produced: the
-   * view lags behind the write until the watch delivers it, and must not
-   * cause a second write in the meantime.
+   * What this leader wrote, and the Ingress's resourceVersion just before:
+   * the view lags behind the write until the watch delivers it, and must not
+   * cause a second write meanwhile. While the view still shows that version,
+   * the write is not in it yet; any other version means the cache has moved
+   * on and is trusted again (resourceVersions are opaque: only compared for
+   * equality, never ordered).
    */
-  let written = new Map<string, { status: string; rv: number }>();
+  let written = new Map<string, { status: string; before: string | undefined }>();
 
   async function publishedService(view: ClusterView): Promise<KubeObject | undefined> {
     const [ns, name, extra] = (endpoint.publishedService ?? '').split('/');
@@ -265,11 +268,11 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
       const key = `${ref.namespace}/${ref.name}`;
       if (sameLoadBalancer(current, desired)) continue;
       const mine = written.get(key);
-      if (mine?.status === desiredKey && Number(ing.metadata.resourceVersion ?? 0) <= mine.rv) {
+      if (mine?.status === desiredKey && mine.before === ing.metadata.resourceVersion) {
         continue;
       }
       try {
-        const res = await net.patchNamespacedIngressStatus(
+        await net.patchNamespacedIngressStatus(
           {
             name: ref.name,
             namespace: ref.namespace,
@@ -277,7 +280,7 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
           },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
-        written.set(key, { status: desiredKey, rv: Number(res.metadata?.resourceVersion ?? 0) });
+        written.set(key, { status: desiredKey, before: ing.metadata.resourceVersion });
         log.info({ ingress: key, loadBalancer: desired }, 'updated ingress status');
       } catch (err) {
         ok = false;

@@ -157,6 +157,28 @@ describe('ingress status with leader election', () => {
     expect(statusWrites('other')).toHaveLength(1);
   });
 
+  it('writes once while its view lags behind its own write, and again when someone else changes it', async () => {
+    api = await startKubeApiServer();
+    api.create('ingresses', ingress('web'));
+    const a = replica('a', { ip: '192.0.2.10' });
+    await eventually(() => expect(a.elector.isLeader()).toBe(true));
+    const stale = view();
+    a.writer.update(accepted(), stale);
+    await eventually(() => expect(lbOf('web')).toEqual([{ ip: '192.0.2.10' }]));
+    for (let i = 0; i < 5; i++) a.writer.update(accepted(), stale);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(statusWrites('web')).toHaveLength(1);
+
+    const web = api.get('ingresses', 'apps', 'web')!;
+    api.update('ingresses', {
+      ...web,
+      status: { loadBalancer: { ingress: [{ ip: '192.0.2.66' }] } },
+    });
+    a.writer.update(accepted(), view());
+    await eventually(() => expect(lbOf('web')).toEqual([{ ip: '192.0.2.10' }]));
+    expect(statusWrites('web')).toHaveLength(2);
+  });
+
   it('copies the published LoadBalancer Service status and follows it when it changes', async () => {
     api = await startKubeApiServer();
     api.create('services', {
