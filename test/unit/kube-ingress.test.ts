@@ -970,3 +970,55 @@ describe("values are quoted as Go's %q quotes them, and Portico's rule parser re
     expect(node).toMatchObject({ type: 'matcher', name: 'Path', args: [value] });
   });
 });
+
+describe('scale', () => {
+  // not a timing assertion: a step quadratic in the number of Ingresses takes this far past the deadline
+  it('translates 5,000 Ingresses, each with its own Service and EndpointSlice, within the test deadline', () => {
+    const n = 5000;
+    const objects: Partial<Record<ResourceKind, KubeObject[]>> = {
+      Ingress: [],
+      Service: [],
+      EndpointSlice: [],
+    };
+    for (let i = 0; i < n; i++) {
+      const ns = `ns${i % 50}`;
+      objects.Ingress!.push({
+        metadata: { name: `app${i}`, namespace: ns },
+        spec: {
+          rules: [
+            {
+              host: `app${i}.example.com`,
+              http: {
+                paths: [
+                  {
+                    path: '/',
+                    pathType: 'Prefix',
+                    backend: { service: { name: `svc${i}`, port: { number: 80 } } },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      });
+      objects.Service!.push({
+        metadata: { name: `svc${i}`, namespace: ns },
+        spec: { ports: [{ port: 80 }] },
+      });
+      objects.EndpointSlice!.push({
+        metadata: {
+          name: `svc${i}-x`,
+          namespace: ns,
+          labels: { 'kubernetes.io/service-name': `svc${i}` },
+        },
+        addressType: 'IPv4',
+        ports: [{ name: '', port: 8080 }],
+        endpoints: [{ addresses: [`10.${(i >> 8) & 255}.${i & 255}.1`] }],
+      });
+    }
+    const t = translateIngresses(viewOf(objects), DEFAULTS);
+    expect(t.diagnostics).toEqual([]);
+    expect(Object.keys(t.config.http!.routers!)).toHaveLength(n);
+    expect(Object.keys(t.config.http!.services!)).toHaveLength(n);
+  });
+});
