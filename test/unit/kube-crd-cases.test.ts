@@ -49,7 +49,10 @@ const A_LOCAL = router('a', 'web', 'Host(`local.example`)');
 const A_CROSS = router('a', 'web', 'Host(`cross.example`)');
 const A_CRD = router('a', 'web', 'Host(`crd-ref.example`)');
 const A_FILE = router('a', 'web', 'Host(`file-ref.example`)');
+const A_TRANSPORT = router('a', 'web', 'Host(`transport.example`)');
 const A_TLS = router('a', 'tls-cross', 'Host(`tls.example`)');
+const TCP_INTERNAL = `default-tcp-internal-${createHash('sha256').update('HostSNI(`*`)').digest('hex').slice(0, 20)}`;
+const ANNOTATED = router('default', 'annotated-internal', 'Host(`internal.example`)');
 const TCP_DB = `default-db-${createHash('sha256').update('HostSNI(`db.example`)').digest('hex').slice(0, 20)}`;
 const OPTS = (m: string) => router('default', 'opts', `Host(\`${m}\`)`);
 
@@ -70,12 +73,14 @@ const cases: Case[] = [
       `http.routers/${A_CROSS}`,
       `http.routers/${A_CRD}`,
       `http.routers/${A_TLS}`,
+      `http.routers/${A_TRANSPORT}`,
       'http.services/a-split',
       'http.middlewares/a-chained',
     ],
     diagnostics: [
       'IngressRoute a/web spec.routes[1].middlewares[0].namespace: cross-namespace reference to middleware b/auth refused',
       'IngressRoute a/web spec.routes[2].middlewares[0].name: @kubernetescrd references are refused while allowCrossNamespace is off',
+      'IngressRoute a/web spec.routes[3].services[0].serversTransport: serversTransport reference "b-tls@kubernetescrd": the namespace-name@kubernetescrd form is refused',
       'IngressRoute a/tls-cross spec.tls.options.namespace: cross-namespace reference to TLSOption b/strict refused',
       'Middleware a/chained spec.chain.middlewares[0].namespace: cross-namespace reference to middleware b/auth refused',
       'TraefikService a/split spec.weighted.services[0].namespace: cross-namespace reference to service b/app refused',
@@ -93,8 +98,10 @@ const cases: Case[] = [
           [A_CRD]: { middlewares: ['b-auth@kubernetescrd'] },
           [A_FILE]: { middlewares: ['auth@file'] },
           [A_TLS]: { tls: { options: 'b-strict' } },
+          [A_TRANSPORT]: {},
         },
         services: {
+          [A_TRANSPORT]: { loadBalancer: { serversTransport: 'b-tls@kubernetescrd' } },
           [A_CROSS]: { loadBalancer: { servers: [{ url: 'http://10.2.0.1:8080' }] } },
           'a-split': { weighted: { services: [{ name: 'b-app-80', weight: 1 }] } },
           'b-app-80': {},
@@ -135,7 +142,7 @@ const cases: Case[] = [
         },
       },
     },
-    absent: ['tcp.routers/default-tcp-internal-0b8b0a9de2e37ff5ffe5'],
+    absent: [`tcp.routers/${TCP_INTERNAL}`, `http.routers/${ANNOTATED}`],
   },
   {
     name: 'ingressClass option: only that class, by field or annotation',
@@ -147,11 +154,14 @@ const cases: Case[] = [
       },
       tcp: {
         routers: {
-          [`default-tcp-internal-${createHash('sha256').update('HostSNI(`*`)').digest('hex').slice(0, 20)}`]:
-            { rule: 'HostSNI(`*`)' },
+          [TCP_INTERNAL]: { rule: 'HostSNI(`*`)' },
         },
       },
     },
+    absent: [
+      `http.routers/${router('default', 'no-class', 'Host(`none.example`)')}`,
+      `http.routers/${router('default', 'traefik-class', 'Host(`traefik.example`)')}`,
+    ],
   },
   {
     name: "a service reference's load balancer options",
