@@ -685,43 +685,48 @@ function providersPage() {
     clear(body).append(
       loadingOr(() => {
         if (store.providers.length === 0) return empty('No providers.');
-        return store.providers.map((p) =>
-          h(
-            'section',
-            { class: 'panel', 'data-provider': p.name },
-            h('h2', null, p.name, ' ', badge(p.status)),
-            dl([
-              ['Last update', fmtTime(p.lastUpdate)],
-              ['Last change', fmtTime(p.lastChange)],
-              ['Objects', providerObjects(p)],
-            ]),
-            h('h3', null, 'Errors'),
-            p.errors?.length
-              ? table(
-                  'Errors',
-                  ['Kind', 'Name', 'Field', 'Message'],
-                  p.errors.map((e) => [
-                    e.kind ?? '',
-                    e.name ?? '',
-                    e.field ? code(e.field) : '—',
-                    h('span', { class: 'err-text' }, e.message ?? ''),
-                  ]),
-                )
-              : empty('No errors.'),
-            h('h3', null, 'Diagnostics'),
-            p.diagnostics?.length
-              ? table(
-                  'Diagnostics',
-                  ['Level', 'Object', 'Field', 'Value', 'Message'],
-                  p.diagnostics.map((d) => [
-                    badge(d.level === 'error' ? 'error' : 'warning'),
-                    d.object ?? '',
-                    code(d.field ?? ''),
-                    d.value === undefined ? '—' : code(d.value),
-                    d.message ?? '',
-                  ]),
-                )
-              : empty('No diagnostics.'),
+        // one node: Element.append would print an array as "[object HTMLElement]"
+        return h(
+          'div',
+          null,
+          store.providers.map((p) =>
+            h(
+              'section',
+              { class: 'panel', 'data-provider': p.name },
+              h('h2', null, p.name, ' ', badge(p.status)),
+              dl([
+                ['Last update', fmtTime(p.lastUpdate)],
+                ['Last change', fmtTime(p.lastChange)],
+                ['Objects', providerObjects(p)],
+              ]),
+              h('h3', null, 'Errors'),
+              p.errors?.length
+                ? table(
+                    'Errors',
+                    ['Kind', 'Name', 'Field', 'Message'],
+                    p.errors.map((e) => [
+                      e.kind ?? '',
+                      e.name ?? '',
+                      e.field ? code(e.field) : '—',
+                      h('span', { class: 'err-text' }, e.message ?? ''),
+                    ]),
+                  )
+                : empty('No errors.'),
+              h('h3', null, 'Diagnostics'),
+              p.diagnostics?.length
+                ? table(
+                    'Diagnostics',
+                    ['Level', 'Object', 'Field', 'Value', 'Message'],
+                    p.diagnostics.map((d) => [
+                      badge(d.level === 'error' ? 'error' : 'warning'),
+                      d.object ?? '',
+                      code(d.field ?? ''),
+                      d.value === undefined ? '—' : code(d.value),
+                      d.message ?? '',
+                    ]),
+                  )
+                : empty('No diagnostics.'),
+            ),
           ),
         );
       }),
