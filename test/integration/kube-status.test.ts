@@ -76,7 +76,7 @@ function replica(
     namespace: 'default',
     name: 'portico-leader',
     identity,
-    leaseDurationSeconds: lease.duration ?? 2,
+    leaseDurationSeconds: lease.duration ?? 15,
     retryPeriodSeconds: lease.retry ?? 0.2,
     logger: logger(log),
   });
@@ -287,9 +287,9 @@ describe('ingress status with leader election', () => {
   it('takes over after a crashed leader stops renewing, within the lease duration', async () => {
     api = await startKubeApiServer();
     api.create('ingresses', ingress('web'));
-    const a = replica('a', { ip: '192.0.2.10' });
+    const a = replica('a', { ip: '192.0.2.10' }, { duration: 2 });
     await eventually(() => expect(a.elector.isLeader()).toBe(true));
-    const b = replica('b', { ip: '192.0.2.10' });
+    const b = replica('b', { ip: '192.0.2.10' }, { duration: 2 });
     feed();
     await eventually(() => expect(lbOf('web')).toEqual([{ ip: '192.0.2.10' }]));
 
