@@ -25,6 +25,7 @@ import {
   ENDPOINT_SLICE,
   INGRESS,
   INGRESS_CLASS,
+  NODE,
   SECRET,
   SERVICE,
   listerFor,
@@ -99,7 +100,7 @@ function resourcesFor(opts: KubeCheckOptions): ResourceDef[] {
   const defs: ResourceDef[] = [SERVICE, ENDPOINT_SLICE, SECRET];
   if (opts.ingress) {
     defs.push(INGRESS);
-    if (!opts.ingress.disableClusterScopeResources) defs.push(INGRESS_CLASS);
+    if (!opts.ingress.disableClusterScopeResources) defs.push(INGRESS_CLASS, NODE);
   }
   if (opts.crd) defs.push(...CRD_RESOURCES);
   return defs;

@@ -26,6 +26,7 @@ import {
   ENDPOINT_SLICE,
   INGRESS,
   INGRESS_CLASS,
+  NODE,
   SECRET,
   SERVICE,
   type ResourceDef,
@@ -80,7 +81,8 @@ export function createKubernetesIngressProvider(
   opts: KubernetesIngressOptions,
 ): KubernetesProvider {
   const resources: ResourceDef[] = [INGRESS, SERVICE, ENDPOINT_SLICE, SECRET];
-  if (!opts.disableClusterScopeResources) resources.push(INGRESS_CLASS);
+  // IngressClasses, and Nodes for service.nodeportlb: cluster-scoped, so not read when disabled
+  if (!opts.disableClusterScopeResources) resources.push(INGRESS_CLASS, NODE);
   return createKubernetesProvider(INGRESS_PROVIDER, resources, opts, (view) => {
     const t = translateIngresses(view, opts);
     opts.onTranslated?.(t.accepted, view);
