@@ -90,8 +90,9 @@ function inClass(ctx: Ctx, kind: string, o: KubeObject): boolean {
 
 /**
  * The objects of a kind to translate: well-formed metadata, in class, and one
- * per namespace/name when both groups hold it (portico.io wins: it is the
- * group written for Portico on purpose).
+ * per namespace/name when both groups hold it: portico.io wins, the group
+ * written for Portico on purpose, as Traefik v2.10 took traefik.io over
+ * traefik.containo.us for the same object (client-containous.go).
  */
 function objectsOf(ctx: Ctx, kind: ResourceKind): KubeObject[] {
   const chosen = new Map<string, KubeObject>();
