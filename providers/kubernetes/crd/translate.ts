@@ -22,6 +22,7 @@ import { SKIP, decodeValue, type Issue } from '../../../src/config/schema/decode
 import { middlewareSchema } from '../../../src/config/schema/middlewares/index.js';
 import type { ClusterView, KubeDiagnostic, KubeObject, ResourceKind } from '../objects.js';
 import {
+  attempt,
   isObj,
   isPortico,
   namespaceOf,
@@ -290,10 +291,14 @@ function checkMiddlewareOptions(ctx: Ctx): void {
       continue;
     }
     if (schema.type === 'plugin') continue;
-    const issues: Issue[] = [];
-    const decoded = decodeValue(schema.options, options ?? {}, `spec.${type}`, issues, 'options');
-    for (const issue of issues) report(ctx, origin, issue.field, issue.message);
-    if (issues.length > 0 || decoded === SKIP) delete middlewares[name];
+    let valid = false;
+    attempt(ctx, origin, `spec.${type}`, () => {
+      const issues: Issue[] = [];
+      const decoded = decodeValue(schema.options, options ?? {}, `spec.${type}`, issues, 'options');
+      for (const issue of issues) report(ctx, origin, issue.field, issue.message);
+      valid = issues.length === 0 && decoded !== SKIP;
+    });
+    if (!valid) delete middlewares[name];
   }
 }
 
