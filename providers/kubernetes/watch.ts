@@ -12,6 +12,15 @@
  * configuration keeps serving. A 404 on a list means the resource is not
  * served (CRDs of a group not installed): it is marked absent, treated as
  * empty, and tried again every `absentRetryMs`.
+ *
+ * A hung API server (it accepts the connection and never answers) must not
+ * freeze a watch forever: client-node 1.x requests have no deadline, and a
+ * watch whose headers never come cannot even be aborted through its
+ * informer. So lists time out (`requestTimeoutMs`), and an informer whose
+ * watch is not established within that time, or that has seen nothing for
+ * `idleMs` (a quiet watch is legitimate: client-go re-watches every 5–10
+ * minutes too), is replaced by a fresh one; until the fresh one has listed,
+ * the view keeps the objects the old one had.
  */
 import { makeInformer, type Informer, type KubeConfig } from '@kubernetes/client-node';
 import type { ClusterView, KubeObject, ResourceKind } from './objects.js';
@@ -38,6 +47,10 @@ export interface WatchSetOptions {
   maxBackoffMs?: number;
   /** how often a resource answered 404 is tried again */
   absentRetryMs?: number;
+  /** a list, or the start of a watch, taking longer is abandoned (default 30 s) */
+  requestTimeoutMs?: number;
+  /** an informer that has seen nothing for this long is replaced (default 10 min) */
+  idleMs?: number;
 }
 
 export type WatchState = 'starting' | 'synced' | 'absent' | 'error';
@@ -50,14 +63,20 @@ export interface WatchStatus {
   error?: string;
 }
 
+type KubeInformer = Informer<KubeObjectLike> & { list(ns?: string): KubeObjectLike[] };
+
 interface Watched {
   def: ResourceDef;
   namespace: string | undefined;
-  informer: Informer<KubeObjectLike> & { list(ns?: string): KubeObjectLike[] };
+  informer: KubeInformer;
   state: WatchState;
   error?: string;
   failures: number;
   timer?: NodeJS.Timeout;
+  /** the last time the informer showed life (an event, a list, a connect) */
+  lastSeen: number;
+  /** the objects of a replaced informer, served until its successor has listed */
+  stale?: KubeObjectLike[];
 }
 
 type KubeObjectLike = KubeObject & { metadata: KubeObject['metadata'] };
@@ -78,46 +97,106 @@ export class WatchSet {
   }
 
   private makeWatched(def: ResourceDef, namespace: string | undefined): Watched {
+    const w = {
+      def,
+      namespace,
+      state: 'starting',
+      failures: 0,
+      lastSeen: Date.now(),
+    } as Watched;
+    w.informer = this.makeInformer(w);
+    return w;
+  }
+
+  /** An informer for `w`; its callbacks act only while it is `w`'s current one. */
+  private makeInformer(w: Watched): KubeInformer {
     const { kc, labelSelector } = this.opts;
-    const list = listerFor(kc, def, namespace, labelSelector);
+    const timeout = this.opts.requestTimeoutMs ?? 30_000;
+    const list = listerFor(kc, w.def, w.namespace, labelSelector);
     const informer = makeInformer<KubeObjectLike>(
       kc,
-      collectionPath(def, namespace),
-      list as never,
-      def.selectable ? labelSelector : undefined,
-    ) as unknown as Watched['informer'];
-    const w: Watched = { def, namespace, informer, state: 'starting', failures: 0 };
+      collectionPath(w.def, w.namespace),
+      (() => withDeadline(list(), timeout, 'list')) as never,
+      w.def.selectable ? labelSelector : undefined,
+    ) as unknown as KubeInformer;
+    const current = (): boolean => !this.stopped && w.informer === informer;
     const changed = (): void => {
-      if (!this.stopped) this.opts.onChange();
+      if (!current()) return;
+      w.lastSeen = Date.now();
+      this.opts.onChange();
     };
     informer.on('add', changed);
     informer.on('update', changed);
     informer.on('delete', changed);
     informer.on('connect', () => {
+      if (!current()) return;
+      w.lastSeen = Date.now();
       if (w.state === 'error')
         this.opts.logger.info(this.where(w), 'kubernetes watch reconnecting');
     });
-    informer.on('error', (err: unknown) => this.failed(w, err));
-    return w;
+    informer.on('error', (err: unknown) => {
+      if (current()) this.failed(w, err);
+    });
+    return informer;
+  }
+
+  /** Drops a stuck informer for a fresh one; the view keeps the old objects meanwhile. */
+  private replace(w: Watched, why: string): void {
+    if (this.stopped) return;
+    this.opts.logger.warn(this.where(w), `kubernetes watch ${why}; starting it again`);
+    const old = w.informer;
+    w.stale ??= old.list().filter(isObject);
+    void old.stop().catch(() => undefined);
+    w.informer = this.makeInformer(w);
+    w.lastSeen = Date.now();
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    delete w.timer;
+    void this.startOne(w);
   }
 
   private where(w: Watched): object {
     return { resource: resourceName(w.def), ...(w.namespace ? { namespace: w.namespace } : {}) };
   }
 
-  /** Starts every informer; resolves once each has listed once (or failed, or is absent). */
+  /** Starts every informer; resolves once each has listed once (or failed, or is absent, or timed out). */
   async start(): Promise<void> {
+    const idle = this.opts.idleMs ?? 600_000;
+    this.idleTimer = setInterval(() => this.checkIdle(idle), Math.min(idle / 4, 30_000));
+    this.idleTimer.unref?.();
     await Promise.all(this.watched.map((w) => this.startOne(w)));
+  }
+
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  private checkIdle(idle: number): void {
+    const now = Date.now();
+    for (const w of this.watched) {
+      if (w.timer === undefined && w.state !== 'absent' && now - w.lastSeen > idle)
+        this.replace(w, `quiet for ${Math.round(idle / 1000)} s`);
+    }
   }
 
   private async startOne(w: Watched): Promise<void> {
     if (this.stopped) return;
+    const informer = w.informer;
+    const timeout = this.opts.requestTimeoutMs ?? 30_000;
+    let timedOut = false;
     try {
-      await w.informer.start();
+      await withDeadline(informer.start(), timeout, 'watch').catch((err: unknown) => {
+        if ((err as { code?: string }).code === 'ERR_KUBE_DEADLINE') timedOut = true;
+        throw err;
+      });
     } catch (err) {
-      this.failed(w, err);
+      if (w.informer !== informer) return;
+      if (timedOut) {
+        // the watch request hangs: this informer cannot be aborted, replace it
+        this.failed(w, err, false);
+        this.replace(w, 'did not start in time');
+      } else this.failed(w, err);
       return;
     }
+    if (w.informer !== informer) return;
+    w.lastSeen = Date.now();
     // start() resolves after the list and the watch request; an error callback
     // may already have fired (and scheduled the retry)
     if (w.state === 'starting' || w.state === 'error' || w.state === 'absent') {
@@ -126,15 +205,16 @@ export class WatchSet {
         w.state = 'synced';
         w.failures = 0;
         delete w.error;
+        delete w.stale;
         if (was !== 'starting') {
           this.opts.logger.info(this.where(w), 'kubernetes watch resumed');
           this.opts.onChange();
         }
       }
-    }
+    } else delete w.stale;
   }
 
-  private failed(w: Watched, err: unknown): void {
+  private failed(w: Watched, err: unknown, retry = true): void {
     if (this.stopped) return;
     const code = statusCode(err);
     if (w.timer !== undefined) return;
@@ -158,6 +238,7 @@ export class WatchSet {
       );
     w.state = 'error';
     w.error = message;
+    if (!retry) return;
     const base = this.opts.backoffMs ?? 1000;
     const max = this.opts.maxBackoffMs ?? 30_000;
     this.schedule(w, Math.min(max, base * 2 ** Math.min(w.failures - 1, 16)));
@@ -173,6 +254,7 @@ export class WatchSet {
 
   stop(): void {
     this.stopped = true;
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     for (const w of this.watched) {
       if (w.timer !== undefined) clearTimeout(w.timer);
       delete w.timer;
@@ -199,7 +281,7 @@ export class WatchSet {
     const byKind = new Map<ResourceKind, KubeObject[]>();
     for (const w of this.watched) {
       const list = byKind.get(w.def.kind) ?? [];
-      for (const o of w.informer.list()) if (isObject(o)) list.push(o);
+      for (const o of w.stale ?? w.informer.list()) if (isObject(o)) list.push(o);
       byKind.set(w.def.kind, list);
     }
     return cachedView(byKind);
@@ -242,6 +324,22 @@ export function cachedView(byKind: Map<ResourceKind, KubeObject[]>): ClusterView
     },
     endpointSlicesFor: (namespace, service) => slices.get(`${namespace}/${service}`) ?? [],
   };
+}
+
+/** `p`, or a rejection with code ERR_KUBE_DEADLINE after `ms` (the request itself is left behind). */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`${what}: no answer within ${ms} ms`) as Error & { code: string };
+        err.code = 'ERR_KUBE_DEADLINE';
+        reject(err);
+      }, ms);
+      timer.unref?.();
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** HTTP status of a client-node error (ApiException `code`, watch errors `statusCode`). */
