@@ -15,6 +15,7 @@
  * and the test API. kubectl apply works against it too (OpenAPI v3 stub).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -97,6 +98,10 @@ export interface KubeApiServerOptions {
   watchTimeoutSeconds?: number;
   /** interval of bookmarks on watches that ask for them (real: about 60 s) */
   bookmarkIntervalMs?: number;
+  /** serve HTTPS with this certificate (kubeConfig() then carries it as the CA, as in-cluster) */
+  tls?: { cert: string; key: string };
+  /** accept only this bearer token (others get 401); any token otherwise */
+  token?: string;
 }
 
 interface Watcher {
@@ -539,6 +544,9 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
             throw badRequest('the body of the request was in an unknown format');
           }
         }
+        if (opts.token !== undefined && entry.token !== opts.token) {
+          throw new KubeApiError(401, 'Unauthorized', 'Unauthorized');
+        }
         const fault = faults.find(
           (f) =>
             (f.method === undefined || f.method.toUpperCase() === method) &&
@@ -582,7 +590,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   }
 
   async function start(): Promise<void> {
-    const s = http.createServer(handle);
+    const s = opts.tls ? https.createServer(opts.tls, handle) : http.createServer(handle);
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => {
@@ -616,7 +624,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     findType(kind, typeof obj?.apiVersion === 'string' ? obj.apiVersion : undefined);
   const api: KubeApiServer = {
     get url() {
-      return `http://127.0.0.1:${port}`;
+      return `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     },
     get port() {
       return port;
@@ -687,10 +695,14 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     failNext(rule) {
       faults.push({ ...rule });
     },
-    kubeConfig({ namespace = 'default', token = 'any' } = {}) {
+    kubeConfig({ namespace = 'default', token = opts.token ?? 'any' } = {}) {
       const kc = new KubeConfig();
+      // client-node refuses http:// without skipTLSVerify; https is verified against our certificate.
+      const cluster = opts.tls
+        ? { name: 'fake', server: api.url, caData: Buffer.from(opts.tls.cert).toString('base64') }
+        : { name: 'fake', server: api.url, skipTLSVerify: true };
       kc.loadFromOptions({
-        clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+        clusters: [cluster],
         users: [{ name: 'test', token }],
         contexts: [{ name: 'fake', cluster: 'fake', user: 'test', namespace }],
         currentContext: 'fake',

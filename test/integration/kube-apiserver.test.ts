@@ -5,12 +5,14 @@
  * ../shared/TESTENV-kubernetes.md sections 2, 4 and 5).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
+import selfsigned from 'selfsigned';
+import { createKubeClient } from '../../providers/kubernetes/client.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
 import { eventually } from '../helpers/eventually.js';
 
@@ -460,6 +462,71 @@ describe('fake kube-apiserver wire protocol', () => {
     const list = await net.listIngressForAllNamespaces();
     expect(names(list.items)).toEqual(['web']);
     expect(list.metadata?.resourceVersion).toBe(String(rv));
+  });
+});
+
+describe('fake kube-apiserver over HTTPS with a required token', () => {
+  async function tlsPair(): Promise<{ cert: string; key: string }> {
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'kubernetes' }], {
+      keyType: 'ec' as const,
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7 as const, ip: '127.0.0.1' }] }],
+    });
+    return { cert: pems.cert, key: pems.private };
+  }
+
+  it('verifies the server against the CA and refuses other tokens with 401', async () => {
+    api = await startKubeApiServer({ tls: await tlsPair(), token: 's3cret' });
+    expect(api.url).toMatch(/^https:/);
+    const net = api.kubeConfig().makeApiClient(k8s.NetworkingV1Api);
+    expect((await net.listIngressForAllNamespaces()).items).toEqual([]);
+    const wrong = api.kubeConfig({ token: 'guess' }).makeApiClient(k8s.NetworkingV1Api);
+    await expect(wrong.listIngressForAllNamespaces()).rejects.toMatchObject({ code: 401 });
+    // Another CA: the TLS handshake fails before any request is logged.
+    const other = new k8s.KubeConfig();
+    other.loadFromOptions({
+      clusters: [
+        {
+          name: 'c',
+          server: api.url,
+          caData: Buffer.from((await tlsPair()).cert).toString('base64'),
+        },
+      ],
+      users: [{ name: 'u', token: 's3cret' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const before = api.requests.length;
+    await expect(
+      other.makeApiClient(k8s.NetworkingV1Api).listIngressForAllNamespaces(),
+    ).rejects.toThrow();
+    expect(api.requests.length).toBe(before);
+  });
+
+  it("serves the providers' in-cluster client (service account token and CA files)", async () => {
+    const pair = await tlsPair();
+    api = await startKubeApiServer({ tls: pair, token: 'sa-token' });
+    api.create('ingresses', ingress('apps', 'web'));
+    const root = mkdtempSync(join(tmpdir(), 'sa-'));
+    const sa = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(join(sa, 'token'), 'sa-token');
+    writeFileSync(join(sa, 'ca.crt'), pair.cert);
+    writeFileSync(join(sa, 'namespace'), 'portico');
+    try {
+      const client = createKubeClient(
+        {},
+        { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
+        root,
+      );
+      expect(client.mode).toBe('in-cluster');
+      const net = client.kc.makeApiClient(k8s.NetworkingV1Api);
+      expect(names((await net.listIngressForAllNamespaces()).items)).toEqual(['web']);
+      expect(api.requests.at(-1)).toMatchObject({ token: 'sa-token', status: 200 });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
