@@ -25,7 +25,14 @@ export type ResourceKind =
   | 'TLSStore'
   | 'ServersTransport'
   | 'ServersTransportTCP'
-  | 'TraefikService';
+  | 'TraefikService'
+  | 'GatewayClass'
+  | 'Gateway'
+  | 'HTTPRoute'
+  | 'GRPCRoute'
+  | 'TLSRoute'
+  | 'TCPRoute'
+  | 'ReferenceGrant';
 
 export interface ObjectMeta {
   name: string;
@@ -108,6 +115,15 @@ export const INGRESS_CONTROLLERS = [
 /** Provider names, as Traefik qualifies elements (`name@kubernetes`, `ns-name@kubernetescrd`). */
 export const INGRESS_PROVIDER = 'kubernetes';
 export const CRD_PROVIDER = 'kubernetescrd';
+export const GATEWAY_PROVIDER = 'kubernetesgateway';
+export const NGINX_PROVIDER = 'kubernetesingressnginx';
+
+/** Gateway API: its group, and the GatewayClass controllerName values taken as ours. */
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+export const GATEWAY_CONTROLLERS = [
+  'traefik.io/gateway-controller',
+  'portico.io/gateway-controller',
+];
 
 /** A small in-memory view over arrays of objects (manifests from files, tests). */
 export function viewOf(objects: Partial<Record<ResourceKind, KubeObject[]>>): ClusterView {
