@@ -127,6 +127,7 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
   /** the last Lease record seen and when (local clock) it last changed */
   let observed: { key: string; at: number } | undefined;
   let lastRenew = 0;
+  let lastFailure: string | undefined;
 
   function setLeading(next: boolean): void {
     if (leading === next) return;
@@ -227,8 +228,14 @@ export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
       try {
         held = await tryAcquireOrRenew();
         if (held) lastRenew = Date.now();
+        lastFailure = undefined;
       } catch (err) {
-        log.warn({ ...fields, err: describe(err) }, 'lease election failed, retrying');
+        const why = describe(err);
+        // The same failure every retry period (missing RBAC, API server away) is logged once.
+        if (why !== lastFailure)
+          log.warn({ ...fields, err: why }, 'lease election failed, retrying');
+        else log.debug({ ...fields, err: why }, 'lease election failed, retrying');
+        lastFailure = why;
         held = leading && Date.now() - lastRenew < renewDeadlineMs;
       }
       if (signal.aborted) break;

@@ -203,6 +203,15 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
    */
   let written = new Map<string, { status: string; before: string | undefined }>();
 
+  /** failures already logged, by Ingress ('' for the endpoint itself) */
+  const reported = new Map<string, string>();
+  /** An error at error level once; the same one again on every retry only at debug. */
+  function report(key: string, fields: { err: string; [k: string]: unknown }, msg: string): void {
+    if (reported.get(key) === fields.err) log.debug(fields, msg);
+    else log.error(fields, msg);
+    reported.set(key, fields.err);
+  }
+
   async function publishedService(view: ClusterView): Promise<KubeObject | undefined> {
     const [ns, name, extra] = (endpoint.publishedService ?? '').split('/');
     if (!ns || !name || extra !== undefined) {
@@ -248,9 +257,10 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
       const service = endpoint.publishedService ? await publishedService(view) : undefined;
       desired = desiredStatus(endpoint, service, await nodes(view, service));
     } catch (err) {
-      log.error({ err: describe(err) }, 'cannot work out the ingress status');
+      report('', { err: describe(err) }, 'cannot work out the ingress status');
       return false;
     }
+    reported.delete('');
     if (desired === undefined) {
       log.debug(
         { service: endpoint.publishedService },
@@ -281,10 +291,12 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
         written.set(key, { status: desiredKey, before: ing.metadata.resourceVersion });
+        reported.delete(key);
         log.info({ ingress: key, loadBalancer: desired }, 'updated ingress status');
       } catch (err) {
         ok = false;
-        log.error(
+        report(
+          key,
           { kind: 'Ingress', namespace: ref.namespace, name: ref.name, err: describe(err) },
           'failed to update ingress status',
         );

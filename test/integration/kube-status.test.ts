@@ -259,6 +259,16 @@ describe('ingress status with leader election', () => {
       ).toBe(true),
     );
     expect(statusWrites()).toEqual([]);
+    // Retried every 200 ms, but reported once (then at debug).
+    await eventually(() =>
+      expect(
+        a.log.filter((l) => l.level === 'debug' && /missing service/.test(JSON.stringify(l.o)))
+          .length,
+      ).toBeGreaterThan(1),
+    );
+    expect(
+      a.log.filter((l) => l.level === 'error' && /missing service/.test(JSON.stringify(l.o))),
+    ).toHaveLength(1);
   });
 
   it('hands over at once when the leader stops (the lease is released)', async () => {
