@@ -102,6 +102,8 @@ export interface KubeApiServerOptions {
   tls?: { cert: string; key: string };
   /** accept only this bearer token (others get 401); any token otherwise */
   token?: string;
+  /** API groups not served, as when their CRDs are not installed (`portico.io`) */
+  omitGroups?: string[];
 }
 
 interface Watcher {
@@ -144,6 +146,8 @@ export interface KubeApiServer {
   openWatches(kind?: string): number;
   setWatch410Mode(mode: 'event' | 'http'): void;
   setWatchTimeout(seconds: number): void;
+  /** serve a group or stop serving it (CRDs installed or removed); the test API keeps working */
+  serveGroup(group: string, served: boolean): void;
   /** the next matching requests answer this status (a Status body) */
   failNext(rule: FaultRule): void;
   /** a KubeConfig pointed at this server (http, skipTLSVerify, token "any" unless given) */
@@ -155,8 +159,8 @@ export interface KubeApiServer {
   restart(): Promise<void>;
 }
 
-function discoveryFor(group: string, version: string): Obj | undefined {
-  const types = KUBE_TYPES.filter((t) => t.group === group && t.version === version);
+function discoveryFor(served: ResourceType[], group: string, version: string): Obj | undefined {
+  const types = served.filter((t) => t.group === group && t.version === version);
   if (types.length === 0) return undefined;
   const verbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
   return {
@@ -194,8 +198,8 @@ function discoveryFor(group: string, version: string): Obj | undefined {
  * No schemas: kubectl then computes strategic merge patches from its own
  * types. `/openapi/v3` lists the documents, `/openapi/v3/apis/G/V` is one.
  */
-function openApiV3(rest: string): Obj | undefined {
-  const gvs = [...new Set(KUBE_TYPES.map((t) => (t.group ? `apis/${apiVersionOf(t)}` : 'api/v1')))];
+function openApiV3(served: ResourceType[], rest: string): Obj | undefined {
+  const gvs = [...new Set(served.map((t) => (t.group ? `apis/${apiVersionOf(t)}` : 'api/v1')))];
   if (rest === '' || rest === '/') {
     return {
       paths: Object.fromEntries(gvs.map((gv) => [gv, { serverRelativeURL: `/openapi/v3/${gv}` }])),
@@ -204,7 +208,7 @@ function openApiV3(rest: string): Obj | undefined {
   const gv = rest.slice(1);
   if (!gvs.includes(gv)) return undefined;
   const paths: Obj = {};
-  for (const t of KUBE_TYPES) {
+  for (const t of served) {
     if ((t.group ? `apis/${apiVersionOf(t)}` : 'api/v1') !== gv) continue;
     const base = `/${gv}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.plural}`;
     const op = {
@@ -218,9 +222,9 @@ function openApiV3(rest: string): Obj | undefined {
   return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.0' }, paths };
 }
 
-function groupList(): Obj {
+function groupList(served: ResourceType[]): Obj {
   const groups = new Map<string, Set<string>>();
-  for (const t of KUBE_TYPES)
+  for (const t of served)
     if (t.group)
       (groups.get(t.group) ?? groups.set(t.group, new Set()).get(t.group)!).add(t.version);
   return {
@@ -238,6 +242,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   const store = opts.store ?? createKubeStore();
   const requests: RequestLogEntry[] = [];
   const watchers = new Set<Watcher>();
+  const hidden = new Set(opts.omitGroups ?? []);
   const faults: FaultRule[] = [];
   let watch410: 'event' | 'http' = 'event';
   let watchTimeoutSeconds = opts.watchTimeoutSeconds ?? 1800;
@@ -338,8 +343,10 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         { major: '1', minor: '32', gitVersion: 'v1.32.0-portico-fake', platform: 'linux/amd64' },
       ];
     }
+    // A group whose CRDs are not installed is not served at all (404s and absent from discovery).
+    const served = KUBE_TYPES.filter((t) => !hidden.has(t.group));
     if (path === '/openapi/v3' || path.startsWith('/openapi/v3/')) {
-      const doc = openApiV3(path.slice('/openapi/v3'.length));
+      const doc = openApiV3(served, path.slice('/openapi/v3'.length));
       if (doc) return [200, doc];
       throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
@@ -360,9 +367,9 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
         ];
       [group, version, rest] = ['', segs[1]!, segs.slice(2)];
     } else if (segs[0] === 'apis') {
-      if (segs.length === 1) return [200, groupList()];
+      if (segs.length === 1) return [200, groupList(served)];
       if (segs.length === 2) {
-        const g = (groupList().groups as Obj[]).find((x) => x.name === segs[1]);
+        const g = (groupList(served).groups as Obj[]).find((x) => x.name === segs[1]);
         if (g) return [200, g];
         throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource');
       }
@@ -371,14 +378,14 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
     if (rest.length === 0) {
-      const d = discoveryFor(group, version);
+      const d = discoveryFor(served, group, version);
       if (!d)
         throw new KubeApiError(404, 'NotFound', 'the server could not find the requested resource');
       return [200, d];
     }
     let ns: string | undefined;
     const namespacedPlural = (p: string | undefined): boolean =>
-      KUBE_TYPES.some(
+      served.some(
         (t) => t.group === group && t.version === version && t.plural === p && t.namespaced,
       );
     if (rest[0] === 'namespaces' && rest.length >= 3 && namespacedPlural(rest[2])) {
@@ -386,9 +393,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       rest = rest.slice(2);
     }
     const [plural, name, sub] = rest;
-    const t = KUBE_TYPES.find(
-      (x) => x.group === group && x.version === version && x.plural === plural,
-    );
+    const t = served.find((x) => x.group === group && x.version === version && x.plural === plural);
     if (
       !t ||
       rest.length > 3 ||
@@ -688,6 +693,10 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     },
     setWatch410Mode(mode) {
       watch410 = mode;
+    },
+    serveGroup(group, served) {
+      if (served) hidden.delete(group);
+      else hidden.add(group);
     },
     setWatchTimeout(seconds) {
       watchTimeoutSeconds = seconds;

@@ -450,6 +450,24 @@ describe('fake kube-apiserver wire protocol', () => {
     expect(await missing.json()).toMatchObject({ kind: 'Status', status: 'Failure', code: 404 });
   });
 
+  it('leaves out groups whose CRDs are not installed, until they are', async () => {
+    api = await startKubeApiServer({ omitGroups: ['portico.io'] });
+    const custom = api.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
+    const list = () =>
+      custom.listClusterCustomObject({
+        group: 'portico.io',
+        version: 'v1alpha1',
+        plural: 'middlewares',
+      });
+    await expect(list()).rejects.toMatchObject({ code: 404 });
+    const groups = (await (await fetch(`${api.url}/apis`)).json()) as {
+      groups: { name: string }[];
+    };
+    expect(groups.groups.map((g) => g.name)).not.toContain('portico.io');
+    api.serveGroup('portico.io', true);
+    expect(await list()).toMatchObject({ items: [] });
+  });
+
   it('starts a new server on the same port with the same store', async () => {
     const first = await startKubeApiServer();
     first.create('ingresses', ingress('apps', 'web'));
