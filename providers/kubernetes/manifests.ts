@@ -26,6 +26,17 @@ const BUILT_IN: Record<string, ResourceKind> = {
   'v1/ConfigMap': 'ConfigMap',
   'v1/Node': 'Node',
   'discovery.k8s.io/v1/EndpointSlice': 'EndpointSlice',
+  'v1/Namespace': 'Namespace',
+  'gateway.networking.k8s.io/v1/GatewayClass': 'GatewayClass',
+  'gateway.networking.k8s.io/v1/Gateway': 'Gateway',
+  'gateway.networking.k8s.io/v1/HTTPRoute': 'HTTPRoute',
+  'gateway.networking.k8s.io/v1/GRPCRoute': 'GRPCRoute',
+  'gateway.networking.k8s.io/v1/TLSRoute': 'TLSRoute',
+  'gateway.networking.k8s.io/v1alpha2/TLSRoute': 'TLSRoute',
+  'gateway.networking.k8s.io/v1alpha2/TCPRoute': 'TCPRoute',
+  'gateway.networking.k8s.io/v1beta1/ReferenceGrant': 'ReferenceGrant',
+  'gateway.networking.k8s.io/v1/ReferenceGrant': 'ReferenceGrant',
+  'gateway.networking.k8s.io/v1/BackendTLSPolicy': 'BackendTLSPolicy',
 };
 
 const CRD_KINDS = new Set<ResourceKind>([
@@ -40,6 +51,8 @@ const CRD_KINDS = new Set<ResourceKind>([
   'ServersTransportTCP',
   'TraefikService',
 ]);
+
+const CLUSTER_SCOPED = new Set<ResourceKind>(['IngressClass', 'Node', 'Namespace', 'GatewayClass']);
 
 export interface ManifestSet {
   objects: Partial<Record<ResourceKind, KubeObject[]>>;
@@ -96,7 +109,7 @@ export function readManifests(paths: readonly string[], defaultNamespace = 'defa
       set.errors.push({ file, message: `${obj.kind} without metadata.name` });
       return;
     }
-    const namespaced = kind !== 'IngressClass' && kind !== 'Node';
+    const namespaced = !CLUSTER_SCOPED.has(kind);
     const metadata = {
       ...obj.metadata,
       ...(namespaced ? { namespace: obj.metadata.namespace ?? defaultNamespace } : {}),

@@ -32,7 +32,9 @@ export type ResourceKind =
   | 'GRPCRoute'
   | 'TLSRoute'
   | 'TCPRoute'
-  | 'ReferenceGrant';
+  | 'ReferenceGrant'
+  | 'BackendTLSPolicy'
+  | 'Namespace';
 
 export interface ObjectMeta {
   name: string;

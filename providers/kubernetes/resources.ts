@@ -18,6 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import {
   CRD_VERSION,
+  GATEWAY_GROUP,
   PORTICO_GROUP,
   TRAEFIK_GROUP,
   type KubeObject,
@@ -65,6 +66,8 @@ export const SERVICE = core('Service', 'services');
 export const SECRET = core('Secret', 'secrets');
 export const CONFIG_MAP = core('ConfigMap', 'configmaps');
 export const NODE = core('Node', 'nodes', false);
+/** for Gateway listeners' allowedRoutes.namespaces.selector (namespace labels) */
+export const NAMESPACE = core('Namespace', 'namespaces', false);
 export const ENDPOINT_SLICE: ResourceDef = {
   kind: 'EndpointSlice',
   group: 'discovery.k8s.io',
@@ -116,6 +119,34 @@ export const CRD_RESOURCES: readonly ResourceDef[] = [TRAEFIK_GROUP, PORTICO_GRO
     })),
 );
 
+const gateway = (
+  kind: ResourceKind,
+  plural: string,
+  version = 'v1',
+  namespaced = true,
+): ResourceDef => ({
+  kind,
+  group: GATEWAY_GROUP,
+  version,
+  plural,
+  namespaced,
+  // Traefik's labelSelector selects GatewayClasses only
+  selectable: kind === 'GatewayClass',
+});
+
+/** Gateway API, the versions Traefik reads (Gateway API v1.5 standard channel). */
+export const GATEWAY_CLASS = gateway('GatewayClass', 'gatewayclasses', 'v1', false);
+export const GATEWAY_RESOURCES: readonly ResourceDef[] = [
+  GATEWAY_CLASS,
+  gateway('Gateway', 'gateways'),
+  gateway('HTTPRoute', 'httproutes'),
+  gateway('GRPCRoute', 'grpcroutes'),
+  gateway('TLSRoute', 'tlsroutes'),
+  gateway('ReferenceGrant', 'referencegrants', 'v1beta1'),
+];
+/** experimental channel only (providers.kubernetesGateway.experimentalChannel) */
+export const TCP_ROUTE = gateway('TCPRoute', 'tcproutes', 'v1alpha2');
+
 /** Lists a collection with the typed clients (the same selector the watch uses). */
 export function listerFor(
   kc: KubeConfig,
@@ -125,9 +156,10 @@ export function listerFor(
 ): () => Promise<ListAnswer> {
   const sel = def.selectable && labelSelector ? { labelSelector } : {};
   const ns = def.namespaced ? namespace : undefined;
-  if (def.group === TRAEFIK_GROUP || def.group === PORTICO_GROUP) {
+  if (def.group === TRAEFIK_GROUP || def.group === PORTICO_GROUP || def.group === GATEWAY_GROUP) {
     const api = kc.makeApiClient(CustomObjectsApi);
     const base = { group: def.group, version: def.version, plural: def.plural, ...sel };
+    if (!def.namespaced) return async () => (await api.listClusterCustomObject(base)) as ListAnswer;
     return async () =>
       (ns === undefined
         ? await api.listClusterCustomObject(base)
@@ -167,6 +199,10 @@ function typedLister(kc: KubeConfig, def: ResourceDef): Lister {
     case 'Node': {
       const api = corev1();
       return (_namespace, sel) => api.listNode(sel);
+    }
+    case 'Namespace': {
+      const api = corev1();
+      return (_namespace, sel) => api.listNamespace(sel);
     }
     case 'EndpointSlice': {
       const api = kc.makeApiClient(DiscoveryV1Api);
