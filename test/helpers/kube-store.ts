@@ -519,16 +519,114 @@ function applyJsonPatch(doc: Obj, ops: unknown): Obj {
   return root.v;
 }
 
-// RFC 7386 JSON Merge Patch; strategic merge is handled as one (directives dropped).
-function mergePatch(target: unknown, patch: unknown, strategic: boolean): unknown {
+// RFC 7386 JSON Merge Patch.
+function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObj(patch)) return clone(patch);
   const out: Obj = isObj(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
-    if (strategic && k.startsWith('$')) continue;
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v, strategic);
+    else out[k] = mergePatch(out[k], v);
   }
   return out;
+}
+
+/**
+ * Merge keys of the lists kubectl patches most (the real server reads them
+ * from Go struct tags): what a strategic patch without `$setElementOrder`
+ * needs to merge a list element by element instead of replacing it.
+ */
+const MERGE_KEYS: Record<string, string> = {
+  containers: 'name',
+  initContainers: 'name',
+  ephemeralContainers: 'name',
+  volumes: 'name',
+  env: 'name',
+  imagePullSecrets: 'name',
+  volumeMounts: 'mountPath',
+  hostAliases: 'ip',
+  conditions: 'type',
+};
+
+/**
+ * Strategic merge patch, the parts kubectl apply sends: maps merge as in a
+ * merge patch; a list merges element by element on its merge key (named by
+ * `$setElementOrder/<list>`, which also gives the order, or known from
+ * MERGE_KEYS), `{$patch: delete}` removes an element,
+ * `$deleteFromPrimitiveList/<list>` removes values, `$patch: replace`
+ * replaces a map; other lists are replaced whole (atomic), `$retainKeys` is
+ * ignored.
+ */
+function strategicPatch(target: unknown, patch: unknown): unknown {
+  if (!isObj(patch)) return clone(patch);
+  if (patch.$patch === 'replace') {
+    const { $patch: _p, ...rest } = patch;
+    return strategicPatch(undefined, rest);
+  }
+  const out: Obj = isObj(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (k.startsWith('$')) continue;
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
+    const order: unknown = patch[`$setElementOrder/${k}`];
+    const first = Array.isArray(order) ? order.find(isObj) : undefined;
+    const key =
+      (first ? Object.keys(first)[0] : undefined) ??
+      MERGE_KEYS[k] ??
+      (k === 'ports' && Array.isArray(v) && v.some((e) => isObj(e) && 'containerPort' in e)
+        ? 'containerPort'
+        : undefined);
+    if (Array.isArray(v) && (key !== undefined || Array.isArray(order))) {
+      out[k] = mergeList(out[k], v, key, Array.isArray(order) ? order : undefined);
+    } else {
+      out[k] = strategicPatch(out[k], v);
+    }
+  }
+  for (const [k, v] of Object.entries(patch)) {
+    const list = k.startsWith('$deleteFromPrimitiveList/') ? k.split('/')[1]! : undefined;
+    if (list !== undefined && Array.isArray(out[list]) && Array.isArray(v)) {
+      out[list] = (out[list] as unknown[]).filter((x) => !v.includes(x));
+    }
+    const ordered = k.startsWith('$setElementOrder/') ? k.split('/')[1]! : undefined;
+    if (
+      ordered !== undefined &&
+      !(ordered in patch) &&
+      Array.isArray(out[ordered]) &&
+      Array.isArray(v)
+    ) {
+      out[ordered] = mergeList(out[ordered], [], isObj(v[0]) ? Object.keys(v[0])[0] : undefined, v);
+    }
+  }
+  return out;
+}
+
+function mergeList(
+  cur: unknown,
+  patch: unknown[],
+  key: string | undefined,
+  order?: unknown[],
+): unknown[] {
+  const result: unknown[] = Array.isArray(cur) ? cur.map(clone) : [];
+  const same = (a: unknown, b: unknown): boolean =>
+    key !== undefined ? isObj(a) && isObj(b) && a[key] === b[key] : deepEqual(a, b);
+  for (const el of patch) {
+    const i = result.findIndex((r) => same(r, el));
+    if (isObj(el) && el.$patch === 'delete') {
+      if (i >= 0) result.splice(i, 1);
+    } else if (i >= 0) result[i] = key !== undefined ? strategicPatch(result[i], el) : el;
+    else result.push(key !== undefined ? strategicPatch(undefined, el) : clone(el));
+  }
+  if (!order) return result;
+  // $setElementOrder lists the final order; elements it does not name keep theirs, after.
+  const rank = (e: unknown): number => {
+    const i = order.findIndex((o) => same(e, o));
+    return i < 0 ? order.length : i;
+  };
+  return result
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i)
+    .map((x) => x.e);
 }
 
 export type PatchType = 'json' | 'merge' | 'strategic';
@@ -550,7 +648,11 @@ export function patchObject(
   const cur = bucket(store, t).get(keyOf(t.namespaced ? ns : undefined, name));
   if (!cur) throw notFound(t, name);
   const next =
-    type === 'json' ? applyJsonPatch(cur, patch) : mergePatch(cur, patch, type === 'strategic');
+    type === 'json'
+      ? applyJsonPatch(cur, patch)
+      : type === 'strategic'
+        ? strategicPatch(cur, patch)
+        : mergePatch(cur, patch);
   if (!isObj(next)) throw badRequest('patch result is not an object');
   // A resourceVersion the patch sets is a precondition (writeObject compares it).
   return writeObject(store, t, ns, name, next, mode);

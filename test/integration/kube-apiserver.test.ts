@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import selfsigned from 'selfsigned';
 import { createKubeClient } from '../../providers/kubernetes/client.js';
-import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
+import { startKubeApiServer, type KubeApiServer, type Obj } from '../helpers/kube-apiserver.js';
 import { eventually } from '../helpers/eventually.js';
 
 const execFileAsync = promisify(execFile);
@@ -567,7 +567,7 @@ describe('fake kube-apiserver with kubectl', () => {
           'current-context: fake',
         ].join('\n'),
       );
-      const manifest = (host: string, replicas: number): string => `
+      const manifest = (host: string, replicas: number, image: string, env: string[]): string => `
 apiVersion: v1
 kind: Namespace
 metadata: {name: apps}
@@ -580,7 +580,13 @@ spec:
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: "whoami:1"}]}
+    spec:
+      containers:
+      - {name: sidecar, image: "log:1"}
+      - name: web
+        image: "${image}"
+        ports: [{containerPort: 80, name: http}]
+        env: [${env.map((e) => `{name: ${e}, value: "1"}`).join(', ')}]
 ---
 apiVersion: traefik.io/v1alpha1
 kind: IngressRoute
@@ -596,9 +602,9 @@ spec:
         });
         return stdout;
       };
-      writeFileSync(file, manifest('a.example.com', 1));
+      writeFileSync(file, manifest('a.example.com', 1, 'whoami:1', ['A', 'B']));
       expect(await apply()).toContain('ingressroute.traefik.io/web created');
-      writeFileSync(file, manifest('b.example.com', 3));
+      writeFileSync(file, manifest('b.example.com', 3, 'whoami:2', ['A', 'B', 'C']));
       const second = await apply();
       expect(second).toContain('deployment.apps/web configured');
       expect(second).toContain('ingressroute.traefik.io/web configured');
@@ -610,6 +616,24 @@ spec:
       expect(patches.sort()).toEqual([
         'application/merge-patch+json',
         'application/strategic-merge-patch+json',
+      ]);
+      // The strategic patch changed one container and one list element by merge key.
+      const container = (n: string) =>
+        (api!.get('deployments', 'apps', 'web')?.spec.template.spec.containers as Obj[]).find(
+          (c) => c.name === n,
+        );
+      expect(container('web')).toEqual({
+        name: 'web',
+        image: 'whoami:2',
+        ports: [{ containerPort: 80, name: 'http' }],
+        env: ['A', 'B', 'C'].map((name) => ({ name, value: '1' })),
+      });
+      expect(container('sidecar')).toEqual({ name: 'sidecar', image: 'log:1' });
+      writeFileSync(file, manifest('b.example.com', 3, 'whoami:2', ['C', 'A']));
+      await apply();
+      expect(container('web')?.env).toEqual([
+        { name: 'C', value: '1' },
+        { name: 'A', value: '1' },
       ]);
       rmSync(dir, { recursive: true, force: true });
     },
