@@ -10,9 +10,9 @@
  * The test API (create/update/patch/delete/get/list) runs the same code as
  * the HTTP handlers, so a watch sees the same events either way. Limits (by
  * design): one optional bearer token for authentication, no authorization or
- * admission, strategic merge only as far as
- * kubectl apply uses it (merge keys from `$setElementOrder` or a short table),
- * no server-side apply (415), namespace deletion cascades at once. The state
+ * admission, strategic merge only as far as kubectl apply uses it (merge keys
+ * from `$setElementOrder` or a short table), no server-side apply (415),
+ * namespace deletion cascades at once. The state
  * and its rules live in kube-store.ts; this file is HTTP, watches, discovery
  * and the test API. kubectl apply works against it too (OpenAPI v3 stub).
  */
