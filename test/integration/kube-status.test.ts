@@ -380,6 +380,20 @@ describe('ingress status with leader election', () => {
     expect(a.log.some((l) => l.msg === 'lease lost or not renewed in time')).toBe(true);
   });
 
+  it('steps down while the API server is away and leads again once it is back', async () => {
+    api = await startKubeApiServer();
+    api.create('ingresses', ingress('web'));
+    const a = replica('a', { ip: '192.0.2.10' }, { duration: 3 });
+    await eventually(() => expect(a.elector.isLeader()).toBe(true));
+    await api.stop();
+    await eventually(() => expect(a.elector.isLeader()).toBe(false), { timeoutMs: 10_000 });
+    await api.start();
+    // Still the holder on record: it takes its own Lease back at once.
+    await eventually(() => expect(a.elector.isLeader()).toBe(true), { timeoutMs: 10_000 });
+    a.writer.update(accepted(), view());
+    await eventually(() => expect(lbOf('web')).toEqual([{ ip: '192.0.2.10' }]));
+  });
+
   it('keeps the leader through a short API outage and writes nothing while it follows', async () => {
     api = await startKubeApiServer();
     api.create('ingresses', ingress('web'));
