@@ -96,11 +96,15 @@ function describe(err: unknown): string {
 }
 
 class TimeoutError extends Error {
-  readonly code = 'ERR_LEASE_TIMEOUT';
+  readonly code = 'ERR_KUBE_REQUEST_TIMEOUT';
 }
 
-/** client-node 1.x requests have no deadline; a hung API server must not stall renewals. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/**
+ * client-node 1.x requests have no deadline; a hung API server must not stall
+ * renewals, status writes, or a shutdown waiting for them. The request itself
+ * is left to finish or fail on its own.
+ */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p,

@@ -30,6 +30,7 @@ import {
 import {
   createLeaderElector,
   leaseSettingsFromEnv,
+  withTimeout,
   type LeaderElector,
   type LeaderElectorOptions,
 } from './lease.js';
@@ -52,6 +53,8 @@ export interface IngressStatusWriterOptions {
   disableClusterScopeResources?: boolean;
   /** delay before a failed write is tried again when no update comes (default 5 s) */
   retryMs?: number;
+  /** deadline of each API request (default 10 s) */
+  requestTimeoutMs?: number;
 }
 
 export interface IngressRef {
@@ -187,6 +190,7 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
   const core = opts.kc.makeApiClient(CoreV1Api);
   const log = opts.logger;
   const retryMs = opts.retryMs ?? 5000;
+  const timeoutMs = opts.requestTimeoutMs ?? 10_000;
   const endpoint = opts.ingressEndpoint;
   let latest: { accepted: IngressRef[]; view: ClusterView } | undefined;
   let running: Promise<void> | undefined;
@@ -224,7 +228,10 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
     const cached = view.get('Service', ns, name);
     if (cached) return cached;
     try {
-      return (await core.readNamespacedService({ name, namespace: ns })) as unknown as KubeObject;
+      return (await withTimeout(
+        core.readNamespacedService({ name, namespace: ns }),
+        timeoutMs,
+      )) as unknown as KubeObject;
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw new IngressStatusError(
@@ -245,7 +252,7 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
     }
     const cached = view.list('Node');
     if (cached.length > 0) return cached;
-    const list = await core.listNode();
+    const list = await withTimeout(core.listNode(), timeoutMs);
     return list.items as unknown as KubeObject[];
   }
 
@@ -282,13 +289,16 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
         continue;
       }
       try {
-        await net.patchNamespacedIngressStatus(
-          {
-            name: ref.name,
-            namespace: ref.namespace,
-            body: { status: { loadBalancer: { ingress: desired } } },
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        await withTimeout(
+          net.patchNamespacedIngressStatus(
+            {
+              name: ref.name,
+              namespace: ref.namespace,
+              body: { status: { loadBalancer: { ingress: desired } } },
+            },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          ),
+          timeoutMs,
         );
         written.set(key, { status: desiredKey, before: ing.metadata.resourceVersion });
         reported.delete(key);

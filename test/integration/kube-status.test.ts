@@ -380,6 +380,36 @@ describe('ingress status with leader election', () => {
     expect(a.log.some((l) => l.msg === 'lease lost or not renewed in time')).toBe(true);
   });
 
+  it('gives up on a write that hangs: stop() does not wait for it, and the next try writes', async () => {
+    api = await startKubeApiServer();
+    api.create('ingresses', ingress('web'));
+    const a = replica('a', { ip: '192.0.2.10' });
+    const hung = createIngressStatusWriter({
+      kc: api.kubeConfig({ token: 'a' }),
+      ingressEndpoint: { ip: '192.0.2.10' },
+      elector: a.elector,
+      logger: logger(a.log),
+      retryMs: 100,
+      requestTimeoutMs: 300,
+    });
+    await eventually(() => expect(a.elector.isLeader()).toBe(true));
+    api.failNext({ method: 'PATCH', path: '/ingresses/web/status', status: 0, hang: true });
+    hung.update(accepted(), view());
+    await eventually(() => expect(lbOf('web')).toEqual([{ ip: '192.0.2.10' }]));
+    expect(statusWrites('web').map((r) => r.status)).toEqual([0, 200]);
+    expect(a.log.some((l) => /timed out/.test(JSON.stringify(l.o)))).toBe(true);
+
+    api.failNext({ method: 'PATCH', path: '/ingresses/web/status', status: 0, hang: true });
+    const web = api.get('ingresses', 'apps', 'web')!;
+    api.update('ingresses', { ...web, status: {} });
+    hung.update(accepted(), view());
+    await eventually(() => expect(statusWrites('web')).toHaveLength(3));
+    const t0 = Date.now();
+    await hung.stop();
+    // Bounded by the request deadline (300 ms), not by the hung request; generous bound.
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
   it('steps down while the API server is away and leads again once it is back', async () => {
     api = await startKubeApiServer();
     api.create('ingresses', ingress('web'));
