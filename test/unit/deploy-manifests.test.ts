@@ -474,6 +474,34 @@ describe.skipIf(skipTools)('rendered by the real helm and kubectl', () => {
     ]);
   });
 
+  it("values Traefik's values.yaml leaves null fall back to the chart's defaults", async () => {
+    const objects = await render({
+      image: { registry: null, repository: null, tag: null },
+      log: { format: null },
+      providers: { kubernetesIngress: { ingressClass: null, labelSelector: null } },
+      persistence: { storageClass: null },
+      podDisruptionBudget: { maxUnavailable: null, minAvailable: null },
+      ports: { web: { targetPort: null, nodePort: null } },
+    });
+    expect(await validateAll(objects)).toEqual([]);
+    checkPortico(objects);
+    expect(one(objects, 'Deployment').spec.template.spec.containers[0].image).toBe(
+      `portico:${VERSION}`,
+    );
+    expect(one(objects, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
+  });
+
+  it.each([
+    ['deployment.replicas=two', 'deployment.replicas: Invalid type'],
+    ['ports.web.port=0', 'ports.web.port: Must be greater than or equal to 1'],
+    ['log.level=LOUD', 'log.level: Does not match pattern'],
+    ['service.type=Public', 'service.type: service.type must be one of'],
+  ])('values.schema.json refuses --set %s', async (set, message) => {
+    await expect(runTool(helm, ['template', 'rel', CHART_DIR, '--set', set])).rejects.toThrow(
+      message,
+    );
+  });
+
   it('rbac, the IngressClass, the PDB and the Service can be turned off', async () => {
     const objects = await render({
       rbac: { enabled: false },

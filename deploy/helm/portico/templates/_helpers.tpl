@@ -34,10 +34,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default (include "portico.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
 
+{{/* Empty or null values (as Traefik's values.yaml writes them) fall back to the defaults. */}}
 {{- define "portico.image" -}}
-{{- $repo := .Values.image.repository -}}
+{{- $repo := default "portico" .Values.image.repository -}}
 {{- if .Values.image.registry -}}
-{{- $repo = printf "%s/%s" .Values.image.registry .Values.image.repository -}}
+{{- $repo = printf "%s/%s" .Values.image.registry $repo -}}
 {{- end -}}
 {{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
