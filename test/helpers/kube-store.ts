@@ -87,6 +87,25 @@ export const KUBE_TYPES: ResourceType[] = [
     false,
     true,
   ),
+  // Gateway API (CRDs, issue 15) at the versions v1.5 serves (ReferenceGrant and TLSRoute v1
+  // since 1.5); TCP/UDP routes only in the experimental channel.
+  ...(
+    [
+      ['v1', 'gatewayclasses', 'GatewayClass', false, true],
+      ['v1', 'gateways', 'Gateway', true, true],
+      ['v1', 'httproutes', 'HTTPRoute', true, true],
+      ['v1', 'grpcroutes', 'GRPCRoute', true, true],
+      ['v1', 'tlsroutes', 'TLSRoute', true, true],
+      ['v1alpha2', 'tcproutes', 'TCPRoute', true, true],
+      ['v1alpha2', 'udproutes', 'UDPRoute', true, true],
+      ['v1', 'referencegrants', 'ReferenceGrant', true, false],
+      ['v1', 'backendtlspolicies', 'BackendTLSPolicy', true, true],
+      ['v1', 'listenersets', 'ListenerSet', true, true],
+    ] as const
+  ).map(([version, plural, kind, namespaced, status]) => ({
+    ...row(`gateway.networking.k8s.io/${version}`, plural, kind, namespaced, status),
+    custom: true,
+  })),
   ...['traefik.io', 'portico.io'].flatMap((group) =>
     CRD_KINDS.map(([plural, kind]) => ({
       ...row(`${group}/v1alpha1`, plural, kind, true),
