@@ -8,7 +8,9 @@
  * translated become diagnostics (kind, namespace/name, field, reason) in the
  * log, the API and the dashboard; the rest keeps serving.
  */
+import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { createEventRecorder } from './events.js';
 import type { Provider, ProviderSnapshot } from '../../src/config/provider.js';
 import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { createKubeClient, type KubeClientOptions } from './client.js';
@@ -52,6 +54,8 @@ export interface KubernetesCommonOptions extends KubeClientOptions {
   backoffMs?: number;
   maxBackoffMs?: number;
   absentRetryMs?: number;
+  /** create Kubernetes Events on objects that cannot be translated (default true) */
+  recordEvents?: boolean;
 }
 
 /** Called with each Ingress translation (the status writer follows it). */
@@ -129,6 +133,15 @@ function createKubernetesProvider(
     watches: () => watchSet?.status() ?? [],
     async start(emit, signal) {
       const kc = opts.kc ?? createKubeClient(opts, opts.env).kc;
+      const env = opts.env ?? process.env;
+      const events =
+        opts.recordEvents === false
+          ? undefined
+          : createEventRecorder({
+              kc,
+              logger: log,
+              instance: env.POD_NAME || env.HOSTNAME || hostname(),
+            });
       let timer: NodeJS.Timeout | undefined;
       let lastEmit = 0;
       let synced = false;
@@ -138,9 +151,11 @@ function createKubernetesProvider(
         lastEmit = Date.now();
         let snap: ProviderSnapshot;
         try {
-          const t = translate(watchSet.view());
+          const view = watchSet.view();
+          const t = translate(view);
           last = t.diagnostics;
           report(t.diagnostics);
+          events?.record(t.diagnostics, view);
           snap = { provider: name, config: t.config, errors: [] };
         } catch (err) {
           // a translator bug must not take the provider down: keep the last snapshot

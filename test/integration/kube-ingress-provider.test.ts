@@ -397,4 +397,35 @@ describe('Kubernetes Ingress provider, end to end', () => {
       { timeoutMs: 10_000 },
     );
   });
+
+  it('records a Kubernetes Event on the broken Ingress (kubectl describe shows why), once', async () => {
+    const server = await api();
+    const a = await upstream('a');
+    server.create('Service', service('apps', 'web'));
+    server.create('EndpointSlice', slice('apps', 'web', [{ port: a.port }]));
+    server.create(
+      'Ingress',
+      ingress('apps', 'bad', [{ host: 'bad.test', svc: 'web', port: 'nope' }]),
+    );
+    const run = await portico(server);
+    const events = (): Record<string, any>[] =>
+      server.list('Event', 'apps').filter((e) => e.involvedObject?.name === 'bad');
+    await eventually(() => expect(events()).toHaveLength(1));
+    const ev = events()[0]!;
+    expect(ev.involvedObject).toMatchObject({
+      kind: 'Ingress',
+      namespace: 'apps',
+      name: 'bad',
+      apiVersion: 'networking.k8s.io/v1',
+      uid: server.get('Ingress', 'apps', 'bad')!.metadata.uid,
+    });
+    expect(ev.type).toBe('Warning');
+    expect(ev.reason).toBe('TranslationFailed');
+    expect(ev.message).toMatch(/^spec\.rules\[0\]\.http\.paths\[0\]\.backend\.service\.port.*nope/);
+
+    // another change elsewhere re-translates: the same problem is not recorded again
+    server.create('Ingress', ingress('apps', 'good', [{ host: 'good.test', svc: 'web' }]));
+    await eventually(async () => expect((await get(run, 'good.test')).status).toBe(200));
+    expect(events()).toHaveLength(1);
+  });
 });
