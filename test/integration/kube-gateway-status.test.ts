@@ -233,6 +233,9 @@ const failedWrites = () =>
   api!.requests.filter(
     (r) => r.method === 'PATCH' && r.path.endsWith('/status') && r.status >= 300,
   );
+/** the version the test API server serves a Gateway API kind at */
+const v = (plural: string) =>
+  KUBE_TYPES.find((t) => t.group === GATEWAY_GROUP && t.plural === plural)!.version;
 const leaders = () => replicas.filter((r) => r.elector.isLeader()).map((r) => r.identity);
 /** conditions without their times, for toEqual */
 const plain = (conds: Obj[] | undefined) =>
@@ -310,14 +313,15 @@ describe('gateway status with leader election', () => {
     expect(new Set(writes().map((r) => r.token))).toEqual(new Set(leaders()));
     expect(leaders()).toHaveLength(1);
     expect(writes()).toHaveLength(6);
+    // At the version each object was read at (v1, and v1alpha2 for TCPRoute, as v1.5.1 serves them).
     expect(new Set(writes().map((r) => r.path))).toEqual(
       new Set([
-        `/apis/${GATEWAY_GROUP}/v1/gatewayclasses/portico/status`,
-        `/apis/${GATEWAY_GROUP}/v1/namespaces/apps/gateways/gw/status`,
-        `/apis/${GATEWAY_GROUP}/v1/namespaces/apps/httproutes/httproute/status`,
-        `/apis/${GATEWAY_GROUP}/v1/namespaces/apps/grpcroutes/grpcroute/status`,
-        `/apis/${GATEWAY_GROUP}/v1/namespaces/apps/tlsroutes/tlsroute/status`,
-        `/apis/${GATEWAY_GROUP}/v1alpha2/namespaces/apps/tcproutes/tcproute/status`,
+        `/apis/${GATEWAY_GROUP}/${v('gatewayclasses')}/gatewayclasses/portico/status`,
+        `/apis/${GATEWAY_GROUP}/${v('gateways')}/namespaces/apps/gateways/gw/status`,
+        `/apis/${GATEWAY_GROUP}/${v('httproutes')}/namespaces/apps/httproutes/httproute/status`,
+        `/apis/${GATEWAY_GROUP}/${v('grpcroutes')}/namespaces/apps/grpcroutes/grpcroute/status`,
+        `/apis/${GATEWAY_GROUP}/${v('tlsroutes')}/namespaces/apps/tlsroutes/tlsroute/status`,
+        `/apis/${GATEWAY_GROUP}/${v('tcproutes')}/namespaces/apps/tcproutes/tcproute/status`,
       ]),
     );
     expect(writes().every((r) => r.contentType === 'application/merge-patch+json')).toBe(true);
@@ -646,6 +650,27 @@ describe('gateway status with leader election', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]!.o).toMatchObject({ kind: 'HTTPRoute', namespace: 'apps', name: 'httproute' });
   });
+
+  it.skipIf(v('tlsroutes') !== 'v1' || v('tcproutes') !== 'v1alpha2')(
+    "writes at Gateway API v1.5.1's versions when the object does not say which it was read at",
+    async () => {
+      api = await startKubeApiServer();
+      cluster();
+      const a = replica('a');
+      await eventually(() => expect(a.elector.isLeader()).toBe(true));
+      const bare = (plural: string) =>
+        api!.list(plural).map(({ apiVersion: _v, ...o }) => o) as KubeObject[];
+      a.writer.update(
+        report(),
+        viewOf({ TLSRoute: bare('tlsroutes'), TCPRoute: bare('tcproutes') }),
+      );
+      await eventually(() => expect(writes()).toHaveLength(2));
+      expect(writes().map((w) => w.path.split('/').slice(2, 4).join('/'))).toEqual([
+        `${GATEWAY_GROUP}/v1`,
+        `${GATEWAY_GROUP}/v1alpha2`,
+      ]);
+    },
+  );
 
   it('ignores objects deleted since the view was taken', async () => {
     api = await startKubeApiServer();
