@@ -25,6 +25,8 @@ import {
 import { buildDomains, buildResolvers } from './static-build-tls.js';
 import {
   buildKubernetesCrdProvider,
+  buildKubernetesGatewayProvider,
+  buildKubernetesIngressNginxProvider,
   buildKubernetesIngressProvider,
 } from './static-build-kubernetes.js';
 import type {
@@ -439,6 +441,11 @@ export function build(ctx: Context): StaticConfig {
   if (kubernetesIngress) config.providers.kubernetesIngress = kubernetesIngress;
   const kubernetesCRD = buildKubernetesCrdProvider(ctx);
   if (kubernetesCRD) config.providers.kubernetesCRD = kubernetesCRD;
+  const kubernetesGateway = buildKubernetesGatewayProvider(ctx);
+  if (kubernetesGateway) config.providers.kubernetesGateway = kubernetesGateway;
+  // after the entry points Portico adds itself ("web", "traefik"): its entry points are checked
+  const kubernetesIngressNGINX = buildKubernetesIngressNginxProvider(ctx, entryPoints);
+  if (kubernetesIngressNGINX) config.providers.kubernetesIngressNGINX = kubernetesIngressNGINX;
   if (accessLog) config.accessLog = accessLog;
   if (api) config.api = api;
   if (ping) config.ping = ping;

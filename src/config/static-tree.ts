@@ -282,8 +282,9 @@ export function resolveSegments(
  * Traefik options Portico does not implement whose absence changes nothing a
  * client or an upstream gets and weakens nothing: log colouring and rotation,
  * a dashboard banner, connection-tuning timeouts, ACME client timeouts and
- * challenge delays. They are accepted with a warning (issue 17 §1: never an
- * exit for a harmless option); every other unsupported option stays an error.
+ * challenge delays, API client rate limits, nginx's buffer sizes. They are
+ * accepted with a warning (issue 17 §1: never an exit for a harmless option);
+ * every other unsupported option stays an error.
  * Names under a map are written with the map's placeholder.
  */
 const IGNORABLE: ReadonlySet<string> = new Set([
@@ -301,6 +302,16 @@ const IGNORABLE: ReadonlySet<string> = new Set([
   'certificatesResolvers.<resolver>.acme.tlsChallenge.delay',
   'providers.file.debugLogGeneratedTemplate',
   'providers.docker.httpClientTimeout',
+  // the API client's own rate limit (Portico's watches make few requests) and nginx's
+  // buffering and upstream keep-alive tuning (issue 15; docs/static-configuration.md)
+  'providers.kubernetesGateway.qps',
+  'providers.kubernetesGateway.burst',
+  'providers.kubernetesIngressNGINX.proxyRequestBuffering',
+  'providers.kubernetesIngressNGINX.clientBodyBufferSize',
+  'providers.kubernetesIngressNGINX.proxyBuffering',
+  'providers.kubernetesIngressNGINX.proxyBufferSize',
+  'providers.kubernetesIngressNGINX.proxyBuffersNumber',
+  'providers.kubernetesIngressNGINX.upstreamKeepaliveTimeout',
   'serversTransport.forwardingTimeouts.pingTimeout',
   'serversTransport.forwardingTimeouts.readIdleTimeout',
 ]);

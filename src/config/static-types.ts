@@ -100,11 +100,10 @@ export interface DockerProviderConfig {
 }
 
 /**
- * What both Kubernetes providers share (Traefik's ingress.Provider and
- * crd.Provider, issue 14 item 1). Defaults are Traefik's zero values: neither
- * provider has a SetDefaults.
+ * The API client's options, alike in all four Kubernetes providers of Traefik
+ * (endpoint, token, certAuthFilePath, throttleDuration).
  */
-export interface KubernetesCommonConfig {
+export interface KubernetesClientConfig {
   /** http:// or https:// URL of the API server; undefined = in-cluster, else the kubeconfig */
   endpoint?: string;
   /**
@@ -114,14 +113,22 @@ export interface KubernetesCommonConfig {
   token?: string;
   /** absolute path of the API server's CA certificate */
   certAuthFilePath?: string;
+  /** wait this long after a change before building a snapshot; 0 = every change (Traefik default) */
+  throttleDurationMs: number;
+}
+
+/**
+ * What both Kubernetes providers share (Traefik's ingress.Provider and
+ * crd.Provider, issue 14 item 1). Defaults are Traefik's zero values: neither
+ * provider has a SetDefaults.
+ */
+export interface KubernetesCommonConfig extends KubernetesClientConfig {
   /** namespaces to watch; [] = all */
   namespaces: string[];
   /** Kubernetes label selector as written, syntax checked (label-selector.ts parses it) */
   labelSelector?: string;
   /** IngressClass name / kubernetes.io/ingress.class value to handle; undefined = Traefik's default */
   ingressClass?: string;
-  /** wait this long after a change before building a snapshot; 0 = every change (Traefik default) */
-  throttleDurationMs: number;
   /** keep services that have no ready endpoint (they answer 503 instead of the router 404ing) */
   allowEmptyServices: boolean;
   allowExternalNameServices: boolean;
@@ -150,6 +157,75 @@ export interface KubernetesIngressProviderConfig extends KubernetesCommonConfig 
 export interface KubernetesCrdProviderConfig extends KubernetesCommonConfig {
   /** references to objects in other namespaces are allowed (Traefik default: refused) */
   allowCrossNamespace: boolean;
+}
+
+/**
+ * providers.kubernetesGateway (issue 15 item 1): Traefik's gateway.Provider.
+ * Its qps and burst (the API client's rate limit) are accepted and ignored;
+ * crossProviderNamespaces is refused.
+ */
+export interface KubernetesGatewayProviderConfig extends KubernetesClientConfig {
+  /** namespaces to watch; [] = all */
+  namespaces: string[];
+  /** label selector the GatewayClasses must match, as written (syntax checked); Gateways and routes are not filtered */
+  labelSelector?: string;
+  /** use the Service's ClusterIP rather than its endpoints unless a service says otherwise */
+  nativeLBByDefault: boolean;
+  /** experimental channel kinds (TCPRoute, TLSRoute) are read too */
+  experimentalChannel: boolean;
+  /**
+   * what the Gateways' status.addresses say. Traefik uses the first set of: ip, hostname,
+   * the load-balancer addresses of service (both fields present, checked at load);
+   * undefined = no addresses are written
+   */
+  statusAddress?: { ip?: string; hostname?: string; service?: { namespace: string; name: string } };
+}
+
+/**
+ * providers.kubernetesIngressNGINX (issue 15 item 4): Traefik's
+ * ingressnginx.Provider with its SetDefaults. allowSnippetAnnotations is not
+ * here: true is refused at load (Portico never renders snippets).
+ */
+export interface KubernetesIngressNginxProviderConfig extends KubernetesClientConfig {
+  /** the one namespace watched; undefined = all */
+  watchNamespace?: string;
+  /** IngressClass name (with ingressClassByName) and kubernetes.io/ingress.class value handled (default nginx) */
+  ingressClass: string;
+  /** spec.controller of the IngressClasses handled (default k8s.io/ingress-nginx) */
+  controllerClass: string;
+  /** also handle Ingresses with neither an IngressClass nor the class annotation */
+  watchIngressWithoutClass: boolean;
+  /** also handle the IngressClass named ingressClass, whatever its controller */
+  ingressClassByName: boolean;
+  /** "namespace/name" (checked) of the Service whose address goes to the Ingresses' status */
+  publishService?: string;
+  /** IP addresses or DNS names (checked) for the Ingresses' status; when set, used instead of publishService */
+  publishStatusAddress: string[];
+  /** "namespace/name" (checked) of the catch-all Service */
+  defaultBackendService?: string;
+  /** services of type ExternalName are refused */
+  disableSvcExternalName: boolean;
+  /**
+   * entry point (configured, not UDP: checked; the configured spelling) of the HTTP
+   * routers; undefined = Traefik's every entry point without TLS
+   */
+  httpEntryPoint?: string;
+  /** entry point of the HTTPS routers; undefined = none (Traefik) */
+  httpsEntryPoint?: string;
+  /** http:// or https:// URL (checked) of the external authentication for every Ingress */
+  globalAuthURL?: string;
+  /** largest request body, in bytes (default 1048576, nginx's 1m); 0 = no limit */
+  proxyBodySize: number;
+  /** upstream connect timeout, in seconds (Traefik's unit; default 60) */
+  proxyConnectTimeout: number;
+  /** upstream read timeout between two reads, in seconds (default 60) */
+  proxyReadTimeout: number;
+  /** upstream send timeout between two writes, in seconds (default 60) */
+  proxySendTimeout: number;
+  /** annotations may name Secrets and ConfigMaps in other namespaces */
+  allowCrossNamespaceResources: boolean;
+  /** an Ingress whose Exact or Prefix path has regular expression characters is refused (default true) */
+  strictValidatePathType: boolean;
 }
 
 /** what happens to one access-log field or header: Traefik's keep | drop | redact */
@@ -262,6 +338,8 @@ export interface StaticConfig {
     docker?: DockerProviderConfig;
     kubernetesIngress?: KubernetesIngressProviderConfig;
     kubernetesCRD?: KubernetesCrdProviderConfig;
+    kubernetesGateway?: KubernetesGatewayProviderConfig;
+    kubernetesIngressNGINX?: KubernetesIngressNginxProviderConfig;
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

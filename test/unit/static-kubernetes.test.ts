@@ -420,7 +420,6 @@ describe('Traefik options Portico does not implement yet', () => {
       '--providers.kubernetesCRD.crossProviderNamespaces=a',
       'providers.kubernetesCRD.crossProviderNamespaces',
     ],
-    ['--providers.kubernetesGateway=true', 'providers.kubernetesGateway'],
   ])('%s is refused by name', (flag, option) => {
     const error = errorOf(() => load([flag]));
     expect(error.message).toContain(

@@ -14,6 +14,7 @@
  * also as text (Go's strconv spellings), lists also as one comma-separated
  * text, durations as Go durations or seconds, blocks like `api:` or
  * `ping: true` that turn a section on (the builders: static-builders.ts).
+ * The four Kubernetes providers' groups are in static-kubernetes.ts.
  *
  * src/config/static.ts decodes flags, PORTICO_* variables and the file
  * against a tree it reads from this schema (names, value syntax, sections,
@@ -39,6 +40,12 @@ import {
   staticHintOf,
   type Placeholder,
 } from './static-builders.js';
+import {
+  KUBERNETES_CRD,
+  KUBERNETES_GATEWAY,
+  KUBERNETES_INGRESS,
+  KUBERNETES_INGRESS_NGINX,
+} from './static-kubernetes.js';
 
 export type { TSchema } from '@sinclair/typebox';
 export {
@@ -284,43 +291,6 @@ const RESOLVER = group({
   ),
 });
 
-// The options both Kubernetes providers share (Traefik's ingress.Provider and crd.Provider
-// declare each one alike, issue 14 item 1); `what` names the objects the provider reads
-function kubernetesCommon(what: string) {
-  return {
-    endpoint: str(
-      'Kubernetes API server URL, http:// or https:// (e.g. kubectl proxy); default: in-cluster (KUBERNETES_SERVICE_HOST), else the kubeconfig',
-    ),
-    token: str('bearer token, or the path of a file holding it (not needed in-cluster)'),
-    certAuthFilePath: path('CA certificate of the API server (not needed in-cluster)'),
-    namespaces: list('comma-separated namespaces to watch', '(all)'),
-    labelSelector: str(
-      `Kubernetes label selector the ${what} must match (app=web,tier in (a,b),!canary)`,
-    ),
-    ingressClass: str(
-      `class of the ${what} to handle: IngressClass name or kubernetes.io/ingress.class value (unset: no class, an empty one or "traefik")`,
-    ),
-    throttleDuration: duration(
-      'wait this long after a change before building a new configuration; 0 = every change',
-      '0s',
-    ),
-    allowEmptyServices: bool(
-      'keep services without a ready endpoint (503 instead of 404)',
-      'false',
-    ),
-    allowExternalNameServices: bool('allow services of type ExternalName', 'false'),
-    nativeLBByDefault: bool(
-      "send to the Service's ClusterIP instead of its endpoints, unless the service says otherwise",
-      'false',
-    ),
-    // Traefik's chart sets it with rbac.namespaced (a Role instead of a ClusterRole)
-    disableClusterScopeResources: bool(
-      `read no cluster-scope objects (IngressClasses, Nodes), for namespaced RBAC: ${what} naming an IngressClass are ignored, nodePortLB services refused`,
-      'false',
-    ),
-  };
-}
-
 const FIELD_MODE = (help: string, def?: string) =>
   oneOf(FIELD_MODES, 'keep|drop|redact', help, def);
 
@@ -387,46 +357,14 @@ export const StaticConfiguration = group(
             unsupported: ['useBindPortIP', 'httpClientTimeout', 'username', 'password'],
           },
         ),
-        kubernetesIngress: group(
-          {
-            ...kubernetesCommon('Ingresses'),
-            ingressEndpoint: group({
-              ip: str('IP address written to the status.loadBalancer of the Ingresses'),
-              hostname: str('hostname written to the status.loadBalancer of the Ingresses'),
-              publishedService: str(
-                'namespace/name of the Service whose address is copied to the status of the Ingresses',
-              ),
-            }),
-            disableIngressClassLookup: bool('deprecated: use disableClusterScopeResources'),
-            strictPrefixMatching: bool(
-              'pathType Prefix matches whole path segments (/foo matches /foo/bar, not /foobar), as the Ingress specification says',
-              'false',
-            ),
-          },
-          {
-            section: 'Kubernetes Ingress provider: Ingress objects become routes',
-            unsupported: ['reportNodeInternalIPs', 'crossProviderNamespaces'],
-          },
-        ),
-        kubernetesCRD: group(
-          {
-            ...kubernetesCommon('IngressRoutes'),
-            allowCrossNamespace: bool(
-              'allow references to middlewares, services and TLS options in other namespaces',
-              'false',
-            ),
-          },
-          {
-            section: "Kubernetes CRD provider: Traefik's IngressRoute, Middleware, ... objects",
-            unsupported: ['crossProviderNamespaces'],
-          },
-        ),
+        kubernetesIngress: KUBERNETES_INGRESS,
+        kubernetesCRD: KUBERNETES_CRD,
+        kubernetesGateway: KUBERNETES_GATEWAY,
+        kubernetesIngressNGINX: KUBERNETES_INGRESS_NGINX,
       },
       {
         unsupported: [
           'swarm',
-          'kubernetesGateway',
-          'kubernetesIngressNGINX',
           'knative',
           'consul',
           'consulCatalog',
