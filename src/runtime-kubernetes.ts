@@ -62,6 +62,8 @@ function ingressProvider(
     ingressEndpoint: endpoint,
     elector,
     logger,
+    // a NodePort publishedService needs Nodes: refused with a clear message under namespaced RBAC
+    disableClusterScopeResources: c.disableClusterScopeResources,
   });
   const inner = createIngress(c, {
     ...base,

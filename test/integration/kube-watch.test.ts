@@ -56,7 +56,7 @@ async function setup(
 
 describe('Kubernetes watches against a misbehaving API server', () => {
   it('a list that never answers is abandoned; the others start, and it catches up', async () => {
-    const { server, started, names, set } = await setup({ requestTimeoutMs: 400 }, (s) =>
+    const { server, started, names, set } = await setup({ requestTimeoutMs: 1500 }, (s) =>
       s.failNext({
         method: 'GET',
         path: '/api/v1/services',
@@ -73,7 +73,7 @@ describe('Kubernetes watches against a misbehaving API server', () => {
   });
 
   it('a watch that never starts is replaced; changes after it are seen', async () => {
-    const { server, started, names } = await setup({ requestTimeoutMs: 400 }, (s) =>
+    const { server, started, names } = await setup({ requestTimeoutMs: 1500 }, (s) =>
       s.failNext({ path: '/api/v1/services', watch: true, status: 200, hang: true }),
     );
     await started;
