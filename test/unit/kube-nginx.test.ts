@@ -58,7 +58,7 @@ function withBackends(objects: Objects, ports: Record<string, number>): Objects 
       });
   };
   for (const ing of objects.Ingress ?? []) {
-    const ns = (ing.metadata as { namespace?: string } | string)?.namespace ?? 'default';
+    const ns = (ing.metadata as { namespace?: string } | undefined)?.namespace ?? 'default';
     const spec = ing.spec as { rules?: { http?: { paths?: { backend?: unknown }[] } }[] };
     for (const r of Array.isArray(spec?.rules) ? spec.rules : [])
       for (const p of Array.isArray(r?.http?.paths) ? r.http.paths : []) visit(ns, p?.backend);
