@@ -24,13 +24,34 @@ export {
   type ServiceRuntime,
 } from './runtime.js';
 
+/**
+ * A weighted child with `status`: answers that status and names no service
+ * (Traefik's WRRService.Status, which its Gateway API provider uses so that a
+ * share of traffic for an invalid backendRef gets the 500 the spec requires).
+ */
+function statusChild(name: string, status: number): ServiceRuntime {
+  return {
+    name,
+    type: 'loadBalancer',
+    isUp: () => true,
+    serverStatus: () => ({}),
+    handle(rc) {
+      rc.serviceName = name;
+      sendStatus(rc.writer, status);
+    },
+    mirror(_rc, body) {
+      discardMirrorBody(body);
+    },
+  };
+}
+
 function buildWeighted(
   name: string,
   cfg: WeightedConfig,
   ctx: ServiceBuildContext,
 ): ServiceRuntime {
   const children = (cfg.services ?? []).map((s) => ({
-    child: ctx.child(s.name),
+    child: s.status !== undefined ? statusChild(s.name, s.status) : ctx.child(s.name),
     weight: s.weight ?? 1,
   }));
   const checkHealth = cfg.healthCheck !== undefined;

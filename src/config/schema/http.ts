@@ -181,6 +181,12 @@ export const Weighted = Obj(
         {
           name: Str({ description: 'service name' }),
           weight: Int({ description: 'relative weight', min: 0 }),
+          status: Int({
+            description:
+              "answer this status instead of calling the service (Traefik's WRRService.Status: Gateway API's 500 for invalid backends)",
+            min: 100,
+            max: 599,
+          }),
         },
         { required: ['name'] },
       ),
