@@ -37,7 +37,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import selfsigned from 'selfsigned';
 import { parse, parseAllDocuments } from 'yaml';
-import type { DynamicConfig } from '../../src/config/dynamic.js';
+import type { DynamicConfig, ElementError } from '../../src/config/dynamic.js';
 import { loadStaticConfig } from '../../src/config/static.js';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { createRouterServer, type RouterServer } from '../../src/routing/router-server.js';
@@ -542,9 +542,13 @@ function endpointSlice(
 
 /* ---------------------------------------------------------------- the router */
 
+/** every listener port the conformance manifests use, each an entrypoint of its own */
 export const ENTRYPOINT_PORTS: GatewayProviderOptions['entryPoints'] = {
   web: { port: 80, httpTls: false },
   websecure: { port: 443, httpTls: false },
+  web8080: { port: 8080, httpTls: false },
+  web8090: { port: 8090, httpTls: false },
+  websecure8443: { port: 8443, httpTls: false },
 };
 
 export function providerOptions(): GatewayProviderOptions {
@@ -561,15 +565,15 @@ export interface ConformanceRouter {
   router: RouterServer;
   /** listener port number → the loopback port its entrypoint really listens on */
   portFor(listenerPort: number): number;
-  apply(config: DynamicConfig): void;
+  /** applies the translation as provider kubernetesgateway; the element errors of the new table */
+  apply(config: DynamicConfig): readonly ElementError[];
   close(): Promise<void>;
 }
 
 export async function startConformanceRouter(): Promise<ConformanceRouter> {
   const staticConfig = loadStaticConfig({
     argv: [
-      '--entryPoints.web.address=127.0.0.1:0',
-      '--entryPoints.websecure.address=127.0.0.1:0',
+      ...Object.keys(ENTRYPOINT_PORTS).map((n) => `--entryPoints.${n}.address=127.0.0.1:0`),
       '--workers=0',
       '--log.level=fatal',
     ],
@@ -590,7 +594,7 @@ export async function startConformanceRouter(): Promise<ConformanceRouter> {
     },
     apply(config) {
       const merged = mergeSnapshots([{ provider: GATEWAY_PROVIDER, config, errors: [] }]);
-      router.applyConfig(merged.config, merged.errors);
+      return router.applyConfig(merged.config, merged.errors).errors;
     },
     close: () => router.shutdown(100),
   };
@@ -1068,8 +1072,9 @@ async function runPhase(
     const f = checkStatus(translation.status, s, objects);
     if (f !== undefined) failures.push(`status: ${f}`);
   }
+  let elementErrors: readonly ElementError[] = [];
   try {
-    ctx.router.apply(translation.config);
+    elementErrors = ctx.router.apply(translation.config);
   } catch (err) {
     failures.push(`the router refused the configuration: ${(err as Error).message}`);
     return failures;
@@ -1085,11 +1090,16 @@ async function runPhase(
   for (const w of phase.weights ?? []) failures.push(...(await weighted(w, ctx)));
   void c;
   // what the translator said about the objects, to tell a failure's cause
-  if (failures.length > 0)
+  if (failures.length > 0) {
+    for (const e of elementErrors)
+      failures.push(
+        `(router error) ${e.kind} ${e.name}${e.field !== undefined ? ` ${e.field}` : ''}: ${e.message}`,
+      );
     for (const d of translation.diagnostics)
       failures.push(
         `(diagnostic) ${d.level} ${d.kind} ${d.namespace ?? ''}/${d.name} ${d.field}: ${d.message}`,
       );
+  }
   return failures;
 }
 

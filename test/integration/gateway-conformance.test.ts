@@ -31,6 +31,22 @@ const KNOWN_FAILURES: Record<string, string> = {
     'RequestHeaderModifier add on a backendRef replaces the header instead of appending a value',
   HTTPRouteResponseHeaderModifier:
     'ResponseHeaderModifier add (and RequestHeaderModifier add) replace the header instead of appending a value',
+  HTTPRoute303Redirect:
+    'RequestRedirect statusCode 303 becomes a redirectRegex (permanent: false → 302), and a redirect to the same URL is skipped (Traefik redirectRegex rule), so the request falls through to the rule without backends: 500',
+  HTTPRoute307Redirect:
+    'RequestRedirect statusCode 307 is not kept (redirectRegex knows 301/302 only) and the same-URL redirect is skipped: 500',
+  HTTPRoute308Redirect:
+    'RequestRedirect statusCode 308 is not kept (redirectRegex knows 301/302 only) and the same-URL redirect is skipped: 500',
+  HTTPRouteRedirectPortAndScheme:
+    'a redirect without port on the 8080 listener has no port (the spec: the listener port, 8080), and on the 443 listener a redirect to the same URL is skipped (500)',
+  HTTPRouteRequestMirror:
+    'the mirroring service is written without percent, which Traefik (and Portico) read as 0 %: nothing is mirrored; and RequestHeaderModifier add replaces',
+  HTTPRouteRequestMultipleMirrors:
+    'the mirroring service is written without percent (0 %): nothing is mirrored; and RequestHeaderModifier add replaces',
+  HTTPRouteRewriteHost:
+    'RequestHeaderModifier add replaces the header instead of appending a value',
+  HTTPRouteRewritePath:
+    'RequestHeaderModifier add replaces the header instead of appending a value',
   HTTPRouteRequestHeaderModifierBackendWeights:
     'filters on a backendRef are refused when the rule has several backendRefs (diagnostic), so the rule answers 500',
 };
