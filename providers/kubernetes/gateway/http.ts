@@ -613,7 +613,9 @@ function loadMirrors(
       diag(`${field}.backendRef`, r.message);
       continue;
     }
-    let percent: number | undefined;
+    // Gateway API mirrors every request unless percent/fraction says otherwise
+    // (Portico's mirror percent defaults to 0, as Traefik's)
+    let percent = 100;
     if (typeof f?.percent === 'number') percent = Math.max(0, Math.min(100, Math.round(f.percent)));
     const fraction = asRecord(f?.fraction);
     if (fraction !== undefined && typeof fraction.numerator === 'number') {
@@ -629,7 +631,7 @@ function loadMirrors(
       name = `${routerName}-requestmirror-${i}-svc-${ref.namespace}-${ref.name}`;
       out.http.services[name] = { loadBalancer: { servers: r.urls.map((url) => ({ url })) } };
     }
-    list.push({ name, ...(percent !== undefined ? { percent } : {}) });
+    list.push({ name, percent });
   }
   if (list.length === 0) return main;
   const name = `${routerName}-mirror`;
