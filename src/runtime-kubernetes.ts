@@ -10,18 +10,26 @@ import type { Provider } from './config/provider.js';
 import type {
   KubernetesCommonConfig,
   KubernetesCrdProviderConfig,
+  KubernetesIngressNginxProviderConfig,
   KubernetesIngressProviderConfig,
   StaticConfig,
 } from './config/static-types.js';
 import {
   createKubernetesCrdProvider,
+  createKubernetesIngressNginxProvider,
   createKubernetesIngressProvider,
   type IngressObserver,
   type KubernetesCommonOptions,
 } from '../providers/kubernetes/index.js';
 import { createKubeClient } from '../providers/kubernetes/client.js';
 import { createLeaderElector, leaseSettingsFromEnv } from '../providers/kubernetes/lease.js';
-import { createIngressStatusWriter } from '../providers/kubernetes/status.js';
+import {
+  createIngressStatusWriter,
+  startIngressStatus,
+  type IngressEndpoint,
+} from '../providers/kubernetes/status.js';
+import type { NginxProviderOptions } from '../providers/kubernetes/nginx/translate.js';
+import { isIP } from 'node:net';
 import { checkKubernetes } from '../providers/kubernetes/check.js';
 import { objectRef } from '../providers/kubernetes/objects.js';
 import type { ProviderSnapshot } from './config/provider.js';
@@ -32,7 +40,65 @@ export function kubernetesProviders(sc: StaticConfig, logger: Logger): Provider[
   if (ing) out.push(ingressProvider(ing, logger.child({ provider: 'kubernetes' })));
   const crd = sc.providers.kubernetesCRD;
   if (crd) out.push(crdProvider(crd, logger.child({ provider: 'kubernetescrd' })));
+  const nginx = sc.providers.kubernetesIngressNGINX;
+  if (nginx) out.push(nginxProvider(nginx, logger.child({ provider: 'kubernetesingressnginx' })));
   return out;
+}
+
+/** ingress-nginx's publishStatusAddress / publishService as the status writer's ingressEndpoint */
+function nginxStatusEndpoint(
+  c: KubernetesIngressNginxProviderConfig,
+  logger: Logger,
+): IngressEndpoint | undefined {
+  const first = c.publishStatusAddress[0];
+  if (first !== undefined) {
+    if (c.publishStatusAddress.length > 1)
+      logger.warn(
+        { publishStatusAddress: c.publishStatusAddress },
+        'kubernetesIngressNGINX: only the first publishStatusAddress is written to the Ingresses',
+      );
+    return isIP(first) !== 0 ? { ip: first } : { hostname: first };
+  }
+  if (c.publishService) return { publishedService: c.publishService };
+  return undefined;
+}
+
+function nginxProvider(c: KubernetesIngressNginxProviderConfig, logger: Logger): Provider {
+  const client = createKubeClient(c);
+  logger.info({ server: client.server, mode: client.mode }, 'kubernetes: API server');
+  const base: KubernetesCommonOptions = {
+    logger,
+    kc: client.kc,
+    namespaces: c.watchNamespace ? [c.watchNamespace] : [],
+    throttleMs: c.throttleDurationMs,
+  };
+  const options: NginxProviderOptions = {
+    ingressClass: c.ingressClass,
+    controllerClass: c.controllerClass,
+    watchIngressWithoutClass: c.watchIngressWithoutClass,
+    ingressClassByName: c.ingressClassByName,
+    disableSvcExternalName: c.disableSvcExternalName,
+    ...(c.httpEntryPoint ? { httpEntryPoints: [c.httpEntryPoint] } : {}),
+    ...(c.httpsEntryPoint ? { httpsEntryPoints: [c.httpsEntryPoint] } : {}),
+  };
+  const endpoint = nginxStatusEndpoint(c, logger);
+  if (!endpoint) return createKubernetesIngressNginxProvider({ ...base, ...options });
+  const status = startIngressStatus({ kc: client.kc, ingressEndpoint: endpoint, logger });
+  const inner = createKubernetesIngressNginxProvider({
+    ...base,
+    ...options,
+    onTranslated: (accepted, view) => status.update(accepted, view),
+  });
+  return {
+    ...inner,
+    async start(emit, signal) {
+      try {
+        await inner.start(emit, signal);
+      } finally {
+        await status.stop();
+      }
+    },
+  };
 }
 
 function common(c: KubernetesCommonConfig, logger: Logger): KubernetesCommonOptions {

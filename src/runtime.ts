@@ -103,7 +103,8 @@ function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
 
 /** what the API can ask a provider beyond its snapshots (Docker: bad labels, daemon reachable) */
 function probeOf(p: Provider): ProviderProbe | undefined {
-  if (p.name === 'kubernetes' || p.name === 'kubernetescrd') {
+  // the Kubernetes providers (Ingress, CRD, Gateway, ingress-nginx) all report this way
+  if (typeof (p as Partial<KubernetesProvider>).watches === 'function') {
     const k = p as KubernetesProvider;
     return {
       diagnostics: () =>

@@ -16,9 +16,11 @@ import type { DynamicConfig } from '../../src/config/dynamic.js';
 import { createKubeClient, type KubeClientOptions } from './client.js';
 import { translateCrds, type CrdProviderOptions } from './crd/translate.js';
 import { translateIngresses, type IngressProviderOptions } from './ingress/translate.js';
+import { translateNginxIngresses, type NginxProviderOptions } from './nginx/translate.js';
 import {
   CRD_PROVIDER,
   INGRESS_PROVIDER,
+  NGINX_PROVIDER,
   objectRef,
   type ClusterView,
   type KubeDiagnostic,
@@ -89,6 +91,25 @@ export function createKubernetesIngressProvider(
   if (!opts.disableClusterScopeResources) resources.push(INGRESS_CLASS, NODE);
   return createKubernetesProvider(INGRESS_PROVIDER, resources, opts, (view) => {
     const t = translateIngresses(view, opts);
+    opts.onTranslated?.(t.accepted, view);
+    return t;
+  });
+}
+
+export type KubernetesIngressNginxOptions = KubernetesCommonOptions &
+  NginxProviderOptions & { onTranslated?: IngressObserver };
+
+/**
+ * `kubernetesingressnginx` (Traefik's name): Ingresses of class nginx with
+ * their nginx.ingress.kubernetes.io annotations (nginx/translate.ts).
+ */
+export function createKubernetesIngressNginxProvider(
+  opts: KubernetesIngressNginxOptions,
+): KubernetesProvider {
+  const resources: ResourceDef[] = [INGRESS, SERVICE, ENDPOINT_SLICE, SECRET];
+  if (!opts.disableClusterScopeResources) resources.push(INGRESS_CLASS);
+  return createKubernetesProvider(NGINX_PROVIDER, resources, opts, (view) => {
+    const t = translateNginxIngresses(view, opts);
     opts.onTranslated?.(t.accepted, view);
     return t;
   });
