@@ -7,8 +7,11 @@
  * selection, the diagnostics of refused and unsupported annotations, a
  * hostile table, and the migration report (item 5).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,10 +80,22 @@ let router: TestRouter;
 const upstreams: Record<string, Upstream> = {};
 let httpsUpstream: { port: number; close(): Promise<void> };
 let authServer: Upstream;
+let grpcServer: { port: number; close(): Promise<void> };
+let securePort: number;
 
 beforeAll(async () => {
-  router = await startRouter({});
-  for (const name of ['http-svc', 'docker-registry', 'production', 'canary'])
+  router = await startRouter({}, { flags: ['--entryPoints.websecure.address=127.0.0.1:0'] });
+  securePort = (router.router.entryPoints.get('websecure')!.listener.address() as AddressInfo).port;
+  for (const name of [
+    'http-svc',
+    'docker-registry',
+    'production',
+    'canary',
+    'service1',
+    'service2',
+    'service3',
+    'test',
+  ])
     upstreams[name] = await startUpstream(name);
   // the external-auth example's httpbin /basic-auth/user/passwd, on loopback
   authServer = await startUpstream((req, res) => {
@@ -110,7 +125,31 @@ beforeAll(async () => {
   };
 });
 
+beforeAll(async () => {
+  // a gRPC server speaking HTTP/2 without TLS (h2c), as backend-protocol GRPC expects
+  const server = http2.createServer((req, res) => {
+    res.writeHead(200, {
+      'content-type': 'application/grpc',
+      'x-upstream': `grpc h${req.httpVersion}`,
+      'grpc-status': '0',
+    });
+    res.end(req.url);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => sessions.add(s));
+  grpcServer = {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sessions) s.destroy();
+        server.close(() => r());
+      }),
+  };
+});
+
 afterAll(async () => {
+  await grpcServer?.close();
   await router?.close();
   for (const u of Object.values(upstreams)) await u.close();
   await authServer?.close();
@@ -141,12 +180,54 @@ const get = (
 
 const upstreamPath = (r: Reply): string => (JSON.parse(r.body) as { url: string }).url;
 
+/** A kubernetes.io/tls Secret with a fresh self-signed certificate for `host`. */
+async function tlsSecret(name: string, host: string): Promise<KubeObject> {
+  const pems = await selfsigned.generate([{ name: 'commonName', value: host }], {
+    keyType: 'ec',
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: host }] }],
+  });
+  return {
+    metadata: { name, namespace: 'default' },
+    type: 'kubernetes.io/tls',
+    data: {
+      'tls.crt': Buffer.from(pems.cert).toString('base64'),
+      'tls.key': Buffer.from(pems.private).toString('base64'),
+    },
+  };
+}
+
+/** GET over TLS to the websecure entry point, with SNI `host`. */
+function getSecure(host: string, path: string) {
+  return new Promise<{ status: number; cn: string; upstream: unknown }>((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: securePort,
+        path,
+        servername: host,
+        headers: { host },
+        rejectUnauthorized: false,
+        agent: false,
+      },
+      (res) => {
+        const cn = String((res.socket as TLSSocket).getPeerCertificate().subject?.CN);
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, cn, upstream: res.headers['x-upstream'] }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const messages = (t: NginxTranslation) =>
   t.diagnostics.map((d) => `${d.level} ${d.field}: ${d.message}`);
 
 interface Case {
   fixture: string;
-  prepare?: (o: Objects) => Objects;
+  prepare?: (o: Objects) => Objects | Promise<Objects>;
   check: (t: NginxTranslation) => Promise<void>;
 }
 
@@ -512,12 +593,98 @@ const CASES: Case[] = [
       expect(under.status).toBe(200);
     },
   },
+  {
+    fixture: 'path-priority',
+    async check(t) {
+      // rewrite-target on test-ingress-2 makes every path of test.com a regex location
+      expect(t.config.http?.routers?.['default-test-ingress-1-rule-0-path-1']?.rule).toBe(
+        'Host("test.com") && PathRegexp("(?i)^/foo/bar/")',
+      );
+      // the example's three requests and their locations
+      for (const [path, service, seen] of [
+        ['/foo/bar/1', 'service3', '/1'],
+        ['/foo/bar/', 'service2', '/foo/bar/'],
+        ['/foo/bar', 'service1', '/foo/bar'],
+      ]) {
+        const r = await get('test.com', path!);
+        expect(r.headers['x-upstream'], path).toBe(service);
+        expect(upstreamPath(r), path).toBe(seen);
+      }
+    },
+  },
+  {
+    fixture: 'path-priority-warning',
+    async check(t) {
+      // nginx tries the longer regex first, so /foo/bar/bar goes to `[A-Z0-9]{3}`; so does
+      // Portico (the longer rule has the higher priority)
+      const r0 = t.config.http?.routers?.['default-test-ingress-3-rule-0-path-0']?.rule ?? '';
+      const r1 = t.config.http?.routers?.['default-test-ingress-3-rule-0-path-1']?.rule ?? '';
+      expect(r1).toBe('Host("test.com") && PathRegexp("(?i)^/foo/bar/[A-Z0-9]{3}")');
+      expect(r1.length).toBeGreaterThan(r0.length);
+      expect((await get('test.com', '/FOO/BAR/abc')).headers['x-upstream']).toBe('test');
+    },
+  },
+  {
+    fixture: 'tls-termination',
+    prepare: async (o) => ({
+      ...withBackends(o, ports()),
+      Secret: [await tlsSecret('tls-secret', 'foo.bar.com')],
+    }),
+    async check(t) {
+      expect(t.diagnostics).toEqual([]);
+      expect(await getSecure('foo.bar.com', '/')).toEqual({
+        status: 200,
+        cn: 'foo.bar.com',
+        upstream: 'http-svc',
+      });
+      // ssl-redirect is on by default for a host with a certificate
+      const plain = await get('foo.bar.com', '/a?b');
+      expect(plain.status).toBe(301);
+      expect(plain.headers.location).toBe('https://foo.bar.com/a?b');
+    },
+  },
+  {
+    fixture: 'grpc',
+    prepare: async (o) => ({
+      ...withBackends(o, { 'go-grpc-greeter-server': grpcServer.port }),
+      Secret: [await tlsSecret('wildcard.dev.mydomain.com', 'grpctest.dev.mydomain.com')],
+    }),
+    async check(t) {
+      expect(
+        t.config.http?.services?.['default-fortune-ingress-go-grpc-greeter-server-80'],
+      ).toEqual({ loadBalancer: { servers: [{ url: `h2c://127.0.0.1:${grpcServer.port}` }] } });
+      const session = http2.connect(`https://127.0.0.1:${securePort}`, {
+        servername: 'grpctest.dev.mydomain.com',
+        rejectUnauthorized: false,
+      });
+      try {
+        const reply = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+          const req = session.request({
+            ':method': 'POST',
+            ':path': '/helloworld.Greeter/SayHello',
+            ':authority': 'grpctest.dev.mydomain.com',
+            'content-type': 'application/grpc',
+            te: 'trailers',
+          });
+          req.on('response', (h) => resolve(h));
+          req.on('error', reject);
+          req.resume();
+          req.end(Buffer.from([0, 0, 0, 0, 0]));
+        });
+        expect(reply[':status']).toBe(200);
+        expect(reply['x-upstream']).toBe('grpc h2.0');
+      } finally {
+        session.close();
+      }
+      expect((await get('grpctest.dev.mydomain.com', '/')).status).toBe(301);
+    },
+  },
 ];
 
 describe('ingress-nginx documentation examples, translated and served', () => {
   it.each(CASES.map((c) => [c.fixture, c] as const))('%s', async (_name, c) => {
     const objects = fixture(c.fixture);
-    const prepared = c.prepare ? c.prepare(objects) : objects;
+    const prepared = c.prepare ? await c.prepare(objects) : objects;
     const t = serve(prepared.EndpointSlice ? prepared : withBackends(prepared, ports()));
     await c.check(t);
   });
@@ -554,6 +721,116 @@ const ING = (
       },
     ],
   },
+});
+
+describe('priorities: nginx location order within a host', () => {
+  it('an Exact path beats the root prefix, and a canary takes only its own path', async () => {
+    const main: KubeObject = {
+      metadata: { name: 'shop', namespace: 'default' },
+      spec: {
+        ingressClassName: 'nginx',
+        rules: [
+          {
+            host: 'shop.example.com',
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'production', port: { number: 80 } } },
+                },
+                {
+                  path: '/x',
+                  pathType: 'Exact',
+                  backend: { service: { name: 'service1', port: { number: 80 } } },
+                },
+                {
+                  path: '/api',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'service2', port: { number: 80 } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    };
+    const canary = ING('shop-canary', {
+      className: 'nginx',
+      host: 'shop.example.com',
+      annotations: {
+        'nginx.ingress.kubernetes.io/canary': 'true',
+        'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary',
+      },
+    });
+    (
+      canary.spec as { rules: { http: { paths: { backend: unknown }[] } }[] }
+    ).rules[0]!.http.paths[0]!.backend = {
+      service: { name: 'canary', port: { number: 80 } },
+    };
+    const t = serve(withBackends({ Ingress: [main, canary] }, ports()));
+    expect(t.diagnostics).toEqual([]);
+    const via = async (path: string, canaryHeader?: string) =>
+      (
+        await get(
+          'shop.example.com',
+          path,
+          canaryHeader ? { headers: { 'x-canary': canaryHeader } } : {},
+        )
+      ).headers['x-upstream'];
+    // nginx: `location = /x` first, then the longest prefix; the canary only shares `/`
+    expect(await via('/x')).toBe('service1');
+    expect(await via('/x', 'always')).toBe('service1');
+    expect(await via('/api/1', 'always')).toBe('service2');
+    expect(await via('/other', 'always')).toBe('canary');
+    expect(await via('/other', 'never')).toBe('production');
+    expect(await via('/other')).toBe('production');
+  });
+});
+
+describe('digest authentication (annotations.md "Authentication": auth-type digest)', () => {
+  it('challenges with the realm and lets the htdigest user in', async () => {
+    const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+    const secret: KubeObject = {
+      metadata: { name: 'digest-users', namespace: 'default' },
+      stringData: { auth: `foo:staff:${md5('foo:staff:bar')}\n` },
+    };
+    const t = serve(
+      withBackends(
+        {
+          Secret: [secret],
+          Ingress: [
+            ING('digest', {
+              className: 'nginx',
+              annotations: {
+                'nginx.ingress.kubernetes.io/auth-type': 'digest',
+                'nginx.ingress.kubernetes.io/auth-secret': 'digest-users',
+                'nginx.ingress.kubernetes.io/auth-realm': 'staff',
+              },
+            }),
+          ],
+        },
+        ports(),
+      ),
+    );
+    expect(t.diagnostics).toEqual([]);
+    const challenge = await get('digest.example.com', '/');
+    expect(challenge.status).toBe(401);
+    const header = String(challenge.headers['www-authenticate']);
+    expect(header).toMatch(/^Digest realm="staff"/);
+    const nonce = /nonce="([^"]+)"/.exec(header)![1]!;
+    const opaque = /opaque="([^"]+)"/.exec(header)?.[1];
+    const ha1 = md5('foo:staff:bar');
+    const ha2 = md5('GET:/');
+    const response = md5(`${ha1}:${nonce}:00000001:abcdef:auth:${ha2}`);
+    const auth =
+      `Digest username="foo", realm="staff", nonce="${nonce}", uri="/", qop=auth, nc=00000001, ` +
+      `cnonce="abcdef", response="${response}"` +
+      (opaque !== undefined ? `, opaque="${opaque}"` : '');
+    const ok = await get('digest.example.com', '/', { headers: { authorization: auth } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers['x-upstream']).toBe('http-svc');
+  });
 });
 
 describe('which Ingresses are ingress-nginx ones', () => {
@@ -795,6 +1072,11 @@ describe('portico migrate ingress-nginx: the report', () => {
         ...fixture('configuration-snippets').Ingress!,
         ...fixture('docker-registry').Ingress!,
         ING('plain', { className: 'nginx' }),
+        ING('pcre', {
+          className: 'nginx',
+          path: '/(?!admin).*',
+          annotations: { 'nginx.ingress.kubernetes.io/use-regex': 'true' },
+        }),
         ING('other-class', { className: 'traefik' }),
       ],
     };
@@ -804,11 +1086,12 @@ describe('portico migrate ingress-nginx: the report', () => {
     expect(report.ingresses.map((i) => [`${i.namespace}/${i.name}`, i.served])).toEqual([
       ['default/ingress-with-auth', true],
       ['default/nginx-configuration-snippet', false],
+      ['default/pcre', true],
       ['default/plain', true],
       ['default/rewrite', true],
       ['docker-registry/docker-registry', true],
     ]);
-    expect(report.ingresses[3]!.annotations).toEqual([
+    expect(report.ingresses[4]!.annotations).toEqual([
       {
         name: 'nginx.ingress.kubernetes.io/rewrite-target',
         value: '/$2',
@@ -835,7 +1118,7 @@ describe('portico migrate ingress-nginx: the report', () => {
       'Ingress default/plain: served\n  (no nginx.ingress.kubernetes.io annotations)',
     );
     expect(text.trimEnd().split('\n').at(-1)).toBe(
-      '5 Ingress(es), 1 not served; annotations: 1 refused, 1 unsupported, 3 approximated, 4 supported',
+      '6 Ingress(es), 1 not served; annotations: 1 refused, 1 unsupported, 4 approximated, 4 supported',
     );
   });
 });

@@ -16,6 +16,8 @@ export interface MigrateReport {
     /** false when an annotation (or its value) keeps Portico from serving the Ingress */
     served: boolean;
     annotations: { name: string; value: string; support: Support; note: string }[];
+    /** what else keeps parts of it from being served (a missing Service, a PCRE-only path) */
+    problems: string[];
   }[];
 }
 
@@ -27,6 +29,7 @@ export function migrateReport(view: ClusterView, opts: NginxProviderOptions = {}
       name: o.name,
       served: o.served,
       annotations: [...o.annotations].sort((a, b) => (a.name < b.name ? -1 : 1)),
+      problems: [...o.problems],
     })),
   };
 }
@@ -61,6 +64,7 @@ export function formatMigrateReport(report: MigrateReport): string {
         lines.push(`               ${a.note}`);
       }
     }
+    for (const p of ing.problems) lines.push(`  problem      ${p}`);
     lines.push('');
   }
   const notServed = report.ingresses.filter((i) => !i.served).length;

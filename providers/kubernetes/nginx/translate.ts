@@ -16,7 +16,9 @@
  * - a canary Ingress (canary: "true") pairs with the main Ingress path of
  *   the same namespace, host and path: `<service>-canary`, `<service>-wrr`
  *   (weights), routers `<router>-canary` / `<router>-non-canary` matching
- *   the header or cookie (their longer rules win by priority).
+ *   the header or cookie, one above the main router's priority;
+ * - an Exact path outranks the prefix and regex paths of its host, as
+ *   nginx's `location =` does (exactPriority).
  *
  * What each annotation becomes is in annotations.ts; every annotation is
  * reported per Ingress with how it was honoured (the migration report reads
@@ -106,6 +108,8 @@ export interface NginxTranslationDetail extends NginxTranslation {
     name: string;
     served: boolean;
     annotations: AnnotationOutcome[];
+    /** the Ingress's other diagnostics (a missing Service, a bad path), `level field: message` */
+    problems: string[];
   }[];
 }
 
@@ -162,6 +166,8 @@ interface IngressCtx {
   /** an error-level problem with an annotation: the Ingress is not served */
   blocked: boolean;
   report: (field: string, message: string, level?: Level) => void;
+  /** diagnostics not about an annotation, for the migration report */
+  problems: string[];
 }
 
 const annotationField = (name: string): string =>
@@ -857,21 +863,20 @@ function makeCtx(state: State, ingress: KubeObject): IngressCtx {
   const meta = asRecord(ingress.metadata);
   const namespace = asString(meta?.namespace) ?? 'default';
   const name = asString(meta?.name) ?? '';
+  const problems: string[] = [];
   const c: IngressCtx = {
     namespace,
     name,
     ann: readAnnotations(ingress),
     outcomes: new Map(),
     blocked: false,
-    report: (field, message, level = 'error') =>
-      state.diagnostics.push({
-        kind: 'Ingress',
-        namespace,
-        name,
-        field,
-        message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message,
-        level,
-      }),
+    problems,
+    report: (field, message, level = 'error') => {
+      const text =
+        message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
+      state.diagnostics.push({ kind: 'Ingress', namespace, name, field, message: text, level });
+      if (!field.startsWith('metadata.annotations[')) problems.push(`${level} ${field}: ${text}`);
+    },
   };
   return c;
 }
@@ -980,6 +985,20 @@ function buildRule(rp: RulePath, useRegex: boolean): string | { error: string } 
     }
   }
   return parts.length > 0 ? parts.join(' && ') : 'PathPrefix("/")';
+}
+
+/**
+ * nginx picks an exact location (`= /x`) before any prefix or regex one,
+ * while Portico's default priority (the rule's length) would let
+ * `PathPrefix("/")` outrank `Path("/x")`. An Exact path is given the
+ * priority its Prefix form would have, plus one: above every path that can
+ * match the same request, still on the rule-length scale the other
+ * providers' routers use.
+ */
+function exactPriority(rp: RulePath, useRegex: boolean): number | undefined {
+  if (rp.pathType !== 'Exact') return undefined;
+  const prefix = buildRule({ ...rp, pathType: 'Prefix' }, useRegex);
+  return typeof prefix === 'string' ? Buffer.byteLength(prefix, 'utf8') + 1 : undefined;
 }
 
 /** The servers of a backend, or undefined (reported). Empty Services stay, answering 503 as nginx does. */
@@ -1148,6 +1167,10 @@ function translateMain(
     const routerKey = normalizeName(`${c.namespace}-${c.name}-rule-${rp.i}-path-${rp.j}`);
 
     let target = serviceName;
+    const priority = exactPriority(rp, regexHosts.has(rp.host));
+    // a canary router beats its main one, and only it: one above the main's priority (an explicit
+    // priority, since a longer rule could otherwise outrank a more specific path of the host)
+    const canaryPriority = (priority ?? Buffer.byteLength(rule, 'utf8')) + 1;
     const cn = canaries.get(pathKey(c.namespace, rp.host, rp.path));
     if (cn !== undefined) {
       cn.used = true;
@@ -1172,12 +1195,13 @@ function translateMain(
           target = wrr;
         }
         if (cn.header !== undefined || cn.cookie !== undefined)
-          serve(rp, `${routerKey}-canary`, canaryRule(rule, cn), canaryName);
+          serve(rp, `${routerKey}-canary`, canaryRule(rule, cn), canaryName, canaryPriority);
         const non = nonCanaryRule(rule, cn);
-        if (non !== undefined) serve(rp, `${routerKey}-non-canary`, non, serviceName);
+        if (non !== undefined)
+          serve(rp, `${routerKey}-non-canary`, non, serviceName, canaryPriority);
       }
     }
-    serve(rp, routerKey, rule, target);
+    serve(rp, routerKey, rule, target, priority);
   }
 }
 
@@ -1251,6 +1275,7 @@ export function translateNginxDetailed(
       name: c.name,
       served: !c.blocked,
       annotations: [...c.outcomes.values()],
+      problems: c.problems,
     });
   }
   for (const cn of new Set(canaries.values())) {
@@ -1267,6 +1292,7 @@ export function translateNginxDetailed(
       name: c.name,
       served: !c.blocked,
       annotations: [...c.outcomes.values()],
+      problems: c.problems,
     });
   outcomes.sort((a, b) => (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
 
