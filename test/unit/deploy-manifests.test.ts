@@ -16,7 +16,6 @@ import { parseAllDocuments } from 'yaml';
 import { crdYaml } from '../../src/config/schema/crds.js';
 import { loadStaticConfig, staticWarnings } from '../../src/config/static.js';
 import {
-  CONFIG_MAP,
   CRD_RESOURCES,
   ENDPOINT_SLICE,
   INGRESS,
@@ -186,14 +185,14 @@ function verbsFor(rules: any[], group: string, resource: string): string[] {
     .sort();
 }
 
+/** What the Ingress and CRD providers watch (providers/kubernetes/index.ts). */
 const WATCHED: readonly ResourceDef[] = [
-  SERVICE,
-  SECRET,
-  CONFIG_MAP,
-  NODE,
-  ENDPOINT_SLICE,
   INGRESS,
   INGRESS_CLASS,
+  NODE,
+  SERVICE,
+  ENDPOINT_SLICE,
+  SECRET,
   ...CRD_RESOURCES,
 ];
 
@@ -208,8 +207,7 @@ function checkRbac(objects: KubeObject[]): void {
       'watch',
     ]);
   expect(verbsFor(rules, 'networking.k8s.io', 'ingresses/status')).toEqual(['patch', 'update']);
-  for (const group of ['', 'events.k8s.io'])
-    expect(verbsFor(rules, group, 'events')).toEqual(['create', 'patch']);
+  expect(verbsFor(rules, '', 'events')).toEqual(['create']);
   // nothing else: no wildcards, no write on any object
   const granted = rules.flatMap((r) =>
     (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).map((res) => `${res}.${g}`)),
@@ -220,7 +218,6 @@ function checkRbac(objects: KubeObject[]): void {
       ...WATCHED.map((d) => `${d.plural}.${d.group}`),
       'ingresses/status.networking.k8s.io',
       'events.',
-      'events.events.k8s.io',
     ]),
   );
   expect(rules.flatMap((r) => r.verbs)).not.toContain('*');
@@ -534,8 +531,7 @@ describe('docs/deploy-kubernetes.md', () => {
     expect(verbsFor(rules, 'networking.k8s.io', 'ingresses/status')).toEqual(['patch', 'update']);
     for (const def of CRD_RESOURCES.filter((d) => d.group === 'portico.io'))
       expect(verbsFor(rules, def.group, def.plural), def.plural).toEqual(['get', 'list', 'watch']);
-    for (const group of ['', 'events.k8s.io'])
-      expect(verbsFor(rules, group, 'events')).toEqual(['create', 'patch']);
+    expect(verbsFor(rules, '', 'events')).toEqual(['create']);
     expect(one(objects, 'Role').rules).toEqual(one(manifests(), 'Role').rules);
     expect(values.versionOverride).toMatch(/^v3\./);
   });
