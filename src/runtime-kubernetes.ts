@@ -10,12 +10,14 @@ import type { Provider } from './config/provider.js';
 import type {
   KubernetesCommonConfig,
   KubernetesCrdProviderConfig,
+  KubernetesGatewayProviderConfig,
   KubernetesIngressNginxProviderConfig,
   KubernetesIngressProviderConfig,
   StaticConfig,
 } from './config/static-types.js';
 import {
   createKubernetesCrdProvider,
+  createKubernetesGatewayProvider,
   createKubernetesIngressNginxProvider,
   createKubernetesIngressProvider,
   type IngressObserver,
@@ -29,6 +31,7 @@ import {
   type IngressEndpoint,
 } from '../providers/kubernetes/status.js';
 import type { NginxProviderOptions } from '../providers/kubernetes/nginx/translate.js';
+import { createGatewayStatusWriter } from '../providers/kubernetes/gateway/status.js';
 import { isIP } from 'node:net';
 import { checkKubernetes } from '../providers/kubernetes/check.js';
 import { objectRef } from '../providers/kubernetes/objects.js';
@@ -40,9 +43,71 @@ export function kubernetesProviders(sc: StaticConfig, logger: Logger): Provider[
   if (ing) out.push(ingressProvider(ing, logger.child({ provider: 'kubernetes' })));
   const crd = sc.providers.kubernetesCRD;
   if (crd) out.push(crdProvider(crd, logger.child({ provider: 'kubernetescrd' })));
+  const gw = sc.providers.kubernetesGateway;
+  if (gw) out.push(gatewayProvider(gw, sc, logger.child({ provider: 'kubernetesgateway' })));
   const nginx = sc.providers.kubernetesIngressNGINX;
   if (nginx) out.push(nginxProvider(nginx, logger.child({ provider: 'kubernetesingressnginx' })));
   return out;
+}
+
+/** The Lease the replicas elect their Gateway API status writer with. */
+export const GATEWAY_STATUS_LEASE = 'portico-gateway-status';
+
+/** Entrypoints as Gateway listeners find them: by the port of their address (Traefik's rule). */
+export function gatewayEntryPoints(
+  sc: StaticConfig,
+): Record<string, { port: number; httpTls: boolean }> {
+  const out: Record<string, { port: number; httpTls: boolean }> = {};
+  for (const [name, ep] of Object.entries(sc.entryPoints)) {
+    const [hostPort, proto = 'tcp'] = ep.address.split('/');
+    if (proto.toLowerCase() !== 'tcp') continue;
+    const port = Number(hostPort!.slice(hostPort!.lastIndexOf(':') + 1));
+    if (!Number.isInteger(port)) continue;
+    out[name] = { port, httpTls: ep.http.tls !== undefined };
+  }
+  return out;
+}
+
+function gatewayProvider(
+  c: KubernetesGatewayProviderConfig,
+  sc: StaticConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Provider {
+  const client = createKubeClient(c);
+  logger.info({ server: client.server, mode: client.mode }, 'kubernetes: API server');
+  // the spec requires status (Accepted, Programmed, ...): written by the Lease holder only
+  const elector = createLeaderElector({
+    kc: client.kc,
+    ...leaseSettingsFromEnv(env),
+    name: GATEWAY_STATUS_LEASE,
+    logger,
+  });
+  const writer = createGatewayStatusWriter({ kc: client.kc, elector, logger });
+  const inner = createKubernetesGatewayProvider({
+    logger,
+    kc: client.kc,
+    namespaces: c.namespaces,
+    labelSelector: c.labelSelector,
+    throttleMs: c.throttleDurationMs,
+    entryPoints: gatewayEntryPoints(sc),
+    experimentalChannel: c.experimentalChannel,
+    nativeLBByDefault: c.nativeLBByDefault,
+    ...(c.statusAddress ? { statusAddress: c.statusAddress } : {}),
+    onTranslated: (status, view) => writer.update(status, view),
+  });
+  return {
+    ...inner,
+    async start(emit, signal) {
+      elector.start();
+      try {
+        await inner.start(emit, signal);
+      } finally {
+        await writer.stop();
+        await elector.stop();
+      }
+    },
+  };
 }
 
 /** ingress-nginx's publishStatusAddress / publishService as the status writer's ingressEndpoint */

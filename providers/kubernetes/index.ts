@@ -17,9 +17,12 @@ import { createKubeClient, type KubeClientOptions } from './client.js';
 import { translateCrds, type CrdProviderOptions } from './crd/translate.js';
 import { translateIngresses, type IngressProviderOptions } from './ingress/translate.js';
 import { translateNginxIngresses, type NginxProviderOptions } from './nginx/translate.js';
+import { translateGateway } from './gateway/translate.js';
+import type { GatewayProviderOptions, GatewayStatusReport } from './gateway/model.js';
 import {
   CRD_PROVIDER,
   INGRESS_PROVIDER,
+  GATEWAY_PROVIDER,
   NGINX_PROVIDER,
   objectRef,
   type ClusterView,
@@ -29,10 +32,13 @@ import {
   CRD_RESOURCES,
   ENDPOINT_SLICE,
   INGRESS,
+  GATEWAY_RESOURCES,
   INGRESS_CLASS,
+  NAMESPACE,
   NODE,
   SECRET,
   SERVICE,
+  TCP_ROUTE,
   type ResourceDef,
 } from './resources.js';
 import { WatchSet, type WatchLogger, type WatchStatus } from './watch.js';
@@ -111,6 +117,35 @@ export function createKubernetesIngressNginxProvider(
   return createKubernetesProvider(NGINX_PROVIDER, resources, opts, (view) => {
     const t = translateNginxIngresses(view, opts);
     opts.onTranslated?.(t.accepted, view);
+    return t;
+  });
+}
+
+export type KubernetesGatewayOptions = KubernetesCommonOptions &
+  GatewayProviderOptions & {
+    /** called with each translation's status report (the status writer follows it) */
+    onTranslated?: (status: GatewayStatusReport, view: ClusterView) => void;
+  };
+
+/**
+ * `kubernetesgateway` (Traefik's name): Gateway API GatewayClasses,
+ * Gateways and routes (gateway/translate.ts); `labelSelector` selects
+ * GatewayClasses. Namespaces are read for listeners' allowedRoutes selectors.
+ */
+export function createKubernetesGatewayProvider(
+  opts: KubernetesGatewayOptions,
+): KubernetesProvider {
+  const resources: ResourceDef[] = [
+    ...GATEWAY_RESOURCES,
+    SERVICE,
+    ENDPOINT_SLICE,
+    SECRET,
+    NAMESPACE,
+  ];
+  if (opts.experimentalChannel) resources.push(TCP_ROUTE);
+  return createKubernetesProvider(GATEWAY_PROVIDER, resources, opts, (view) => {
+    const t = translateGateway(view, opts);
+    opts.onTranslated?.(t.status, view);
     return t;
   });
 }
