@@ -5,7 +5,9 @@
 # compiler, test tools or sources.
 #
 #   docker build -t portico:dev .
-#   docker run --rm -p 80:80 -p 8080:8080 portico:dev --ping --api.insecure \
+#   docker run --rm -p 80:80 -p 8080:8080 -e PORTICO_PING=true \
+#     -v "$PWD/dynamic.yml:/etc/portico/dynamic.yml:ro" \
+#     portico:dev --entryPoints.web.address=:80 --api.insecure \
 #     --providers.file.filename=/etc/portico/dynamic.yml
 #
 # NODE_IMAGE can point at a mirror or a pinned digest (docs/deploy-kubernetes.md).
@@ -47,10 +49,11 @@ RUN chmod 0755 dist/src/bin.js \
 # A numeric user, so Kubernetes can verify runAsNonRoot; 65532 as in Traefik's chart.
 USER 65532:65532
 WORKDIR /etc/portico
-# 80/443: Traefik's default web/websecure ports (Docker lets a non-root process
-# bind them: it sets net.ipv4.ip_unprivileged_port_start=0 in containers);
-# 8080: the `traefik` entrypoint (API, dashboard, /ping).
-EXPOSE 80 443 8080
+# 80/443: the usual web/websecure ports (Docker lets a non-root process bind
+# them: it sets net.ipv4.ip_unprivileged_port_start=0 in containers); 8000:
+# Portico's web entrypoint when none is configured; 8080: the `traefik`
+# entrypoint (API, dashboard, /ping).
+EXPOSE 80 443 8000 8080
 # Asks /ping on the ping entrypoint of the same static configuration (a file or
 # PORTICO_*/TRAEFIK_* variables; flags given to the container are not seen by
 # the health check), so ping has to be on: --ping or PORTICO_PING=true.

@@ -584,7 +584,7 @@ describe('Dockerfile', () => {
     const [user] = ops('USER');
     expect(user).toMatch(/^\d+(:\d+)?$/);
     expect(Number(user!.split(':')[0])).toBeGreaterThan(0);
-    expect(ops('EXPOSE').join(' ').split(/\s+/).sort()).toEqual(['443', '80', '8080']);
+    expect(ops('EXPOSE').join(' ').split(/\s+/).sort()).toEqual(['443', '80', '8000', '8080']);
     expect(ops('HEALTHCHECK').join(' ')).toMatch(/CMD \["portico", "healthcheck"\]$/);
     expect(ops('ENTRYPOINT')).toEqual(['["portico"]']);
   });
