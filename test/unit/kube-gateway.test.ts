@@ -941,6 +941,27 @@ describe('hostile objects never throw, and never take the others down', () => {
       },
     ],
     [
+      'header modifiers that change nothing, or name headers badly',
+      {
+        parentRefs: [{ name: 'gw' }],
+        rules: [
+          {
+            filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: {} }],
+            backendRefs: [{ name: 'web', port: 80 }],
+          },
+          {
+            filters: [
+              {
+                type: 'ResponseHeaderModifier',
+                responseHeaderModifier: { set: [{ name: 'Bad Name', value: 'x\r\ny' }] },
+              },
+            ],
+            backendRefs: [{ name: 'web', port: 80 }],
+          },
+        ],
+      },
+    ],
+    [
       'a huge and quote-laden header value',
       {
         parentRefs: [{ name: 'gw' }],

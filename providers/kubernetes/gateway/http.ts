@@ -99,26 +99,37 @@ function headerEdits(
       const h = asRecord(rawH);
       const name = str(h?.name);
       const value = asString(h?.value);
-      if (name === undefined || value === undefined)
+      if (
+        name === undefined ||
+        value === undefined ||
+        !TOKEN.test(name) ||
+        !FIELD_VALUE.test(value)
+      )
         return {
           ok: false,
           field: `${field}.${key}[${i}]`,
-          message: 'a header needs a name and a value',
+          message:
+            'a header needs a valid name (RFC 9110 token) and a value without control characters',
         };
       out[name] = value;
     }
   }
   for (const [i, name] of asArray(f.remove).entries()) {
-    if (typeof name !== 'string' || name === '')
+    if (typeof name !== 'string' || !TOKEN.test(name))
       return {
         ok: false,
         field: `${field}.remove[${i}]`,
-        message: 'a header name must be a non-empty string',
+        message: 'a header name must be an RFC 9110 token',
       };
     out[name] = '';
   }
   return { ok: true, edits: out };
 }
+
+// what the headers middleware accepts (middlewares/headers.ts): checked here so that a bad
+// header fails its rule with a diagnostic instead of the router's middleware
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** `$` is special in Go replacement templates. */
 const literal = (s: string): string => s.replace(/\$/g, '$$$$');
@@ -335,7 +346,9 @@ function loadFilters(
         if (!edits.ok) return edits;
         const opt =
           type === 'RequestHeaderModifier' ? 'customRequestHeaders' : 'customResponseHeaders';
-        middlewares.push([name, { headers: { [opt]: edits.edits } }]);
+        // nothing to change: no middleware (the headers middleware refuses an empty configuration)
+        if (Object.keys(edits.edits).length > 0)
+          middlewares.push([name, { headers: { [opt]: edits.edits } }]);
         break;
       }
       case 'RequestRedirect': {
