@@ -32,7 +32,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import selfsigned from 'selfsigned';
@@ -171,6 +172,13 @@ export interface RequestCase {
   mirroredTo?: { name: string; namespace: string }[];
   /** MakeRequestAndExpectFailure: anything but 200 */
   expectFailure?: boolean;
+  /**
+   * tcp.MakeTCPRequestAndExpectEventuallyValidResponse: a TCP (or TLS, SNI = sni) connection
+   * to the echo TCP server through the gateway: welcome, PING/PONG, IS_TLS, TEST
+   */
+  tcp?: { tls: boolean; backendIsTLS: boolean; hostname?: string };
+  /** tls.MakeTLSConnectionAndExpectEventuallyConnectionRejection: the handshake is cut (EOF/RST) */
+  expectConnectionRejected?: boolean;
   /** send it this many times (each must match) */
   repeat?: number;
   /** the backend is the one named by this request header as the echo saw it (exactly one value) */
@@ -199,6 +207,8 @@ export interface ConformanceCase {
   requests?: RequestCase[];
   weights?: WeightCheck[];
   then?: CasePhase;
+  /** upstream returns early (passes vacuously) when the implementation claims this feature */
+  skipIfSupported?: string;
   /** what of the upstream test is not translated, and why */
   notTranslated?: string;
 }
@@ -306,31 +316,112 @@ function echoHandler(backend: { namespace: string; deployment: string; seen: See
   };
 }
 
-async function listen(server: http.Server): Promise<number> {
+async function listen(server: net.Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as AddressInfo).port;
+}
+
+/** How a Deployment's echo-basic container runs (its env and secret volume). */
+export interface EchoMode {
+  /** TLS_SERVER_CERT set: also HTTPS (or TLS for the TCP echo) with this Secret's certificate */
+  tls?: Pem;
+  /** TCP_ECHO_SERVER set: the line-based TCP echo (tcpserver.go) instead of HTTP */
+  tcp?: boolean;
+}
+
+/**
+ * echo-basic's TCP server (conformance/echo-basic/tcpserver): a welcome line, then
+ * PING → PONG, IS_TLS → true|false, TEST → JSON with namespace, pod and the TLS state.
+ */
+function tcpEcho(namespace: string, deployment: string, isTls: boolean) {
+  return (sock: net.Socket | tls.TLSSocket): void => {
+    sock.write('Gateway API Test TCP Server\n');
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (line === 'PING') sock.write('PONG\n');
+        else if (line === 'IS_TLS') sock.write(`${isTls}\n`);
+        else if (line === 'TEST') {
+          const t = isTls ? (sock as tls.TLSSocket) : undefined;
+          const servername =
+            t !== undefined
+              ? (t as unknown as { servername?: string | false }).servername
+              : undefined;
+          sock.write(
+            `${JSON.stringify({
+              namespace,
+              pod: `${deployment}-pod`,
+              isTLS: isTls,
+              ...(t !== undefined
+                ? {
+                    tls: {
+                      version: t.getProtocol(),
+                      serverName: typeof servername === 'string' ? servername : '',
+                    },
+                  }
+                : {}),
+            })}\n`,
+          );
+        } else sock.write(`unknown command ${line}\n`);
+      }
+    });
+    sock.on('error', () => undefined);
+  };
 }
 
 export class EchoPool {
   private readonly backends = new Map<string, EchoBackend>();
 
-  async get(namespace: string, deployment: string): Promise<EchoBackend> {
+  async get(namespace: string, deployment: string, mode: EchoMode = {}): Promise<EchoBackend> {
     const key = `${namespace}/${deployment}`;
     const known = this.backends.get(key);
     if (known !== undefined) return known;
     const seen: SeenByBackend[] = [];
-    const server = http.createServer(echoHandler({ namespace, deployment, seen }));
-    const port = await listen(server);
+    const servers: net.Server[] = [];
+    let port: number;
+    let tlsPort: number | undefined;
+    if (mode.tcp === true) {
+      const plain = net.createServer(tcpEcho(namespace, deployment, false));
+      servers.push(plain);
+      port = await listen(plain);
+      if (mode.tls !== undefined) {
+        const secure = tls.createServer(
+          { cert: mode.tls.cert, key: mode.tls.key },
+          tcpEcho(namespace, deployment, true),
+        );
+        servers.push(secure);
+        tlsPort = await listen(secure);
+      }
+    } else {
+      const handler = echoHandler({ namespace, deployment, seen });
+      const plain = http.createServer(handler);
+      servers.push(plain);
+      port = await listen(plain);
+      if (mode.tls !== undefined) {
+        const secure = https.createServer({ cert: mode.tls.cert, key: mode.tls.key }, handler);
+        servers.push(secure);
+        tlsPort = await listen(secure);
+      }
+    }
     const b: EchoBackend = {
       namespace,
       deployment,
       port,
+      ...(tlsPort !== undefined ? { tlsPort } : {}),
       seen,
       close: () =>
-        new Promise<void>((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
+        Promise.all(
+          servers.map(
+            (srv) =>
+              new Promise<void>((r) => {
+                (srv as http.Server).closeAllConnections?.();
+                srv.close(() => r());
+              }),
+          ),
+        ).then(() => undefined),
     };
     this.backends.set(key, b);
     return b;
@@ -477,13 +568,13 @@ export async function buildCluster(
   for (const svc of objects.filter((o) => o.kind === 'Service')) {
     const spec = (svc.spec ?? {}) as {
       selector?: Record<string, string>;
-      ports?: { name?: string; port: number; appProtocol?: string }[];
+      ports?: ServicePort[];
     };
     const app = spec.selector?.app;
     if (app === undefined) continue;
     const ns = svc.metadata.namespace!;
     if (!deployments.has(`${ns}/${app}`)) continue;
-    const backend = await pool.get(ns, app);
+    const backend = await pool.get(ns, app, echoModeOf(deployments.get(`${ns}/${app}`)!, secrets));
     objects.push(
       endpointSlice(ns, `${svc.metadata.name}-auto`, svc.metadata.name, backend, spec.ports ?? []),
     );
@@ -516,12 +607,34 @@ export async function buildCluster(
   return { view: viewOf(grouped), objects };
 }
 
+interface ServicePort {
+  name?: string;
+  port: number;
+  targetPort?: number | string;
+  appProtocol?: string;
+}
+
+/** echo-basic's env: TLS_SERVER_CERT from a Secret volume, TCP_ECHO_SERVER */
+function echoModeOf(deployment: KubeObject, secrets: Map<string, Pem>): EchoMode {
+  const pod = (deployment.spec as { template?: { spec?: Record<string, unknown> } } | undefined)
+    ?.template?.spec;
+  const containers = (pod?.containers ?? []) as { env?: { name: string; value?: string }[] }[];
+  const env = new Map(containers.flatMap((c) => c.env ?? []).map((e) => [e.name, e.value]));
+  const volumes = (pod?.volumes ?? []) as { secret?: { secretName?: string } }[];
+  const secretName = volumes.find((v) => v.secret?.secretName !== undefined)?.secret?.secretName;
+  const pem =
+    env.has('TLS_SERVER_CERT') && secretName !== undefined
+      ? secrets.get(`${deployment.metadata.namespace}/${secretName}`)
+      : undefined;
+  return { ...(pem !== undefined ? { tls: pem } : {}), tcp: env.get('TCP_ECHO_SERVER') === '1' };
+}
+
 function endpointSlice(
   namespace: string,
   name: string,
   service: string,
   backend: EchoBackend,
-  ports: { name?: string; port: number; appProtocol?: string }[],
+  ports: ServicePort[],
 ): KubeObject {
   return {
     apiVersion: 'discovery.k8s.io/v1',
@@ -531,10 +644,14 @@ function endpointSlice(
     endpoints: [
       { addresses: ['127.0.0.1'], conditions: { ready: true, serving: true, terminating: false } },
     ],
+    // echo-basic serves HTTPS (or TLS) on 8443, everything else in plain text
     ports: ports.map((p) => ({
       name: p.name ?? '',
       protocol: 'TCP',
-      port: backend.port,
+      port:
+        (p.targetPort ?? p.port) === 8443 && backend.tlsPort !== undefined
+          ? backend.tlsPort
+          : backend.port,
       ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
     })),
   };
@@ -549,6 +666,7 @@ export const ENTRYPOINT_PORTS: GatewayProviderOptions['entryPoints'] = {
   web8080: { port: 8080, httpTls: false },
   web8090: { port: 8090, httpTls: false },
   websecure8443: { port: 8443, httpTls: false },
+  tls8883: { port: 8883, httpTls: false },
 };
 
 export function providerOptions(): GatewayProviderOptions {
@@ -1103,6 +1221,91 @@ async function runPhase(
   return failures;
 }
 
+function prefixed(name: string, f: string | undefined): string | undefined {
+  return f === undefined ? undefined : `${name}: ${f}`;
+}
+
+/** undefined when the TLS handshake with this SNI is cut by the gateway (EOF or reset) */
+function tlsRejected(port: number, servername: string): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+    sock.setTimeout(5000, () => {
+      sock.destroy();
+      resolvePromise('the gateway neither completed nor cut the handshake in 5 s');
+    });
+    sock.on('secureConnect', () => {
+      const cn = sock.getPeerCertificate()?.subject?.CN;
+      sock.destroy();
+      resolvePromise(
+        `the TLS handshake for ${servername} completed (certificate CN=${String(cn)}), expected the connection rejected`,
+      );
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      // Go's isConnectionRejected: io.EOF / ErrUnexpectedEOF / ECONNRESET
+      if (err.code === 'ECONNRESET' || /socket disconnected|EOF|ECONNRESET/.test(err.message))
+        resolvePromise(undefined);
+      else resolvePromise(`the connection failed otherwise: ${err.message}`);
+    });
+  });
+}
+
+/** the TCP echo exchange of conformance/utils/tcp/tcp.go through the gateway */
+function tcpRoundTrip(ctx: CaseContext, rc: RequestCase): Promise<string | undefined> {
+  const t = rc.tcp!;
+  const port = ctx.router.portFor(rc.port ?? 443);
+  return new Promise((resolvePromise) => {
+    const sock: net.Socket = t.tls
+      ? tls.connect({
+          host: '127.0.0.1',
+          port,
+          servername: rc.sni ?? '',
+          ca: [
+            ctx.secrets.get(
+              rc.serverCert ?? 'gateway-conformance-infra/tls-passthrough-checks-certificate',
+            )?.cert ?? '',
+          ],
+          checkServerIdentity: () => undefined,
+        })
+      : net.connect({ host: '127.0.0.1', port });
+    const steps = ['', 'PING', 'IS_TLS', 'TEST'];
+    const answers: string[] = [];
+    let buf = '';
+    const done = (f: string | undefined): void => {
+      sock.destroy();
+      resolvePromise(f);
+    };
+    sock.setTimeout(5000, () => done(`no complete answer in 5 s (got ${JSON.stringify(answers)})`));
+    sock.on('error', (err) => done(`connection failed: ${err.message}`));
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        answers.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        const next = steps[answers.length];
+        if (next !== undefined) sock.write(`${next}\n`);
+      }
+      if (answers.length < steps.length) return;
+      if (answers[0] !== 'Gateway API Test TCP Server') return done(`welcome ${answers[0]}`);
+      if (answers[1] !== 'PONG') return done(`PING answered ${answers[1]}`);
+      if (answers[2] !== String(t.backendIsTLS))
+        return done(`IS_TLS answered ${answers[2]}, expected ${t.backendIsTLS}`);
+      let payload: { namespace?: string; pod?: string; tls?: { serverName?: string } };
+      try {
+        payload = JSON.parse(answers[3]!) as typeof payload;
+      } catch {
+        return done(`TEST answered ${answers[3]}`);
+      }
+      if (payload.namespace !== rc.namespace)
+        return done(`namespace ${payload.namespace}, expected ${rc.namespace}`);
+      if (!(payload.pod ?? '').startsWith(`${rc.backend}-`))
+        return done(`pod ${payload.pod}, expected backend ${rc.backend}`);
+      if (t.hostname !== undefined && payload.tls?.serverName !== t.hostname)
+        return done(`SNI at the backend ${payload.tls?.serverName}, expected ${t.hostname}`);
+      done(undefined);
+    });
+  });
+}
+
 /** one request and its checks; the failure, or undefined */
 async function oneRequest(
   rc: RequestCase,
@@ -1110,6 +1313,9 @@ async function oneRequest(
   ctx: CaseContext,
 ): Promise<string | undefined> {
   const failures: string[] = [];
+  if (rc.expectConnectionRejected === true)
+    return prefixed(name, await tlsRejected(ctx.router.portFor(rc.port ?? 443), rc.sni ?? ''));
+  if (rc.tcp !== undefined) return prefixed(name, await tcpRoundTrip(ctx, rc));
   {
     let res: Captured;
     try {

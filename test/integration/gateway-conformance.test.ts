@@ -51,6 +51,15 @@ const KNOWN_FAILURES: Record<string, string> = {
     'filters on a backendRef are refused when the rule has several backendRefs (diagnostic), so the rule answers 500',
 };
 
+/**
+ * Extended features Portico claims where an upstream test depends on the claim
+ * (TLSRouteListenerTerminateNotSupported runs only without SupportTLSRouteModeTerminate).
+ */
+const CLAIMED_FEATURES = new Set<string>([
+  'SupportTLSRouteModeTerminate',
+  'SupportTLSRouteModeMixed',
+]);
+
 const translatorPath = new URL('../../providers/kubernetes/gateway/translate.ts', import.meta.url);
 const translatorLanded = existsSync(translatorPath);
 const cases = loadCases();
@@ -146,13 +155,35 @@ describe.skipIf(!translatorLanded)('Gateway API conformance (v1.5.1)', () => {
       },
       /weighted distribution: infra-backend-v1 got 0.7/,
     ],
+    [
+      'a TLS passthrough connection reaching another backend',
+      () => {
+        const c = byName('TLSRouteSimpleSameNamespace');
+        c.requests![0]!.backend = 'tls-backend';
+        return c;
+      },
+      /pod tcp-backend-pod, expected backend tls-backend/,
+    ],
+    [
+      'a served SNI expected to be rejected',
+      () => {
+        const c = byName('TLSRouteSimpleSameNamespace');
+        c.requests = [
+          { expectConnectionRejected: true, sni: 'abc.example.com', request: { path: '' } },
+        ];
+        return c;
+      },
+      /handshake for abc.example.com completed/,
+    ],
   ];
   it.each(broken)('harness self-check: %s is reported', async (_what, make, reason) => {
     const failures = await runCase(make(), { translate, router, pool, secrets });
     expect(failures.join('\n')).toMatch(reason);
   });
 
-  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c, ...rest) => {
+    void rest;
+    if (c.skipIfSupported !== undefined && CLAIMED_FEATURES.has(c.skipIfSupported)) return;
     const ctx: CaseContext = { translate, router, pool, secrets };
     const failures = await runCase(c, ctx);
     results[c.name] = failures;
