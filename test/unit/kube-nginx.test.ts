@@ -788,6 +788,80 @@ describe('priorities: nginx location order within a host', () => {
   });
 });
 
+describe('more annotations, served', () => {
+  it('limit-rps, upstream-vhost, x-forwarded-prefix and server-alias', async () => {
+    const t = serve(
+      withBackends(
+        {
+          Ingress: [
+            ING('limited', {
+              className: 'nginx',
+              annotations: {
+                'nginx.ingress.kubernetes.io/limit-rps': '1',
+                'nginx.ingress.kubernetes.io/limit-burst-multiplier': '1',
+                'nginx.ingress.kubernetes.io/upstream-vhost': 'internal.svc',
+                'nginx.ingress.kubernetes.io/x-forwarded-prefix': '/shop',
+                'nginx.ingress.kubernetes.io/server-alias': 'alias.example.com, other.example.com',
+              },
+            }),
+          ],
+        },
+        ports(),
+      ),
+    );
+    expect(t.config.http?.routers?.['default-limited-rule-0-path-0']?.rule).toBe(
+      '(Host("limited.example.com") || Host("alias.example.com") || Host("other.example.com")) && PathPrefix("/")',
+    );
+    const seen = upstreams['http-svc']!.seen;
+    const before = seen.length;
+    const r = await get('alias.example.com', '/p');
+    expect(r.status).toBe(200);
+    const req = seen[before]!;
+    expect(req.headers.host).toBe('internal.svc');
+    expect(req.headers['x-forwarded-prefix']).toBe('/shop');
+    // one request a second, no burst: most of five at once are refused
+    const statuses = await Promise.all(
+      Array.from({ length: 5 }, () => get('limited.example.com', '/').then((x) => x.status)),
+    );
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+  });
+
+  it('a basic-auth user whose hash Portico cannot check refuses the Ingress, naming the user', () => {
+    const t = translateNginxIngresses(
+      viewOf(
+        withBackends(
+          {
+            Secret: [
+              {
+                metadata: { name: 'users', namespace: 'default' },
+                stringData: {
+                  auth: 'alice:$apr1$OFG3Xybp$ckL0FHDAkoXYIlH9.cysT0\nbob:plaintext\n',
+                },
+              },
+            ],
+            Ingress: [
+              ING('weak', {
+                className: 'nginx',
+                annotations: {
+                  'nginx.ingress.kubernetes.io/auth-type': 'basic',
+                  'nginx.ingress.kubernetes.io/auth-secret': 'users',
+                },
+              }),
+            ],
+          },
+          ports(),
+        ),
+      ),
+    );
+    expect(t.config.http?.routers).toEqual({});
+    expect(messages(t)).toEqual([
+      expect.stringMatching(/^error .*auth-secret.*user "bob" has a hash Portico cannot check/),
+    ]);
+    expect(messages(t).join()).not.toContain('plaintext');
+  });
+});
+
 describe('digest authentication (annotations.md "Authentication": auth-type digest)', () => {
   it('challenges with the realm and lets the htdigest user in', async () => {
     const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -886,7 +960,15 @@ describe('annotations that cannot be honoured are reported per Ingress, never si
     );
   it.each([
     ['auth-tls-secret', 'default/ca', 'error', /client certificate.*not served/],
-    ['limit-rps', '5', 'error', /rate limits.*not served/],
+    ['global-rate-limit', '5', 'error', /rate limits.*not served/],
+    ['enable-global-auth', 'true', 'error', /global external authentication.*not served/],
+    [
+      'limit-rps',
+      '5',
+      'warning',
+      /approximated: rateLimit of 5 per second per client IP, burst 25/,
+    ],
+    ['auth-tls-verify-client', 'off', 'error', /client certificate/],
     ['enable-modsecurity', 'true', 'error', /ModSecurity.*not served/],
     ['ssl-passthrough', 'true', 'error', /passthrough/],
     ['stream-snippet', 'x', 'error', /refused: .*IngressNightmare/],

@@ -125,6 +125,23 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
   'proxy-ssl-verify': ok('serversTransport insecureSkipVerify (off by default, as nginx)'),
   'proxy-ssl-name': ok('serversTransport serverName'),
   'proxy-ssl-server-name': ok('serversTransport serverName'),
+  'limit-rps': approx(
+    'rateLimit per client IP, burst × limit-burst-multiplier; 429 where nginx answers 503',
+  ),
+  'limit-rpm': approx(
+    'rateLimit per client IP, burst × limit-burst-multiplier; 429 where nginx answers 503',
+  ),
+  'limit-connections': approx(
+    'inFlightReq per client IP (requests in flight, not connections); 429 where nginx answers 503',
+  ),
+  'limit-burst-multiplier': ok('the rateLimit burst is the limit times this'),
+  'limit-allowlist': ignored('the limits apply to every client (stricter)'),
+  'upstream-vhost': ok('headers middleware: the Host sent to the servers'),
+  'x-forwarded-prefix': ok('headers middleware: X-Forwarded-Prefix on the request'),
+  'server-alias': ok('more Host matchers on the Ingress rules'),
+  'enable-global-auth': blocking(
+    'Portico has no global external authentication (ingress-nginx ConfigMap global-auth-url)',
+  ),
   // security-relevant: ignoring would weaken what the Ingress enforced
   'auth-tls-secret': blocking('client certificate authentication is not translated'),
   'auth-tls-verify-client': blocking('client certificate authentication is not translated'),
@@ -138,17 +155,11 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
   'enable-modsecurity': blocking('Portico has no ModSecurity WAF'),
   'enable-owasp-core-rules': blocking('Portico has no ModSecurity WAF'),
   'modsecurity-transaction-id': blocking('Portico has no ModSecurity WAF'),
-  'limit-rps': blocking('rate limits are not translated'),
-  'limit-rpm': blocking('rate limits are not translated'),
-  'limit-connections': blocking('connection limits are not translated'),
-  'limit-burst-multiplier': blocking('rate limits are not translated'),
-  'limit-allowlist': blocking('rate limits are not translated'),
   'global-rate-limit': blocking('rate limits are not translated'),
   'proxy-ssl-secret': blocking(
     'a CA or client certificate from a Secret for the servers is not translated',
   ),
   'ssl-passthrough': blocking('TLS passthrough is not translated (use an IngressRouteTCP)'),
-  'enable-global-auth': blocking('Portico has no global external authentication'),
   satisfy: ignored('Portico runs every authentication of a router (satisfy all)'),
   // the rest: a warning, the Ingress is served without them
   'auth-method': ignored('forwardAuth calls the auth service with GET'),
@@ -171,9 +182,6 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
   'session-cookie-conditional-samesite-none': ignored('SameSite is sent to every browser'),
   'upstream-hash-by': ignored('Portico load balancers do not hash on request variables'),
   'load-balance': ignored('Portico balances with weighted round robin'),
-  'upstream-vhost': ignored('the Host header is not rewritten'),
-  'x-forwarded-prefix': ignored('X-Forwarded-Prefix is not set'),
-  'server-alias': ignored('only the rule hosts are routed; add the aliases as hosts'),
   'from-to-www-redirect': ignored('no www redirect'),
   'custom-http-errors': ignored('error pages are not translated (see the errors middleware)'),
   'default-backend': ignored('per-Ingress default backends for errors are not translated'),

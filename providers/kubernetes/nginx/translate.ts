@@ -36,6 +36,7 @@ import type {
   StickyConfig,
   TlsCertificateConfig,
 } from '../../../src/config/dynamic.js';
+import { passwordVerifier } from '../../../middlewares/htpasswd.js';
 import { compileRe2 } from '../../../src/rules/regex.js';
 import {
   annotationsOf,
@@ -232,6 +233,8 @@ interface IngressPlan {
   nativeLB: boolean;
   transport?: ServersTransportConfig;
   sticky?: StickyConfig;
+  /** server-alias hosts, added to every rule that has a host */
+  aliases: string[];
   /** middlewares of every path, in order: [suffix, config] */
   middlewares: [string, MiddlewareConfig][];
 }
@@ -439,6 +442,25 @@ function authUsers(c: IngressCtx, view: ClusterView, type: string): string[] | u
   if (users.length === 0) {
     badValue(c, 'auth-secret', `secret ${ns}/${name} holds no users`);
     return undefined;
+  }
+  if (type === 'basic') {
+    // a hash Portico cannot check (crypt(3) DES, plain text) would fail the router later, with no
+    // word on the Ingress: say it here, naming the user, never the hash
+    for (const line of users) {
+      const at = line.indexOf(':');
+      const user = at > 0 ? line.slice(0, at) : '';
+      try {
+        if (user === '') throw new Error('not name:hash');
+        passwordVerifier(user, line.slice(at + 1), 'users');
+      } catch {
+        badValue(
+          c,
+          'auth-secret',
+          `secret ${ns}/${name}: user ${shown(user)} has a hash Portico cannot check (bcrypt, apr1, md5-crypt and {SHA} are supported)`,
+        );
+        return undefined;
+      }
+    }
   }
   return users;
 }
@@ -688,6 +710,7 @@ function planIngress(c: IngressCtx, view: ClusterView, useRegexHost: boolean): I
     forceSslRedirect: false,
     scheme: 'http',
     nativeLB: false,
+    aliases: [],
     middlewares: [],
   };
   boolAnn(c, 'use-regex');
@@ -703,18 +726,23 @@ function planIngress(c: IngressCtx, view: ClusterView, useRegexHost: boolean): I
     if (c.ann.has(n) && !c.outcomes.has(n)) outcome(c, n, 'approximated', catalogueEntry(n).note);
 
   planRedirects(c, plan);
-  const range = c.ann.get('whitelist-source-range') ?? c.ann.get('allowlist-source-range');
-  if (range !== undefined) {
-    const name = c.ann.has('whitelist-source-range')
-      ? 'whitelist-source-range'
-      : 'allowlist-source-range';
+  // both names given: both lists apply (a client must be in each), never the looser one alone
+  for (const name of ['whitelist-source-range', 'allowlist-source-range']) {
+    const range = c.ann.get(name);
+    if (range === undefined) continue;
     const list = parseList(range);
     const bad = list.filter((s) => !validCidr(s));
     if (bad.length > 0)
       badValue(c, name, `not IPs or CIDRs: ${bad.map((b) => shown(b)).join(', ')}`);
     else if (list.length === 0) badValue(c, name, 'no IP or CIDR given');
-    else plan.middlewares.push(['allowed-source-range', { ipAllowList: { sourceRange: list } }]);
+    else {
+      const suffix = plan.middlewares.some(([n]) => n === 'allowed-source-range')
+        ? 'allowed-source-range-2'
+        : 'allowed-source-range';
+      plan.middlewares.push([suffix, { ipAllowList: { sourceRange: list } }]);
+    }
   }
+  planLimits(c, plan);
   planCors(c, plan);
   planAuth(c, view, plan);
   const size = c.ann.get('proxy-body-size');
@@ -730,9 +758,111 @@ function planIngress(c: IngressCtx, view: ClusterView, useRegexHost: boolean): I
   }
   planScheme(c, plan);
   planTransport(c, plan);
+  planHeaders(c, plan);
+  plan.aliases = planAliases(c);
+  const globalAuth = boolAnn(c, 'enable-global-auth');
+  if (globalAuth === false)
+    outcome(
+      c,
+      'enable-global-auth',
+      'supported',
+      'Portico has no global authentication to turn off',
+    );
   plan.nativeLB = boolAnn(c, 'service-upstream') === true;
   plan.sticky = planSticky(c);
   return plan;
+}
+
+/**
+ * limit-rps / limit-rpm → rateLimit per client IP, burst = limit × limit-burst-multiplier (5),
+ * as nginx's `limit_req ... burst=N nodelay`; limit-connections → inFlightReq per client IP.
+ * Over the limit Portico answers 429 where ingress-nginx answers 503 (limit-req-status-code).
+ */
+function planLimits(c: IngressCtx, plan: IngressPlan): void {
+  const multiplier = c.ann.has('limit-burst-multiplier')
+    ? intAnn(c, 'limit-burst-multiplier', 1, 1000)
+    : 5;
+  for (const [name, period] of [
+    ['limit-rps', '1s'],
+    ['limit-rpm', '1m'],
+  ] as const) {
+    const n = intAnn(c, name, 0, 1_000_000_000);
+    if (n === undefined || n === 0 || multiplier === undefined) continue;
+    plan.middlewares.push([
+      name,
+      {
+        rateLimit: {
+          average: n,
+          period,
+          burst: n * multiplier,
+          sourceCriterion: { ipStrategy: {} },
+        },
+      },
+    ]);
+    outcome(
+      c,
+      name,
+      'approximated',
+      `rateLimit of ${n} per ${period === '1s' ? 'second' : 'minute'} per client IP, burst ${n * multiplier}; over it Portico answers 429 where ingress-nginx answers 503`,
+    );
+  }
+  if (c.ann.has('limit-burst-multiplier') && !c.outcomes.has('limit-burst-multiplier'))
+    outcome(
+      c,
+      'limit-burst-multiplier',
+      'supported',
+      'the rateLimit burst is the limit times this',
+    );
+  const conns = intAnn(c, 'limit-connections', 0, 1_000_000_000);
+  if (conns !== undefined && conns > 0) {
+    plan.middlewares.push([
+      'limit-connections',
+      { inFlightReq: { amount: conns, sourceCriterion: { ipStrategy: {} } } },
+    ]);
+    outcome(
+      c,
+      'limit-connections',
+      'approximated',
+      'inFlightReq per client IP: counts requests in flight rather than connections; over it 429 where nginx answers 503',
+    );
+  }
+}
+
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+/** upstream-vhost (the Host sent to the servers) and x-forwarded-prefix → a headers middleware each. */
+function planHeaders(c: IngressCtx, plan: IngressPlan): void {
+  const vhost = c.ann.get('upstream-vhost')?.trim();
+  if (vhost !== undefined) {
+    if (vhost.includes('$'))
+      badValue(c, 'upstream-vhost', 'nginx variables cannot be expanded by Portico');
+    else if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(vhost))
+      badValue(c, 'upstream-vhost', 'expected a host name, optionally with :port');
+    else plan.middlewares.push(['vhost', { headers: { customRequestHeaders: { Host: vhost } } }]);
+  }
+  const prefix = c.ann.get('x-forwarded-prefix');
+  if (prefix !== undefined) {
+    if (prefix === '' || !HEADER_VALUE.test(prefix))
+      badValue(c, 'x-forwarded-prefix', 'not a header value');
+    else
+      plan.middlewares.push([
+        'x-forwarded-prefix',
+        { headers: { customRequestHeaders: { 'X-Forwarded-Prefix': prefix } } },
+      ]);
+  }
+}
+
+/** server-alias: more hosts for the rules of the Ingress (Traefik: Host(a) || Host(b)). */
+function planAliases(c: IngressCtx): string[] {
+  const raw = c.ann.get('server-alias');
+  if (raw === undefined) return [];
+  const list = parseList(raw);
+  const bad = list.filter((h) => hostProblem(h) !== undefined);
+  if (bad.length > 0) {
+    badValue(c, 'server-alias', `not host names: ${bad.map((b) => shown(b)).join(', ')}`);
+    return [];
+  }
+  return list;
 }
 
 /* ------------------------------------------------------------------ canaries */
@@ -957,9 +1087,16 @@ function rulePaths(c: IngressCtx, spec: Record<string, unknown>): RulePath[] {
 }
 
 /** Traefik's buildRule for the nginx provider. */
-function buildRule(rp: RulePath, useRegex: boolean): string | { error: string } {
+function buildRule(
+  rp: RulePath,
+  useRegex: boolean,
+  aliases: string[] = [],
+): string | { error: string } {
   const parts: string[] = [];
-  if (rp.host !== '') parts.push(hostRule(rp.host));
+  if (rp.host !== '') {
+    const hosts = [rp.host, ...aliases.filter((a) => a !== rp.host)];
+    parts.push(hosts.length > 1 ? `(${hosts.map(hostRule).join(' || ')})` : hostRule(rp.host));
+  }
   if (rp.path !== '') {
     if (rp.pathType === 'Exact') {
       if (!rp.path.startsWith('/')) return { error: `path ${shown(rp.path)} must start with "/"` };
@@ -995,9 +1132,9 @@ function buildRule(rp: RulePath, useRegex: boolean): string | { error: string } 
  * match the same request, still on the rule-length scale the other
  * providers' routers use.
  */
-function exactPriority(rp: RulePath, useRegex: boolean): number | undefined {
+function exactPriority(rp: RulePath, useRegex: boolean, aliases: string[]): number | undefined {
   if (rp.pathType !== 'Exact') return undefined;
-  const prefix = buildRule({ ...rp, pathType: 'Prefix' }, useRegex);
+  const prefix = buildRule({ ...rp, pathType: 'Prefix' }, useRegex, aliases);
   return typeof prefix === 'string' ? Buffer.byteLength(prefix, 'utf8') + 1 : undefined;
 }
 
@@ -1154,7 +1291,7 @@ function translateMain(
       c.report(ref.field, ref.message);
       continue;
     }
-    const rule = buildRule(rp, regexHosts.has(rp.host));
+    const rule = buildRule(rp, regexHosts.has(rp.host), plan.aliases);
     if (typeof rule === 'object') {
       c.report(`${rp.at}.path`, `${rule.error}; the path is skipped`);
       continue;
@@ -1167,7 +1304,7 @@ function translateMain(
     const routerKey = normalizeName(`${c.namespace}-${c.name}-rule-${rp.i}-path-${rp.j}`);
 
     let target = serviceName;
-    const priority = exactPriority(rp, regexHosts.has(rp.host));
+    const priority = exactPriority(rp, regexHosts.has(rp.host), plan.aliases);
     // a canary router beats its main one, and only it: one above the main's priority (an explicit
     // priority, since a longer rule could otherwise outrank a more specific path of the host)
     const canaryPriority = (priority ?? Buffer.byteLength(rule, 'utf8')) + 1;
