@@ -743,6 +743,52 @@ describe('HTTPRoute matches, hostnames and filters as Portico configuration', ()
     });
   });
 
+  it.each([
+    [
+      'hostname only, listener on 8080: the listener port',
+      8080,
+      '{ hostname: x.example.com }',
+      'http://x.example.com:8080${4}${5}',
+    ],
+    [
+      'hostname only, listener on 80: no port',
+      80,
+      '{ hostname: x.example.com }',
+      'http://x.example.com${4}${5}',
+    ],
+    [
+      'a scheme without port: its well-known port, left out',
+      8080,
+      '{ scheme: https }',
+      'https://${2}${4}${5}',
+    ],
+    ['a scheme and a port', 80, '{ scheme: https, port: 8443 }', 'https://${2}:8443${4}${5}'],
+    ['a well-known port is left out', 8080, '{ port: 80 }', 'http://${2}${4}${5}'],
+    [
+      'a full path',
+      80,
+      '{ path: { type: ReplaceFullPath, replaceFullPath: /a$b } }',
+      'http://${2}/a$$b${4}',
+    ],
+  ])(
+    'RequestRedirect port and scheme (the spec’s rules): %s',
+    (_what, port, filter, replacement) => {
+      const t = translateGateway(
+        viewOfYaml(`${BASE}\n---\nkind: Gateway
+apiVersion: gateway.networking.k8s.io/v1
+metadata: { name: alt, namespace: apps }
+spec: { gatewayClassName: portico, listeners: [{ name: l, protocol: HTTP, port: ${port} }] }
+---
+${route(`  parentRefs: [{ name: alt }]\n  rules: [{ filters: [{ type: RequestRedirect, requestRedirect: ${filter} }] }]`)}`),
+        { ...OPTS, entryPoints: { ...OPTS.entryPoints, alt: { port: 8080, httpTls: false } } },
+      );
+      const mw = Object.values(t.config.http!.middlewares!)[0] as {
+        redirectRegex: { replacement: string };
+      };
+      expect(mw.redirectRegex.replacement).toBe(replacement);
+    },
+  );
+
   it('an unsupported filter answers 500 on its rule (Traefik’s -err-wrr) and is reported', () => {
     const t = run(
       route(`  parentRefs: [{ name: gw }]

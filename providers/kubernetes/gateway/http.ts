@@ -136,11 +136,11 @@ const literal = (s: string): string => s.replace(/\$/g, '$$$$');
 
 /**
  * RequestRedirect as a redirectRegex over `scheme://host[:port]/path?query`
- * (the URL Portico's redirectRegex matches, as Traefik's), with what the
- * filter does not change copied from the request: Traefik's requestRedirect
- * middleware (pkg/middlewares/gatewayapi/redirect). The port: the filter's,
- * none for a scheme given without one, the request's otherwise; a well-known
- * port for the resulting scheme is left out of Location as the spec asks.
+ * (the URL Portico's redirectRegex matches, as Traefik's), with the host
+ * and path the filter does not change copied from the request, as Traefik's
+ * requestRedirect middleware does (pkg/middlewares/gatewayapi/redirect). The
+ * scheme and port are known here (the listener's protocol and port), so they
+ * are written as the spec derives them rather than copied from the Host header.
  */
 function redirect(
   raw: unknown,
@@ -172,12 +172,15 @@ function redirect(
       message: `status code ${String(code)} is not a redirect status`,
     };
   const finalScheme = scheme ?? (listener.protocol === 'HTTPS' ? 'https' : 'http');
-  let portPart = '${3}';
-  if (typeof port === 'number') {
-    const wellKnown =
-      (finalScheme === 'http' && port === 80) || (finalScheme === 'https' && port === 443);
-    portPart = wellKnown ? '' : `:${port}`;
-  } else if (scheme !== undefined) portPart = '';
+  // the spec (HTTPRequestRedirectFilter.Port): the filter's port; else the scheme's
+  // well-known port when a scheme is given; else the listener's port. A well-known port
+  // for the resulting scheme is left out of Location.
+  const wellKnown = (p: number) =>
+    (finalScheme === 'http' && p === 80) || (finalScheme === 'https' && p === 443);
+  let portPart = '';
+  if (typeof port === 'number') portPart = wellKnown(port) ? '' : `:${port}`;
+  else if (scheme === undefined && listener.port > 0 && !wellKnown(listener.port))
+    portPart = `:${listener.port}`;
 
   let pathRe = '([^?]*)';
   let pathRepl = '${4}';
