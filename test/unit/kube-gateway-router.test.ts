@@ -6,11 +6,16 @@
  * sees: matches and precedence, weights, header modifiers, redirects,
  * rewrites, mirrors, and the 500 of an invalid backend.
  */
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { translateGateway } from '../../providers/kubernetes/gateway/translate.js';
 import type { GatewayTranslation } from '../../providers/kubernetes/gateway/model.js';
-import { viewOfYaml } from '../helpers/kube-view.js';
+import { viewOf } from '../../providers/kubernetes/objects.js';
+import { objectsOfYaml, viewOfYaml } from '../helpers/kube-view.js';
 import { eventually } from '../helpers/eventually.js';
 import { request } from '../helpers/http.js';
 import { startRouter, type TestRouter } from '../helpers/portico.js';
@@ -206,5 +211,136 @@ describe('Gateway API routes served by Portico', () => {
   it('an unsupported filter answers 500 on its rule only', async () => {
     expect((await get('/unsupported')).status).toBe(500);
     expect((await get('/anything')).status).toBe(200);
+  });
+});
+
+describe('Gateway TLS: an HTTPS listener terminates with its Secret, a TLS listener passes through by SNI', () => {
+  it('serves the certificateRef certificate on HTTPS, and hands a TLSRoute connection to the backend’s own TLS', async () => {
+    const scope: (() => Promise<void>)[] = [];
+    try {
+      const pem = async (cn: string) =>
+        selfsigned.generate([{ name: 'commonName', value: cn }], {
+          keyType: 'ec',
+          extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: cn }] }],
+        });
+      const gatewayCert = await pem('shop.example.com');
+      const backendCert = await pem('db.example.com');
+      const web = await startUpstream('web');
+      scope.push(() => web.close());
+      // the passthrough backend: its own TLS, answering with its name
+      const tlsBackend = https.createServer(
+        { cert: backendCert.cert, key: backendCert.private },
+        (_req, res) => res.end('db-backend'),
+      );
+      await new Promise<void>((r) => tlsBackend.listen(0, '127.0.0.1', r));
+      scope.push(() => new Promise((r) => tlsBackend.close(() => r())));
+      const dbPort = (tlsBackend.address() as AddressInfo).port;
+
+      const router = await startRouter(
+        {},
+        {
+          flags: [
+            '--entryPoints.websecure.address=127.0.0.1:0',
+            '--entryPoints.tls.address=127.0.0.1:0',
+          ],
+        },
+      );
+      scope.push(() => router.close());
+      const objects = objectsOfYaml(`
+kind: GatewayClass
+apiVersion: gateway.networking.k8s.io/v1
+metadata: { name: portico }
+spec: { controllerName: portico.io/gateway-controller }
+---
+kind: Gateway
+apiVersion: gateway.networking.k8s.io/v1
+metadata: { name: gw, namespace: apps }
+spec:
+  gatewayClassName: portico
+  listeners:
+    - { name: https, protocol: HTTPS, port: 443, tls: { certificateRefs: [{ name: shop-cert }] } }
+    - { name: tls, protocol: TLS, port: 8443, tls: { mode: Passthrough } }
+---
+${service('web', web.port)}
+---
+${service('db', dbPort)}
+---
+kind: HTTPRoute
+apiVersion: gateway.networking.k8s.io/v1
+metadata: { name: shop, namespace: apps }
+spec:
+  parentRefs: [{ name: gw, sectionName: https }]
+  hostnames: [shop.example.com]
+  rules: [{ backendRefs: [{ name: web, port: 80 }] }]
+---
+kind: TLSRoute
+apiVersion: gateway.networking.k8s.io/v1alpha2
+metadata: { name: db, namespace: apps }
+spec:
+  parentRefs: [{ name: gw, sectionName: tls }]
+  hostnames: [db.example.com]
+  rules: [{ backendRefs: [{ name: db, port: 80 }] }]
+`);
+      objects.Secret = [
+        {
+          metadata: { name: 'shop-cert', namespace: 'apps' },
+          type: 'kubernetes.io/tls',
+          data: {
+            'tls.crt': Buffer.from(gatewayCert.cert).toString('base64'),
+            'tls.key': Buffer.from(gatewayCert.private).toString('base64'),
+          },
+        },
+      ];
+      const t = translateGateway(viewOf(objects), {
+        entryPoints: {
+          websecure: { port: 443, httpTls: true },
+          tls: { port: 8443, httpTls: false },
+        },
+        experimentalChannel: false,
+        nativeLBByDefault: false,
+      });
+      expect(t.diagnostics).toEqual([]);
+      const merged = mergeSnapshots([
+        { provider: 'kubernetesgateway', config: t.config, errors: [] },
+      ]);
+      expect(router.router.applyConfig(merged.config, merged.errors).errors).toEqual([]);
+
+      const portOf = (ep: string) =>
+        (router.router.entryPoints.get(ep)!.listener.address() as AddressInfo).port;
+      const getTls = (port: number, name: string) =>
+        new Promise<{ status: number; cn: string; body: string }>((resolve, reject) => {
+          const req = https.request(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/',
+              servername: name,
+              headers: { host: name },
+              rejectUnauthorized: false,
+              agent: false,
+            },
+            (res) => {
+              const cn = String((res.socket as TLSSocket).getPeerCertificate().subject.CN);
+              let body = '';
+              res.on('data', (c: Buffer) => (body += c.toString()));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, cn, body }));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+
+      const shop = await getTls(portOf('websecure'), 'shop.example.com');
+      expect(shop).toMatchObject({ status: 200, cn: 'shop.example.com' });
+      expect(web.seen).toHaveLength(1);
+      // passthrough: the client sees the backend's certificate, not one of Portico's
+      expect(await getTls(portOf('tls'), 'db.example.com')).toEqual({
+        status: 200,
+        cn: 'db.example.com',
+        body: 'db-backend',
+      });
+    } finally {
+      for (const close of scope.reverse()) await close();
+    }
   });
 });
