@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import selfsigned from 'selfsigned';
 import { mergeSnapshots } from '../../src/config/aggregate.js';
 import { createRouterServer } from '../../src/routing/router-server.js';
 import { translateGateway } from '../../providers/kubernetes/gateway/translate.js';
@@ -811,6 +812,82 @@ ${route(`  parentRefs: [{ name: alt }]\n  rules: [{ filters: [{ type: RequestRed
 });
 
 describe('GRPCRoute, TLSRoute and TCPRoute', () => {
+  it('a TLSRoute on an HTTP listener is NotAllowedByListeners; a GRPCRoute there is Accepted', () => {
+    const t = run(`kind: TLSRoute
+apiVersion: gateway.networking.k8s.io/v1alpha2
+metadata: { name: t, namespace: apps }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [{ name: web, port: 80 }] }]
+---
+kind: GRPCRoute
+apiVersion: gateway.networking.k8s.io/v1
+metadata: { name: g, namespace: apps }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [{ name: web, port: 80 }] }]`);
+    expect(parentConds(t, 't')).toEqual({
+      Accepted: 'False/NotAllowedByListeners',
+      ResolvedRefs: 'True/ResolvedRefs',
+    });
+    expect(parentConds(t, 'g')).toEqual({
+      Accepted: 'True/Accepted',
+      ResolvedRefs: 'True/ResolvedRefs',
+    });
+    expect(t.status.routes.map((r) => `${r.kind} ${r.name}`).sort()).toEqual([
+      'GRPCRoute g',
+      'TLSRoute t',
+    ]);
+  });
+
+  it('an HTTPS listener takes a Secret of another namespace only with a ReferenceGrant from Gateways', async () => {
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'a.example.com' }], {
+      keyType: 'ec',
+    });
+    const secret: KubeObject = {
+      metadata: { name: 'cert', namespace: 'certs' },
+      type: 'kubernetes.io/tls',
+      data: {
+        'tls.crt': Buffer.from(pems.cert).toString('base64'),
+        'tls.key': Buffer.from(pems.private).toString('base64'),
+      },
+    };
+    const gw = `kind: Gateway
+apiVersion: gateway.networking.k8s.io/v1
+metadata: { name: secure, namespace: apps }
+spec:
+  gatewayClassName: portico
+  listeners: [{ name: https, protocol: HTTPS, port: 443, tls: { certificateRefs: [{ name: cert, namespace: certs }] } }]`;
+    const grant = `kind: ReferenceGrant
+apiVersion: gateway.networking.k8s.io/v1beta1
+metadata: { name: g, namespace: certs }
+spec:
+  from: [{ group: gateway.networking.k8s.io, kind: Gateway, namespace: apps }]
+  to: [{ group: "", kind: Secret }]`;
+    const build = (extra: string) => {
+      const objects = objectsOfYaml(`${BASE}\n---\n${gw}${extra}`);
+      objects.Secret = [secret];
+      return translateGateway(viewOf(objects), OPTS);
+    };
+    const without = build('');
+    expect(without.config.tls?.certificates ?? []).toEqual([]);
+    expect(
+      without.status.gateways
+        .find((g) => g.name === 'secure')!
+        .listeners[0]!.conditions.find((c) => c.type === 'ResolvedRefs'),
+    ).toMatchObject({ status: 'False', reason: 'RefNotPermitted' });
+    const withGrant = build(`\n---\n${grant}`);
+    expect(withGrant.config.tls?.certificates).toEqual([
+      { certFile: pems.cert, keyFile: pems.private },
+    ]);
+    expect(withGrant.status.gateways.find((g) => g.name === 'secure')!.conditions[0]).toMatchObject(
+      {
+        type: 'Accepted',
+        status: 'True',
+      },
+    );
+  });
+
   it('GRPCRoute: service/method as a path regexp to h2c servers', () => {
     const t = run(`kind: GRPCRoute
 apiVersion: gateway.networking.k8s.io/v1
