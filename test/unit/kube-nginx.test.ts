@@ -862,6 +862,66 @@ describe('more annotations, served', () => {
   });
 });
 
+describe("provider options: globalAuthURL and defaultBackendService (Traefik's)", () => {
+  it('every path without auth-url goes through the global auth unless enable-global-auth is false; unmatched requests reach the default backend', async () => {
+    const objects = withBackends(
+      {
+        Ingress: [
+          ING('guarded', { className: 'nginx' }),
+          ING('public', {
+            className: 'nginx',
+            annotations: { 'nginx.ingress.kubernetes.io/enable-global-auth': 'false' },
+          }),
+        ],
+      },
+      ports(),
+    );
+    objects.Service!.push({
+      metadata: { name: 'fallback', namespace: 'infra' },
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    });
+    objects.EndpointSlice!.push({
+      metadata: {
+        name: 'fallback-x',
+        namespace: 'infra',
+        labels: { 'kubernetes.io/service-name': 'fallback' },
+      },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: upstreams.production!.port }],
+      endpoints: [{ addresses: ['127.0.0.1'] }],
+    });
+    const t = serve(objects, {
+      globalAuthURL: `${authServer.url}/check`,
+      defaultBackendService: 'infra/fallback',
+    });
+    expect(t.diagnostics).toEqual([]);
+    expect((await get('guarded.example.com', '/')).status).toBe(401);
+    const ok = await get('guarded.example.com', '/', {
+      headers: { authorization: `Basic ${Buffer.from('user:passwd').toString('base64')}` },
+    });
+    expect(ok.status).toBe(200);
+    expect((await get('public.example.com', '/')).status).toBe(200);
+    const fallback = await get('nobody.example.com', '/x');
+    expect(fallback.status).toBe(200);
+    expect(fallback.headers['x-upstream']).toBe('production');
+    expect(t.config.http?.routers?.['default-backend']).toEqual({
+      rule: 'PathPrefix("/")',
+      priority: -2147483648,
+      service: 'default-backend',
+    });
+  });
+
+  it('a defaultBackendService that is not namespace/name or does not exist is reported', () => {
+    for (const ref of ['fallback', 'infra/missing']) {
+      const t = translateNginxIngresses(viewOf({}), { defaultBackendService: ref });
+      expect(t.config.http?.routers).toEqual({});
+      expect(t.diagnostics).toEqual([
+        expect.objectContaining({ field: 'defaultBackendService', level: 'error' }),
+      ]);
+    }
+  });
+});
+
 describe('digest authentication (annotations.md "Authentication": auth-type digest)', () => {
   it('challenges with the realm and lets the htdigest user in', async () => {
     const md5 = (s: string) => createHash('md5').update(s).digest('hex');

@@ -83,6 +83,11 @@ export interface NginxProviderOptions {
   /** entry points of the plain routers / of the `-tls` routers (default: every entry point) */
   httpEntryPoints?: string[];
   httpsEntryPoints?: string[];
+  /** ingress-nginx ConfigMap global-auth-url: forwardAuth for every path without auth-url,
+   * unless the Ingress says enable-global-auth: "false" (Traefik's globalAuthURL) */
+  globalAuthURL?: string;
+  /** `namespace/name` of the Service answering requests no Ingress matches (Traefik's option) */
+  defaultBackendService?: string;
 }
 
 export const NGINX_DEFAULT_CLASS = 'nginx';
@@ -288,7 +293,12 @@ function rewriteReplacement(target: string): string | { error: string } {
   return out;
 }
 
-function planAuth(c: IngressCtx, view: ClusterView, plan: IngressPlan): void {
+function planAuth(
+  c: IngressCtx,
+  view: ClusterView,
+  plan: IngressPlan,
+  opts: NginxProviderOptions,
+): void {
   const type = c.ann.get('auth-type');
   if (type !== undefined) {
     const t = type.trim().toLowerCase();
@@ -335,11 +345,21 @@ function planAuth(c: IngressCtx, view: ClusterView, plan: IngressPlan): void {
         else fa.authResponseHeaders = list;
       }
       plan.middlewares.push(['forward-auth', { forwardAuth: fa }]);
+      if (c.ann.has('enable-global-auth') && boolAnn(c, 'enable-global-auth') !== undefined)
+        outcome(c, 'enable-global-auth', 'supported', 'auth-url takes precedence over global auth');
       outcome(c, 'auth-url', 'approximated', catalogueEntry('auth-url').note);
       if (c.ann.has('auth-signin'))
         outcome(c, 'auth-signin', 'approximated', catalogueEntry('auth-signin').note);
     }
   } else {
+    const global = opts.globalAuthURL?.trim();
+    const enabled = boolAnn(c, 'enable-global-auth');
+    if (global !== undefined && global !== '' && enabled !== false)
+      plan.middlewares.push(['global-auth', { forwardAuth: { address: global } }]);
+    if (enabled === false)
+      outcome(c, 'enable-global-auth', 'supported', 'the global forwardAuth is not applied');
+    else if (enabled === true && global !== undefined && global !== '')
+      outcome(c, 'enable-global-auth', 'supported', 'forwardAuth to globalAuthURL');
     for (const n of ['auth-signin', 'auth-response-headers'])
       if (c.ann.has(n))
         outcome(
@@ -704,7 +724,12 @@ function planRedirects(c: IngressCtx, plan: IngressPlan): void {
   ]);
 }
 
-function planIngress(c: IngressCtx, view: ClusterView, useRegexHost: boolean): IngressPlan {
+function planIngress(
+  c: IngressCtx,
+  view: ClusterView,
+  opts: NginxProviderOptions,
+  useRegexHost: boolean,
+): IngressPlan {
   const plan: IngressPlan = {
     useRegex: useRegexHost,
     forceSslRedirect: false,
@@ -744,7 +769,7 @@ function planIngress(c: IngressCtx, view: ClusterView, useRegexHost: boolean): I
   }
   planLimits(c, plan);
   planCors(c, plan);
-  planAuth(c, view, plan);
+  planAuth(c, view, plan, opts);
   const size = c.ann.get('proxy-body-size');
   if (size !== undefined) {
     const bytes = parseNginxSize(size);
@@ -760,14 +785,6 @@ function planIngress(c: IngressCtx, view: ClusterView, useRegexHost: boolean): I
   planTransport(c, plan);
   planHeaders(c, plan);
   plan.aliases = planAliases(c);
-  const globalAuth = boolAnn(c, 'enable-global-auth');
-  if (globalAuth === false)
-    outcome(
-      c,
-      'enable-global-auth',
-      'supported',
-      'Portico has no global authentication to turn off',
-    );
   plan.nativeLB = boolAnn(c, 'service-upstream') === true;
   plan.sticky = planSticky(c);
   return plan;
@@ -1196,7 +1213,7 @@ function translateMain(
   }
   const paths = rulePaths(c, spec);
   const anyRegexHost = paths.some((p) => regexHosts.has(p.host));
-  const plan = planIngress(c, state.view, anyRegexHost);
+  const plan = planIngress(c, state.view, state.opts, anyRegexHost);
   settleOutcomes(c);
   if (c.blocked) return;
   for (const p of collectCertificates(state.view, c.namespace, spec, state.certs))
@@ -1433,6 +1450,9 @@ export function translateNginxDetailed(
     });
   outcomes.sort((a, b) => (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
 
+  if (opts.defaultBackendService !== undefined && opts.defaultBackendService !== '')
+    globalDefaultBackend(state, opts.defaultBackendService);
+
   const http: NonNullable<DynamicConfig['http']> = {
     routers: state.routers,
     services: state.services,
@@ -1446,6 +1466,59 @@ export function translateNginxDetailed(
   }
   return { config, diagnostics: state.diagnostics, accepted, outcomes };
 }
+
+/** Traefik's defaultBackendService: `default-backend` (+ `-tls`) routers, lowest priority, to the Service's only port. */
+function globalDefaultBackend(state: State, ref: string): void {
+  const [namespace, name, ...rest] = ref.split('/');
+  const report = (message: string) =>
+    state.diagnostics.push({
+      kind: 'Service',
+      ...(namespace !== undefined && name !== undefined ? { namespace } : {}),
+      name: name ?? ref,
+      field: 'defaultBackendService',
+      message: message.slice(0, MAX_MESSAGE),
+      level: 'error',
+    });
+  if (
+    namespace === undefined ||
+    namespace === '' ||
+    name === undefined ||
+    name === '' ||
+    rest.length > 0
+  ) {
+    report(`defaultBackendService ${shown(ref)} must be namespace/name`);
+    return;
+  }
+  const res = resolveServiceBackend(
+    state.view,
+    { namespace, name },
+    {
+      allowEmptyServices: true,
+      allowExternalNameServices: state.opts.disableSvcExternalName !== true,
+      nativeLBByDefault: false,
+      disableClusterScopeResources: state.opts.disableClusterScopeResources === true,
+    },
+  );
+  if (!res.ok) {
+    report(`defaultBackendService: ${res.message}`);
+    return;
+  }
+  state.services[NGINX_DEFAULT_BACKEND] = {
+    loadBalancer: { servers: serverUrls(res.backend, 'http').map((url) => ({ url })) },
+  };
+  const plain: RouterConfig = {
+    rule: 'PathPrefix("/")',
+    priority: DEFAULT_BACKEND_PRIORITY,
+    service: NGINX_DEFAULT_BACKEND,
+  };
+  const secure: RouterConfig = { ...plain, tls: {} };
+  if (state.opts.httpEntryPoints?.length) plain.entryPoints = [...state.opts.httpEntryPoints];
+  if (state.opts.httpsEntryPoints?.length) secure.entryPoints = [...state.opts.httpsEntryPoints];
+  state.routers[NGINX_DEFAULT_BACKEND] = plain;
+  state.routers[`${NGINX_DEFAULT_BACKEND}-tls`] = secure;
+}
+
+const NGINX_DEFAULT_BACKEND = 'default-backend';
 
 /** A last resort: a bug here must cost one Ingress, never the provider. */
 function guard(state: State, ingress: KubeObject, err: unknown): void {
