@@ -30,30 +30,6 @@ import type {
 } from '../../providers/kubernetes/gateway/model.js';
 import { GATEWAY_GROUP, viewOf, type KubeObject } from '../../providers/kubernetes/objects.js';
 
-// The Gateway API kinds, at the versions Gateway API v1.5.1 serves (TLSRoute
-// is v1 in both channels, TCPRoute v1alpha2 in the experimental one), added
-// here when the test API server does not serve them yet.
-for (const [version, plural, kind, namespaced] of [
-  ['v1', 'gatewayclasses', 'GatewayClass', false],
-  ['v1', 'gateways', 'Gateway', true],
-  ['v1', 'httproutes', 'HTTPRoute', true],
-  ['v1', 'grpcroutes', 'GRPCRoute', true],
-  ['v1', 'tlsroutes', 'TLSRoute', true],
-  ['v1alpha2', 'tcproutes', 'TCPRoute', true],
-] as const) {
-  if (!KUBE_TYPES.some((t) => t.group === GATEWAY_GROUP && t.plural === plural)) {
-    KUBE_TYPES.push({
-      group: GATEWAY_GROUP,
-      version,
-      plural,
-      kind,
-      namespaced,
-      status: true,
-      custom: true,
-    });
-  }
-}
-
 interface LogLine {
   level: string;
   o: object;
