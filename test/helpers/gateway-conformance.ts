@@ -31,6 +31,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
@@ -177,6 +178,12 @@ export interface RequestCase {
    * to the echo TCP server through the gateway: welcome, PING/PONG, IS_TLS, TEST
    */
   tcp?: { tls: boolean; backendIsTLS: boolean; hostname?: string };
+  /**
+   * grpc.MakeRequestAndExpectEventuallyConsistentResponse: a GrpcEcho call (Echo, EchoTwo,
+   * EchoThree) over h2c with :authority and metadata; code is the expected gRPC status
+   * (0 OK, 12 Unimplemented), backend/namespace as for HTTP
+   */
+  grpc?: { method: string; authority?: string; metadata?: Record<string, string>; code?: number };
   /** tls.MakeTLSConnectionAndExpectEventuallyConnectionRejection: the handshake is cut (EOF/RST) */
   expectConnectionRejected?: boolean;
   /** send it this many times (each must match) */
@@ -327,6 +334,180 @@ export interface EchoMode {
   tls?: Pem;
   /** TCP_ECHO_SERVER set: the line-based TCP echo (tcpserver.go) instead of HTTP */
   tcp?: boolean;
+  /** GRPC_ECHO_SERVER set: the gRPC echo service over h2c (grpc/grpc.go) instead of HTTP */
+  grpc?: boolean;
+}
+
+/* ------------------------------------------------------------- gRPC by hand */
+
+/*
+ * The GrpcEcho service of conformance/echo-basic/grpcecho.proto, spoken over
+ * node:http2 with the few protobuf fields it needs encoded by hand (no gRPC
+ * library in the dependencies): length-prefixed messages, grpc-status in the
+ * trailers, HTTP statuses mapped to codes as gRPC clients do.
+ */
+export const GRPC_SERVICE = 'gateway_api_conformance.echo_basic.grpcecho.GrpcEcho';
+
+function pbVarint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+function pbField(field: number, value: Buffer | string): Buffer {
+  const b = typeof value === 'string' ? Buffer.from(value) : value;
+  return Buffer.concat([pbVarint((field << 3) | 2), pbVarint(b.length), b]);
+}
+
+/** the length-delimited fields of one message: field number → values */
+function pbFields(buf: Buffer): Map<number, Buffer[]> {
+  const out = new Map<number, Buffer[]>();
+  let i = 0;
+  const varint = (): number => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[i++]!;
+      n |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return n >>> 0;
+      shift += 7;
+    }
+  };
+  while (i < buf.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 2) {
+      const len = varint();
+      const v = buf.subarray(i, i + len);
+      i += len;
+      const k = tag >>> 3;
+      out.set(k, [...(out.get(k) ?? []), v]);
+    } else if (wire === 0) varint();
+    else break; // no other wire types in this service
+  }
+  return out;
+}
+
+function grpcFrame(message: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
+}
+
+function grpcEchoServer(namespace: string, deployment: string): http2.Http2Server {
+  const server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    const path = String(headers[':path'] ?? '');
+    const method = path.startsWith(`/${GRPC_SERVICE}/`) ? path.slice(GRPC_SERVICE.length + 2) : '';
+    stream.on('data', () => undefined);
+    stream.on('error', () => undefined);
+    if (!['Echo', 'EchoTwo', 'EchoThree'].includes(method)) {
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' },
+        { endStream: true },
+      );
+      return;
+    }
+    stream.on('end', () => {
+      const hdrs = Object.entries(headers)
+        .filter(([k]) => !k.startsWith(':'))
+        .map(([k, v]) => pbField(2, Buffer.concat([pbField(1, k), pbField(2, String(v))])));
+      const assertions = Buffer.concat([
+        pbField(1, `${GRPC_SERVICE}/${method}`),
+        ...hdrs,
+        pbField(3, String(headers[':authority'] ?? '')),
+        pbField(4, Buffer.concat([pbField(1, namespace), pbField(4, `${deployment}-pod`)])),
+      ]);
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc' },
+        { waitForTrailers: true },
+      );
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(grpcFrame(pbField(1, assertions)));
+    });
+  });
+  return server;
+}
+
+/** gRPC's HTTP-to-status mapping (doc/http-grpc-status-mapping.md) */
+function grpcCodeOfHttp(status: number): number {
+  if (status === 400) return 13;
+  if (status === 401) return 16;
+  if (status === 403) return 7;
+  if (status === 404) return 12;
+  if ([429, 502, 503, 504].includes(status)) return 14;
+  return 2;
+}
+
+export interface GrpcAnswer {
+  code: number;
+  method?: string;
+  namespace?: string;
+  pod?: string;
+}
+
+export function grpcCall(
+  port: number,
+  method: string,
+  opts: { authority?: string; metadata?: Record<string, string> } = {},
+): Promise<GrpcAnswer> {
+  return new Promise((resolvePromise, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const req = session.request({
+      ':method': 'POST',
+      ':path': `/${GRPC_SERVICE}/${method}`,
+      ':authority': opts.authority ?? '127.0.0.1',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      ...Object.fromEntries(
+        Object.entries(opts.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+      ),
+    });
+    const timer = setTimeout(() => {
+      req.close();
+      session.close();
+      reject(new Error('no gRPC answer in 10 s'));
+    }, 10_000);
+    let status = 0;
+    let code: number | undefined;
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      if (h['grpc-status'] !== undefined) code = Number(h['grpc-status']);
+    });
+    req.on('trailers', (t) => {
+      if (t['grpc-status'] !== undefined) code = Number(t['grpc-status']);
+    });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      session.close();
+      reject(err);
+    });
+    req.on('end', () => {
+      clearTimeout(timer);
+      session.close();
+      if (status !== 200) return resolvePromise({ code: grpcCodeOfHttp(status) });
+      const body = Buffer.concat(chunks);
+      const answer: GrpcAnswer = { code: code ?? 2 };
+      if (answer.code === 0 && body.length >= 5) {
+        const assertions = pbFields(
+          pbFields(body.subarray(5, 5 + body.readUInt32BE(1))).get(1)?.[0] ?? Buffer.alloc(0),
+        );
+        answer.method = assertions.get(1)?.[0]?.toString();
+        const context = pbFields(assertions.get(4)?.[0] ?? Buffer.alloc(0));
+        answer.namespace = context.get(1)?.[0]?.toString() ?? '';
+        answer.pod = context.get(4)?.[0]?.toString() ?? '';
+      }
+      resolvePromise(answer);
+    });
+    req.end(grpcFrame(Buffer.alloc(0)));
+  });
 }
 
 /**
@@ -383,7 +564,11 @@ export class EchoPool {
     const servers: net.Server[] = [];
     let port: number;
     let tlsPort: number | undefined;
-    if (mode.tcp === true) {
+    if (mode.grpc === true) {
+      const srv = grpcEchoServer(namespace, deployment);
+      servers.push(srv as unknown as net.Server);
+      port = await listen(srv as unknown as net.Server);
+    } else if (mode.tcp === true) {
       const plain = net.createServer(tcpEcho(namespace, deployment, false));
       servers.push(plain);
       port = await listen(plain);
@@ -626,7 +811,11 @@ function echoModeOf(deployment: KubeObject, secrets: Map<string, Pem>): EchoMode
     env.has('TLS_SERVER_CERT') && secretName !== undefined
       ? secrets.get(`${deployment.metadata.namespace}/${secretName}`)
       : undefined;
-  return { ...(pem !== undefined ? { tls: pem } : {}), tcp: env.get('TCP_ECHO_SERVER') === '1' };
+  return {
+    ...(pem !== undefined ? { tls: pem } : {}),
+    tcp: env.get('TCP_ECHO_SERVER') === '1',
+    grpc: env.get('GRPC_ECHO_SERVER') === '1',
+  };
 }
 
 function endpointSlice(
@@ -1249,6 +1438,27 @@ function tlsRejected(port: number, servername: string): Promise<string | undefin
   });
 }
 
+/** grpc compareResponse (conformance/utils/grpc/grpc.go) */
+async function grpcRoundTrip(ctx: CaseContext, rc: RequestCase): Promise<string | undefined> {
+  const g = rc.grpc!;
+  let a: GrpcAnswer;
+  try {
+    a = await grpcCall(ctx.router.portFor(rc.port ?? 80), g.method, g);
+  } catch (err) {
+    return `gRPC call failed: ${(err as Error).message}`;
+  }
+  const want = g.code ?? 0;
+  if (a.code !== want) return `expected gRPC code ${want}, got ${a.code}`;
+  if (a.code !== 0) return undefined;
+  if (a.method !== `${GRPC_SERVICE}/${g.method}`)
+    return `expected method ${GRPC_SERVICE}/${g.method}, got ${a.method}`;
+  if ((rc.namespace ?? '') !== '' && rc.namespace !== a.namespace)
+    return `expected namespace ${rc.namespace}, got ${a.namespace}`;
+  if (!(a.pod ?? '').startsWith(rc.backend ?? ''))
+    return `expected backend ${rc.backend}, got pod ${a.pod}`;
+  return undefined;
+}
+
 /** the TCP echo exchange of conformance/utils/tcp/tcp.go through the gateway */
 function tcpRoundTrip(ctx: CaseContext, rc: RequestCase): Promise<string | undefined> {
   const t = rc.tcp!;
@@ -1316,6 +1526,7 @@ async function oneRequest(
   if (rc.expectConnectionRejected === true)
     return prefixed(name, await tlsRejected(ctx.router.portFor(rc.port ?? 443), rc.sni ?? ''));
   if (rc.tcp !== undefined) return prefixed(name, await tcpRoundTrip(ctx, rc));
+  if (rc.grpc !== undefined) return prefixed(name, await grpcRoundTrip(ctx, rc));
   {
     let res: Captured;
     try {
@@ -1370,6 +1581,17 @@ async function weighted(w: WeightCheck, ctx: CaseContext): Promise<string[]> {
       },
     };
     try {
+      if (rc.grpc !== undefined) {
+        // grpc.AddEntropy: a random metadata value per call
+        const a = await grpcCall(ctx.router.portFor(rc.port ?? 80), rc.grpc.method, {
+          ...rc.grpc,
+          metadata: { ...rc.grpc.metadata, 'x-jitter': String(i) },
+        });
+        if (a.code !== 0) return [`weighted distribution: gRPC code ${a.code}`];
+        const pod = (a.pod ?? '').replace(/-pod$/, '');
+        counts.set(pod, (counts.get(pod) ?? 0) + 1);
+        continue;
+      }
       const res = await send(ctx.router.portFor(rc.port ?? 80), rc, ctx.secrets);
       const f = compareRoundTrip(rc, res);
       if (f !== undefined) return [`weighted distribution: ${f}`];
