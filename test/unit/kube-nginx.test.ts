@@ -1044,6 +1044,7 @@ describe('annotations that cannot be honoured are reported per Ingress, never si
     ['proxy-body-size', 'lots', 'error', /nginx size/],
     ['use-regex', 'yes', 'error', /true or false/],
     ['cors-allow-origin', '*', 'warning', /without enable-cors/],
+    ['canary-weight', '50', 'warning', /without canary: "true"/],
   ] as const)('%s: %s', (name, value, level, message) => {
     const t = translateNginxIngresses(view({ [`nginx.ingress.kubernetes.io/${name}`]: value }));
     expect(t.diagnostics).toEqual([
@@ -1262,5 +1263,43 @@ describe('portico migrate ingress-nginx: the report', () => {
     expect(text.trimEnd().split('\n').at(-1)).toBe(
       '6 Ingress(es), 1 not served; annotations: 1 refused, 1 unsupported, 4 approximated, 4 supported',
     );
+  });
+});
+
+describe('scale', () => {
+  it('3,000 annotated Ingresses with canaries translate within the test deadline (guards a quadratic step)', () => {
+    const ingresses: KubeObject[] = [];
+    for (let i = 0; i < 3000; i++) {
+      ingresses.push(
+        ING(`app${i}`, {
+          className: 'nginx',
+          annotations: {
+            'nginx.ingress.kubernetes.io/rewrite-target': '/$1',
+            'nginx.ingress.kubernetes.io/enable-cors': 'true',
+            'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8',
+          },
+          path: '/(.*)',
+        }),
+      );
+      if (i % 10 === 0)
+        ingresses.push(
+          ING(`app${i}-canary`, {
+            className: 'nginx',
+            host: `app${i}.example.com`,
+            path: '/(.*)',
+            annotations: {
+              'nginx.ingress.kubernetes.io/canary': 'true',
+              'nginx.ingress.kubernetes.io/canary-weight': '10',
+            },
+          }),
+        );
+    }
+    const view = viewOf(withBackends({ Ingress: ingresses }, { 'http-svc': 1 }));
+    const started = Date.now();
+    const t = translateNginxIngresses(view);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(t.diagnostics).toEqual([]);
+    expect(Object.keys(t.config.http?.routers ?? {}).length).toBe(3000 * 2);
+    expect(Object.keys(t.config.http?.services ?? {}).length).toBe(3000 + 300 * 2);
   });
 });

@@ -785,6 +785,11 @@ function planIngress(
   planTransport(c, plan);
   planHeaders(c, plan);
   plan.aliases = planAliases(c);
+  // reached only when the Ingress is not a canary
+  if (c.ann.has('canary') && boolAnn(c, 'canary') === false)
+    outcome(c, 'canary', 'supported', 'not a canary Ingress');
+  for (const n of [...c.ann.keys()].filter((k) => k.startsWith('canary-')))
+    outcome(c, n, 'unsupported', 'has no effect without canary: "true"; ignored', 'warning');
   plan.nativeLB = boolAnn(c, 'service-upstream') === true;
   plan.sticky = planSticky(c);
   return plan;
