@@ -22,7 +22,11 @@ import {
   createDockerClient,
   listContainers,
 } from '../providers/docker/index.js';
-import { checkKubernetesProviders, kubernetesCheckArgs } from './runtime-kubernetes.js';
+import {
+  checkKubernetesProviders,
+  kubernetesCheckArgs,
+  migrateIngressNginx,
+} from './runtime-kubernetes.js';
 import type { ProviderSnapshot } from './config/provider.js';
 import { mergeSnapshots } from './config/aggregate.js';
 import { compile } from './routing/compile.js';
@@ -55,6 +59,10 @@ Usage:
                                server of providers.kubernetesIngress/kubernetesCRD, in-cluster or
                                KUBECONFIG), or of manifest files/directories, each object that
                                cannot be translated named with its field and reason
+  portico migrate ingress-nginx [--manifests=PATH ...]
+                               per nginx-class Ingress (of manifests, or of the cluster), which
+                               nginx.ingress.kubernetes.io annotations Portico honours, approximates,
+                               ignores or refuses: the report to read before switching
   portico explain URL [--method=GET] [--header='Name: value' ...] [--entryPoint=web]
                   [--api=http://127.0.0.1:8080] [--json]
                                which router of a running portico takes URL, and why the others
@@ -182,6 +190,18 @@ async function check(argv: string[]): Promise<number> {
     `${table.routers.size} routers, ${table.services.size} services, ${table.middlewares.size} middlewares, ${table.errors.length} errors\n`,
   );
   return table.errors.length === 0 && kubeErrors === 0 ? 0 : 1;
+}
+
+/** `portico migrate ingress-nginx [--manifests=PATH ...] [options]` */
+async function migrate(argv: string[]): Promise<number> {
+  const [what, ...rest] = argv;
+  if (what !== 'ingress-nginx') {
+    process.stderr.write('portico: usage: portico migrate ingress-nginx [--manifests=PATH ...]\n');
+    return 2;
+  }
+  const kube = kubernetesCheckArgs(rest);
+  const sc = loadOrExit(kube.rest);
+  return migrateIngressNginx(sc, kube.manifests, (text) => process.stdout.write(redactText(text)));
 }
 
 async function run(argv: string[]): Promise<void> {
@@ -388,6 +408,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (first === 'healthcheck') {
     process.exitCode = await healthcheck(rest);
+    return;
+  }
+  if (first === 'migrate') {
+    process.exitCode = await migrate(rest);
     return;
   }
   if (first === 'schema') {

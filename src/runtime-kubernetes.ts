@@ -31,9 +31,18 @@ import {
   type IngressEndpoint,
 } from '../providers/kubernetes/status.js';
 import type { NginxProviderOptions } from '../providers/kubernetes/nginx/translate.js';
+import type { GatewayProviderOptions } from '../providers/kubernetes/gateway/model.js';
 import { createGatewayStatusWriter } from '../providers/kubernetes/gateway/status.js';
 import { isIP } from 'node:net';
-import { checkKubernetes } from '../providers/kubernetes/check.js';
+import { checkKubernetes, loadKubeView } from '../providers/kubernetes/check.js';
+import { formatMigrateReport, migrateReport } from '../providers/kubernetes/nginx/migrate.js';
+import {
+  ENDPOINT_SLICE,
+  INGRESS,
+  INGRESS_CLASS,
+  SECRET,
+  SERVICE,
+} from '../providers/kubernetes/resources.js';
 import { objectRef } from '../providers/kubernetes/objects.js';
 import type { ProviderSnapshot } from './config/provider.js';
 
@@ -90,10 +99,7 @@ function gatewayProvider(
     namespaces: c.namespaces,
     labelSelector: c.labelSelector,
     throttleMs: c.throttleDurationMs,
-    entryPoints: gatewayEntryPoints(sc),
-    experimentalChannel: c.experimentalChannel,
-    nativeLBByDefault: c.nativeLBByDefault,
-    ...(c.statusAddress ? { statusAddress: c.statusAddress } : {}),
+    ...gatewayOptions(c, sc),
     onTranslated: (status, view) => writer.update(status, view),
   });
   return {
@@ -128,6 +134,30 @@ function nginxStatusEndpoint(
   return undefined;
 }
 
+function nginxOptions(c: KubernetesIngressNginxProviderConfig): NginxProviderOptions {
+  return {
+    ingressClass: c.ingressClass,
+    controllerClass: c.controllerClass,
+    watchIngressWithoutClass: c.watchIngressWithoutClass,
+    ingressClassByName: c.ingressClassByName,
+    disableSvcExternalName: c.disableSvcExternalName,
+    ...(c.httpEntryPoint ? { httpEntryPoints: [c.httpEntryPoint] } : {}),
+    ...(c.httpsEntryPoint ? { httpsEntryPoints: [c.httpsEntryPoint] } : {}),
+  };
+}
+
+function gatewayOptions(
+  c: KubernetesGatewayProviderConfig,
+  sc: StaticConfig,
+): GatewayProviderOptions {
+  return {
+    entryPoints: gatewayEntryPoints(sc),
+    experimentalChannel: c.experimentalChannel,
+    nativeLBByDefault: c.nativeLBByDefault,
+    ...(c.statusAddress ? { statusAddress: c.statusAddress } : {}),
+  };
+}
+
 function nginxProvider(c: KubernetesIngressNginxProviderConfig, logger: Logger): Provider {
   const client = createKubeClient(c);
   logger.info({ server: client.server, mode: client.mode }, 'kubernetes: API server');
@@ -137,15 +167,7 @@ function nginxProvider(c: KubernetesIngressNginxProviderConfig, logger: Logger):
     namespaces: c.watchNamespace ? [c.watchNamespace] : [],
     throttleMs: c.throttleDurationMs,
   };
-  const options: NginxProviderOptions = {
-    ingressClass: c.ingressClass,
-    controllerClass: c.controllerClass,
-    watchIngressWithoutClass: c.watchIngressWithoutClass,
-    ingressClassByName: c.ingressClassByName,
-    disableSvcExternalName: c.disableSvcExternalName,
-    ...(c.httpEntryPoint ? { httpEntryPoints: [c.httpEntryPoint] } : {}),
-    ...(c.httpsEntryPoint ? { httpsEntryPoints: [c.httpsEntryPoint] } : {}),
-  };
+  const options = nginxOptions(c);
   const endpoint = nginxStatusEndpoint(c, logger);
   if (!endpoint) return createKubernetesIngressNginxProvider({ ...base, ...options });
   const status = startIngressStatus({ kc: client.kc, ingressEndpoint: endpoint, logger });
@@ -274,7 +296,9 @@ export async function checkKubernetesProviders(
 ): Promise<{ snapshots: ProviderSnapshot[]; errors: number }> {
   const ing = sc.providers.kubernetesIngress;
   const crd = sc.providers.kubernetesCRD;
-  const base = ing ?? crd;
+  const gw = sc.providers.kubernetesGateway;
+  const nginx = sc.providers.kubernetesIngressNGINX;
+  const base = ing ?? crd ?? gw ?? nginx;
   if (!base) return { snapshots: [], errors: 0 };
   let kc;
   if (manifests.length === 0) {
@@ -311,10 +335,12 @@ export async function checkKubernetesProviders(
           },
         }
       : {}),
+    ...(gw ? { gateway: gatewayOptions(gw, sc) } : {}),
+    ...(nginx ? { nginx: nginxOptions(nginx) } : {}),
     manifests,
     ...(kc ? { kc } : {}),
-    namespaces: base.namespaces,
-    labelSelector: base.labelSelector,
+    namespaces: (ing ?? crd ?? gw)?.namespaces ?? [],
+    labelSelector: (ing ?? crd)?.labelSelector,
   });
   for (const line of result.notes) print(line);
   let errors = result.failed ? 1 : 0;
@@ -324,4 +350,38 @@ export async function checkKubernetesProviders(
   }
   print(`kubernetes: ${result.diagnostics.length} diagnostics`);
   return { snapshots: result.snapshots, errors };
+}
+
+/**
+ * `portico migrate ingress-nginx [--manifests=PATH ...]`: per nginx-class
+ * Ingress, which of its annotations Portico honours, approximates, ignores
+ * or refuses — from manifests, or from the cluster of the static
+ * configuration (in-cluster, KUBECONFIG, or providers.kubernetesIngressNGINX's
+ * endpoint). Exit 0, or 1 when reading failed; 2 on usage errors.
+ */
+export async function migrateIngressNginx(
+  sc: StaticConfig,
+  manifests: readonly string[],
+  print: (text: string) => void,
+): Promise<number> {
+  const c = sc.providers.kubernetesIngressNGINX;
+  const opts = c ? nginxOptions(c) : {};
+  let kc;
+  if (manifests.length === 0) {
+    try {
+      const client = createKubeClient(c ?? {});
+      kc = client.kc;
+      print(`kubernetes: API server ${client.server} (${client.mode})\n`);
+    } catch (err) {
+      print(`kubernetes error: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const loaded = await loadKubeView(
+    { manifests, ...(kc ? { kc } : {}), namespaces: c?.watchNamespace ? [c.watchNamespace] : [] },
+    [INGRESS, INGRESS_CLASS, SERVICE, ENDPOINT_SLICE, SECRET],
+  );
+  for (const line of loaded.notes) print(`${line}\n`);
+  print(formatMigrateReport(migrateReport(loaded.view, opts)));
+  return loaded.failed ? 1 : 0;
 }

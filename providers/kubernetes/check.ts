@@ -11,9 +11,14 @@ import type { ProviderSnapshot } from '../../src/config/provider.js';
 import { translateCrds, type CrdProviderOptions } from './crd/translate.js';
 import { translateIngresses, type IngressProviderOptions } from './ingress/translate.js';
 import { readManifests } from './manifests.js';
+import { translateGateway } from './gateway/translate.js';
+import type { GatewayProviderOptions } from './gateway/model.js';
+import { translateNginxIngresses, type NginxProviderOptions } from './nginx/translate.js';
 import {
   CRD_PROVIDER,
+  GATEWAY_PROVIDER,
   INGRESS_PROVIDER,
+  NGINX_PROVIDER,
   viewOf,
   type ClusterView,
   type KubeDiagnostic,
@@ -23,11 +28,14 @@ import {
 import {
   CRD_RESOURCES,
   ENDPOINT_SLICE,
+  GATEWAY_RESOURCES,
   INGRESS,
   INGRESS_CLASS,
+  NAMESPACE,
   NODE,
   SECRET,
   SERVICE,
+  TCP_ROUTE,
   listerFor,
   resourceName,
   type ResourceDef,
@@ -37,6 +45,8 @@ import { statusCode } from './watch.js';
 export interface KubeCheckOptions {
   ingress?: IngressProviderOptions;
   crd?: CrdProviderOptions;
+  gateway?: GatewayProviderOptions;
+  nginx?: NginxProviderOptions;
   /** read these files/directories instead of the API */
   manifests?: readonly string[];
   kc?: KubeConfig;
@@ -53,28 +63,34 @@ export interface KubeCheckResult {
   failed: boolean;
 }
 
-export async function checkKubernetes(opts: KubeCheckOptions): Promise<KubeCheckResult> {
-  const notes: string[] = [];
-  let view: ClusterView;
-  let failed = false;
-  let fromFiles = false;
+export interface LoadedView {
+  view: ClusterView;
+  notes: string[];
+  failed: boolean;
+  fromFiles: boolean;
+}
+
+/** Objects from manifest files, or listed once from the API server (never watched). */
+export async function loadKubeView(
+  opts: Pick<KubeCheckOptions, 'manifests' | 'kc' | 'namespaces' | 'labelSelector'>,
+  resources: readonly ResourceDef[],
+): Promise<LoadedView> {
   if (opts.manifests && opts.manifests.length > 0) {
-    fromFiles = true;
     const set = readManifests(opts.manifests);
     const count = Object.values(set.objects).reduce((n, l) => n + (l?.length ?? 0), 0);
-    notes.push(
+    const notes = [
       `kubernetes: ${set.files} manifest files, ${count} objects read, ${set.skipped} of other kinds skipped`,
-    );
-    for (const e of set.errors) notes.push(`kubernetes error: ${e.file}: ${e.message}`);
-    failed = set.errors.length > 0;
-    view = viewOf(set.objects);
-  } else {
-    if (!opts.kc) throw new Error('kubernetes check: no client');
-    const read = await listAll(opts.kc, resourcesFor(opts), opts);
-    notes.push(...read.notes);
-    failed = read.failed;
-    view = viewOf(read.objects);
+      ...set.errors.map((e) => `kubernetes error: ${e.file}: ${e.message}`),
+    ];
+    return { view: viewOf(set.objects), notes, failed: set.errors.length > 0, fromFiles: true };
   }
+  if (!opts.kc) throw new Error('kubernetes check: no client');
+  const read = await listAll(opts.kc, resources, opts);
+  return { view: viewOf(read.objects), notes: read.notes, failed: read.failed, fromFiles: false };
+}
+
+export async function checkKubernetes(opts: KubeCheckOptions): Promise<KubeCheckResult> {
+  const { view, notes, failed, fromFiles } = await loadKubeView(opts, resourcesFor(opts));
   const snapshots: ProviderSnapshot[] = [];
   const diagnostics: KubeDiagnostic[] = [];
   if (opts.ingress) {
@@ -93,6 +109,16 @@ export async function checkKubernetes(opts: KubeCheckOptions): Promise<KubeCheck
     snapshots.push({ provider: CRD_PROVIDER, config: t.config, errors: [] });
     diagnostics.push(...t.diagnostics);
   }
+  if (opts.gateway) {
+    const t = translateGateway(view, opts.gateway);
+    snapshots.push({ provider: GATEWAY_PROVIDER, config: t.config, errors: [] });
+    diagnostics.push(...t.diagnostics);
+  }
+  if (opts.nginx) {
+    const t = translateNginxIngresses(view, opts.nginx);
+    snapshots.push({ provider: NGINX_PROVIDER, config: t.config, errors: [] });
+    diagnostics.push(...t.diagnostics);
+  }
   return { snapshots, diagnostics, notes, failed };
 }
 
@@ -103,6 +129,15 @@ function resourcesFor(opts: KubeCheckOptions): ResourceDef[] {
     if (!opts.ingress.disableClusterScopeResources) defs.push(INGRESS_CLASS, NODE);
   }
   if (opts.crd) defs.push(...CRD_RESOURCES);
+  if (opts.gateway) {
+    defs.push(...GATEWAY_RESOURCES, NAMESPACE);
+    if (opts.gateway.experimentalChannel) defs.push(TCP_ROUTE);
+  }
+  if (opts.nginx) {
+    if (!opts.ingress) defs.push(INGRESS);
+    if (!opts.nginx.disableClusterScopeResources && !defs.includes(INGRESS_CLASS))
+      defs.push(INGRESS_CLASS);
+  }
   return defs;
 }
 
