@@ -31,8 +31,6 @@ const KNOWN_FAILURES: Record<string, string> = {
     'RequestHeaderModifier add on a backendRef replaces the header instead of appending a value',
   HTTPRouteResponseHeaderModifier:
     'ResponseHeaderModifier add (and RequestHeaderModifier add) replace the header instead of appending a value',
-  GRPCExactMethodMatching:
-    'an Exact method match becomes an unanchored PathRegexp("/<service>/Echo"), which also matches /<service>/EchoThree: the call reaches grpc-infra-backend-v1 instead of being Unimplemented',
   HTTPRoute303Redirect:
     'RequestRedirect statusCode 303 becomes a redirectRegex (permanent: false → 302), and a redirect to the same URL is skipped (Traefik redirectRegex rule), so the request falls through to the rule without backends: 500',
   HTTPRoute307Redirect:

@@ -900,7 +900,7 @@ spec:
       backendRefs: [{ name: web, port: 80 }]`);
     const [name, r] = Object.entries(t.config.http!.routers!)[0]!;
     expect(r.rule).toBe(
-      'Host("grpc.example.com") && PathRegexp("/helloworld\\\\.Greeter/SayHello")',
+      'Host("grpc.example.com") && PathRegexp("^/helloworld\\\\.Greeter/SayHello$")',
     );
     expect(name).toMatch(/^grpcroute-apps-g-gw-apps-gw-ep-web-0-[0-9a-f]{20}$/);
     expect(t.config.http!.services![`${name}-svc-apps-web-0`]).toEqual({

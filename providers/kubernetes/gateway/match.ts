@@ -170,7 +170,7 @@ export function httpMatchRule(hostnames: string[], raw: unknown, field: string):
   return { ok: true, rule: `${host.rule} && ${matchRule}`, priority: priority + host.priority };
 }
 
-/** Traefik's buildGRPCMatchRule: service/method as a PathRegexp on /service/method, headers as on HTTP. */
+/** Traefik's buildGRPCMatchRule: service/method as a PathRegexp on /service/method (anchored), headers as on HTTP. */
 export function grpcMatchRule(hostnames: string[], raw: unknown, field: string): RuleResult {
   const m = asRecord(raw) ?? {};
   const parts: string[] = [];
@@ -195,7 +195,10 @@ export function grpcMatchRule(hostnames: string[], raw: unknown, field: string):
     if (typeof s !== 'string') return { ok: false, ...s };
     const me = part(method.method, `${field}.method.method`);
     if (typeof me !== 'string') return { ok: false, ...me };
-    parts.push(`PathRegexp(${goQuote(`/${s}/${me}`)})`);
+    // anchored (Traefik's is not): an Exact method "Echo" must not match /svc/EchoThree, and a
+    // RegularExpression matches the whole service or method name (gateway-api GRPCMethodMatch)
+    const group = (x: string) => (x === '[^/]+' || exact ? x : `(?:${x})`);
+    parts.push(`PathRegexp(${goQuote(`^/${group(s)}/${group(me)}$`)})`);
   }
   const headers = pairRules(m.headers, `${field}.headers`, 'Header');
   if (!headers.ok) return headers;
