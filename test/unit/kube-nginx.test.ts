@@ -788,6 +788,30 @@ describe('priorities: nginx location order within a host', () => {
   });
 });
 
+describe('oauth-external-auth example: auth-url with $host', () => {
+  it('expands $host to the rule host, and refuses it where the host is not one name', () => {
+    const t = translateNginxIngresses(
+      viewOf(withBackends(fixture('oauth-external-auth'), { 'http-svc': 1 })),
+    );
+    expect(t.config.http?.middlewares).toEqual({
+      'default-application-rule-0-path-0-forward-auth': {
+        forwardAuth: { address: 'https://foo.bar.com/oauth2/auth' },
+      },
+    });
+    expect(messages(t)).toEqual([
+      expect.stringMatching(/auth-url.*approximated/),
+      expect.stringMatching(
+        /auth-signin.*approximated: Portico forwardAuth cannot redirect on 401/,
+      ),
+    ]);
+    const wildcard = fixture('oauth-external-auth');
+    (wildcard.Ingress![0]!.spec as { rules: { host: string }[] }).rules[0]!.host = '*.bar.com';
+    const w = translateNginxIngresses(viewOf(withBackends(wildcard, { 'http-svc': 1 })));
+    expect(w.config.http?.routers).toEqual({});
+    expect(messages(w)).toContainEqual(expect.stringMatching(/^error .*auth-url.*\$host needs/));
+  });
+});
+
 describe('more annotations, served', () => {
   it('limit-rps, upstream-vhost, x-forwarded-prefix and server-alias', async () => {
     const t = serve(
@@ -1039,7 +1063,12 @@ describe('annotations that cannot be honoured are reported per Ingress, never si
     ['backend-protocol', 'FCGI', 'error', /FastCGI/],
     ['backend-protocol', 'SPDY', 'error', /invalid value/],
     ['rewrite-target', '/$host/$1', 'error', /nginx variable \$host/],
-    ['auth-url', 'https://$host/oauth2/auth', 'error', /nginx variables/],
+    [
+      'auth-url',
+      'https://auth.test/?rd=$escaped_request_uri',
+      'error',
+      /nginx variables other than \$host/,
+    ],
     ['whitelist-source-range', '10.0.0.0/33', 'error', /not IPs or CIDRs/],
     ['proxy-body-size', 'lots', 'error', /nginx size/],
     ['use-regex', 'yes', 'error', /true or false/],

@@ -372,12 +372,15 @@ function planAuth(
   }
 }
 
+const HOST_VAR = /\$(?:host\b|\{host\})/g;
+
 function authUrlProblem(url: string): string | undefined {
   const u = url.trim();
-  if (u.includes('$'))
-    return 'nginx variables ($host, $escaped_request_uri, …) cannot be expanded by Portico; write the auth service URL out';
+  // $host is the rule's host (the router matches only it), expanded per path; nothing else is
+  if (u.replace(HOST_VAR, '').includes('$'))
+    return 'nginx variables other than $host ($escaped_request_uri, $request_uri, …) cannot be expanded by Portico; write the auth service URL out';
   try {
-    const parsed = new URL(u);
+    const parsed = new URL(u.replace(HOST_VAR, 'host.invalid'));
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
       return 'the auth URL must be http or https';
   } catch {
@@ -1160,6 +1163,18 @@ function exactPriority(rp: RulePath, useRegex: boolean, aliases: string[]): numb
   return typeof prefix === 'string' ? Buffer.byteLength(prefix, 'utf8') + 1 : undefined;
 }
 
+const usesHostVar = (m: MiddlewareConfig): boolean => {
+  const fa = asRecord(m.forwardAuth);
+  return typeof fa?.address === 'string' && new RegExp(HOST_VAR.source).test(fa.address);
+};
+
+/** A forwardAuth address with $host → the path's host (the only host its routers match). */
+function withHost(m: MiddlewareConfig, host: string): MiddlewareConfig {
+  if (!usesHostVar(m)) return m;
+  const fa = asRecord(m.forwardAuth)!;
+  return { forwardAuth: { ...fa, address: (fa.address as string).replace(HOST_VAR, host) } };
+}
+
 /** The servers of a backend, or undefined (reported). Empty Services stay, answering 503 as nginx does. */
 function buildService(
   state: State,
@@ -1224,6 +1239,21 @@ function translateMain(
   for (const p of collectCertificates(state.view, c.namespace, spec, state.certs))
     c.report(p.index < 0 ? 'spec.tls' : `spec.tls[${p.index}].secretName`, p.message);
   const tls = tlsHosts(spec);
+  if (plan.middlewares.some(([, m]) => usesHostVar(m))) {
+    const bad = paths.find((p) => p.host === '' || p.host.startsWith('*.'));
+    if (
+      bad !== undefined ||
+      plan.aliases.length > 0 ||
+      (paths.length === 0 && spec.defaultBackend !== undefined)
+    ) {
+      badValue(
+        c,
+        'auth-url',
+        '$host needs every rule to have one host that is not a wildcard (no server-alias)',
+      );
+      return;
+    }
+  }
 
   const transportName = normalizeName(`${c.namespace}-${c.name}`);
   if (plan.transport !== undefined) state.transports[transportName] = plan.transport;
@@ -1247,7 +1277,7 @@ function translateMain(
       state.middlewares[name] = config;
       mws.push(name);
     };
-    for (const [suffix, config] of plan.middlewares) add(suffix, config);
+    for (const [suffix, config] of plan.middlewares) add(suffix, withHost(config, rp.host));
     if (plan.rewrite !== undefined && rp.path !== '' && plan.rewrite !== rp.path) {
       // nginx `rewrite "(?i)path" target break`: the whole path becomes the target
       // (rewrite-target makes every path of the host a regex location, so the path is one here)
