@@ -72,7 +72,7 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
     'forwardAuth: a 2xx passes, any other answer of the auth service is returned as is (nginx turns answers other than 401/403 into 500); the auth service gets X-Forwarded-Method/-Uri rather than X-Original-Method/-URL',
   ),
   'auth-signin': approx(
-    'Portico forwardAuth cannot redirect on 401: unauthenticated clients get the auth service answer (401) instead of a redirect to the sign-in page; let the auth service redirect itself',
+    'Portico forwardAuth cannot redirect on 401: unauthenticated clients get the auth service answer (401) instead of a redirect to the sign-in page. forwardAuth returns any other answer as is, Location included, so an auth service that answers 302 to its sign-in page itself keeps the login flow',
   ),
   'auth-response-headers': ok('forwardAuth authResponseHeaders'),
   'proxy-body-size': approx(
