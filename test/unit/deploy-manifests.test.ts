@@ -14,17 +14,25 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { crdYaml } from '../../src/config/schema/crds.js';
+import { GATEWAY_CONTROLLERS } from '../../providers/kubernetes/objects.js';
 import { loadStaticConfig, staticWarnings } from '../../src/config/static.js';
 import {
   CRD_RESOURCES,
   ENDPOINT_SLICE,
+  GATEWAY_RESOURCES,
   INGRESS,
   INGRESS_CLASS,
+  NAMESPACE,
   NODE,
   SECRET,
   SERVICE,
+  TCP_ROUTE,
   type ResourceDef,
 } from '../../providers/kubernetes/resources.js';
+import {
+  Gateway as GatewayModel,
+  GatewayClass as GatewayClassModel,
+} from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import { kubeTools, ROOT, runTool, type KubeTools } from '../helpers/helm.js';
 import { validateAll, type KubeObject } from '../helpers/kube-schema.js';
 
@@ -185,41 +193,68 @@ function verbsFor(rules: any[], group: string, resource: string): string[] {
     .sort();
 }
 
-/** What the Ingress and CRD providers watch (providers/kubernetes/index.ts). */
-const WATCHED: readonly ResourceDef[] = [
-  INGRESS,
-  INGRESS_CLASS,
-  NODE,
-  SERVICE,
-  ENDPOINT_SLICE,
-  SECRET,
-  ...CRD_RESOURCES,
-];
+/**
+ * What each provider watches, from the resource table as
+ * providers/kubernetes/index.ts combines it (with its options at their most:
+ * cluster-scope resources read, the Gateway API's experimental channel on).
+ * ingress-nginx reads what the Ingress provider reads.
+ */
+const WATCHED = {
+  ingress: [INGRESS, INGRESS_CLASS, NODE, SERVICE, ENDPOINT_SLICE, SECRET],
+  crd: [...CRD_RESOURCES, SERVICE, ENDPOINT_SLICE, SECRET],
+  gateway: [...GATEWAY_RESOURCES, TCP_ROUTE, SERVICE, ENDPOINT_SLICE, SECRET, NAMESPACE],
+  nginx: [INGRESS, INGRESS_CLASS, SERVICE, ENDPOINT_SLICE, SECRET],
+} satisfies Record<string, readonly ResourceDef[]>;
+type ProviderName = keyof typeof WATCHED;
 
-/** Least privilege: read what the providers watch, write only status, Events and the Lease. */
-function checkRbac(objects: KubeObject[]): void {
+/**
+ * The status subresources each provider writes: the Ingress status (Ingress
+ * and ingress-nginx providers), and every Gateway API kind but ReferenceGrant,
+ * which has no status (providers/kubernetes/gateway/status.ts).
+ */
+const STATUS_WRITTEN: Record<ProviderName, readonly ResourceDef[]> = {
+  ingress: [INGRESS],
+  crd: [],
+  gateway: [...GATEWAY_RESOURCES, TCP_ROUTE].filter((d) => d.kind !== 'ReferenceGrant'),
+  nginx: [INGRESS],
+};
+
+const resourceKey = (group: string, resource: string): string => `${resource}.${group}`;
+
+/**
+ * Least privilege: read what the enabled providers watch, write only their
+ * status subresources, Events and the Lease; nothing for a provider that is off.
+ */
+function checkRbac(objects: KubeObject[], providers: readonly ProviderName[]): void {
   const clusterRole = one(objects, 'ClusterRole');
   const rules = clusterRole.rules as any[];
-  for (const def of WATCHED)
+  const watched = new Set(providers.flatMap((p) => WATCHED[p]));
+  const statuses = new Set(providers.flatMap((p) => STATUS_WRITTEN[p]));
+  for (const def of watched)
     expect(verbsFor(rules, def.group, def.plural), `${def.plural}.${def.group}`).toEqual([
       'get',
       'list',
       'watch',
     ]);
-  expect(verbsFor(rules, 'networking.k8s.io', 'ingresses/status')).toEqual(['patch', 'update']);
+  for (const def of statuses)
+    expect(verbsFor(rules, def.group, `${def.plural}/status`), `${def.plural}/status`).toEqual([
+      'patch',
+      'update',
+    ]);
   expect(verbsFor(rules, '', 'events')).toEqual(['create']);
   // nothing else: no wildcards, no write on any object
   const granted = rules.flatMap((r) =>
-    (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).map((res) => `${res}.${g}`)),
+    (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).map((res) => resourceKey(g, res))),
   );
   expect(granted.filter((g) => g.includes('*'))).toEqual([]);
   expect(new Set(granted)).toEqual(
     new Set([
-      ...WATCHED.map((d) => `${d.plural}.${d.group}`),
-      'ingresses/status.networking.k8s.io',
-      'events.',
+      ...[...watched].map((d) => resourceKey(d.group, d.plural)),
+      ...[...statuses].map((d) => resourceKey(d.group, `${d.plural}/status`)),
+      resourceKey('', 'events'),
     ]),
   );
+  expect(granted.length, 'each resource granted by one rule').toBe(new Set(granted).size);
   expect(rules.flatMap((r) => r.verbs)).not.toContain('*');
   const role = one(objects, 'Role');
   expect(role.rules).toEqual([
@@ -229,6 +264,18 @@ function checkRbac(objects: KubeObject[]): void {
       verbs: ['get', 'create', 'update'],
     },
   ]);
+}
+
+/** The providers a rendered Deployment's arguments start (Portico's loader reads them). */
+function enabledProviders(objects: KubeObject[]): ProviderName[] {
+  const container = one(objects, 'Deployment').spec.template.spec.containers[0];
+  const sc = loadStaticConfig({ argv: container.args, env: {}, cwd: os.tmpdir() });
+  const on: ProviderName[] = [];
+  if (sc.providers.kubernetesIngress) on.push('ingress');
+  if (sc.providers.kubernetesCRD) on.push('crd');
+  if (sc.providers.kubernetesGateway) on.push('gateway');
+  if (sc.providers.kubernetesIngressNGINX) on.push('nginx');
+  return on;
 }
 
 describe('CRDs stay generated', () => {
@@ -243,6 +290,13 @@ describe('CRDs stay generated', () => {
       expect(readFileSync(path.join(ROOT, file), 'utf8')).toBe(crdYaml(group));
     },
   );
+
+  it.each(['traefik.io', 'portico.io'])("the %s file's header names its own group", (group) => {
+    const header = crdYaml(group).split('\n---\n')[0]!;
+    expect(header.split('\n')[0]).toContain(` ${group}/v1alpha1`);
+    for (const other of ['traefik.io', 'portico.io'].filter((g) => g !== group))
+      expect(header).not.toContain(`${other}/`);
+  });
 
   it('the chart ships exactly these CRD files', () => {
     expect(readdirSync(path.join(CHART_DIR, 'crds')).sort()).toEqual([
@@ -277,8 +331,21 @@ describe('deploy/kubernetes', () => {
     expect(ingressClass.spec.controller).toBe('portico.io/ingress-controller');
   });
 
-  it('grants least privilege', () => {
-    checkRbac(manifests());
+  it('grants least privilege: what the providers its Deployment starts read and write', () => {
+    const objects = manifests();
+    expect(enabledProviders(objects)).toEqual(['ingress', 'crd', 'gateway']);
+    checkRbac(objects, enabledProviders(objects));
+  });
+
+  it("the Gateway API provider's status addresses are the Service's", () => {
+    const objects = manifests();
+    const container = one(objects, 'Deployment').spec.template.spec.containers[0];
+    const sc = loadStaticConfig({ argv: container.args, env: {}, cwd: os.tmpdir() });
+    const service = one(objects, 'Service');
+    expect(sc.providers.kubernetesGateway?.statusAddress?.service).toEqual({
+      name: service.metadata.name,
+      namespace: service.metadata.namespace,
+    });
   });
 
   it('puts every namespaced object in the portico namespace', () => {
@@ -362,7 +429,11 @@ describe.skipIf(skipTools)('rendered by the real helm and kubectl', () => {
     const objects = await render(null);
     expect(await validateAll(objects)).toEqual([]);
     checkPortico(objects);
-    checkRbac(objects);
+    // Traefik's chart's defaults: the Gateway API and ingress-nginx providers off, and not granted
+    expect(enabledProviders(objects)).toEqual(['ingress', 'crd']);
+    checkRbac(objects, ['ingress', 'crd']);
+    expect(find(objects, 'GatewayClass')).toEqual([]);
+    expect(find(objects, 'Gateway')).toEqual([]);
     expect(find(objects, 'CustomResourceDefinition')).toHaveLength(20);
     expect(one(objects, 'Deployment').spec.template.spec.containers[0].image).toBe(
       `portico:${VERSION}`,
@@ -371,8 +442,9 @@ describe.skipIf(skipTools)('rendered by the real helm and kubectl', () => {
     expect(find(objects, 'PersistentVolumeClaim')).toEqual([]);
   });
 
-  it('the chart and deploy/kubernetes grant the same rules', async () => {
-    const objects = await render(null);
+  it('the chart and deploy/kubernetes grant the same rules for the same providers', async () => {
+    const objects = await render({ providers: { kubernetesGateway: { enabled: true } } });
+    expect(enabledProviders(objects)).toEqual(enabledProviders(manifests()));
     expect(one(objects, 'ClusterRole').rules).toEqual(one(manifests(), 'ClusterRole').rules);
     expect(one(objects, 'Role').rules).toEqual(one(manifests(), 'Role').rules);
   });
@@ -488,11 +560,270 @@ describe.skipIf(skipTools)('rendered by the real helm and kubectl', () => {
     expect(one(objects, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
   });
 
+  // Traefik's chart's values for the two providers of issue 15, as its values.yaml writes
+  // them (chart 41.3.0), with what a user typically sets
+  const issue15Values = {
+    providers: {
+      kubernetesGateway: {
+        enabled: true,
+        crossProviderNamespaces: [],
+        experimentalChannel: true,
+        namespaces: ['apps', 'edge'],
+        labelSelector: 'team=edge',
+        nativeLBByDefault: true,
+        qps: null,
+        burst: null,
+        statusAddress: { ip: '', hostname: '', service: { enabled: true, name: '', namespace: '' } },
+      },
+      kubernetesIngressNGINX: {
+        enabled: true,
+        controllerClass: 'k8s.io/ingress-nginx',
+        ingressClass: 'nginx',
+        ingressClassByName: true,
+        watchIngressWithoutClass: true,
+        watchNamespace: '',
+        watchNamespaceSelector: '',
+        publishService: { enabled: true, pathOverride: '' },
+        publishStatusAddress: '',
+        defaultBackendService: 'edge/fallback',
+        disableSvcExternalName: false,
+        throttleDuration: '2s',
+        certAuthFilePath: '',
+        endpoint: '',
+        token: '',
+        proxyRequestBuffering: null,
+        clientBodyBufferSize: null,
+        proxyBodySize: 8388608,
+        proxyBuffering: null,
+        proxyBufferSize: null,
+        proxyBuffersNumber: null,
+        proxyConnectTimeout: null,
+        proxyReadTimeout: 120,
+        proxySendTimeout: null,
+        proxyNextUpstream: '',
+        proxyNextUpstreamTries: null,
+        proxyNextUpstreamTimeout: null,
+        customHTTPErrors: [],
+        upstreamKeepaliveTimeout: null,
+        allowCrossNamespaceResources: null,
+        globalAllowedResponseHeaders: [],
+        globalAuthUrl: '',
+        ipAllowListStrategy: { depth: 0, excludedIPS: [], ipv6Subnet: 0 },
+        allowSnippetAnnotations: null,
+        strictValidatePathType: null,
+        httpEntryPoint: 'web',
+        httpsEntryPoint: 'websecure',
+        modsec: { enabled: false, owaspCoreRules: false, snippet: '' },
+      },
+    },
+  };
+
+  it("the Gateway API and ingress-nginx providers render Traefik's chart's arguments, which Portico loads", async () => {
+    const objects = await render(issue15Values);
+    expect(await validateAll(objects.filter((o) => !o.apiVersion.startsWith('gateway.')))).toEqual(
+      [],
+    );
+    checkPortico(objects);
+    const args = one(objects, 'Deployment').spec.template.spec.containers[0].args as string[];
+    // the strings traefik/traefik-helm-chart's _podtemplate.tpl renders for these values
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--providers.kubernetesgateway',
+        '--providers.kubernetesgateway.statusaddress.service.name=rel-portico',
+        '--providers.kubernetesgateway.statusaddress.service.namespace=edge',
+        '--providers.kubernetesgateway.nativeLBByDefault=true',
+        '--providers.kubernetesgateway.namespaces=apps,edge',
+        '--providers.kubernetesgateway.experimentalchannel=true',
+        '--providers.kubernetesgateway.labelSelector=team=edge',
+        '--providers.kubernetesingressnginx',
+        '--providers.kubernetesingressnginx.publishservice=edge/rel-portico',
+        '--providers.kubernetesingressnginx.controllerClass=k8s.io/ingress-nginx',
+        '--providers.kubernetesingressnginx.ingressClass=nginx',
+        '--providers.kubernetesingressnginx.ingressClassByName=true',
+        '--providers.kubernetesingressnginx.watchIngressWithoutClass=true',
+        '--providers.kubernetesingressnginx.defaultBackendService=edge/fallback',
+        '--providers.kubernetesingressnginx.disableSvcExternalName=false',
+        '--providers.kubernetesingressnginx.throttleDuration=2s',
+        '--providers.kubernetesingressnginx.proxyBodySize=8388608',
+        '--providers.kubernetesingressnginx.proxyReadTimeout=120',
+        '--providers.kubernetesingressnginx.httpEntryPoint=web',
+        '--providers.kubernetesingressnginx.httpsEntryPoint=websecure',
+      ]),
+    );
+    // nulls, empty strings and empty lists render nothing (Traefik's yaml2CommandLineArgs)
+    expect(args.filter((a) => /modsec|proxyBuffering|watchNamespace|=$/i.test(a))).toEqual([]);
+
+    const sc = loadStaticConfig({ argv: args, env: {}, cwd: os.tmpdir() });
+    expect(staticWarnings(sc)).toEqual([]);
+    expect(sc.providers.kubernetesGateway).toMatchObject({
+      experimentalChannel: true,
+      namespaces: ['apps', 'edge'],
+      labelSelector: 'team=edge',
+      nativeLBByDefault: true,
+      statusAddress: { service: { name: 'rel-portico', namespace: 'edge' } },
+    });
+    expect(sc.providers.kubernetesIngressNGINX).toMatchObject({
+      ingressClass: 'nginx',
+      controllerClass: 'k8s.io/ingress-nginx',
+      ingressClassByName: true,
+      watchIngressWithoutClass: true,
+      publishService: 'edge/rel-portico',
+      defaultBackendService: 'edge/fallback',
+      allowSnippetAnnotations: false,
+      httpEntryPoint: 'web',
+      httpsEntryPoint: 'websecure',
+    });
+    // both providers read and write what they need, and nothing more
+    expect(enabledProviders(objects)).toEqual(['ingress', 'crd', 'gateway', 'nginx']);
+    checkRbac(objects, ['ingress', 'crd', 'gateway', 'nginx']);
+  });
+
+  it("the ingress-nginx provider alone needs no rule beyond the Ingress provider's", async () => {
+    const objects = await render({
+      providers: {
+        kubernetesIngress: { enabled: false },
+        kubernetesCRD: { enabled: false },
+        kubernetesIngressNGINX: { enabled: true, publishService: { enabled: true } },
+      },
+    });
+    expect(await validateAll(objects)).toEqual([]);
+    expect(enabledProviders(objects)).toEqual(['nginx']);
+    checkRbac(objects, ['nginx']);
+  });
+
+  /** The Gateway API's own schemas (@kubernetes-models/gateway-api), and only the fields they declare. */
+  function validateGatewayObject(o: any): string[] {
+    const Model = o.kind === 'Gateway' ? GatewayModel : GatewayClassModel;
+    const errors: string[] = [];
+    try {
+      new Model(o).validate();
+    } catch (err) {
+      errors.push(`${o.kind}/${o.metadata.name}: ${(err as Error).message}`);
+    }
+    // the generated models, like CRD schemas, let unknown fields through: check the ones we render
+    const known: Record<string, string[]> = {
+      '': ['apiVersion', 'kind', 'metadata', 'spec'],
+      spec: ['gatewayClassName', 'controllerName', 'listeners', 'infrastructure', 'defaultScope'],
+      listener: ['name', 'port', 'protocol', 'hostname', 'allowedRoutes', 'tls'],
+      tls: ['mode', 'certificateRefs'],
+    };
+    const unknown = (at: string, obj: object, keys: string[]) =>
+      Object.keys(obj)
+        .filter((k) => !keys.includes(k))
+        .forEach((k) => errors.push(`${o.kind}/${o.metadata.name}: ${at}.${k}: unknown field`));
+    unknown('', o, known['']!);
+    unknown('spec', o.spec, known.spec!);
+    for (const l of o.spec.listeners ?? []) {
+      unknown('listener', l, known.listener!);
+      if (l.tls) unknown('tls', l.tls, known.tls!);
+    }
+    return errors;
+  }
+
+  it("creates a GatewayClass and a Gateway whose listeners are entrypoints, as Traefik's chart does", async () => {
+    const objects = await render({
+      providers: { kubernetesGateway: { enabled: true } },
+      gateway: {
+        listeners: {
+          web: { port: 8000, protocol: 'HTTP', hostname: '', namespacePolicy: { from: 'All' } },
+          websecure: {
+            port: 8443,
+            protocol: 'HTTPS',
+            hostname: '*.example.com',
+            certificateRefs: [{ kind: 'Secret', name: 'example-tls' }],
+          },
+        },
+      },
+    });
+    const gatewayObjects = objects.filter((o) => o.apiVersion === 'gateway.networking.k8s.io/v1');
+    expect(gatewayObjects.map((o) => o.kind).sort()).toEqual(['Gateway', 'GatewayClass']);
+    expect(gatewayObjects.flatMap(validateGatewayObject)).toEqual([]);
+    expect(await validateAll(objects.filter((o) => !gatewayObjects.includes(o)))).toEqual([]);
+
+    const gatewayClass = one(objects, 'GatewayClass');
+    const gateway = one(objects, 'Gateway');
+    expect(gatewayClass.metadata.name).toBe('portico');
+    expect(GATEWAY_CONTROLLERS).toContain(gatewayClass.spec.controllerName);
+    expect(gatewayClass.spec.controllerName).toBe('portico.io/gateway-controller');
+    expect(gateway.metadata).toMatchObject({ name: 'portico-gateway', namespace: 'edge' });
+    expect(gateway.spec.gatewayClassName).toBe(gatewayClass.metadata.name);
+    expect(gateway.spec.listeners).toEqual([
+      { name: 'web', port: 8000, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } },
+      {
+        name: 'websecure',
+        port: 8443,
+        protocol: 'HTTPS',
+        hostname: '*.example.com',
+        tls: { certificateRefs: [{ kind: 'Secret', name: 'example-tls' }] },
+      },
+    ]);
+    // each listener's port is an entrypoint's (Portico maps listeners to entrypoints by port)
+    const args = one(objects, 'Deployment').spec.template.spec.containers[0].args as string[];
+    const sc = loadStaticConfig({ argv: args, env: {}, cwd: os.tmpdir() });
+    const ports = Object.values(sc.entryPoints).map((ep) => ep.port);
+    for (const l of gateway.spec.listeners) expect(ports, l.name).toContain(l.port);
+  });
+
+  it("takes over Traefik's GatewayClass: name traefik, controller traefik.io/gateway-controller", async () => {
+    const objects = await render({
+      providers: { kubernetesGateway: { enabled: true } },
+      gatewayClass: { name: 'traefik', controllerName: 'traefik.io/gateway-controller' },
+      gateway: { name: 'traefik-gateway', namespace: 'apps', annotations: { a: 'b' } },
+    });
+    const gatewayClass = one(objects, 'GatewayClass');
+    const gateway = one(objects, 'Gateway');
+    expect([gatewayClass, gateway].flatMap(validateGatewayObject)).toEqual([]);
+    expect(gatewayClass.spec.controllerName).toBe('traefik.io/gateway-controller');
+    expect(GATEWAY_CONTROLLERS).toContain(gatewayClass.spec.controllerName);
+    expect(gateway.metadata).toMatchObject({
+      name: 'traefik-gateway',
+      namespace: 'apps',
+      annotations: { a: 'b' },
+    });
+    expect(gateway.spec.gatewayClassName).toBe('traefik');
+    // Traefik's default: one HTTP listener on the web port
+    expect(gateway.spec.listeners).toEqual([{ name: 'web', port: 8000, protocol: 'HTTP' }]);
+  });
+
+  it('gateway.enabled and gatewayClass.enabled turn them off; with the provider off neither is rendered', async () => {
+    const off = await render({
+      providers: { kubernetesGateway: { enabled: true } },
+      gateway: { enabled: false },
+      gatewayClass: { enabled: false },
+    });
+    expect(off.filter((o) => o.apiVersion.startsWith('gateway.'))).toEqual([]);
+    const noProvider = await render({ gateway: { enabled: true }, gatewayClass: { enabled: true } });
+    expect(noProvider.filter((o) => o.apiVersion.startsWith('gateway.'))).toEqual([]);
+  });
+
+  it.each([
+    [{ listeners: { web: { port: 9999, protocol: 'HTTP' } } }, 'port 9999 is not declared in ports'],
+    [{ listeners: { websecure: { port: 8443, protocol: 'HTTPS' } } }, 'certificateRefs'],
+    [{ listeners: {} }, 'at least one listener'],
+  ])('refuses a Gateway Portico could not serve: %j', async (gateway, message) => {
+    await expect(
+      render({ providers: { kubernetesGateway: { enabled: true } }, gateway }),
+    ).rejects.toThrow(message);
+  });
+
   it.each([
     ['deployment.replicas=two', 'deployment.replicas: Invalid type'],
     ['ports.web.port=0', 'ports.web.port: Must be greater than or equal to 1'],
     ['log.level=LOUD', 'log.level: Does not match pattern'],
     ['service.type=Public', 'service.type: service.type must be one of'],
+    // Portico refuses to start with it (IngressNightmare): refused before rendering
+    [
+      'providers.kubernetesIngressNGINX.allowSnippetAnnotations=true',
+      'allowSnippetAnnotations: providers.kubernetesIngressNGINX.allowSnippetAnnotations must be one of',
+    ],
+    [
+      'providers.kubernetesIngressNGINX.proxyBuffering=true',
+      'proxyBuffering: providers.kubernetesIngressNGINX.proxyBuffering must be one of',
+    ],
+    [
+      'gatewayClass.controllerName=example.com/other',
+      'controllerName: gatewayClass.controllerName must be one of',
+    ],
   ])('values.schema.json refuses --set %s', async (set, message) => {
     await expect(runTool(helm, ['template', 'rel', CHART_DIR, '--set', set])).rejects.toThrow(
       message,
@@ -532,8 +863,26 @@ describe('docs/deploy-kubernetes.md', () => {
     for (const def of CRD_RESOURCES.filter((d) => d.group === 'portico.io'))
       expect(verbsFor(rules, def.group, def.plural), def.plural).toEqual(['get', 'list', 'watch']);
     expect(verbsFor(rules, '', 'events')).toEqual(['create']);
+    // Traefik's chart grants update on the Gateway API statuses; Portico writes merge patches
+    for (const def of STATUS_WRITTEN.gateway)
+      expect(verbsFor(rules, def.group, `${def.plural}/status`), def.plural).toEqual(['patch']);
     expect(one(objects, 'Role').rules).toEqual(one(manifests(), 'Role').rules);
     expect(values.versionOverride).toMatch(/^v3\./);
+  });
+
+  it('says how the checks get helm and kubectl: installed once, never fetched by the tests', () => {
+    expect(doc).toContain('node .ci/kube-tools.mjs');
+    expect(doc).not.toMatch(/cannot be fetched|fetched by the test/i);
+  });
+
+  it("the health check's working forms: PORTICO_PING=true or a configuration file, not flags", () => {
+    const section = doc.slice(doc.indexOf('### Health check'));
+    expect(section).toContain('PORTICO_PING=true');
+    expect(section).toContain('/etc/portico/portico.yml');
+    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    const comment = dockerfile.slice(0, dockerfile.indexOf('HEALTHCHECK '));
+    expect(comment.slice(comment.lastIndexOf('EXPOSE'))).toContain('PORTICO_PING=true');
+    expect(comment.slice(comment.lastIndexOf('EXPOSE'))).not.toMatch(/--ping or/);
   });
 
   it('the values table names every top-level value of the chart', () => {
