@@ -812,6 +812,24 @@ describe('oauth-external-auth example: auth-url with $host', () => {
   });
 });
 
+describe('ssl-redirect follows the certificate hosts of spec.tls', () => {
+  it.each([
+    [['a.bar.com'], {}, true],
+    [['*.bar.com'], {}, true],
+    [['b.bar.com'], {}, false],
+    [['a.bar.com'], { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' }, false],
+    [[], { 'nginx.ingress.kubernetes.io/force-ssl-redirect': 'true' }, true],
+  ] as const)('tls hosts %j, annotations %j: redirect %s', (hosts, annotations, redirect) => {
+    const ing = ING('a', { className: 'nginx', host: 'a.bar.com', annotations });
+    if (hosts.length > 0) (ing.spec as Record<string, unknown>).tls = [{ hosts }];
+    const t = translateNginxIngresses(viewOf(withBackends({ Ingress: [ing] }, { 'http-svc': 1 })));
+    expect(t.config.http?.routers?.['default-a-rule-0-path-0']?.middlewares).toEqual(
+      redirect ? ['default-a-rule-0-path-0-redirect-scheme'] : undefined,
+    );
+    expect(t.config.http?.routers?.['default-a-rule-0-path-0-tls']?.middlewares).toBeUndefined();
+  });
+});
+
 describe('more annotations, served', () => {
   it('limit-rps, upstream-vhost, x-forwarded-prefix and server-alias', async () => {
     const t = serve(

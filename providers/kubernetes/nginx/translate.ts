@@ -1236,9 +1236,6 @@ function translateMain(
   const plan = planIngress(c, state.view, state.opts, anyRegexHost);
   settleOutcomes(c);
   if (c.blocked) return;
-  for (const p of collectCertificates(state.view, c.namespace, spec, state.certs))
-    c.report(p.index < 0 ? 'spec.tls' : `spec.tls[${p.index}].secretName`, p.message);
-  const tls = tlsHosts(spec);
   if (plan.middlewares.some(([, m]) => usesHostVar(m))) {
     const bad = paths.find((p) => p.host === '' || p.host.startsWith('*.'));
     if (
@@ -1254,6 +1251,10 @@ function translateMain(
       return;
     }
   }
+
+  for (const p of collectCertificates(state.view, c.namespace, spec, state.certs))
+    c.report(p.index < 0 ? 'spec.tls' : `spec.tls[${p.index}].secretName`, p.message);
+  const tls = tlsHosts(spec);
 
   const transportName = normalizeName(`${c.namespace}-${c.name}`);
   if (plan.transport !== undefined) state.transports[transportName] = plan.transport;
@@ -1284,7 +1285,10 @@ function translateMain(
       const re = `(?is)^(?:${rp.path}).*`;
       add('rewrite-target', { replacePathRegex: { regex: re, replacement: plan.rewrite } });
     }
-    const hasTls = tls.hosts.has(rp.host) || (tls.any && tls.hosts.size === 0);
+    const hasTls =
+      tls.hosts.has(rp.host) ||
+      (tls.any && tls.hosts.size === 0) ||
+      (rp.host.includes('.') && tls.hosts.has(`*.${rp.host.slice(rp.host.indexOf('.') + 1)}`));
     const redirect = plan.forceSslRedirect || (hasTls && plan.sslRedirect !== false);
     const plain: RouterConfig = { rule, service };
     const secure: RouterConfig = { rule, service, tls: {} };
