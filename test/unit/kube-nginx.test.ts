@@ -830,6 +830,39 @@ describe('ssl-redirect follows the certificate hosts of spec.tls', () => {
   });
 });
 
+describe('a path whose Service is missing answers 503, as ingress-nginx does', () => {
+  it('keeps the router, reports the Service', async () => {
+    const t = serve({
+      Ingress: [
+        {
+          ...ING('lost', { className: 'nginx' }),
+          spec: {
+            ingressClassName: 'nginx',
+            rules: [
+              {
+                host: 'lost.example.com',
+                http: {
+                  paths: [
+                    {
+                      path: '/',
+                      pathType: 'Prefix',
+                      backend: { service: { name: 'nowhere', port: { number: 80 } } },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      ],
+    });
+    expect(messages(t)).toEqual([
+      'warning spec.rules[0].http.paths[0].backend.service.name: service default/nowhere not found; the path answers 503, as ingress-nginx does',
+    ]);
+    expect((await get('lost.example.com', '/')).status).toBe(503);
+  });
+});
+
 describe('more annotations, served', () => {
   it('limit-rps, upstream-vhost, x-forwarded-prefix and server-alias', async () => {
     const t = serve(

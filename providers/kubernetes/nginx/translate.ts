@@ -1175,7 +1175,7 @@ function withHost(m: MiddlewareConfig, host: string): MiddlewareConfig {
   return { forwardAuth: { ...fa, address: (fa.address as string).replace(HOST_VAR, host) } };
 }
 
-/** The servers of a backend, or undefined (reported). Empty Services stay, answering 503 as nginx does. */
+/** The servers of a backend; none (503, reported) when the Service cannot be resolved, as nginx answers. */
 function buildService(
   state: State,
   c: IngressCtx,
@@ -1198,11 +1198,13 @@ function buildService(
   let res = resolve(ref.port);
   if (!res.ok && res.field === 'port' && ref.altPort !== undefined) res = resolve(ref.altPort);
   if (!res.ok) {
+    // ingress-nginx (and Traefik's provider) keep the location and answer 503
     c.report(
       res.field === 'port' ? `${at}.service.port` : `${at}.service.name`,
-      `${res.message}; the path is skipped`,
+      `${res.message}; the path answers 503, as ingress-nginx does`,
+      'warning',
     );
-    return undefined;
+    return { loadBalancer: { servers: [] } };
   }
   return { loadBalancer: { servers: serverUrls(res.backend, scheme).map((url) => ({ url })) } };
 }
