@@ -116,6 +116,10 @@ export type StatusCheck =
     }
   | { gatewayCondition: { gateway: string; condition: ExpectedCondition } }
   | {
+      /** GWCMustHaveAcceptedCondition{True,Any} */
+      gatewayClassCondition: { gatewayClass: string; condition: ExpectedCondition };
+    }
+  | {
       /** {HTTP,Gateway,GatewayClass}MustHaveLatestConditions: every condition's observedGeneration is the object's generation */
       latestGeneration: { kind: string; ref: string };
     };
@@ -123,6 +127,8 @@ export type StatusCheck =
 /** A later step of a test that changes objects (delete, patch) and checks again. */
 export interface CasePhase {
   delete?: { kind: string; namespace?: string; name: string }[];
+  /** more manifests applied (kubectl apply) */
+  addManifests?: string[];
   /** set one field (path of keys/indexes) and bump metadata.generation, as a spec patch does */
   set?: {
     kind: string;
@@ -150,6 +156,8 @@ export interface RequestCase {
   /** https: TLS to the 443 entrypoint with SNI = sni ?? host */
   scheme?: 'http' | 'https';
   sni?: string;
+  /** roundtripper.H2CPriorKnowledgeProtocol / H2Protocol (default HTTP/1.1) */
+  protocol?: 'h2c' | 'h2';
   /** the Secret (ns/name) whose certificate the client trusts (default: tls-validity-checks-certificate) */
   serverCert?: string;
   request: {
@@ -266,6 +274,7 @@ export interface EchoBackend {
   deployment: string;
   port: number;
   tlsPort?: number;
+  h2cPort?: number;
   seen: SeenByBackend[];
   close(): Promise<void>;
 }
@@ -278,16 +287,33 @@ function canonical(name: string): string {
     .join('-');
 }
 
+/** echo-basic delayResponse: `?delay=<Go duration>` (ms, s only here), at most 10 s */
+function delayOf(url: string | undefined): number {
+  const m = /[?&]delay=(\d+(?:\.\d+)?)(ms|s)(?:&|$)/.exec(url ?? '');
+  if (m === null) return 0;
+  return Math.min(10_000, Number(m[1]) * (m[2] === 's' ? 1000 : 1));
+}
+
 function echoHandler(backend: { namespace: string; deployment: string; seen: SeenByBackend[] }) {
-  return (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  return (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const delay = delayOf(req.url);
+      if (delay > 0) setTimeout(answer, delay);
+      else answer();
+    });
+    const answer = (): void => {
+      if (res.destroyed) return;
       backend.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
       const headers: Record<string, string[]> = {};
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         const name = canonical(req.rawHeaders[i]!);
-        if (name === 'Host') continue; // Go moves Host out of r.Header
+        // Go moves Host (HTTP/2: :authority) out of r.Header; pseudo-headers are not headers
+        if (name === 'Host' || name.startsWith(':')) continue;
         (headers[name] ??= []).push(req.rawHeaders[i + 1]!);
       }
       // echo-basic writeEchoResponseHeaders: "name:value,name:value"
@@ -304,7 +330,7 @@ function echoHandler(backend: { namespace: string; deployment: string; seen: See
       }
       const body = JSON.stringify({
         path: req.url,
-        host: req.headers.host ?? '',
+        host: req.headers[':authority'] ?? req.headers.host ?? '',
         method: req.method,
         proto: `HTTP/${req.httpVersion}`,
         headers,
@@ -313,13 +339,13 @@ function echoHandler(backend: { namespace: string; deployment: string; seen: See
         service: '',
         pod: `${backend.deployment}-pod`,
       });
-      res.writeHead(200, {
+      (res as http.ServerResponse).writeHead(200, {
         ...out,
         'content-type': 'application/json',
         'x-content-type-options': 'nosniff',
       });
       res.end(body);
-    });
+    };
   };
 }
 
@@ -564,6 +590,7 @@ export class EchoPool {
     const servers: net.Server[] = [];
     let port: number;
     let tlsPort: number | undefined;
+    let h2cPort: number | undefined;
     if (mode.grpc === true) {
       const srv = grpcEchoServer(namespace, deployment);
       servers.push(srv as unknown as net.Server);
@@ -585,6 +612,10 @@ export class EchoPool {
       const plain = http.createServer(handler);
       servers.push(plain);
       port = await listen(plain);
+      // echo-basic serves h2c (prior knowledge) on 3001
+      const h2c = http2.createServer(handler);
+      servers.push(h2c as unknown as net.Server);
+      h2cPort = await listen(h2c as unknown as net.Server);
       if (mode.tls !== undefined) {
         const secure = https.createServer({ cert: mode.tls.cert, key: mode.tls.key }, handler);
         servers.push(secure);
@@ -596,6 +627,7 @@ export class EchoPool {
       deployment,
       port,
       ...(tlsPort !== undefined ? { tlsPort } : {}),
+      ...(h2cPort !== undefined ? { h2cPort } : {}),
       seen,
       close: () =>
         Promise.all(
@@ -690,7 +722,11 @@ export async function makeSecrets(): Promise<Map<string, Pem>> {
 
 function readObjects(text: string): KubeObject[] {
   const out: KubeObject[] = [];
-  for (const doc of parseAllDocuments(text.replaceAll('{GATEWAY_CLASS_NAME}', GATEWAY_CLASS))) {
+  for (const doc of parseAllDocuments(
+    text
+      .replaceAll('{GATEWAY_CLASS_NAME}', GATEWAY_CLASS)
+      .replaceAll('{GATEWAY_CONTROLLER_NAME}', CONTROLLER_NAME),
+  )) {
     const o = doc.toJS() as KubeObject | null;
     if (o !== null && typeof o === 'object' && typeof o.kind === 'string') out.push(o);
   }
@@ -840,7 +876,9 @@ function endpointSlice(
       port:
         (p.targetPort ?? p.port) === 8443 && backend.tlsPort !== undefined
           ? backend.tlsPort
-          : backend.port,
+          : (p.targetPort ?? p.port) === 3001 && backend.h2cPort !== undefined
+            ? backend.h2cPort
+            : backend.port,
       ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
     })),
   };
@@ -917,7 +955,61 @@ interface Captured {
   body: string;
 }
 
+/** HTTP/2: h2c with prior knowledge, or h2 over TLS (ALPN) with SNI */
+function sendH2(port: number, rc: RequestCase, secrets: Map<string, Pem>): Promise<Captured> {
+  return new Promise((resolvePromise, reject) => {
+    const tlsOpts =
+      rc.scheme === 'https'
+        ? {
+            servername: rc.sni ?? (rc.request.host ?? '').replace(/:\d+$/, ''),
+            ca: [
+              secrets.get(
+                rc.serverCert ?? 'gateway-conformance-infra/tls-validity-checks-certificate',
+              )?.cert ?? '',
+            ],
+            checkServerIdentity: () => undefined,
+          }
+        : {};
+    const session = http2.connect(
+      `${rc.scheme === 'https' ? 'https' : 'http'}://127.0.0.1:${port}`,
+      tlsOpts,
+    );
+    session.on('error', reject);
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': rc.request.method ?? 'GET',
+      ':path': rc.request.path,
+      ':authority': rc.request.host ?? '127.0.0.1',
+    };
+    for (const [k, v] of Object.entries(rc.request.headers ?? {})) headers[k.toLowerCase()] = v;
+    const req = session.request(headers);
+    const timer = setTimeout(() => {
+      session.destroy();
+      reject(new Error('no HTTP/2 answer in 10 s'));
+    }, 10_000);
+    let status = 0;
+    let resHeaders: http.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      resHeaders = h as http.IncomingHttpHeaders;
+    });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      session.destroy();
+      reject(err);
+    });
+    req.on('end', () => {
+      clearTimeout(timer);
+      session.close();
+      resolvePromise({ status, headers: resHeaders, body: Buffer.concat(chunks).toString('utf8') });
+    });
+    req.end(rc.request.body);
+  });
+}
+
 function send(port: number, rc: RequestCase, secrets: Map<string, Pem>): Promise<Captured> {
+  if (rc.protocol === 'h2c' || rc.protocol === 'h2') return sendH2(port, rc, secrets);
   const method = rc.request.method ?? 'GET';
   const headers: Record<string, string> = {};
   if (rc.request.host !== undefined) headers.host = rc.request.host;
@@ -1164,6 +1256,14 @@ export function checkStatus(
       ? undefined
       : `${kind} ${ref} (generation ${gen}): conditions with another observedGeneration: ${stale.map((c) => `${c.type}@${c.observedGeneration}`).join(', ')}`;
   }
+  if ('gatewayClassCondition' in check) {
+    const { gatewayClass, condition } = check.gatewayClassCondition;
+    const gc = report.gatewayClasses.find((g) => g.name === gatewayClass);
+    if (gc === undefined) return `no status for GatewayClass ${gatewayClass}`;
+    return conditionFound(gc.conditions, condition)
+      ? undefined
+      : `GatewayClass ${gatewayClass}: no ${condition.type}=${condition.status ?? '*'}/${condition.reason ?? '*'} (${showConditions(gc.conditions)})`;
+  }
   if ('routesAccepted' in check) {
     const { gateway, routes, kind = 'HTTPRoute' } = check.routesAccepted;
     const gw = report.gateways.find((g) => `${g.namespace}/${g.name}` === gateway);
@@ -1257,11 +1357,8 @@ export function checkStatus(
     for (const e of listeners) {
       const a = gw.listeners.find((l) => l.name === e.name);
       if (a === undefined) return `Gateway ${gateway}: no status for listener ${e.name}`;
-      if (
-        (e.supportedKinds ?? []).length === 0 &&
-        a.supportedKinds.length !== 0 &&
-        e.supportedKinds !== undefined
-      )
+      // gatewayListenersMatch: an empty (or absent) expected list means none at all
+      if ((e.supportedKinds ?? []).length === 0 && a.supportedKinds.length !== 0)
         return `Gateway ${gateway} listener ${e.name}: supportedKinds ${JSON.stringify(a.supportedKinds)}, expected none`;
       for (const k of e.supportedKinds ?? []) {
         if (
@@ -1334,6 +1431,14 @@ export async function runCase(c: ConformanceCase, ctx: CaseContext): Promise<str
             o.metadata.namespace === d.namespace
           ),
       );
+    for (const m of c.then.addManifests ?? []) {
+      const added = readObjects(readFileSync(join(FIXTURES, 'manifests', m), 'utf8'));
+      for (const o of added) o.metadata.generation ??= 1;
+      objects = [
+        ...objects.filter((o) => !added.some((a) => a.kind === o.kind && nn(a) === nn(o))),
+        ...added,
+      ];
+    }
     for (const op of c.then.set ?? []) {
       const o = objects.find(
         (x) =>

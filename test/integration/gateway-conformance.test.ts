@@ -31,6 +31,14 @@ const KNOWN_FAILURES: Record<string, string> = {
     'RequestHeaderModifier add on a backendRef replaces the header instead of appending a value',
   HTTPRouteResponseHeaderModifier:
     'ResponseHeaderModifier add (and RequestHeaderModifier add) replace the header instead of appending a value',
+  GatewayHTTPListenerIsolation:
+    'no listener isolation: a route on the hostname-less listener (or on *.example.com) also answers hosts that a more specific listener of the same Gateway owns',
+  HTTPRouteHTTPSListenerDetectMisdirectedRequests:
+    'no 421 Misdirected Request: an HTTP/2 request whose Host belongs to another HTTPS listener than its SNI is served (or 404) instead',
+  HTTPRouteTimeoutRequest:
+    'rules[].timeouts.request is not translated (and not reported): a 1 s backend delay answers 200 instead of 504',
+  HTTPRouteTimeoutBackendRequest:
+    'rules[].timeouts.backendRequest is not translated (and not reported): a 1 s backend delay answers 200 instead of 504',
   HTTPRoute303Redirect:
     'RequestRedirect statusCode 303 becomes a redirectRegex (permanent: false → 302), and a redirect to the same URL is skipped (Traefik redirectRegex rule), so the request falls through to the rule without backends: 500',
   HTTPRoute307Redirect:
