@@ -4,6 +4,9 @@
  * runtime from the in-test API server (the real list/watch protocol), with
  * real upstreams behind EndpointSlices.
  */
+import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import selfsigned from 'selfsigned';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadStaticConfig } from '../../src/config/static.js';
@@ -218,5 +221,57 @@ describe('Kubernetes CRD provider, end to end', () => {
     await eventually(async () =>
       expect(await get(run, 'cross.test', '/y')).toMatchObject({ status: 200, url: '/x/y' }),
     );
+  });
+
+  it('an IngressRoute with tls.secretName serves that certificate over HTTPS', async () => {
+    const { server, run } = await setup();
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'secure.crd.test' }], {
+      keyType: 'ec' as const,
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [
+        { name: 'subjectAltName', altNames: [{ type: 2 as const, value: 'secure.crd.test' }] },
+      ],
+    });
+    server.create('Secret', {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { namespace: 'apps', name: 'crd-tls' },
+      type: 'kubernetes.io/tls',
+      data: {
+        'tls.crt': Buffer.from(pems.cert).toString('base64'),
+        'tls.key': Buffer.from(pems.private).toString('base64'),
+      },
+    });
+    server.create(
+      'IngressRoute',
+      ingressRoute('secure', [
+        { kind: 'Rule', match: 'Host(`secure.crd.test`)', services: [{ name: 'svc-b', port: 80 }] },
+      ]),
+    );
+    const cur = server.get('IngressRoute', 'apps', 'secure')!;
+    cur.spec.tls = { secretName: 'crd-tls' };
+    server.update('IngressRoute', cur);
+    const port = run.addresses.web!.port;
+    const fetchTls = (): Promise<{ cn: string; body: string }> =>
+      new Promise((resolve, reject) => {
+        const sock = tls.connect(
+          { host: '127.0.0.1', port, servername: 'secure.crd.test', rejectUnauthorized: false },
+          () => {
+            const cn = new X509Certificate(sock.getPeerCertificate().raw).subject;
+            sock.write('GET / HTTP/1.1\r\nhost: secure.crd.test\r\nconnection: close\r\n\r\n');
+            let body = '';
+            sock.on('data', (d: Buffer) => (body += d.toString()));
+            sock.on('end', () => resolve({ cn, body }));
+          },
+        );
+        sock.on('error', reject);
+      });
+    await eventually(async () => {
+      const r = await fetchTls();
+      expect(r.cn).toContain('CN=secure.crd.test');
+      expect(r.body).toMatch(/^HTTP\/1\.1 200/);
+      expect(r.body).toMatch(/x-upstream: b/i);
+    });
   });
 });
