@@ -47,7 +47,7 @@ import {
   serverUrls,
   shown,
 } from '../backends.js';
-import type { ClusterView, KubeDiagnostic, KubeObject } from '../objects.js';
+import type { ClusterView, KubeDiagnostic, KubeObject, ResourceKind } from '../objects.js';
 import { readBackendRef, type IngressBackendRef } from '../ingress/backend.js';
 import {
   DEFAULT_BACKEND_PRIORITY,
@@ -89,6 +89,15 @@ export interface NginxProviderOptions {
   /** `namespace/name` of the Service answering requests no Ingress matches (Traefik's option) */
   defaultBackendService?: string;
 }
+
+/** What the translator reads: the watch set the provider's runtime needs (Nodes are never read). */
+export const NGINX_RESOURCE_KINDS: readonly ResourceKind[] = [
+  'Ingress',
+  'IngressClass',
+  'Service',
+  'EndpointSlice',
+  'Secret',
+];
 
 export const NGINX_DEFAULT_CLASS = 'nginx';
 export const NGINX_DEFAULT_CONTROLLER = 'k8s.io/ingress-nginx';
