@@ -54,9 +54,13 @@ WORKDIR /etc/portico
 # Portico's web entrypoint when none is configured; 8080: the `traefik`
 # entrypoint (API, dashboard, /ping).
 EXPOSE 80 443 8000 8080
-# Asks /ping on the ping entrypoint of the same static configuration (a file or
-# PORTICO_*/TRAEFIK_* variables; flags given to the container are not seen by
-# the health check), so ping has to be on: --ping or PORTICO_PING=true.
+# Asks /ping on the ping entrypoint. The health check is a process of its own,
+# started with no arguments: it reads /etc/portico/portico.yml and the
+# PORTICO_*/TRAEFIK_* variables, never the flags given to the container, so
+# `docker run IMAGE --ping` alone is reported unhealthy. Working forms:
+# `-e PORTICO_PING=true` next to the flags (plus PORTICO_PING_ENTRYPOINT and its
+# PORTICO_ENTRYPOINTS_<NAME>_ADDRESS if not traefik on :8080), or `ping: {}` in
+# the configuration file (docs/deploy-kubernetes.md, "Health check").
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["portico", "healthcheck"]
 STOPSIGNAL SIGTERM

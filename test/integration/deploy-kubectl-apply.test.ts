@@ -97,4 +97,38 @@ describe.skipIf(skip)('kubectl apply to a (fake) API server', () => {
       if (o) expect(stored(o), `${o.kind}/${o.metadata.name}`).toBeDefined();
     }
   });
+
+  it('applies the chart with the Gateway API and ingress-nginx providers: its GatewayClass and Gateway too', async () => {
+    const rendered = (
+      await run(helm, [
+        'template',
+        'gw',
+        path.join(ROOT, 'deploy/helm/portico'),
+        '-n',
+        'gw',
+        '--set',
+        'providers.kubernetesGateway.enabled=true',
+        '--set',
+        'providers.kubernetesIngressNGINX.enabled=true',
+        // a second release next to the first: its own IngressClass name
+        '--set',
+        'ingressClass.name=portico-gw',
+        '--set',
+        'gatewayClass.name=portico-gw',
+      ])
+    ).stdout;
+    const objects = parseAllDocuments(rendered)
+      .map((d) => d.toJS() as Obj | null)
+      .filter((o): o is Obj => o !== null);
+    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['GatewayClass', 'Gateway']));
+    const file = path.join(dir, 'chart-gateway.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Namespace\nmetadata: { name: gw }\n---\n${rendered}`,
+    );
+    await kubectlRun('apply', '-f', file);
+    for (const o of objects) expect(stored(o), `${o.kind}/${o.metadata.name}`).toBeDefined();
+    const gateway = objects.find((o) => o.kind === 'Gateway')!;
+    expect(stored(gateway).spec).toEqual(gateway.spec);
+  });
 });

@@ -142,6 +142,21 @@ export function traefikCrds(group: string = CRD_GROUP): CustomResourceDefinition
   });
 }
 
+/**
+ * The comment heading a CRD file, naming the group its kinds are in: Traefik's
+ * group (deploy/crds/portico-crds.yaml, `portico schema --crd`) or Portico's
+ * own (deploy/kubernetes/crds/portico.io.yaml, written by
+ * deploy/kubernetes/generate-crds.mjs).
+ */
+export function crdYamlHeader(group: string = CRD_GROUP): string {
+  if (group === CRD_GROUP) return CRD_YAML_HEADER;
+  return `# Portico's CustomResourceDefinitions: Traefik's kinds in Portico's own group, ${group}/${CRD_VERSION}.
+# Generated from the configuration schema (src/config/schema/crd-specs.ts) by
+# \`node deploy/kubernetes/generate-crds.mjs\` (after \`npm run build\`). Do not edit.
+# Apply: kubectl apply -f deploy/kubernetes/crds/${group}.yaml (docs/deploy-kubernetes.md)
+`;
+}
+
 export const CRD_YAML_HEADER = `# Portico's CustomResourceDefinitions: Traefik's kinds in ${CRD_GROUP}/${CRD_VERSION}.
 # Generated from the configuration schema (src/config/schema/crd-specs.ts) by
 # \`npm run docs:gen\`; \`portico schema --crd\` prints the same. Do not edit.
@@ -153,5 +168,5 @@ export function crdYaml(group: string = CRD_GROUP): string {
   const docs = traefikCrds(group).map((crd) =>
     stringify(crd, { lineWidth: 0, singleQuote: true, aliasDuplicateObjects: false }),
   );
-  return CRD_YAML_HEADER + docs.map((d) => `---\n${d}`).join('');
+  return crdYamlHeader(group) + docs.map((d) => `---\n${d}`).join('');
 }

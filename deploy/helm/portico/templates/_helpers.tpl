@@ -132,7 +132,81 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - "--providers.kubernetesIngress.ingressEndpoint.ip={{ . }}"
 {{- end }}
 {{- end }}{{ end }}
+{{- /* issue 15's providers: the arguments Traefik's chart (_podtemplate.tpl) renders, spelt as it spells them */}}
+{{- with .Values.providers.kubernetesGateway }}{{ if .enabled }}
+- "--providers.kubernetesgateway"
+{{- with .statusAddress }}
+{{- with .ip }}
+- "--providers.kubernetesgateway.statusaddress.ip={{ . }}"
+{{- end }}
+{{- with .hostname }}
+- "--providers.kubernetesgateway.statusaddress.hostname={{ . }}"
+{{- end }}
+{{- if (and .service.enabled $.Values.service.enabled) }}
+- "--providers.kubernetesgateway.statusaddress.service.name={{ .service.name | default (include "portico.fullname" $) }}"
+- "--providers.kubernetesgateway.statusaddress.service.namespace={{ .service.namespace | default $.Release.Namespace }}"
+{{- end }}
+{{- end }}
+{{- if .nativeLBByDefault }}
+- "--providers.kubernetesgateway.nativeLBByDefault=true"
+{{- end }}
+{{- with .crossProviderNamespaces }}
+- "--providers.kubernetesgateway.crossProviderNamespaces={{ join "," . }}"
+{{- end }}
+{{- with .namespaces }}
+- "--providers.kubernetesgateway.namespaces={{ join "," . }}"
+{{- end }}
+{{- if .experimentalChannel }}
+- "--providers.kubernetesgateway.experimentalchannel=true"
+{{- end }}
+{{- with .labelSelector }}
+- "--providers.kubernetesgateway.labelSelector={{ . }}"
+{{- end }}
+{{- with .qps }}
+- "--providers.kubernetesgateway.qps={{ . }}"
+{{- end }}
+{{- with .burst }}
+- "--providers.kubernetesgateway.burst={{ . }}"
+{{- end }}
+{{- end }}{{ end }}
+{{- with .Values.providers.kubernetesIngressNGINX }}{{ if .enabled }}
+- "--providers.kubernetesingressnginx"
+{{- with .watchNamespace }}
+- "--providers.kubernetesingressnginx.watchnamespace={{ . }}"
+{{- end }}
+{{- if and .publishService.enabled (or $.Values.service.enabled .publishService.pathOverride) }}
+- "--providers.kubernetesingressnginx.publishservice={{ default (printf "%s/%s" $.Release.Namespace (include "portico.fullname" $)) .publishService.pathOverride }}"
+{{- end }}
+{{- /* every other value that is set, by its name (modsec is Traefik Hub's: not read) */}}
+{{- $rest := include "portico.valuesAsArgs" (dict "path" "providers.kubernetesingressnginx" "content" (omit . "enabled" "publishService" "watchNamespace" "modsec")) }}
+{{- range splitList "\n" $rest }}
+{{- if . }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}{{ end }}
 {{- range .Values.additionalArguments }}
 - {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A map of values as --path.key=value lines, one per value that is set, as Traefik's
+chart's traefik.yaml2CommandLineArgsRec writes them: booleans always (false
+included), integers always, other values unless empty; lists comma-joined, maps
+recursed into.
+*/}}
+{{- define "portico.valuesAsArgs" -}}
+{{- $path := .path -}}
+{{- range $key, $value := .content }}
+{{- if kindIs "map" $value }}
+{{ include "portico.valuesAsArgs" (dict "path" (printf "%s.%s" $path $key) "content" $value) }}
+{{- else if and (kindIs "bool" $value) (ne $value nil) }}
+--{{ $path }}.{{ $key }}={{ $value }}
+{{- else if or (kindIs "int" $value) (kindIs "int64" $value) }}
+--{{ $path }}.{{ $key }}={{ $value }}
+{{- else if not (empty $value) }}
+--{{ $path }}.{{ $key }}={{ if kindIs "slice" $value }}{{ join "," $value }}{{ else if kindIs "float64" $value }}{{ printf "%.0f" $value }}{{ else }}{{ $value }}{{ end }}
+{{- end }}
 {{- end }}
 {{- end -}}
