@@ -143,7 +143,23 @@ function nginxOptions(c: KubernetesIngressNginxProviderConfig): NginxProviderOpt
     disableSvcExternalName: c.disableSvcExternalName,
     ...(c.httpEntryPoint ? { httpEntryPoints: [c.httpEntryPoint] } : {}),
     ...(c.httpsEntryPoint ? { httpsEntryPoints: [c.httpsEntryPoint] } : {}),
+    ...(c.globalAuthURL ? { globalAuthURL: c.globalAuthURL } : {}),
+    ...(c.defaultBackendService ? { defaultBackendService: c.defaultBackendService } : {}),
   };
+}
+
+/** Traefik's provider-wide nginx defaults Portico does not apply: said at start, not ignored silently. */
+function warnNginxDefaults(c: KubernetesIngressNginxProviderConfig, logger: Logger): void {
+  const notApplied: string[] = [];
+  if (c.proxyBodySize !== 1048576) notApplied.push(`proxyBodySize=${c.proxyBodySize}`);
+  for (const k of ['proxyConnectTimeout', 'proxyReadTimeout', 'proxySendTimeout'] as const)
+    if (c[k] !== 60) notApplied.push(`${k}=${c[k]}`);
+  if (c.allowCrossNamespaceResources) notApplied.push('allowCrossNamespaceResources=true');
+  if (notApplied.length > 0)
+    logger.warn(
+      { options: notApplied },
+      'kubernetesIngressNGINX: provider-wide defaults are not applied by Portico (as in Traefik, where they only act through its buffering); set them per Ingress with the nginx.ingress.kubernetes.io annotations',
+    );
 }
 
 function gatewayOptions(
@@ -159,6 +175,7 @@ function gatewayOptions(
 }
 
 function nginxProvider(c: KubernetesIngressNginxProviderConfig, logger: Logger): Provider {
+  warnNginxDefaults(c, logger);
   const client = createKubeClient(c);
   logger.info({ server: client.server, mode: client.mode }, 'kubernetes: API server');
   const base: KubernetesCommonOptions = {
