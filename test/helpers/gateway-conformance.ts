@@ -30,6 +30,7 @@
  * (translateGateway); its config is applied as provider `kubernetesgateway`.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import crypto from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -173,12 +174,17 @@ export interface RequestCase {
     status?: number;
     statuses?: number[];
     headers?: Record<string, string>;
+    /** the header must have one of these values */
+    validHeaderValues?: Record<string, string[]>;
+    /** spaces are ignored when comparing response header values */
+    ignoreWhitespace?: boolean;
     absentHeaders?: string[];
   };
   backend?: string;
   namespace?: string;
   redirect?: { scheme?: string; host?: string; port?: string; path?: string };
-  mirroredTo?: { name: string; namespace: string }[];
+  /** percent: the share of requests the mirror must see (HTTPRouteRequestPercentageMirror) */
+  mirroredTo?: { name: string; namespace: string; percent?: number }[];
   /** MakeRequestAndExpectFailure: anything but 200 */
   expectFailure?: boolean;
   /**
@@ -192,6 +198,8 @@ export interface RequestCase {
    * (0 OK, 12 Unimplemented), backend/namespace as for HTTP
    */
   grpc?: { method: string; authority?: string; metadata?: Record<string, string>; code?: number };
+  /** a WebSocket echo exchange on /ws (HTTPRouteBackendProtocolWebSocket) */
+  websocket?: boolean;
   /** tls.MakeTLSConnectionAndExpectEventuallyConnectionRejection: the handshake is cut (EOF/RST) */
   expectConnectionRejected?: boolean;
   /** send it this many times (each must match) */
@@ -347,6 +355,129 @@ function echoHandler(backend: { namespace: string; deployment: string; seen: See
       res.end(body);
     };
   };
+}
+
+/* ---------------------------------------------------------- WebSocket (RFC 6455) */
+
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+function wsFrame(opcode: number, payload: Buffer, mask: boolean): Buffer {
+  const len = payload.length;
+  const head: number[] = [0x80 | opcode];
+  if (len < 126) head.push((mask ? 0x80 : 0) | len);
+  else head.push((mask ? 0x80 : 0) | 126, len >> 8, len & 0xff); // frames here are small
+  if (!mask) return Buffer.concat([Buffer.from(head), payload]);
+  const key = crypto.randomBytes(4);
+  const masked = Buffer.from(payload.map((b, i) => b ^ key[i % 4]!));
+  return Buffer.concat([Buffer.from(head), key, masked]);
+}
+
+/** whole frames at the start of buf: [opcode, payload][], and the rest */
+function wsFrames(buf: Buffer): { frames: [number, Buffer][]; rest: Buffer } {
+  const frames: [number, Buffer][] = [];
+  for (;;) {
+    if (buf.length < 2) break;
+    const opcode = buf[0]! & 0x0f;
+    const masked = (buf[1]! & 0x80) !== 0;
+    let len = buf[1]! & 0x7f;
+    let off = 2;
+    if (len === 126) {
+      if (buf.length < 4) break;
+      len = buf.readUInt16BE(2);
+      off = 4;
+    } else if (len === 127) break; // never sent here
+    const keyLen = masked ? 4 : 0;
+    if (buf.length < off + keyLen + len) break;
+    const key = buf.subarray(off, off + keyLen);
+    const data = Buffer.from(buf.subarray(off + keyLen, off + keyLen + len));
+    if (masked) for (let i = 0; i < data.length; i++) data[i] = data[i]! ^ key[i % 4]!;
+    frames.push([opcode, data]);
+    buf = buf.subarray(off + keyLen + len);
+  }
+  return { frames, rest: buf };
+}
+
+/** upgraded connections: server.close() and closeAllConnections() do not end them */
+const upgradedSockets = new Set<import('node:stream').Duplex>();
+
+/** echo-basic's /ws: a WebSocket echo of text and binary messages */
+function wsEcho(req: http.IncomingMessage, socket: import('node:stream').Duplex): void {
+  const key = req.headers['sec-websocket-key'];
+  if (req.url?.split('?')[0] !== '/ws' || typeof key !== 'string') {
+    socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
+    return;
+  }
+  const accept = crypto
+    .createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`,
+  );
+  let buf: Buffer = Buffer.alloc(0);
+  upgradedSockets.add(socket);
+  socket.on('close', () => upgradedSockets.delete(socket));
+  socket.on('data', (d: Buffer) => {
+    const { frames, rest } = wsFrames(Buffer.concat([buf, d]));
+    buf = rest;
+    for (const [opcode, payload] of frames) {
+      if (opcode === 8) socket.end(wsFrame(8, Buffer.alloc(0), false));
+      else if (opcode === 1 || opcode === 2) socket.write(wsFrame(opcode, payload, false));
+    }
+  });
+  socket.on('error', () => undefined);
+}
+
+/** HTTPRouteBackendProtocolWebSocket: dial ws://<gateway>/ws, echo a text then a binary message */
+export function websocketRoundTrip(port: number, host: string): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    const key = crypto.randomBytes(16).toString('base64');
+    const text = Buffer.from('Websocket Support!');
+    const binary = Buffer.from([1, 2, 3, 4, 5, 6, 7]);
+    let buf: Buffer = Buffer.alloc(0);
+    let upgraded = false;
+    const got: [number, Buffer][] = [];
+    const done = (f: string | undefined): void => {
+      sock.destroy();
+      resolvePromise(f);
+    };
+    sock.setTimeout(5000, () =>
+      done(`no complete WebSocket exchange in 5 s (got ${got.length} frames)`),
+    );
+    sock.on('error', (err) => done(`connection failed: ${err.message}`));
+    sock.write(
+      `GET /ws HTTP/1.1\r\nhost: ${host}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
+        `sec-websocket-key: ${key}\r\nsec-websocket-version: 13\r\norigin: ws://gateway/ws\r\n\r\n`,
+    );
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        if (!/^HTTP\/1\.1 101/.test(head))
+          return done(`the upgrade was answered ${head.split('\r\n')[0]}`);
+        upgraded = true;
+        buf = buf.subarray(end + 4);
+        sock.write(wsFrame(1, text, true));
+      }
+      const { frames, rest } = wsFrames(buf);
+      buf = rest;
+      for (const f of frames) {
+        got.push(f);
+        if (got.length === 1) {
+          if (f[0] !== 1 || !f[1].equals(text))
+            return done(`text reply ${f[0]}: ${f[1].toString()}`);
+          sock.write(wsFrame(2, binary, true));
+        } else if (got.length === 2) {
+          if (f[0] !== 2 || !f[1].equals(binary))
+            return done(`binary reply ${f[0]}: ${f[1].toString('hex')}`);
+          return done(undefined);
+        }
+      }
+    });
+  });
 }
 
 async function listen(server: net.Server): Promise<number> {
@@ -610,6 +741,7 @@ export class EchoPool {
     } else {
       const handler = echoHandler({ namespace, deployment, seen });
       const plain = http.createServer(handler);
+      plain.on('upgrade', wsEcho);
       servers.push(plain);
       port = await listen(plain);
       // echo-basic serves h2c (prior knowledge) on 3001
@@ -650,6 +782,7 @@ export class EchoPool {
   }
 
   async close(): Promise<void> {
+    for (const sock of upgradedSockets) sock.destroy();
     await Promise.all([...this.backends.values()].map((b) => b.close()));
     this.backends.clear();
   }
@@ -1102,11 +1235,23 @@ export function compareRoundTrip(rc: RequestCase, res: Captured): string | undef
       namespace: string;
       pod: string;
     };
-    try {
-      cReq = JSON.parse(res.body) as typeof cReq;
-    } catch {
-      return `the answer is not the echo server's JSON: ${res.body.slice(0, 200)}`;
-    }
+    // CaptureRoundTrip: only a JSON answer is read as the echo's; any other leaves the
+    // captured request empty but for the method ("assume it made the right request")
+    if (String(res.headers['content-type'] ?? '') === 'application/json') {
+      try {
+        cReq = JSON.parse(res.body) as typeof cReq;
+      } catch {
+        return `the answer is not the echo server's JSON: ${res.body.slice(0, 200)}`;
+      }
+    } else
+      cReq = {
+        path: '',
+        host: '',
+        method: rc.request.method ?? 'GET',
+        headers: {},
+        namespace: '',
+        pod: '',
+      };
     const exp = rc.expectedRequest ?? {
       host: rc.request.host,
       path: rc.request.path,
@@ -1129,11 +1274,20 @@ export function compareRoundTrip(rc: RequestCase, res: Captured): string | undef
       if (got.join(',') !== value)
         return `expected request header ${name}: ${value}, got ${got.join(',')}`;
     }
+    const ws = (v: string): string =>
+      rc.response?.ignoreWhitespace === true ? v.replaceAll(' ', '') : v;
+    for (const [name, values] of Object.entries(rc.response?.validHeaderValues ?? {})) {
+      const got = res.headers[name.toLowerCase()];
+      if (got === undefined) return `expected response header ${name}, absent`;
+      const s = ws(Array.isArray(got) ? got.join(',') : got);
+      if (!values.map(ws).includes(s))
+        return `expected response header ${name} to be one of ${JSON.stringify(values)}, got ${s}`;
+    }
     for (const [name, value] of Object.entries(rc.response?.headers ?? {})) {
       const got = res.headers[name.toLowerCase()];
       if (got === undefined) return `expected response header ${name}, absent`;
-      const s = Array.isArray(got) ? got.join(',') : got;
-      if (s !== value) return `expected response header ${name}: ${value}, got ${s}`;
+      const s = ws(Array.isArray(got) ? got.join(',') : got);
+      if (s !== ws(value)) return `expected response header ${name}: ${value}, got ${s}`;
     }
     for (const name of rc.response?.absentHeaders ?? []) {
       const got = res.headers[name.toLowerCase()];
@@ -1632,6 +1786,11 @@ async function oneRequest(
     return prefixed(name, await tlsRejected(ctx.router.portFor(rc.port ?? 443), rc.sni ?? ''));
   if (rc.tcp !== undefined) return prefixed(name, await tcpRoundTrip(ctx, rc));
   if (rc.grpc !== undefined) return prefixed(name, await grpcRoundTrip(ctx, rc));
+  if (rc.websocket === true)
+    return prefixed(
+      name,
+      await websocketRoundTrip(ctx.router.portFor(rc.port ?? 80), rc.request.host ?? '127.0.0.1'),
+    );
   {
     let res: Captured;
     try {
@@ -1658,6 +1817,8 @@ async function oneRequest(
     }
     const f = compareRoundTrip(expected, res);
     if (f !== undefined) return `${name}: ${f}`;
+    if ((rc.mirroredTo ?? []).some((m) => m.percent !== undefined))
+      return prefixed(name, await mirrorDistribution(rc, ctx));
     for (const m of rc.mirroredTo ?? []) {
       const b = await ctx.pool.get(m.namespace, m.name);
       const path = rc.request.path;
@@ -1670,6 +1831,41 @@ async function oneRequest(
     }
   }
   return failures[0];
+}
+
+/**
+ * HTTPRouteRequestPercentageMirror's testMirroredRequestsDistribution: 500 requests, then
+ * the mirror's count must be within ±15 % (relative) of percent × 500
+ */
+async function mirrorDistribution(rc: RequestCase, ctx: CaseContext): Promise<string | undefined> {
+  const total = 500;
+  const tolerance = 0.15;
+  const path = rc.request.path;
+  const mirrors = await Promise.all(
+    (rc.mirroredTo ?? []).map(async (m) => ({ m, b: await ctx.pool.get(m.namespace, m.name) })),
+  );
+  const count = (b: EchoBackend): number => b.seen.filter((x) => x.url === path).length;
+  const before = mirrors.map(({ b }) => count(b));
+  for (let i = 0; i < total; i++) {
+    const res = await send(ctx.router.portFor(rc.port ?? 80), rc, ctx.secrets);
+    const f = compareRoundTrip(rc, res);
+    if (f !== undefined) return `request ${i + 1} of ${total}: ${f}`;
+  }
+  // mirrors are sent without waiting for them: wait until the counts stop moving (bounded)
+  let last = -1;
+  for (let n = 0; n < 40; n++) {
+    const now = mirrors.reduce((sum, { b }) => sum + count(b), 0);
+    if (now === last) break;
+    last = now;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const [i, { m, b }] of mirrors.entries()) {
+    const got = count(b) - before[i]!;
+    const want = (total * (m.percent ?? 100)) / 100;
+    if (got < want * (1 - tolerance) || got > want * (1 + tolerance))
+      return `${m.namespace}/${m.name} got ${got} of ${total} mirrored, expected ${want} ±15 %`;
+  }
+  return undefined;
 }
 
 async function weighted(w: WeightCheck, ctx: CaseContext): Promise<string[]> {
