@@ -428,4 +428,27 @@ describe('Kubernetes Ingress provider, end to end', () => {
     await eventually(async () => expect((await get(run, 'good.test')).status).toBe(200));
     expect(events()).toHaveLength(1);
   });
+
+  it('an Exact path wins over the root Prefix of the same host (as the Ingress spec says)', async () => {
+    const server = await api();
+    const a = await upstream('a');
+    const b = await upstream('b');
+    server.create('Service', service('apps', 'root'));
+    server.create('EndpointSlice', slice('apps', 'root', [{ port: a.port }]));
+    server.create('Service', service('apps', 'exact'));
+    server.create('EndpointSlice', slice('apps', 'exact', [{ port: b.port }]));
+    server.create(
+      'Ingress',
+      ingress('apps', 'site', [
+        { host: 'shop.test', path: '/', pathType: 'Prefix', svc: 'root' },
+        // short: by rule length alone Path("/v") is shorter than PathPrefix("/")
+        { host: 'shop.test', path: '/v', pathType: 'Exact', svc: 'exact' },
+      ]),
+    );
+    const run = await portico(server);
+    await eventually(async () => expect((await get(run, 'shop.test', '/v')).upstream).toBe('b'));
+    expect((await get(run, 'shop.test', '/vz')).upstream).toBe('a');
+    expect((await get(run, 'shop.test', '/v/x')).upstream).toBe('a');
+    expect((await get(run, 'shop.test', '/')).upstream).toBe('a');
+  });
 });

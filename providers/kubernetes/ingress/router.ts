@@ -85,11 +85,13 @@ export function buildRouter(
   const p = asString(path.path) ?? '';
   const parts: string[] = [];
   let warning: FieldProblem | undefined;
+  let exact = false;
   if (host !== '') parts.push(hostRule(host));
   if (p !== '') {
     const m = matcherFor(path.pathType, p, ann);
     if ('message' in m) return m;
     warning = m.warning;
+    exact = m.matcher === 'Path';
     parts.push(pathRule(m.matcher, p, strictPrefix));
   }
   const router: RouterConfig = {
@@ -99,6 +101,13 @@ export function buildRouter(
   if (ann.entryPoints) router.entryPoints = ann.entryPoints;
   if (ann.middlewares) router.middlewares = ann.middlewares;
   if (ann.priority !== undefined && ann.priority !== 0) router.priority = ann.priority;
+  else if (exact) {
+    // Portico differs from Traefik here: by rule length alone, Path("/x") (Exact) ranks below
+    // PathPrefix("/") of the same host, so the exact path would never be reached; as the
+    // Ingress spec says, an Exact path wins over every Prefix that matches the same request
+    // (those prefixes are at most as long as the path, and "PathPrefix" is 6 longer than "Path")
+    router.priority = router.rule.length + 7;
+  }
   if (ann.tls) router.tls = ann.tls;
   if (ann.observability) router.observability = ann.observability;
   return warning !== undefined ? { router, warning } : { router };
