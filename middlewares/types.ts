@@ -31,5 +31,7 @@ export interface MiddlewareDefinition {
   description: string;
   /** the options, for validation (decodeOptions), label decoding and the docs */
   options: TSchema;
+  /** internal types: the providers whose middlewares may use it (see MiddlewareSchema.providers) */
+  providers?: readonly string[];
   create(options: unknown, ctx: MiddlewareBuildContext): Middleware;
 }

@@ -91,7 +91,7 @@ export class MiddlewareBuilder {
 
   /** One middleware through its registered factory; its error is prefixed with the type and field. */
   private create(name: string, type: string, options: unknown): Middleware {
-    const def = middlewareDefinition(type);
+    const def = middlewareDefinition(type, providerOf(name));
     if (def === undefined) throw new Error(`unknown middleware type "${type}"`);
     try {
       return def.create(options, {

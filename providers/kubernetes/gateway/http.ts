@@ -7,10 +7,11 @@
  *   service  <router>-wrr, children <router>-svc-<ns>-<name>-<backend index>
  *   filter   <router>-<lower-case filter type>-<filter index>
  *
- * Gateway API filters become Portico middlewares: header modifiers → headers
- * (customRequestHeaders / customResponseHeaders; "" removes a header),
- * RequestRedirect → redirectRegex on the whole URL, URLRewrite → replacePath /
- * replacePathRegex and a Host header, RequestMirror → a mirroring service,
+ * Gateway API filters become Portico middlewares: the header modifiers,
+ * RequestRedirect and URLRewrite → the internal types Traefik has for them
+ * (requestHeaderModifier, responseHeaderModifier, requestRedirect,
+ * URLRewrite: middlewares/gateway-*.ts, usable by this provider only),
+ * RequestMirror → a mirroring service,
  * ExtensionRef to a Traefik Middleware → `<ns>-<name>@kubernetescrd`, CORS →
  * headers. A filter that cannot be honoured answers 500 on its rule (Traefik's
  * `-err-wrr`), and an invalid backend answers 500 for its share of the
@@ -84,17 +85,29 @@ type FilterResult =
   | { ok: true; middlewares: [string, Record<string, unknown> | undefined][]; mirrors: unknown[] }
   | { ok: false; field: string; message: string };
 
-/** A header map of a header modifier filter: set/add values, remove as "" (the headers middleware drops those). */
-function headerEdits(
+/**
+ * A header modifier filter as Traefik's HeaderModifier (set/add name → value,
+ * remove), for the internal requestHeaderModifier/responseHeaderModifier
+ * middlewares. Names and values are checked here, so a bad one fails its rule
+ * with a diagnostic rather than the router's middleware.
+ */
+function headerModifier(
   raw: unknown,
   field: string,
-): { ok: true; edits: Record<string, string> } | { ok: false; field: string; message: string } {
+):
+  | {
+      ok: true;
+      edits: { set: Record<string, string>; add: Record<string, string>; remove: string[] };
+    }
+  | { ok: false; field: string; message: string } {
   const f = asRecord(raw);
   if (f === undefined) return { ok: false, field, message: 'the filter configuration is missing' };
-  const out: Record<string, string> = {};
-  // `add` appends to a header the request already has; the headers middleware can only
-  // set it, so an added value replaces an existing one (documented approximation)
-  for (const key of ['add', 'set'] as const) {
+  const edits = {
+    set: {} as Record<string, string>,
+    add: {} as Record<string, string>,
+    remove: [] as string[],
+  };
+  for (const key of ['set', 'add'] as const) {
     for (const [i, rawH] of asArray(f[key]).entries()) {
       const h = asRecord(rawH);
       const name = str(h?.name);
@@ -111,7 +124,7 @@ function headerEdits(
           message:
             'a header needs a valid name (RFC 9110 token) and a value without control characters',
         };
-      out[name] = value;
+      edits[key][name] = value;
     }
   }
   for (const [i, name] of asArray(f.remove).entries()) {
@@ -121,26 +134,24 @@ function headerEdits(
         field: `${field}.remove[${i}]`,
         message: 'a header name must be an RFC 9110 token',
       };
-    out[name] = '';
+    edits.remove.push(name);
   }
-  return { ok: true, edits: out };
+  return { ok: true, edits };
 }
 
-// what the headers middleware accepts (middlewares/headers.ts): checked here so that a bad
-// header fails its rule with a diagnostic instead of the router's middleware
+// what the header modifier middlewares accept (middlewares/gateway-header-modifier.ts)
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-/** `$` is special in Go replacement templates. */
-const literal = (s: string): string => s.replace(/\$/g, '$$$$');
+// a PreciseHostname: no wildcard (what the redirect and rewrite middlewares accept)
+const HOSTNAME = /^[A-Za-z0-9.-]+$/;
 
 /**
- * RequestRedirect as a redirectRegex over `scheme://host[:port]/path?query`
- * (the URL Portico's redirectRegex matches, as Traefik's), with the host
- * and path the filter does not change copied from the request, as Traefik's
- * requestRedirect middleware does (pkg/middlewares/gatewayapi/redirect). The
- * scheme and port are known here (the listener's protocol and port), so they
- * are written as the spec derives them rather than copied from the Host header.
+ * RequestRedirect as Traefik's internal requestRedirect middleware
+ * (pkg/middlewares/gatewayapi/redirect): it always answers, with the filter's
+ * status. The port is decided here, where the listener is known, as the spec
+ * derives it (HTTPRequestRedirectFilter.Port): the filter's port; else, with
+ * a scheme, that scheme's well-known port ("": none in Location); else the
+ * listener's port. The middleware leaves 80 (http) and 443 (https) out.
  */
 function redirect(
   raw: unknown,
@@ -157,7 +168,7 @@ function redirect(
       message: `scheme ${JSON.stringify(scheme)} is not http or https`,
     };
   const hostname = str(f.hostname);
-  if (hostname !== undefined && !/^[A-Za-z0-9.*-]+$/.test(hostname))
+  if (hostname !== undefined && !HOSTNAME.test(hostname))
     return { field: `${field}.hostname`, message: 'hostname is not a DNS name' };
   const port = f.port;
   if (
@@ -171,54 +182,34 @@ function redirect(
       field: `${field}.statusCode`,
       message: `status code ${String(code)} is not a redirect status`,
     };
-  const finalScheme = scheme ?? (listener.protocol === 'HTTPS' ? 'https' : 'http');
-  // the spec (HTTPRequestRedirectFilter.Port): the filter's port; else the scheme's
-  // well-known port when a scheme is given; else the listener's port. A well-known port
-  // for the resulting scheme is left out of Location.
-  const wellKnown = (p: number) =>
-    (finalScheme === 'http' && p === 80) || (finalScheme === 'https' && p === 443);
-  let portPart = '';
-  if (typeof port === 'number') portPart = wellKnown(port) ? '' : `:${port}`;
-  else if (scheme === undefined && listener.port > 0 && !wellKnown(listener.port))
-    portPart = `:${listener.port}`;
-
-  let pathRe = '([^?]*)';
-  let pathRepl = '${4}';
+  let portOption: string | undefined;
+  if (typeof port === 'number') portOption = String(port);
+  else if (scheme !== undefined) portOption = '';
+  else if (listener.port > 0) portOption = String(listener.port);
+  const out: Record<string, unknown> = {};
+  if (scheme !== undefined) out.scheme = scheme;
+  if (hostname !== undefined) out.hostname = hostname;
+  if (portOption !== undefined) out.port = portOption;
   const pathMod = asRecord(f.path);
   if (pathMod !== undefined) {
     const r = pathModifier(pathMod, `${field}.path`, pm);
     if ('message' in r) return r;
-    if (r.full !== undefined) {
-      pathRe = '[^?]*';
-      pathRepl = literal(r.full);
-    } else {
-      pathRe = r.prefixRe.replace('(.*)', '([^?]*)').replace('(/.*)?', '(/[^?]*)?');
-      pathRepl = r.replacement.replace('${1}', '${4}');
-    }
+    Object.assign(out, r);
   }
-  const query = pathRe.includes('(') ? '${5}' : '${4}';
-  return {
-    redirectRegex: {
-      regex: `^([A-Za-z][A-Za-z0-9+.-]*)://(\\[[^\\]]*\\]|[^/:?#]*)(:[0-9]*)?${pathRe}(\\?.*)?$`,
-      replacement: `${finalScheme}://${hostname !== undefined ? literal(hostname) : '${2}'}${portPart}${pathRepl}${query}`,
-      permanent: code === 301 || code === 308,
-    },
-  };
+  out.statusCode = code;
+  return { requestRedirect: out };
 }
 
 /**
- * ReplaceFullPath, or ReplacePrefixMatch as a regex over the path with the
- * matched prefix and Traefik's path.Join semantics (`/prefix/x` with "/" →
- * `/x`, `/prefix` with "/" → `/`, `/prefix/x` with "/new" → `/new/x`).
+ * ReplaceFullPath as `path`; ReplacePrefixMatch as `path` with the rule's
+ * PathPrefix value in `pathPrefix` (the middlewares replace whole path
+ * elements, as the spec's table says).
  */
 function pathModifier(
   m: Record<string, unknown>,
   field: string,
   pm: PathMatch,
-):
-  | { full: string }
-  | { full?: undefined; prefixRe: string; replacement: string }
-  | { field: string; message: string } {
+): { path: string; pathPrefix?: string } | { field: string; message: string } {
   const type = asString(m.type);
   if (type === 'ReplaceFullPath') {
     const full = asString(m.replaceFullPath);
@@ -227,7 +218,7 @@ function pathModifier(
         field: `${field}.replaceFullPath`,
         message: 'replaceFullPath must be a path starting with "/"',
       };
-    return { full };
+    return { path: full };
   }
   if (type === 'ReplacePrefixMatch') {
     const repl = asString(m.replacePrefixMatch);
@@ -238,11 +229,7 @@ function pathModifier(
       };
     if (pm.type !== 'PathPrefix')
       return { field: `${field}.type`, message: 'ReplacePrefixMatch needs a PathPrefix match' };
-    const prefix = quoteMeta(pm.value.endsWith('/') ? pm.value.slice(0, -1) : pm.value);
-    const r = repl.endsWith('/') ? repl.slice(0, -1) : repl;
-    return r === ''
-      ? { prefixRe: `${prefix}/?(.*)`, replacement: '/${1}' }
-      : { prefixRe: `${prefix}(/.*)?`, replacement: `${literal(r)}\${1}` };
+    return { path: repl, pathPrefix: pm.value };
   }
   return {
     field: `${field}.type`,
@@ -250,37 +237,29 @@ function pathModifier(
   };
 }
 
+/** URLRewrite as Traefik's internal URLRewrite middleware: Host and path in one. */
 function urlRewrite(
   raw: unknown,
   field: string,
   pm: PathMatch,
-  name: string,
-): [string, Record<string, unknown>][] | { field: string; message: string } {
+): Record<string, unknown> | { field: string; message: string } {
   const f = asRecord(raw);
   if (f === undefined || (f.path === undefined && f.hostname === undefined))
     return { field, message: 'empty configuration' };
-  const out: [string, Record<string, unknown>][] = [];
+  const out: Record<string, unknown> = {};
+  const hostname = str(f.hostname);
+  if (hostname !== undefined) {
+    if (!HOSTNAME.test(hostname))
+      return { field: `${field}.hostname`, message: 'hostname is not a DNS name' };
+    out.hostname = hostname;
+  }
   const pathMod = asRecord(f.path);
   if (pathMod !== undefined) {
     const r = pathModifier(pathMod, `${field}.path`, pm);
     if ('message' in r) return r;
-    out.push([
-      name,
-      r.full !== undefined
-        ? { replacePath: { path: r.full } }
-        : { replacePathRegex: { regex: `^${r.prefixRe}$`, replacement: r.replacement } },
-    ]);
+    Object.assign(out, r);
   }
-  const hostname = str(f.hostname);
-  if (hostname !== undefined) {
-    if (!/^[A-Za-z0-9.-]+$/.test(hostname))
-      return { field: `${field}.hostname`, message: 'hostname is not a DNS name' };
-    out.push([
-      out.length > 0 ? `${name}-host` : name,
-      { headers: { customRequestHeaders: { Host: hostname } } },
-    ]);
-  }
-  return out;
+  return { URLRewrite: out };
 }
 
 function cors(
@@ -345,13 +324,9 @@ function loadFilters(
       case 'ResponseHeaderModifier': {
         const key =
           type === 'RequestHeaderModifier' ? 'requestHeaderModifier' : 'responseHeaderModifier';
-        const edits = headerEdits(f?.[key], `${ff}.${key}`);
+        const edits = headerModifier(f?.[key], `${ff}.${key}`);
         if (!edits.ok) return edits;
-        const opt =
-          type === 'RequestHeaderModifier' ? 'customRequestHeaders' : 'customResponseHeaders';
-        // nothing to change: no middleware (the headers middleware refuses an empty configuration)
-        if (Object.keys(edits.edits).length > 0)
-          middlewares.push([name, { headers: { [opt]: edits.edits } }]);
+        middlewares.push([name, { [key]: edits.edits }]);
         break;
       }
       case 'RequestRedirect': {
@@ -361,9 +336,9 @@ function loadFilters(
         break;
       }
       case 'URLRewrite': {
-        const r = urlRewrite(f?.urlRewrite, `${ff}.urlRewrite`, pm, name);
-        if (!Array.isArray(r)) return fail(r);
-        middlewares.push(...r);
+        const r = urlRewrite(f?.urlRewrite, `${ff}.urlRewrite`, pm);
+        if ('message' in r) return fail(r as { field: string; message: string });
+        middlewares.push([name, r]);
         break;
       }
       case 'CORS': {

@@ -9,6 +9,13 @@ export interface MiddlewareSchema<T extends TSchema = TSchema> {
   options: T;
   /** false for Traefik types Portico accepts in configuration but does not run (yet) */
   implemented: boolean;
+  /**
+   * Set for internal types: only the configuration these providers emit may
+   * use them (Traefik's `file:"-" label:"-" kv:"-"` middlewares, e.g. the
+   * Gateway API filters). They are kept out of middlewareSchemas, so files,
+   * labels, CRDs, the JSON Schema and the docs never see them.
+   */
+  providers?: readonly string[];
 }
 
 export function middleware<T extends TSchema>(
