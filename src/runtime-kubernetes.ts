@@ -25,11 +25,7 @@ import {
 } from '../providers/kubernetes/index.js';
 import { createKubeClient } from '../providers/kubernetes/client.js';
 import { createLeaderElector, leaseSettingsFromEnv } from '../providers/kubernetes/lease.js';
-import {
-  createIngressStatusWriter,
-  startIngressStatus,
-  type IngressEndpoint,
-} from '../providers/kubernetes/status.js';
+import { createIngressStatusWriter, type IngressEndpoint } from '../providers/kubernetes/status.js';
 import type { NginxProviderOptions } from '../providers/kubernetes/nginx/translate.js';
 import type { GatewayProviderOptions } from '../providers/kubernetes/gateway/model.js';
 import { createGatewayStatusWriter } from '../providers/kubernetes/gateway/status.js';
@@ -58,6 +54,9 @@ export function kubernetesProviders(sc: StaticConfig, logger: Logger): Provider[
   if (nginx) out.push(nginxProvider(nginx, logger.child({ provider: 'kubernetesingressnginx' })));
   return out;
 }
+
+/** The Lease the replicas elect their ingress-nginx status writer with. */
+export const NGINX_STATUS_LEASE = 'portico-ingress-nginx-status';
 
 /** The Lease the replicas elect their Gateway API status writer with. */
 export const GATEWAY_STATUS_LEASE = 'portico-gateway-status';
@@ -187,7 +186,26 @@ function nginxProvider(c: KubernetesIngressNginxProviderConfig, logger: Logger):
   const options = nginxOptions(c);
   const endpoint = nginxStatusEndpoint(c, logger);
   if (!endpoint) return createKubernetesIngressNginxProvider({ ...base, ...options });
-  const status = startIngressStatus({ kc: client.kc, ingressEndpoint: endpoint, logger });
+  // its own Lease: the Ingress provider's elector in the same pod has the same identity
+  const elector = createLeaderElector({
+    kc: client.kc,
+    ...leaseSettingsFromEnv(),
+    name: NGINX_STATUS_LEASE,
+    logger,
+  });
+  const writer = createIngressStatusWriter({
+    kc: client.kc,
+    ingressEndpoint: endpoint,
+    elector,
+    logger,
+  });
+  const status = {
+    update: writer.update.bind(writer),
+    async stop() {
+      await writer.stop();
+      await elector.stop();
+    },
+  };
   const inner = createKubernetesIngressNginxProvider({
     ...base,
     ...options,
@@ -196,6 +214,7 @@ function nginxProvider(c: KubernetesIngressNginxProviderConfig, logger: Logger):
   return {
     ...inner,
     async start(emit, signal) {
+      elector.start();
       try {
         await inner.start(emit, signal);
       } finally {

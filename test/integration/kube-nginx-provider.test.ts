@@ -51,6 +51,7 @@ async function setup(): Promise<{ server: KubeApiServer; run: RunningPortico; ap
       '--workers=0',
       '--log.level=fatal',
       `--providers.kubernetesIngressNGINX.endpoint=${server.url}`,
+      '--providers.kubernetesIngressNGINX.publishStatusAddress=198.51.100.4',
     ],
     env: {},
     cwd: process.cwd(),
@@ -122,5 +123,16 @@ describe('ingress-nginx compatibility provider, end to end', () => {
     const d = p.diagnostics.find((x) => x.object === 'Ingress apps/snippet');
     expect(d?.field).toContain('configuration-snippet');
     expect(d?.message).toMatch(/snippet/i);
+  });
+
+  it('writes publishStatusAddress to the status of the Ingresses it serves, through its own Lease', async () => {
+    const { server } = await setup();
+    server.create('Ingress', nginxIngress('plain', 'plain.bar.com', '/', {}));
+    await eventually(() =>
+      expect(server.get('Ingress', 'apps', 'plain')!.status?.loadBalancer?.ingress).toEqual([
+        { ip: '198.51.100.4' },
+      ]),
+    );
+    expect(server.get('Lease', 'default', 'portico-ingress-nginx-status')).toBeDefined();
   });
 });
