@@ -259,6 +259,57 @@ describe('the Gateway filter middlewares are internal to the Kubernetes Gateway 
     }
   });
 
+  it.each([
+    [
+      'requestRedirect',
+      { statusCode: 304 },
+      /requestRedirect\.statusCode: 304 is not 301, 302, 303, 307 or 308/,
+    ],
+    ['requestRedirect', { scheme: 'ftp' }, /requestRedirect\.scheme: must be http or https/],
+    [
+      'requestHeaderModifier',
+      { set: { 'Bad Name': 'x' } },
+      /requestHeaderModifier\.set: header name/,
+    ],
+    [
+      'responseHeaderModifier',
+      { add: { 'X-A': 'a\r\nb' } },
+      /responseHeaderModifier\.add: the value of X-A/,
+    ],
+    ['URLRewrite', { path: 'relative' }, /URLRewrite\.path: must start with \//],
+    ['URLRewrite', {}, /URLRewrite: needs hostname or path/],
+  ])(
+    'a %s of the Gateway provider with bad options %j is its router’s error',
+    async (type, options, message) => {
+      const router = await startRouter({});
+      try {
+        const merged = mergeSnapshots([
+          {
+            provider: 'kubernetesgateway',
+            config: {
+              http: {
+                routers: { r: { rule: 'PathPrefix(`/`)', service: 's', middlewares: ['m'] } },
+                services: { s: { loadBalancer: { servers: [{ url: 'http://127.0.0.1:1' }] } } },
+                middlewares: { m: { [type]: options } },
+              },
+            },
+            errors: [],
+          },
+        ]);
+        const { errors } = router.router.applyConfig(merged.config, merged.errors);
+        expect(errors).toContainEqual(
+          expect.objectContaining({
+            kind: 'middleware',
+            name: 'm@kubernetesgateway',
+            message: expect.stringMatching(message),
+          }),
+        );
+      } finally {
+        await router.close();
+      }
+    },
+  );
+
   it('a file provider middleware of such a type is an unknown type: its router does not serve', async () => {
     const up = await startUpstream('up');
     const router = await startRouter({});
