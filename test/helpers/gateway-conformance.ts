@@ -244,29 +244,78 @@ export function loadCases(): ConformanceCase[] {
     .map((f) => parse(readFileSync(join(dir, f), 'utf8')) as ConformanceCase);
 }
 
-/** The conformance profiles a case belongs to (conformance/utils/suite/profiles.go). */
-export function profilesOf(c: ConformanceCase): string[] {
-  const f = new Set(c.features);
-  const out: string[] = [];
-  if (f.has('SupportHTTPRoute') && !f.has('SupportTLSRoute') && !f.has('SupportGRPCRoute'))
-    out.push('GATEWAY-HTTP');
-  if (f.has('SupportGRPCRoute')) out.push('GATEWAY-GRPC');
-  if (f.has('SupportTLSRoute') && !f.has('SupportHTTPRoute')) out.push('GATEWAY-TLS');
-  if (f.has('SupportTLSRoute') && f.has('SupportHTTPRoute')) out.push('GATEWAY-HTTP+TLS');
+/*
+ * The conformance profiles (conformance/utils/suite/profiles.go and the feature sets of
+ * pkg/features, v1.5.1): a test is in a profile when every feature it needs is one of the
+ * profile's core or extended features, and counts as core when every one is core.
+ */
+const GATEWAY_EXTENDED = [
+  'SupportGatewayPort8080',
+  'SupportGatewayStaticAddresses',
+  'SupportGatewayHTTPListenerIsolation',
+  'SupportGatewayHTTPSListenerDetectMisdirectedRequests',
+  'SupportGatewayInfrastructurePropagation',
+  'SupportGatewayAddressEmpty',
+  'SupportGatewayBackendClientCertificate',
+  'SupportGatewayFrontendClientCertificateValidation',
+  'SupportGatewayFrontendClientCertificateValidationInsecureFallback',
+  'SupportListenerSet',
+];
+const HTTPROUTE_EXTENDED = [
+  'DestinationPortMatching',
+  'BackendRequestHeaderModification',
+  'QueryParamMatching',
+  'MethodMatching',
+  'ResponseHeaderModification',
+  'PortRedirect',
+  'SchemeRedirect',
+  'PathRedirect',
+  'HostRewrite',
+  'PathRewrite',
+  'RequestMirror',
+  'RequestMultipleMirrors',
+  'RequestPercentageMirror',
+  'RequestTimeout',
+  'BackendTimeout',
+  'ParentRefPort',
+  'BackendProtocolH2C',
+  'BackendProtocolWebSocket',
+  'NamedRouteRule',
+  'CORS',
+  '303RedirectStatusCode',
+  '307RedirectStatusCode',
+  '308RedirectStatusCode',
+].map((f) => `SupportHTTPRoute${f}`);
+
+export const PROFILES: Record<string, { core: string[]; extended: string[] }> = {
+  'GATEWAY-HTTP': {
+    core: ['SupportGateway', 'SupportReferenceGrant', 'SupportHTTPRoute'],
+    extended: [
+      ...GATEWAY_EXTENDED,
+      ...HTTPROUTE_EXTENDED,
+      'SupportBackendTLSPolicy',
+      'SupportBackendTLSPolicySANValidation',
+    ],
+  },
+  'GATEWAY-TLS': {
+    core: ['SupportGateway', 'SupportReferenceGrant', 'SupportTLSRoute'],
+    extended: [...GATEWAY_EXTENDED, 'SupportTLSRouteModeTerminate', 'SupportTLSRouteModeMixed'],
+  },
+  'GATEWAY-GRPC': {
+    core: ['SupportGateway', 'SupportReferenceGrant', 'SupportGRPCRoute'],
+    extended: GATEWAY_EXTENDED,
+  },
+};
+
+/** profile → 'core' | 'extended' for each profile the case belongs to */
+export function profilesOf(c: ConformanceCase): Record<string, 'core' | 'extended'> {
+  const out: Record<string, 'core' | 'extended'> = {};
+  for (const [name, p] of Object.entries(PROFILES)) {
+    if (c.features.every((f) => p.core.includes(f))) out[name] = 'core';
+    else if (c.features.every((f) => p.core.includes(f) || p.extended.includes(f)))
+      out[name] = 'extended';
+  }
   return out;
-}
-
-const CORE = new Set([
-  'SupportGateway',
-  'SupportReferenceGrant',
-  'SupportHTTPRoute',
-  'SupportGRPCRoute',
-  'SupportTLSRoute',
-]);
-
-/** core when every feature is a core one of its profile; else the extended features it needs */
-export function extendedFeaturesOf(c: ConformanceCase): string[] {
-  return c.features.filter((f) => !CORE.has(f));
 }
 
 /* ------------------------------------------------------------ echo backends */
