@@ -14,15 +14,17 @@
  *   names and SANs;
  * - the pods: one echo server per Deployment (namespace + `app` label) on
  *   127.0.0.1 port 0, answering like conformance/echo-basic (JSON with path =
- *   request URI, host, method, headers, namespace, pod; X-Echo-Set-Header);
- *   the pod name is `<deployment>-pod`, so the suite's prefix test on pod
- *   names holds;
+ *   request URI, host, method, headers, namespace, pod; X-Echo-Set-Header;
+ *   ?delay; h2c; a /ws WebSocket echo; HTTPS with the Deployment's Secret),
+ *   or echo-basic's TCP echo (TCP_ECHO_SERVER) or GrpcEcho service
+ *   (GRPC_ECHO_SERVER); the pod name is `<deployment>-pod`, so the suite's
+ *   prefix test on pod names holds;
  * - the endpoints: an EndpointSlice per selector Service pointing at its
  *   Deployment's echo server (every named port), as the endpoints controller
  *   would; the selector-less slices of a case are filled the way the Go test
  *   patches them (HTTPRouteServiceTypes);
  * - the Gateway address: every listener port maps to a Portico entrypoint by
- *   NUMBER (80 → web, 443 → websecure), while the entrypoints really listen on
+ *   NUMBER (80 → web, 443 → websecure, 8080, 8090, 8443, 8883), while the entrypoints really listen on
  *   free loopback ports; requests go there with the Host header (and SNI) the
  *   upstream test would send.
  *
@@ -1051,7 +1053,7 @@ function endpointSlice(
     endpoints: [
       { addresses: ['127.0.0.1'], conditions: { ready: true, serving: true, terminating: false } },
     ],
-    // echo-basic serves HTTPS (or TLS) on 8443, everything else in plain text
+    // echo-basic serves HTTPS (or TLS) on 8443, h2c on 3001, HTTP/1.1 (and /ws) on the rest
     ports: ports.map((p) => ({
       name: p.name ?? '',
       protocol: 'TCP',
@@ -1622,7 +1624,7 @@ function requestName(rc: RequestCase, i: number): string {
 export async function runCase(c: ConformanceCase, ctx: CaseContext): Promise<string[]> {
   ctx.pool.reset();
   const cluster = await buildCluster(c, ctx.pool, ctx.secrets);
-  const failures = await runPhase(c, ctx, cluster.objects, c);
+  const failures = await runPhase(ctx, cluster.objects, c);
   if (c.then !== undefined) {
     let objects = cluster.objects;
     for (const d of c.then.delete ?? [])
@@ -1659,7 +1661,7 @@ export async function runCase(c: ConformanceCase, ctx: CaseContext): Promise<str
       o.metadata.generation = (o.metadata.generation ?? 1) + 1;
     }
     ctx.pool.reset();
-    for (const f of await runPhase(c, ctx, objects, c.then)) failures.push(`then: ${f}`);
+    for (const f of await runPhase(ctx, objects, c.then)) failures.push(`then: ${f}`);
   }
   return failures;
 }
@@ -1671,7 +1673,6 @@ function viewOfObjects(objects: KubeObject[]): ClusterView {
 }
 
 async function runPhase(
-  c: ConformanceCase,
   ctx: CaseContext,
   objects: KubeObject[],
   phase: CasePhase & { weights?: WeightCheck[] },
@@ -1703,7 +1704,6 @@ async function runPhase(
       }
     }
   for (const w of phase.weights ?? []) failures.push(...(await weighted(w, ctx)));
-  void c;
   // what the translator said about the objects, to tell a failure's cause
   if (failures.length > 0) {
     for (const e of elementErrors)
