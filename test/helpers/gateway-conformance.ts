@@ -24,7 +24,7 @@
  *   would; the selector-less slices of a case are filled the way the Go test
  *   patches them (HTTPRouteServiceTypes);
  * - the Gateway address: every listener port maps to a Portico entrypoint by
- *   NUMBER (80 → web, 443 → websecure, 8080, 8090, 8443, 8883), while the entrypoints really listen on
+ *   NUMBER (80 → web, 443 → websecure, 8080, 8090, 8443, 8883, 7443, 6443), while the entrypoints really listen on
  *   free loopback ports; requests go there with the Host header (and SNI) the
  *   upstream test would send.
  *
@@ -159,6 +159,13 @@ export interface RequestCase {
   /** https: TLS to the 443 entrypoint with SNI = sni ?? host */
   scheme?: 'http' | 'https';
   sni?: string;
+  /** the client certificate (Secret ns/name) presented in the TLS handshake */
+  clientCert?: string;
+  /**
+   * tls.MakeTLSRequestAndExpectFailureResponse: the HTTPS request must fail (handshake
+   * refused or connection cut); any HTTP answer is a failure of the expectation
+   */
+  expectRequestError?: boolean;
   /** roundtripper.H2CPriorKnowledgeProtocol / H2Protocol (default HTTP/1.1) */
   protocol?: 'h2c' | 'h2';
   /** the Secret (ns/name) whose certificate the client trusts (default: tls-validity-checks-certificate) */
@@ -841,63 +848,152 @@ export class EchoPool {
 
 /* ---------------------------------------------------------------- secrets */
 
-/** The Secrets suite.go creates before the tests run (same namespaces, names and SANs). */
-const SUITE_SECRETS: { namespace: string; name: string; hosts: string[] }[] = [
-  { namespace: 'gateway-conformance-web-backend', name: 'certificate', hosts: ['*'] },
+/**
+ * What suite.go creates before the tests run, with the same namespaces, names and
+ * SANs: self-signed server certificates, CA ConfigMaps (`ca.crt`), and server or
+ * client certificates signed by one of those CAs.
+ */
+type SuiteTls =
+  | { kind: 'selfSigned'; namespace: string; name: string; hosts: string[] }
+  | { kind: 'ca'; namespace: string; name: string }
+  | { kind: 'caSigned'; namespace: string; name: string; hosts: string[]; ca: string }
+  | { kind: 'clientCert'; namespace: string; name: string; ca: string };
+
+const INFRA = 'gateway-conformance-infra';
+const SUITE_TLS: SuiteTls[] = [
   {
-    namespace: 'gateway-conformance-infra',
+    kind: 'selfSigned',
+    namespace: 'gateway-conformance-web-backend',
+    name: 'certificate',
+    hosts: ['*'],
+  },
+  {
+    kind: 'selfSigned',
+    namespace: INFRA,
     name: 'tls-validity-checks-certificate',
     hosts: ['*', '*.org', '*.wildcard.org'],
   },
+  { kind: 'ca', namespace: 'gateway-conformance-web-backend', name: 'web-backend-cm' },
+  { kind: 'ca', namespace: INFRA, name: 'tls-validity-checks-ca-certificate' },
   {
-    namespace: 'gateway-conformance-infra',
+    kind: 'clientCert',
+    namespace: INFRA,
+    name: 'tls-validity-checks-client-certificate',
+    ca: 'tls-validity-checks-ca-certificate',
+  },
+  { kind: 'ca', namespace: INFRA, name: 'tls-validity-checks-per-port-ca-certificate' },
+  {
+    kind: 'clientCert',
+    namespace: INFRA,
+    name: 'tls-validity-checks-per-port-client-certificate',
+    ca: 'tls-validity-checks-per-port-ca-certificate',
+  },
+  {
+    kind: 'selfSigned',
+    namespace: INFRA,
     name: 'tls-passthrough-checks-certificate',
     hosts: ['abc.example.com'],
   },
   {
+    kind: 'selfSigned',
     namespace: 'gateway-conformance-app-backend',
     name: 'tls-passthrough-checks-certificate',
     hosts: ['abc.example.com'],
   },
+  { kind: 'ca', namespace: INFRA, name: 'tls-checks-ca-certificate' },
   {
-    namespace: 'gateway-conformance-infra',
+    kind: 'caSigned',
+    namespace: INFRA,
     name: 'tls-checks-certificate',
     hosts: ['abc.example.com', 'other.example.com'],
+    ca: 'tls-checks-ca-certificate',
   },
   {
-    namespace: 'gateway-conformance-infra',
+    kind: 'clientCert',
+    namespace: INFRA,
+    name: 'tls-checks-client-certificate',
+    ca: 'tls-checks-ca-certificate',
+  },
+  {
+    kind: 'caSigned',
+    namespace: INFRA,
     name: 'tls-terminate-checks-certificate',
     hosts: ['tls.example.com'],
+    ca: 'tls-checks-ca-certificate',
   },
+  { kind: 'ca', namespace: INFRA, name: 'mismatch-ca-certificate' },
 ];
 
 export interface Pem {
   cert: string;
   key: string;
+  /** the certificate a client trusts for it: its CA's, or itself when self-signed */
+  trust: string;
+  /** a CA, published as a ConfigMap with `ca.crt` (not as a Secret) */
+  isCa?: boolean;
 }
+
+const EC = { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' } as const;
 
 export async function makeSecrets(): Promise<Map<string, Pem>> {
   const out = new Map<string, Pem>();
-  for (const s of SUITE_SECRETS) {
-    const pems = await selfsigned.generate([{ name: 'commonName', value: s.hosts[0]! }], {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      // a self-signed CA-capable leaf, as MustCreateSelfSignedCertSecret makes (the test trusts it as its own root)
-      extensions: [
-        { name: 'basicConstraints', cA: true, critical: true },
+  for (const s of SUITE_TLS) {
+    const key = `${s.namespace}/${s.name}`;
+    if (s.kind === 'selfSigned' || s.kind === 'ca') {
+      const pems = await selfsigned.generate(
+        [{ name: 'commonName', value: s.kind === 'ca' ? s.name : s.hosts[0]! }],
         {
-          name: 'keyUsage',
-          keyCertSign: true,
-          digitalSignature: true,
-          keyEncipherment: true,
-          critical: true,
+          ...EC,
+          // self-signed and CA-capable, as MustCreateSelfSignedCertSecret / MustCreateCACertConfigMap
+          // make them (a test trusts a self-signed certificate as its own root)
+          extensions: [
+            { name: 'basicConstraints', cA: true, critical: true },
+            {
+              name: 'keyUsage',
+              keyCertSign: true,
+              digitalSignature: true,
+              keyEncipherment: true,
+              critical: true,
+            },
+            ...(s.kind === 'selfSigned'
+              ? [
+                  { name: 'extKeyUsage', serverAuth: true } as const,
+                  {
+                    name: 'subjectAltName',
+                    altNames: s.hosts.map((value) => ({ type: 2 as const, value })),
+                  } as const,
+                ]
+              : []),
+          ],
         },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: s.hosts.map((value) => ({ type: 2, value })) },
-      ],
-    });
-    out.set(`${s.namespace}/${s.name}`, { cert: pems.cert, key: pems.private });
+      );
+      out.set(key, { cert: pems.cert, key: pems.private, trust: pems.cert, isCa: s.kind === 'ca' });
+      continue;
+    }
+    const ca = out.get(`${s.namespace}/${s.ca}`)!;
+    const pems = await selfsigned.generate(
+      [{ name: 'commonName', value: s.kind === 'caSigned' ? s.hosts[0]! : s.name }],
+      {
+        ...EC,
+        ca: { key: ca.key, cert: ca.cert },
+        extensions: [
+          { name: 'basicConstraints', cA: false },
+          { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+          s.kind === 'caSigned'
+            ? { name: 'extKeyUsage', serverAuth: true }
+            : { name: 'extKeyUsage', clientAuth: true },
+          ...(s.kind === 'caSigned'
+            ? [
+                {
+                  name: 'subjectAltName',
+                  altNames: s.hosts.map((value) => ({ type: 2 as const, value })),
+                } as const,
+              ]
+            : []),
+        ],
+      },
+    );
+    out.set(key, { cert: pems.cert, key: pems.private, trust: ca.cert });
   }
   return out;
 }
@@ -951,6 +1047,15 @@ export async function buildCluster(
   });
   for (const [key, pem] of secrets) {
     const [namespace, name] = key.split('/') as [string, string];
+    if (pem.isCa === true) {
+      add({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { namespace, name },
+        data: { 'ca.crt': pem.cert },
+      });
+      continue;
+    }
     add({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -1078,6 +1183,8 @@ export const ENTRYPOINT_PORTS: GatewayProviderOptions['entryPoints'] = {
   web8090: { port: 8090, httpTls: false },
   websecure8443: { port: 8443, httpTls: false },
   tls8883: { port: 8883, httpTls: false },
+  tls7443: { port: 7443, httpTls: false },
+  tls6443: { port: 6443, httpTls: false },
 };
 
 export function providerOptions(): GatewayProviderOptions {
@@ -1139,6 +1246,13 @@ interface Captured {
   body: string;
 }
 
+/** the client certificate a request presents (tls.MakeTLSRequest… with a client certificate) */
+function clientCertOf(rc: RequestCase, secrets: Map<string, Pem>): { cert?: string; key?: string } {
+  if (rc.clientCert === undefined) return {};
+  const pem = secrets.get(rc.clientCert);
+  return pem === undefined ? {} : { cert: pem.cert, key: pem.key };
+}
+
 /** HTTP/2: h2c with prior knowledge, or h2 over TLS (ALPN) with SNI */
 function sendH2(port: number, rc: RequestCase, secrets: Map<string, Pem>): Promise<Captured> {
   return new Promise((resolvePromise, reject) => {
@@ -1149,9 +1263,10 @@ function sendH2(port: number, rc: RequestCase, secrets: Map<string, Pem>): Promi
             ca: [
               secrets.get(
                 rc.serverCert ?? 'gateway-conformance-infra/tls-validity-checks-certificate',
-              )?.cert ?? '',
+              )?.trust ?? '',
             ],
             checkServerIdentity: () => undefined,
+            ...clientCertOf(rc, secrets),
           }
         : {};
     const session = http2.connect(
@@ -1252,10 +1367,11 @@ function send(port: number, rc: RequestCase, secrets: Map<string, Pem>): Promise
           ca: [
             secrets.get(
               rc.serverCert ?? 'gateway-conformance-infra/tls-validity-checks-certificate',
-            )?.cert ?? '',
+            )?.trust ?? '',
           ],
           checkServerIdentity: () => undefined,
           rejectUnauthorized: false,
+          ...clientCertOf(rc, secrets),
         },
         onRes,
       );
@@ -1780,7 +1896,7 @@ function tcpRoundTrip(ctx: CaseContext, rc: RequestCase): Promise<string | undef
           ca: [
             ctx.secrets.get(
               rc.serverCert ?? 'gateway-conformance-infra/tls-passthrough-checks-certificate',
-            )?.cert ?? '',
+            )?.trust ?? '',
           ],
           checkServerIdentity: () => undefined,
         })
@@ -1849,8 +1965,11 @@ async function oneRequest(
         ctx.secrets,
       );
     } catch (err) {
+      if (rc.expectRequestError === true) return undefined;
       return `${name}: request failed: ${(err as Error).message}`;
     }
+    if (rc.expectRequestError === true)
+      return `${name}: expected the request to fail, got HTTP ${res.status}`;
     if (rc.expectFailure)
       return res.status === 200 ? `${name}: expected a failure, got 200` : undefined;
     let expected = rc;

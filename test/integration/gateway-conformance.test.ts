@@ -30,6 +30,14 @@ const KNOWN_FAILURES: Record<string, string> = {
     'a preflight answer has no Access-Control-Expose-Headers (3 subtests), and a preflight asking for PUT on a route allowing every method gets "*" although credentials are allowed (the spec: echo the method)',
   HTTPRouteCORSAllowCredentialsBehavior:
     'Access-Control-Allow-Credentials: true is sent to an origin the policy does not allow',
+  GatewayFrontendClientCertificateValidation:
+    'spec.tls.frontend of a Gateway is not read (and not reported): no client certificate is asked for, so a certificate of the wrong CA is served',
+  GatewayFrontendClientCertificateValidationInsecureFallback:
+    'spec.tls.frontend is not read: no InsecureFrontendValidationMode condition on the Gateway',
+  GatewayFrontendInvalidDefaultClientCertificateValidation:
+    'spec.tls.frontend is not read: the HTTPS listener with an unresolvable CA is accepted and serves',
+  GatewayInvalidFrontendClientCertificateValidation:
+    'spec.tls.frontend is not read: listeners with unresolved, wrong-kind or ungranted CA references are accepted (no InvalidCACertificateRef/Kind, RefNotPermitted, NoValidCACertificate)',
   GatewayHTTPListenerIsolation:
     'no listener isolation: a route on the hostname-less listener (or on *.example.com) also answers hosts that a more specific listener of the same Gateway owns',
   HTTPRouteHTTPSListenerDetectMisdirectedRequests:
