@@ -68,8 +68,8 @@ describe('Kubernetes watches against a misbehaving API server', () => {
     // start() does not wait for ever on the hung list
     await started;
     server.create('Service', svc('two'));
-    await eventually(() => expect(names()).toEqual(['one', 'two']), { timeoutMs: 5000 });
-    expect(set.connected()).toBe(true);
+    await eventually(() => expect(names()).toEqual(['one', 'two']), { timeoutMs: 15_000 });
+    await eventually(() => expect(set.connected()).toBe(true), { timeoutMs: 15_000 });
   });
 
   it('a watch that never starts is replaced; changes after it are seen', async () => {
@@ -80,7 +80,7 @@ describe('Kubernetes watches against a misbehaving API server', () => {
     // the listed object is there even while the watch hangs
     expect(names()).toEqual(['one']);
     server.create('Service', svc('two'));
-    await eventually(() => expect(names()).toEqual(['one', 'two']), { timeoutMs: 5000 });
+    await eventually(() => expect(names()).toEqual(['one', 'two']), { timeoutMs: 15_000 });
   });
 
   it('a quiet informer is replaced without the view ever losing its objects', async () => {
@@ -107,7 +107,7 @@ describe('Kubernetes watches against a misbehaving API server', () => {
     server.closeWatches();
     server.create('Service', svc('two'));
     expect(names()).toContain('one');
-    await eventually(() => expect(names()).toEqual(['one', 'two']), { timeoutMs: 5000 });
+    await eventually(() => expect(names()).toEqual(['one', 'two']), { timeoutMs: 15_000 });
     await eventually(() => expect(set.connected()).toBe(true));
   });
 });
