@@ -11,6 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { ConfigElementError } from '../src/kernel/errors.js';
+import { BCRYPT_HASH, MD5_CRYPT_HASH, SHA1_HASH } from '../src/config/password-hash.js';
 
 /** An entry of `users` or of the users file, with the option that holds it (for error messages). */
 export interface UserEntry {
@@ -106,16 +107,12 @@ export function md5Crypt(password: Buffer, salt: string, magic: string): string 
   );
 }
 
-const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
-const MD5_CRYPT = /^\$(apr1|1)\$([^$]{0,8})\$([./A-Za-z0-9]{22})$/;
-const SHA1 = /^\{SHA\}([A-Za-z0-9+/]{27}=)$/;
-
 /**
  * Decodes an htpasswd hash into a verifier, or throws ConfigElementError on
  * `field` naming the user when the format is not one Traefik accepts.
  */
 export function passwordVerifier(user: string, hash: string, field: string): PasswordVerifier {
-  if (BCRYPT.test(hash)) {
+  if (BCRYPT_HASH.test(hash)) {
     return {
       kind: 'bcrypt',
       slow: true,
@@ -123,7 +120,7 @@ export function passwordVerifier(user: string, hash: string, field: string): Pas
       verify: (password) => bcrypt.compare(password.toString('utf8'), hash),
     };
   }
-  const md5 = MD5_CRYPT.exec(hash);
+  const md5 = MD5_CRYPT_HASH.exec(hash);
   if (md5 !== null) {
     const magic = `$${md5[1]!}$`;
     const salt = md5[2]!;
@@ -135,7 +132,7 @@ export function passwordVerifier(user: string, hash: string, field: string): Pas
         timingSafeEqual(Buffer.from(md5Crypt(password, salt, magic), 'latin1'), expected),
     };
   }
-  const sha = SHA1.exec(hash);
+  const sha = SHA1_HASH.exec(hash);
   if (sha !== null) {
     const expected = Buffer.from(sha[1]!, 'base64');
     return {

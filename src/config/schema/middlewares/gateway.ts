@@ -8,7 +8,11 @@
  */
 import { Int, Map, Obj, Str, StrList, type Static } from '../core.js';
 import { middleware, type MiddlewareSchema } from './define.js';
-import { GATEWAY_PROVIDER } from '../../../../providers/kubernetes/objects.js';
+/**
+ * The Gateway API provider's name (providers/kubernetes/objects.ts GATEWAY_PROVIDER):
+ * written here, as the configuration layer must not import the providers
+ */
+const GATEWAY_PROVIDER = 'kubernetesgateway';
 
 const internal = <T extends MiddlewareSchema>(m: T): T => ({
   ...m,
