@@ -408,6 +408,15 @@ export function buildHttpRoute(
     const routeKey = normalizeName(
       `${route.kind.toLowerCase()}-${route.namespace}-${route.name}-gw-${listener.gatewayNamespace}-${listener.gatewayName}-ep-${listener.epName ?? ''}-${ri}`,
     );
+    // GEP-1742 timeouts are not enforced (Traefik neither): said, never silently dropped
+    const timeouts = asRecord(rule.timeouts);
+    for (const t of ['request', 'backendRequest'])
+      if (timeouts?.[t] !== undefined)
+        diag(
+          `${rf}.timeouts.${t}`,
+          `not enforced by Portico (HTTPRoute timeouts, GEP-1742): the rule is served without it`,
+          'warning',
+        );
     const rawMatches = asArray(rule.matches);
     const matches: unknown[] = rawMatches.length > 0 ? rawMatches : [undefined];
     for (const [mi, match] of matches.entries()) {
