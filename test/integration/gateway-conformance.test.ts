@@ -43,9 +43,9 @@ const KNOWN_FAILURES: Record<string, string> = {
   HTTPRouteHTTPSListenerDetectMisdirectedRequests:
     'no 421 Misdirected Request: an HTTP/2 request whose Host belongs to another HTTPS listener than its SNI is served (or 404) instead',
   HTTPRouteTimeoutRequest:
-    'rules[].timeouts.request is not translated (and not reported): a 1 s backend delay answers 200 instead of 504',
+    'rules[].timeouts.request is not enforced (a warning diagnostic says so): a 1 s backend delay answers 200 instead of 504',
   HTTPRouteTimeoutBackendRequest:
-    'rules[].timeouts.backendRequest is not translated (and not reported): a 1 s backend delay answers 200 instead of 504',
+    'rules[].timeouts.backendRequest is not enforced (a warning diagnostic says so): a 1 s backend delay answers 200 instead of 504',
   HTTPRouteRequestHeaderModifierBackendWeights:
     'filters on a backendRef are refused when the rule has several backendRefs (diagnostic), so the rule answers 500',
 };
