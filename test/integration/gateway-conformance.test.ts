@@ -31,7 +31,7 @@ const KNOWN_FAILURES: Record<string, string> = {
   HTTPRouteCORSAllowCredentialsBehavior:
     'Access-Control-Allow-Credentials: true is sent to an origin the policy does not allow',
   GatewayFrontendClientCertificateValidation:
-    'spec.tls.frontend of a Gateway is not read (and not reported): no client certificate is asked for, so a certificate of the wrong CA is served',
+    'spec.tls.frontend is not implemented: its HTTPS listeners are refused (fail closed, Programmed False, diagnostic), so no request is served at all',
   GatewayFrontendClientCertificateValidationInsecureFallback:
     'spec.tls.frontend is not read: no InsecureFrontendValidationMode condition on the Gateway',
   GatewayFrontendInvalidDefaultClientCertificateValidation:

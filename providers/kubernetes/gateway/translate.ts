@@ -57,6 +57,7 @@ export function translateGateway(
   };
   const { classes, status: gatewayClasses } = ourClasses(acc, opts);
   const gateways = loadGateways(acc, opts, classes);
+  for (const g of gateways) refuseFrontendValidation(acc, g.gateway, g.object);
   const routes: RouteStatus[] = [];
   const kinds: RouteKind[] = ['HTTPRoute', 'GRPCRoute', 'TLSRoute'];
   if (opts.experimentalChannel) kinds.push('TCPRoute');
@@ -104,6 +105,44 @@ export function translateGateway(
       routes,
     },
   };
+}
+
+/**
+ * spec.tls.frontend (client certificates asked of the clients, GEP-91) is not
+ * implemented: serving its terminating listeners without it would let in
+ * clients the Gateway means to refuse, so they are not served (fail closed),
+ * their Programmed condition and a diagnostic say why, and its plain HTTP
+ * and passthrough listeners serve as usual.
+ */
+function refuseFrontendValidation(acc: Acc, gateway: GwGateway, object: KubeObject): void {
+  const frontend = asRecord(asRecord(asRecord(object.spec)?.tls)?.frontend);
+  if (frontend === undefined || Object.keys(frontend).length === 0) return;
+  const generation = generationOf(object);
+  const message =
+    'frontend client certificate validation (spec.tls.frontend) is not supported by Portico: ' +
+    'this listener is not served rather than served without it';
+  let refused = 0;
+  for (const l of gateway.listeners) {
+    const terminates =
+      l.protocol === 'HTTPS' ||
+      (l.protocol === 'TLS' && (l.tlsMode ?? 'Terminate') === 'Terminate');
+    if (!terminates) continue;
+    refused++;
+    l.attached = false;
+    l.status.conditions = [
+      ...l.status.conditions.filter((c) => c.type !== 'Programmed'),
+      condition('Programmed', false, 'Invalid', message, generation),
+    ];
+  }
+  if (refused > 0)
+    acc.diagnostics.push({
+      kind: 'Gateway',
+      namespace: gateway.namespace,
+      name: gateway.name,
+      field: 'spec.tls.frontend',
+      message: `not supported by Portico: its ${refused} TLS-terminating listener(s) are not served (fail closed) rather than served without client certificates`,
+      level: 'error',
+    });
 }
 
 function dedupe(list: KubeDiagnostic[]): KubeDiagnostic[] {
