@@ -8,7 +8,6 @@
  * listener conditions completed as Gateway API v1 defines them (Accepted,
  * Programmed, ResolvedRefs and Conflicted on every listener).
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { asArray, asPort, asRecord, asString } from '../backends.js';
 import { GATEWAY_CONTROLLERS, GATEWAY_GROUP, type KubeObject } from '../objects.js';
 import {
@@ -17,7 +16,6 @@ import {
   idOf,
   labelSelector,
   namespaceLabels,
-  referenceGranted,
   str,
   type Acc,
   type GwGateway,
@@ -30,6 +28,12 @@ import type {
   GatewayStatus,
   RouteKind,
 } from './model.js';
+import {
+  checkListenerTls,
+  type CertificateFiles,
+  type ListenerCheck,
+  type ListenerProblems,
+} from './listener-tls.js';
 
 /** The GatewayClasses whose controllerName is ours: name → controllerName; their status. */
 export function ourClasses(
@@ -92,41 +96,6 @@ function entryPointFor(
   return undefined;
 }
 
-/** The problem with a certificate Secret, or its PEM pair. */
-function loadCertificate(
-  secret: KubeObject | undefined,
-  id: string,
-): { cert: string; key: string } | { error: string } {
-  if (secret === undefined) return { error: `secret ${id} not found` };
-  const read = (k: string): string | undefined => {
-    const s = asString(asRecord(secret.stringData)?.[k]);
-    if (s !== undefined) return s;
-    const b64 = asString(asRecord(secret.data)?.[k]);
-    return b64 !== undefined ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
-  };
-  const cert = read('tls.crt');
-  const key = read('tls.key');
-  const missing = [
-    cert === undefined || cert === '' ? 'tls.crt' : '',
-    key === undefined || key === '' ? 'tls.key' : '',
-  ].filter((x) => x !== '');
-  if (missing.length > 0)
-    return { error: `secret ${id} is missing TLS data entries: ${missing.join(', ')}` };
-  try {
-    new X509Certificate(cert!);
-    createPrivateKey(key!);
-  } catch (err) {
-    return { error: `secret ${id} holds no valid certificate and key: ${(err as Error).message}` };
-  }
-  return { cert: cert!, key: key! };
-}
-
-interface ListenerProblems {
-  accepted?: [reason: string, message: string];
-  resolvedRefs?: [reason: string, message: string];
-  conflicted?: [reason: string, message: string];
-}
-
 /** The Gateways of our classes, their listeners ready for routes, and TLS certificates into the config. */
 export function loadGateways(
   acc: Acc,
@@ -134,7 +103,7 @@ export function loadGateways(
   classes: Map<string, string>,
 ): { gateway: GwGateway; object: KubeObject }[] {
   const out: { gateway: GwGateway; object: KubeObject }[] = [];
-  const certs = new Map<string, { certFile: string; keyFile: string }>();
+  const certs: CertificateFiles = new Map();
   for (const gw of acc.view.list('Gateway')) {
     const id = idOf(gw);
     const spec = asRecord(gw.spec);
@@ -163,28 +132,46 @@ export function loadGateways(
   return out;
 }
 
+/** What a Gateway's listeners are checked against together. */
+interface GatewayListeners {
+  /** listener names seen so far */
+  names: Set<string>;
+  /** protocol families by port */
+  byPort: Map<number, Set<string>>;
+  /** how many listeners have each protocol|hostname|port */
+  byKey: Map<string, number>;
+  /** the config's certificates, shared by all Gateways */
+  certs: CertificateFiles;
+}
+
 function loadListeners(
   acc: Acc,
   opts: GatewayProviderOptions,
   gw: KubeObject,
   gateway: GwGateway,
-  certs: Map<string, { certFile: string; keyFile: string }>,
+  certs: CertificateFiles,
 ): void {
   const gen = generationOf(gw);
   const spec = asRecord(gw.spec) ?? {};
   const rawListeners = asArray(spec.listeners);
-  const diag = (field: string, message: string, level: 'error' | 'warning' = 'error') =>
-    acc.diagnostics.push({
-      kind: 'Gateway',
-      namespace: gateway.namespace,
-      name: gateway.name,
-      field,
-      message,
-      level,
-    });
+  const shared: GatewayListeners = { names: new Set(), certs, ...listenerConflicts(rawListeners) };
+  for (const [i, raw] of rawListeners.entries()) {
+    const lc = newListenerCheck(acc, opts, gateway, i, asRecord(raw));
+    gateway.listeners.push(lc.listener);
+    try {
+      checkListener(lc, shared);
+    } catch (err) {
+      lc.fail('accepted', 'Invalid', `cannot translate: ${(err as Error).message}`, '');
+    }
+    settleListener(lc.listener, lc.problems, gen);
+  }
+}
 
-  // ports shared by listeners of incompatible protocols (spec: ProtocolConflict), and
-  // listeners with the same port, protocol and hostname (HostnameConflict)
+/**
+ * Ports shared by listeners of incompatible protocols (spec: ProtocolConflict),
+ * and listeners with the same port, protocol and hostname (HostnameConflict).
+ */
+function listenerConflicts(rawListeners: unknown[]): Pick<GatewayListeners, 'byPort' | 'byKey'> {
   const family = (p: string) => (p === 'HTTPS' || p === 'TLS' ? 'tls' : p);
   const byPort = new Map<number, Set<string>>();
   const byKey = new Map<string, number>();
@@ -197,274 +184,185 @@ function loadListeners(
     const key = `${protocol}|${asString(l?.hostname) ?? ''}|${port}`;
     byKey.set(key, (byKey.get(key) ?? 0) + 1);
   }
+  return { byPort, byKey };
+}
 
-  const names = new Set<string>();
-  for (const [i, raw] of rawListeners.entries()) {
-    const f = `spec.listeners[${i}]`;
-    const l = asRecord(raw);
-    const name = str(l?.name) ?? `listener-${i}`;
-    const port = asPort(l?.port) ?? 0;
-    const protocol = asString(l?.protocol) ?? '';
-    const hostname = str(l?.hostname)?.toLowerCase();
-    const listener: GwListener = {
-      gatewayNamespace: gateway.namespace,
-      gatewayName: gateway.name,
-      controllerName: gateway.controllerName,
-      name,
-      port,
-      protocol,
-      ...(hostname !== undefined ? { hostname } : {}),
-      allowedKinds: [],
-      allowsNamespace: () => false,
-      attached: false,
-      status: { name, supportedKinds: [], attachedRoutes: 0, conditions: [] },
-    };
-    gateway.listeners.push(listener);
-    const problems: ListenerProblems = {};
-    const fail = (
-      which: keyof ListenerProblems,
-      reason: string,
-      message: string,
-      field: string,
-    ): void => {
-      problems[which] ??= [reason, message];
-      diag(`${f}${field}`, message);
-    };
-    try {
-      checkListener();
-    } catch (err) {
-      fail('accepted', 'Invalid', `cannot translate: ${(err as Error).message}`, '');
+/** A listener as written, nothing allowed yet, with its problem recorder. */
+function newListenerCheck(
+  acc: Acc,
+  opts: GatewayProviderOptions,
+  gateway: GwGateway,
+  i: number,
+  l: Record<string, unknown> | undefined,
+): ListenerCheck {
+  const f = `spec.listeners[${i}]`;
+  const name = str(l?.name) ?? `listener-${i}`;
+  const hostname = str(l?.hostname)?.toLowerCase();
+  const listener: GwListener = {
+    gatewayNamespace: gateway.namespace,
+    gatewayName: gateway.name,
+    controllerName: gateway.controllerName,
+    name,
+    port: asPort(l?.port) ?? 0,
+    protocol: asString(l?.protocol) ?? '',
+    ...(hostname !== undefined ? { hostname } : {}),
+    allowedKinds: [],
+    allowsNamespace: () => false,
+    attached: false,
+    status: { name, supportedKinds: [], attachedRoutes: 0, conditions: [] },
+  };
+  const problems: ListenerProblems = {};
+  const fail: ListenerCheck['fail'] = (which, reason, message, field) => {
+    problems[which] ??= [reason, message];
+    acc.diagnostics.push({
+      kind: 'Gateway',
+      namespace: gateway.namespace,
+      name: gateway.name,
+      field: `${f}${field}`,
+      message,
+      level: 'error',
+    });
+  };
+  return { acc, opts, gateway, l, listener, problems, fail };
+}
+
+/** attached and the four listener conditions Gateway API v1 defines, from the problems found. */
+function settleListener(
+  listener: GwListener,
+  problems: ListenerProblems,
+  gen: number | undefined,
+): void {
+  const ok = (p: [string, string] | undefined) => p === undefined;
+  listener.attached = ok(problems.accepted) && ok(problems.resolvedRefs) && ok(problems.conflicted);
+  const conds: Condition[] = [
+    problems.accepted
+      ? condition('Accepted', false, ...problems.accepted, gen)
+      : condition('Accepted', true, 'Accepted', 'No error found', gen),
+    listener.attached
+      ? condition('Programmed', true, 'Programmed', 'No error found', gen)
+      : condition('Programmed', false, 'Invalid', 'The listener is not valid', gen),
+    problems.resolvedRefs
+      ? condition('ResolvedRefs', false, ...problems.resolvedRefs, gen)
+      : condition('ResolvedRefs', true, 'ResolvedRefs', 'No error found', gen),
+    problems.conflicted
+      ? { ...condition('Conflicted', true, ...problems.conflicted, gen) }
+      : condition('Conflicted', false, 'NoConflicts', 'No conflict found', gen),
+  ];
+  listener.status.conditions = conds;
+}
+
+function checkListener(lc: ListenerCheck, shared: GatewayListeners): void {
+  const { l, listener, fail, opts } = lc;
+  const { name, port, protocol } = listener;
+  if (str(l?.name) === undefined) fail('accepted', 'Invalid', 'listener has no name', '.name');
+  else if (shared.names.has(name))
+    fail(
+      'conflicted',
+      'HostnameConflict',
+      `listener name ${JSON.stringify(name)} is used twice`,
+      '.name',
+    );
+  shared.names.add(name);
+  if (port === 0) {
+    fail('accepted', 'PortUnavailable', 'listener port must be 1-65535', '.port');
+    return;
+  }
+  const supported = KINDS_BY_PROTOCOL[protocol];
+  if (supported === undefined || (protocol === 'TCP' && !opts.experimentalChannel)) {
+    fail(
+      'accepted',
+      'UnsupportedProtocol',
+      protocol === 'TCP'
+        ? 'protocol "TCP" requires the experimental channel support to be enabled (experimentalChannel)'
+        : `unsupported listener protocol ${JSON.stringify(protocol)}`,
+      '.protocol',
+    );
+    return;
+  }
+  const ep = entryPointFor(opts, port, protocol);
+  if (ep === undefined)
+    fail(
+      'accepted',
+      'PortUnavailable',
+      `no matching entryPoint for port ${port} and protocol ${JSON.stringify(protocol)}`,
+      '.port',
+    );
+  else listener.epName = ep;
+
+  allowRouteNamespaces(lc);
+  allowRouteKinds(lc, supported);
+
+  if ((shared.byPort.get(port)?.size ?? 0) > 1)
+    fail(
+      'conflicted',
+      'ProtocolConflict',
+      `port ${port} is used by listeners of incompatible protocols`,
+      '.protocol',
+    );
+  else if ((shared.byKey.get(`${protocol}|${asString(l?.hostname) ?? ''}|${port}`) ?? 0) > 1)
+    fail(
+      'conflicted',
+      'HostnameConflict',
+      'a listener with the same protocol, port and hostname already exists',
+      '.hostname',
+    );
+
+  checkListenerTls(lc, shared.certs);
+}
+
+/** allowedRoutes.namespaces (default: Same). */
+function allowRouteNamespaces(lc: ListenerCheck): void {
+  const { acc, gateway, listener, fail } = lc;
+  const nsSpec = asRecord(asRecord(lc.l?.allowedRoutes)?.namespaces);
+  const from = asString(nsSpec?.from) ?? 'Same';
+  if (from === 'All') listener.allowsNamespace = () => true;
+  else if (from === 'Same') listener.allowsNamespace = (ns) => ns === gateway.namespace;
+  else if (from === 'Selector') {
+    const sel = labelSelector(nsSpec?.selector);
+    if (!sel.ok || nsSpec?.selector === undefined) {
+      fail(
+        'resolvedRefs',
+        'InvalidRouteNamespacesSelector',
+        `invalid route namespaces selector: ${sel.ok ? 'selector is missing' : sel.message}`,
+        '.allowedRoutes.namespaces.selector',
+      );
+    } else {
+      const view = acc.view;
+      listener.allowsNamespace = (ns) => sel.matches(namespaceLabels(view, ns));
     }
-    const ok = (p: [string, string] | undefined) => p === undefined;
-    listener.attached =
-      ok(problems.accepted) && ok(problems.resolvedRefs) && ok(problems.conflicted);
-    const conds: Condition[] = [
-      problems.accepted
-        ? condition('Accepted', false, ...problems.accepted, gen)
-        : condition('Accepted', true, 'Accepted', 'No error found', gen),
-      listener.attached
-        ? condition('Programmed', true, 'Programmed', 'No error found', gen)
-        : condition('Programmed', false, 'Invalid', 'The listener is not valid', gen),
-      problems.resolvedRefs
-        ? condition('ResolvedRefs', false, ...problems.resolvedRefs, gen)
-        : condition('ResolvedRefs', true, 'ResolvedRefs', 'No error found', gen),
-      problems.conflicted
-        ? { ...condition('Conflicted', true, ...problems.conflicted, gen) }
-        : condition('Conflicted', false, 'NoConflicts', 'No conflict found', gen),
-    ];
-    listener.status.conditions = conds;
+  } else
+    fail(
+      'accepted',
+      'UnsupportedValue',
+      `allowedRoutes.namespaces.from ${JSON.stringify(from)} is not All, Same or Selector`,
+      '.allowedRoutes.namespaces.from',
+    );
+}
 
-    function checkListener(): void {
-      if (str(l?.name) === undefined) fail('accepted', 'Invalid', 'listener has no name', '.name');
-      else if (names.has(name))
-        fail(
-          'conflicted',
-          'HostnameConflict',
-          `listener name ${JSON.stringify(name)} is used twice`,
-          '.name',
-        );
-      names.add(name);
-      if (port === 0) {
-        fail('accepted', 'PortUnavailable', 'listener port must be 1-65535', '.port');
-        return;
-      }
-      const supported = KINDS_BY_PROTOCOL[protocol];
-      if (supported === undefined || (protocol === 'TCP' && !opts.experimentalChannel)) {
-        fail(
-          'accepted',
-          'UnsupportedProtocol',
-          protocol === 'TCP'
-            ? 'protocol "TCP" requires the experimental channel support to be enabled (experimentalChannel)'
-            : `unsupported listener protocol ${JSON.stringify(protocol)}`,
-          '.protocol',
-        );
-        return;
-      }
-      const ep = entryPointFor(opts, port, protocol);
-      if (ep === undefined)
-        fail(
-          'accepted',
-          'PortUnavailable',
-          `no matching entryPoint for port ${port} and protocol ${JSON.stringify(protocol)}`,
-          '.port',
-        );
-      else listener.epName = ep;
-
-      // allowedRoutes.namespaces (default: Same)
-      const allowed = asRecord(l?.allowedRoutes);
-      const nsSpec = asRecord(allowed?.namespaces);
-      const from = asString(nsSpec?.from) ?? 'Same';
-      if (from === 'All') listener.allowsNamespace = () => true;
-      else if (from === 'Same') listener.allowsNamespace = (ns) => ns === gateway.namespace;
-      else if (from === 'Selector') {
-        const sel = labelSelector(nsSpec?.selector);
-        if (!sel.ok || nsSpec?.selector === undefined) {
-          fail(
-            'resolvedRefs',
-            'InvalidRouteNamespacesSelector',
-            `invalid route namespaces selector: ${sel.ok ? 'selector is missing' : sel.message}`,
-            '.allowedRoutes.namespaces.selector',
-          );
-        } else {
-          const view = acc.view;
-          listener.allowsNamespace = (ns) => sel.matches(namespaceLabels(view, ns));
-        }
+/** allowedRoutes.kinds: the supported ones are kept, the others are InvalidRouteKinds. */
+function allowRouteKinds(lc: ListenerCheck, supported: RouteKind[]): void {
+  const { listener, fail } = lc;
+  const kinds = asRecord(lc.l?.allowedRoutes)?.kinds;
+  if (Array.isArray(kinds) && kinds.length > 0) {
+    for (const [k, rawKind] of kinds.entries()) {
+      const rk = asRecord(rawKind);
+      const kind = asString(rk?.kind) ?? '';
+      const group = asString(rk?.group) ?? GATEWAY_GROUP;
+      if (group === GATEWAY_GROUP && (supported as string[]).includes(kind)) {
+        if (!listener.allowedKinds.includes(kind)) listener.allowedKinds.push(kind);
       } else
         fail(
-          'accepted',
-          'UnsupportedValue',
-          `allowedRoutes.namespaces.from ${JSON.stringify(from)} is not All, Same or Selector`,
-          '.allowedRoutes.namespaces.from',
-        );
-
-      // allowedRoutes.kinds: the supported ones are kept, the others are InvalidRouteKinds
-      const kinds = allowed?.kinds;
-      if (Array.isArray(kinds) && kinds.length > 0) {
-        for (const [k, rawKind] of kinds.entries()) {
-          const rk = asRecord(rawKind);
-          const kind = asString(rk?.kind) ?? '';
-          const group = asString(rk?.group) ?? GATEWAY_GROUP;
-          if (group === GATEWAY_GROUP && (supported as string[]).includes(kind)) {
-            if (!listener.allowedKinds.includes(kind)) listener.allowedKinds.push(kind);
-          } else
-            fail(
-              'resolvedRefs',
-              'InvalidRouteKinds',
-              `listener protocol ${JSON.stringify(protocol)} does not support RouteGroupKind ${group}/${kind}`,
-              `.allowedRoutes.kinds[${k}]`,
-            );
-        }
-      } else listener.allowedKinds = [...supported];
-      listener.status.supportedKinds = listener.allowedKinds.map((kind) => ({
-        group: GATEWAY_GROUP,
-        kind,
-      }));
-
-      if ((byPort.get(port)?.size ?? 0) > 1)
-        fail(
-          'conflicted',
-          'ProtocolConflict',
-          `port ${port} is used by listeners of incompatible protocols`,
-          '.protocol',
-        );
-      else if ((byKey.get(`${protocol}|${asString(l?.hostname) ?? ''}|${port}`) ?? 0) > 1)
-        fail(
-          'conflicted',
-          'HostnameConflict',
-          'a listener with the same protocol, port and hostname already exists',
-          '.hostname',
-        );
-
-      const tls = l?.tls;
-      if (protocol === 'HTTP' || protocol === 'TCP') {
-        if (tls !== undefined && tls !== null)
-          fail(
-            'accepted',
-            'InvalidTLSConfiguration',
-            'TLS configuration must not be defined when using HTTP or TCP protocol',
-            '.tls',
-          );
-        return;
-      }
-      // HTTPS and TLS
-      const t = asRecord(tls);
-      if (t === undefined) {
-        fail(
-          'accepted',
-          'InvalidTLSConfiguration',
-          `no TLS configuration for listener ${name}:${port} and protocol ${JSON.stringify(protocol)}`,
-          '.tls',
-        );
-        return;
-      }
-      const mode = asString(t.mode) ?? 'Terminate';
-      listener.tlsMode = mode;
-      if (mode !== 'Terminate' && mode !== 'Passthrough') {
-        fail(
-          'accepted',
-          'UnsupportedValue',
-          `tls.mode ${JSON.stringify(mode)} is not Terminate or Passthrough`,
-          '.tls.mode',
-        );
-        return;
-      }
-      if (mode === 'Passthrough') {
-        if (protocol === 'HTTPS')
-          fail(
-            'accepted',
-            'UnsupportedProtocol',
-            'HTTPS protocol is not supported with TLS mode Passthrough',
-            '.tls.mode',
-          );
-        return;
-      }
-      const refs = asArray(t.certificateRefs);
-      if (refs.length === 0) {
-        fail(
           'resolvedRefs',
-          'InvalidCertificateRef',
-          'one TLS certificateRef is required in Terminate mode',
-          '.tls.certificateRefs',
+          'InvalidRouteKinds',
+          `listener protocol ${JSON.stringify(listener.protocol)} does not support RouteGroupKind ${group}/${kind}`,
+          `.allowedRoutes.kinds[${k}]`,
         );
-        return;
-      }
-      const mine = new Map<string, { certFile: string; keyFile: string }>();
-      for (const [c, rawRef] of refs.entries()) {
-        const cf = `.tls.certificateRefs[${c}]`;
-        const ref = asRecord(rawRef);
-        const group = asString(ref?.group) ?? '';
-        const kind = asString(ref?.kind) ?? 'Secret';
-        const refName = str(ref?.name);
-        if ((group !== '' && group !== 'core') || kind !== 'Secret' || refName === undefined) {
-          fail(
-            'resolvedRefs',
-            'InvalidCertificateRef',
-            refName === undefined
-              ? 'certificateRef has no name'
-              : `unsupported TLS certificateRef group/kind: ${group}/${kind}`,
-            cf,
-          );
-          continue;
-        }
-        const ns = str(ref?.namespace) ?? gateway.namespace;
-        if (
-          !referenceGranted(
-            acc.view,
-            { kind: 'Gateway', namespace: gateway.namespace },
-            { group: '', kind: 'Secret', name: refName, namespace: ns },
-          )
-        ) {
-          fail(
-            'resolvedRefs',
-            'RefNotPermitted',
-            `cannot reference certificateRef ${ns}/${refName}: missing ReferenceGrant`,
-            cf,
-          );
-          continue;
-        }
-        const key = `${ns}/${refName}`;
-        if (mine.has(key)) continue;
-        const loaded = loadCertificate(acc.view.get('Secret', ns, refName), key);
-        if ('error' in loaded) {
-          fail(
-            'resolvedRefs',
-            'InvalidCertificateRef',
-            `cannot load certificateRef ${key}: ${loaded.error}`,
-            cf,
-          );
-          continue;
-        }
-        mine.set(key, { certFile: loaded.cert, keyFile: loaded.key });
-      }
-      // Traefik: a listener with any bad reference contributes no certificate
-      if (
-        problems.resolvedRefs === undefined &&
-        problems.accepted === undefined &&
-        problems.conflicted === undefined
-      )
-        for (const [k, v] of mine) if (!certs.has(k)) certs.set(k, v);
     }
-  }
+  } else listener.allowedKinds = [...supported];
+  listener.status.supportedKinds = listener.allowedKinds.map((kind) => ({
+    group: GATEWAY_GROUP,
+    kind,
+  }));
 }
 
 /** The addresses Traefik's statusAddress gives every Gateway. */
