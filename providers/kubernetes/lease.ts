@@ -114,205 +114,253 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
-  const api = opts.kc.makeApiClient(CoordinationV1Api);
-  const log = opts.logger ?? noopLogger;
-  const { namespace, name, identity } = opts;
-  // leaseDurationSeconds is an int32 on the wire.
-  const leaseDuration = Math.max(1, Math.ceil(opts.leaseDurationSeconds ?? 15));
-  const retryMs = (opts.retryPeriodSeconds ?? 2) * 1000;
-  const renewDeadlineMs = (opts.renewDeadlineSeconds ?? (leaseDuration * 2) / 3) * 1000;
-  const listeners = new Set<(leading: boolean) => void>();
-  const fields = { namespace, lease: name, identity };
-
-  let leading = false;
-  let loop: AbortController | undefined;
-  let running: Promise<void> | undefined;
+/** One elector's settings and state, shared by the steps below. */
+interface Election {
+  api: CoordinationV1Api;
+  log: LeaseLogger;
+  opts: LeaderElectorOptions;
+  namespace: string;
+  name: string;
+  identity: string;
+  /** seconds; leaseDurationSeconds is an int32 on the wire */
+  leaseDuration: number;
+  retryMs: number;
+  renewDeadlineMs: number;
+  fields: { namespace: string; lease: string; identity: string };
+  listeners: Set<(leading: boolean) => void>;
+  leading: boolean;
+  loop: AbortController | undefined;
+  running: Promise<void> | undefined;
   /** the last Lease record seen and when (local clock) it last changed */
-  let observed: { key: string; at: number } | undefined;
-  let lastRenew = 0;
-  let lastFailure: string | undefined;
+  observed: { key: string; at: number } | undefined;
+  lastRenew: number;
+  lastFailure: string | undefined;
+}
 
-  function setLeading(next: boolean): void {
-    if (leading === next) return;
-    leading = next;
-    log.info({ ...fields, leading }, next ? 'started leading' : 'stopped leading');
-    try {
-      (next ? opts.onStartedLeading : opts.onStoppedLeading)?.();
-    } catch (err) {
-      log.error({ ...fields, err: describe(err) }, 'leadership callback failed');
-    }
-    for (const l of listeners) {
-      try {
-        l(next);
-      } catch (err) {
-        log.error({ ...fields, err: describe(err) }, 'leadership listener failed');
-      }
-    }
-  }
-
-  const spec = (lease: V1Lease, transitions: number, acquired: Date | V1MicroTime): V1Lease => ({
-    ...lease,
-    spec: {
-      ...lease.spec,
-      holderIdentity: identity,
-      leaseDurationSeconds: leaseDuration,
-      acquireTime: acquired,
-      renewTime: new V1MicroTime(),
-      leaseTransitions: transitions,
-    },
-  });
-
-  /** One try: true when this replica holds the Lease afterwards. */
-  async function tryAcquireOrRenew(): Promise<boolean> {
-    const timeout = Math.max(1000, Math.min(renewDeadlineMs, retryMs * 2));
-    let lease: V1Lease;
-    try {
-      lease = await withTimeout(api.readNamespacedLease({ name, namespace }), timeout);
-    } catch (err) {
-      if (statusCode(err) !== 404) throw err;
-      try {
-        const now = new V1MicroTime();
-        await withTimeout(
-          api.createNamespacedLease({
-            namespace,
-            body: {
-              metadata: { name, namespace },
-              spec: {
-                holderIdentity: identity,
-                leaseDurationSeconds: leaseDuration,
-                acquireTime: now,
-                renewTime: now,
-                leaseTransitions: 0,
-              },
-            },
-          }),
-          timeout,
-        );
-        log.debug(fields, 'lease created');
-        return true;
-      } catch (createErr) {
-        // AlreadyExists: another replica created it first.
-        if (statusCode(createErr) === 409) return false;
-        throw createErr;
-      }
-    }
-    const s = lease.spec ?? {};
-    const holder = s.holderIdentity ?? '';
-    const key = `${holder}|${String(s.renewTime ?? '')}|${String(s.acquireTime ?? '')}`;
-    const now = Date.now();
-    if (observed?.key !== key) observed = { key, at: now };
-    const duration = (s.leaseDurationSeconds ?? leaseDuration) * 1000;
-    if (holder !== '' && holder !== identity && observed.at + duration > now) return false;
-    const mine = holder === identity;
-    const transitions = (s.leaseTransitions ?? 0) + (mine ? 0 : 1);
-    // Kept as read (a string with its six digits): a Date would drop the microseconds.
-    const acquired = mine && s.acquireTime ? s.acquireTime : new V1MicroTime();
-    try {
-      // The resourceVersion read above makes this a compare-and-swap.
-      const written = await withTimeout(
-        api.replaceNamespacedLease({ name, namespace, body: spec(lease, transitions, acquired) }),
-        timeout,
-      );
-      const w = written.spec ?? {};
-      observed = {
-        key: `${w.holderIdentity ?? ''}|${String(w.renewTime ?? '')}|${String(w.acquireTime ?? '')}`,
-        at: Date.now(),
-      };
-      return true;
-    } catch (err) {
-      if (statusCode(err) === 409) return false;
-      throw err;
-    }
-  }
-
-  async function run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      let held = false;
-      try {
-        held = await tryAcquireOrRenew();
-        if (held) lastRenew = Date.now();
-        lastFailure = undefined;
-      } catch (err) {
-        const why = describe(err);
-        // The same failure every retry period (missing RBAC, API server away) is logged once.
-        if (why !== lastFailure)
-          log.warn({ ...fields, err: why }, 'lease election failed, retrying');
-        else log.debug({ ...fields, err: why }, 'lease election failed, retrying');
-        lastFailure = why;
-        held = leading && Date.now() - lastRenew < renewDeadlineMs;
-      }
-      if (signal.aborted) break;
-      if (!held && leading) {
-        log.warn(fields, 'lease lost or not renewed in time');
-      }
-      setLeading(held);
-      // A little jitter keeps replicas that started together from trying in lockstep.
-      await sleep(retryMs * (1 + Math.random() * 0.2), signal);
-    }
-  }
-
-  async function release(): Promise<void> {
-    try {
-      const lease = await withTimeout(api.readNamespacedLease({ name, namespace }), 5000);
-      if (lease.spec?.holderIdentity !== identity) return;
-      const now = new V1MicroTime();
-      // client-go's ReleaseOnCancel: an empty holder and a 1 s duration, so the next try wins.
-      await withTimeout(
-        api.replaceNamespacedLease({
-          name,
-          namespace,
-          body: {
-            ...lease,
-            spec: {
-              ...lease.spec,
-              holderIdentity: '',
-              leaseDurationSeconds: 1,
-              acquireTime: now,
-              renewTime: now,
-            },
-          },
-        }),
-        5000,
-      );
-      log.info(fields, 'lease released');
-    } catch (err) {
-      log.warn(
-        { ...fields, err: describe(err) },
-        'lease release failed; others take over when it expires',
-      );
-    }
-  }
-
+export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
+  const { namespace, name, identity } = opts;
+  const leaseDuration = Math.max(1, Math.ceil(opts.leaseDurationSeconds ?? 15));
+  const e: Election = {
+    api: opts.kc.makeApiClient(CoordinationV1Api),
+    log: opts.logger ?? noopLogger,
+    opts,
+    namespace,
+    name,
+    identity,
+    leaseDuration,
+    retryMs: (opts.retryPeriodSeconds ?? 2) * 1000,
+    renewDeadlineMs: (opts.renewDeadlineSeconds ?? (leaseDuration * 2) / 3) * 1000,
+    fields: { namespace, lease: name, identity },
+    listeners: new Set(),
+    leading: false,
+    loop: undefined,
+    running: undefined,
+    observed: undefined,
+    lastRenew: 0,
+    lastFailure: undefined,
+  };
   return {
     start(signal) {
-      if (loop || signal?.aborted) return;
+      if (e.loop || signal?.aborted) return;
       const controller = new AbortController();
-      loop = controller;
+      e.loop = controller;
       const onAbort = (): void => {
         controller.abort();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      running = run(controller.signal).finally(() => {
+      e.running = run(e, controller.signal).finally(() => {
         signal?.removeEventListener('abort', onAbort);
         // Stopped renewing: this replica must not act as leader any more.
-        setLeading(false);
-        if (loop === controller) loop = undefined;
+        setLeading(e, false);
+        if (e.loop === controller) e.loop = undefined;
       });
     },
-    isLeader: () => leading,
+    isLeader: () => e.leading,
     onChange(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      e.listeners.add(listener);
+      return () => e.listeners.delete(listener);
     },
     async stop() {
-      const wasLeading = leading;
-      loop?.abort();
-      await running;
-      running = undefined;
-      if (wasLeading) await release();
+      const wasLeading = e.leading;
+      e.loop?.abort();
+      await e.running;
+      e.running = undefined;
+      if (wasLeading) await release(e);
     },
   };
+}
+
+function setLeading(e: Election, next: boolean): void {
+  if (e.leading === next) return;
+  e.leading = next;
+  const { log, fields, opts } = e;
+  log.info({ ...fields, leading: next }, next ? 'started leading' : 'stopped leading');
+  try {
+    (next ? opts.onStartedLeading : opts.onStoppedLeading)?.();
+  } catch (err) {
+    log.error({ ...fields, err: describe(err) }, 'leadership callback failed');
+  }
+  for (const l of e.listeners) {
+    try {
+      l(next);
+    } catch (err) {
+      log.error({ ...fields, err: describe(err) }, 'leadership listener failed');
+    }
+  }
+}
+
+/** What identifies a Lease record: it changes whenever its holder writes it. */
+const recordKey = (s: NonNullable<V1Lease['spec']>): string =>
+  `${s.holderIdentity ?? ''}|${String(s.renewTime ?? '')}|${String(s.acquireTime ?? '')}`;
+
+/** The Lease as this replica holds it, renewed now. */
+function heldLease(
+  e: Election,
+  lease: V1Lease,
+  transitions: number,
+  acquired: Date | V1MicroTime,
+): V1Lease {
+  return {
+    ...lease,
+    spec: {
+      ...lease.spec,
+      holderIdentity: e.identity,
+      leaseDurationSeconds: e.leaseDuration,
+      acquireTime: acquired,
+      renewTime: new V1MicroTime(),
+      leaseTransitions: transitions,
+    },
+  };
+}
+
+/** No Lease yet: create it held by this replica; false when another replica created it first. */
+async function createLease(e: Election, timeout: number): Promise<boolean> {
+  const { api, namespace, name } = e;
+  try {
+    const now = new V1MicroTime();
+    await withTimeout(
+      api.createNamespacedLease({
+        namespace,
+        body: {
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: e.identity,
+            leaseDurationSeconds: e.leaseDuration,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
+        },
+      }),
+      timeout,
+    );
+    e.log.debug(e.fields, 'lease created');
+    return true;
+  } catch (createErr) {
+    // AlreadyExists: another replica created it first.
+    if (statusCode(createErr) === 409) return false;
+    throw createErr;
+  }
+}
+
+/** One try: true when this replica holds the Lease afterwards. */
+async function tryAcquireOrRenew(e: Election): Promise<boolean> {
+  const { api, namespace, name, identity } = e;
+  const timeout = Math.max(1000, Math.min(e.renewDeadlineMs, e.retryMs * 2));
+  let lease: V1Lease;
+  try {
+    lease = await withTimeout(api.readNamespacedLease({ name, namespace }), timeout);
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+    return createLease(e, timeout);
+  }
+  const s = lease.spec ?? {};
+  const holder = s.holderIdentity ?? '';
+  const key = recordKey(s);
+  const now = Date.now();
+  if (e.observed?.key !== key) e.observed = { key, at: now };
+  const duration = (s.leaseDurationSeconds ?? e.leaseDuration) * 1000;
+  if (holder !== '' && holder !== identity && e.observed.at + duration > now) return false;
+  const mine = holder === identity;
+  const transitions = (s.leaseTransitions ?? 0) + (mine ? 0 : 1);
+  // Kept as read (a string with its six digits): a Date would drop the microseconds.
+  const acquired = mine && s.acquireTime ? s.acquireTime : new V1MicroTime();
+  try {
+    // The resourceVersion read above makes this a compare-and-swap.
+    const written = await withTimeout(
+      api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: heldLease(e, lease, transitions, acquired),
+      }),
+      timeout,
+    );
+    e.observed = { key: recordKey(written.spec ?? {}), at: Date.now() };
+    return true;
+  } catch (err) {
+    if (statusCode(err) === 409) return false;
+    throw err;
+  }
+}
+
+async function run(e: Election, signal: AbortSignal): Promise<void> {
+  const { log, fields } = e;
+  while (!signal.aborted) {
+    let held = false;
+    try {
+      held = await tryAcquireOrRenew(e);
+      if (held) e.lastRenew = Date.now();
+      e.lastFailure = undefined;
+    } catch (err) {
+      const why = describe(err);
+      // The same failure every retry period (missing RBAC, API server away) is logged once.
+      if (why !== e.lastFailure)
+        log.warn({ ...fields, err: why }, 'lease election failed, retrying');
+      else log.debug({ ...fields, err: why }, 'lease election failed, retrying');
+      e.lastFailure = why;
+      held = e.leading && Date.now() - e.lastRenew < e.renewDeadlineMs;
+    }
+    if (signal.aborted) break;
+    if (!held && e.leading) {
+      log.warn(fields, 'lease lost or not renewed in time');
+    }
+    setLeading(e, held);
+    // A little jitter keeps replicas that started together from trying in lockstep.
+    await sleep(e.retryMs * (1 + Math.random() * 0.2), signal);
+  }
+}
+
+async function release(e: Election): Promise<void> {
+  const { api, namespace, name, log, fields } = e;
+  try {
+    const lease = await withTimeout(api.readNamespacedLease({ name, namespace }), 5000);
+    if (lease.spec?.holderIdentity !== e.identity) return;
+    const now = new V1MicroTime();
+    // client-go's ReleaseOnCancel: an empty holder and a 1 s duration, so the next try wins.
+    await withTimeout(
+      api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+          },
+        },
+      }),
+      5000,
+    );
+    log.info(fields, 'lease released');
+  } catch (err) {
+    log.warn(
+      { ...fields, err: describe(err) },
+      'lease release failed; others take over when it expires',
+    );
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
