@@ -88,7 +88,8 @@ export function leaseSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): {
 
 const noopLogger: LeaseLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-function describe(err: unknown): string {
+/** A Kubernetes API error in one line, with its HTTP status (logs of the elector and the status writer). */
+export function describeError(err: unknown): string {
   const code = statusCode(err);
   const msg = err instanceof Error ? err.message : String(err);
   const first = msg.split('\n')[0]!.slice(0, 300);
@@ -198,13 +199,13 @@ function setLeading(e: Election, next: boolean): void {
   try {
     (next ? opts.onStartedLeading : opts.onStoppedLeading)?.();
   } catch (err) {
-    log.error({ ...fields, err: describe(err) }, 'leadership callback failed');
+    log.error({ ...fields, err: describeError(err) }, 'leadership callback failed');
   }
   for (const l of e.listeners) {
     try {
       l(next);
     } catch (err) {
-      log.error({ ...fields, err: describe(err) }, 'leadership listener failed');
+      log.error({ ...fields, err: describeError(err) }, 'leadership listener failed');
     }
   }
 }
@@ -312,7 +313,7 @@ async function run(e: Election, signal: AbortSignal): Promise<void> {
       if (held) e.lastRenew = Date.now();
       e.lastFailure = undefined;
     } catch (err) {
-      const why = describe(err);
+      const why = describeError(err);
       // The same failure every retry period (missing RBAC, API server away) is logged once.
       if (why !== e.lastFailure)
         log.warn({ ...fields, err: why }, 'lease election failed, retrying');
@@ -357,7 +358,7 @@ async function release(e: Election): Promise<void> {
     log.info(fields, 'lease released');
   } catch (err) {
     log.warn(
-      { ...fields, err: describe(err) },
+      { ...fields, err: describeError(err) },
       'lease release failed; others take over when it expires',
     );
   }

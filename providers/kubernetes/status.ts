@@ -29,6 +29,7 @@ import {
 } from '@kubernetes/client-node';
 import {
   createLeaderElector,
+  describeError,
   leaseSettingsFromEnv,
   withTimeout,
   type LeaderElector,
@@ -178,25 +179,20 @@ export function desiredStatus(
   }
 }
 
-function describe(err: unknown): string {
-  const code = statusCode(err);
-  const msg = err instanceof Error ? err.message : String(err);
-  const first = msg.split('\n')[0]!.slice(0, 300);
-  return code !== undefined && !first.includes(String(code)) ? `${code}: ${first}` : first;
-}
-
-export function createIngressStatusWriter(opts: IngressStatusWriterOptions): IngressStatusWriter {
-  const net = opts.kc.makeApiClient(NetworkingV1Api);
-  const core = opts.kc.makeApiClient(CoreV1Api);
-  const log = opts.logger;
-  const retryMs = opts.retryMs ?? 5000;
-  const timeoutMs = opts.requestTimeoutMs ?? 10_000;
-  const endpoint = opts.ingressEndpoint;
-  let latest: { accepted: IngressRef[]; view: ClusterView } | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
+/** One writer's settings and state, shared by the steps below. */
+interface StatusWriterState {
+  opts: IngressStatusWriterOptions;
+  net: NetworkingV1Api;
+  core: CoreV1Api;
+  log: WatchLogger;
+  retryMs: number;
+  timeoutMs: number;
+  endpoint: IngressEndpoint;
+  latest: { accepted: IngressRef[]; view: ClusterView } | undefined;
+  running: Promise<void> | undefined;
+  again: boolean;
+  stopped: boolean;
+  retryTimer: NodeJS.Timeout | undefined;
   /**
    * What this leader wrote, and the Ingress's resourceVersion just before:
    * the view lags behind the write until the watch delivers it, and must not
@@ -205,160 +201,206 @@ export function createIngressStatusWriter(opts: IngressStatusWriterOptions): Ing
    * on and is trusted again (resourceVersions are opaque: only compared for
    * equality, never ordered).
    */
-  let written = new Map<string, { status: string; before: string | undefined }>();
-
+  written: Map<string, { status: string; before: string | undefined }>;
   /** failures already logged, by Ingress ('' for the endpoint itself) */
-  const reported = new Map<string, string>();
-  /** An error at error level once; the same one again on every retry only at debug. */
-  function report(key: string, fields: { err: string; [k: string]: unknown }, msg: string): void {
-    if (reported.get(key) === fields.err) log.debug(fields, msg);
-    else log.error(fields, msg);
-    reported.set(key, fields.err);
-  }
+  reported: Map<string, string>;
+}
 
-  async function publishedService(view: ClusterView): Promise<KubeObject | undefined> {
-    const [ns, name, extra] = (endpoint.publishedService ?? '').split('/');
-    if (!ns || !name || extra !== undefined) {
-      throw new IngressStatusError(
-        'ERR_PUBLISHED_SERVICE',
-        `invalid publishedService format (expected 'namespace/service' format): ${endpoint.publishedService}`,
-      );
-    }
-    // The view holds only watched namespaces; Portico's own Service may live elsewhere.
-    const cached = view.get('Service', ns, name);
-    if (cached) return cached;
-    try {
-      return (await withTimeout(
-        core.readNamespacedService({ name, namespace: ns }),
-        timeoutMs,
-      )) as unknown as KubeObject;
-    } catch (err) {
-      if (statusCode(err) === 404) return undefined;
-      throw new IngressStatusError(
-        'ERR_PUBLISHED_SERVICE',
-        `cannot get service ${endpoint.publishedService}: ${describe(err)}`,
-        { cause: err },
-      );
-    }
-  }
-
-  async function nodes(view: ClusterView, service: KubeObject | undefined): Promise<KubeObject[]> {
-    if (str(rec(service?.spec).type) !== 'NodePort') return [];
-    if (opts.disableClusterScopeResources) {
-      throw new IngressStatusError(
-        'ERR_PUBLISHED_SERVICE',
-        'node port service type is not supported when cluster scope resources lookup is disabled',
-      );
-    }
-    const cached = view.list('Node');
-    if (cached.length > 0) return cached;
-    const list = await withTimeout(core.listNode(), timeoutMs);
-    return list.items as unknown as KubeObject[];
-  }
-
-  async function runOnce(): Promise<boolean> {
-    if (!latest || !opts.elector.isLeader()) return true;
-    const { accepted, view } = latest;
-    let desired: LoadBalancerIngress[] | undefined;
-    try {
-      const service = endpoint.publishedService ? await publishedService(view) : undefined;
-      desired = desiredStatus(endpoint, service, await nodes(view, service));
-    } catch (err) {
-      report('', { err: describe(err) }, 'cannot work out the ingress status');
-      return false;
-    }
-    reported.delete('');
-    if (desired === undefined) {
-      log.debug(
-        { service: endpoint.publishedService },
-        'skipping ingress status: the published service has no load balancer status yet',
-      );
-      return true;
-    }
-    const desiredKey = JSON.stringify(desired);
-    let ok = true;
-    for (const ref of accepted) {
-      if (stopped || !opts.elector.isLeader()) break;
-      const ing = view.get('Ingress', ref.namespace, ref.name);
-      if (!ing) continue;
-      const current = arr(rec(rec(ing.status).loadBalancer).ingress);
-      const key = `${ref.namespace}/${ref.name}`;
-      if (sameLoadBalancer(current, desired)) continue;
-      const mine = written.get(key);
-      if (mine?.status === desiredKey && mine.before === ing.metadata.resourceVersion) {
-        continue;
-      }
-      try {
-        await withTimeout(
-          net.patchNamespacedIngressStatus(
-            {
-              name: ref.name,
-              namespace: ref.namespace,
-              body: { status: { loadBalancer: { ingress: desired } } },
-            },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-          ),
-          timeoutMs,
-        );
-        written.set(key, { status: desiredKey, before: ing.metadata.resourceVersion });
-        reported.delete(key);
-        log.info({ ingress: key, loadBalancer: desired }, 'updated ingress status');
-      } catch (err) {
-        ok = false;
-        report(
-          key,
-          { kind: 'Ingress', namespace: ref.namespace, name: ref.name, err: describe(err) },
-          'failed to update ingress status',
-        );
-      }
-    }
-    return ok;
-  }
-
-  function schedule(): void {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    clearTimeout(retryTimer);
-    retryTimer = undefined;
-    running = (async () => {
-      let ok = true;
-      do {
-        again = false;
-        ok = await runOnce().catch((err: unknown) => {
-          log.error({ err: describe(err) }, 'ingress status writer failed');
-          return false;
-        });
-      } while (again && !stopped);
-      if (!ok && !stopped) {
-        retryTimer = setTimeout(schedule, retryMs);
-        retryTimer.unref?.();
-      }
-    })().finally(() => {
-      running = undefined;
-    });
-  }
+export function createIngressStatusWriter(opts: IngressStatusWriterOptions): IngressStatusWriter {
+  const w: StatusWriterState = {
+    opts,
+    net: opts.kc.makeApiClient(NetworkingV1Api),
+    core: opts.kc.makeApiClient(CoreV1Api),
+    log: opts.logger,
+    retryMs: opts.retryMs ?? 5000,
+    timeoutMs: opts.requestTimeoutMs ?? 10_000,
+    endpoint: opts.ingressEndpoint,
+    latest: undefined,
+    running: undefined,
+    again: false,
+    stopped: false,
+    retryTimer: undefined,
+    written: new Map(),
+    reported: new Map(),
+  };
 
   const unsubscribe = opts.elector.onChange((leading) => {
     // A new term starts from what the cluster says, not from an old term's memory.
-    written = new Map();
-    if (leading) schedule();
+    w.written = new Map();
+    if (leading) schedule(w);
   });
 
   return {
     update(accepted, view) {
-      latest = { accepted: [...accepted], view };
-      schedule();
+      w.latest = { accepted: [...accepted], view };
+      schedule(w);
     },
     async stop() {
-      stopped = true;
+      w.stopped = true;
       unsubscribe();
-      clearTimeout(retryTimer);
-      await running;
+      clearTimeout(w.retryTimer);
+      await w.running;
     },
   };
+}
+
+/** An error at error level once; the same one again on every retry only at debug. */
+function report(
+  w: StatusWriterState,
+  key: string,
+  fields: { err: string; [k: string]: unknown },
+  msg: string,
+): void {
+  if (w.reported.get(key) === fields.err) w.log.debug(fields, msg);
+  else w.log.error(fields, msg);
+  w.reported.set(key, fields.err);
+}
+
+async function publishedService(
+  w: StatusWriterState,
+  view: ClusterView,
+): Promise<KubeObject | undefined> {
+  const { endpoint } = w;
+  const [ns, name, extra] = (endpoint.publishedService ?? '').split('/');
+  if (!ns || !name || extra !== undefined) {
+    throw new IngressStatusError(
+      'ERR_PUBLISHED_SERVICE',
+      `invalid publishedService format (expected 'namespace/service' format): ${endpoint.publishedService}`,
+    );
+  }
+  // The view holds only watched namespaces; Portico's own Service may live elsewhere.
+  const cached = view.get('Service', ns, name);
+  if (cached) return cached;
+  try {
+    return (await withTimeout(
+      w.core.readNamespacedService({ name, namespace: ns }),
+      w.timeoutMs,
+    )) as unknown as KubeObject;
+  } catch (err) {
+    if (statusCode(err) === 404) return undefined;
+    throw new IngressStatusError(
+      'ERR_PUBLISHED_SERVICE',
+      `cannot get service ${endpoint.publishedService}: ${describeError(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+async function nodes(
+  w: StatusWriterState,
+  view: ClusterView,
+  service: KubeObject | undefined,
+): Promise<KubeObject[]> {
+  if (str(rec(service?.spec).type) !== 'NodePort') return [];
+  if (w.opts.disableClusterScopeResources) {
+    throw new IngressStatusError(
+      'ERR_PUBLISHED_SERVICE',
+      'node port service type is not supported when cluster scope resources lookup is disabled',
+    );
+  }
+  const cached = view.list('Node');
+  if (cached.length > 0) return cached;
+  const list = await withTimeout(w.core.listNode(), w.timeoutMs);
+  return list.items as unknown as KubeObject[];
+}
+
+/** One pass over the accepted Ingresses; false when something is to be tried again. */
+async function runOnce(w: StatusWriterState): Promise<boolean> {
+  const { opts, endpoint } = w;
+  if (!w.latest || !opts.elector.isLeader()) return true;
+  const { accepted, view } = w.latest;
+  let desired: LoadBalancerIngress[] | undefined;
+  try {
+    const service = endpoint.publishedService ? await publishedService(w, view) : undefined;
+    desired = desiredStatus(endpoint, service, await nodes(w, view, service));
+  } catch (err) {
+    report(w, '', { err: describeError(err) }, 'cannot work out the ingress status');
+    return false;
+  }
+  w.reported.delete('');
+  if (desired === undefined) {
+    w.log.debug(
+      { service: endpoint.publishedService },
+      'skipping ingress status: the published service has no load balancer status yet',
+    );
+    return true;
+  }
+  const desiredKey = JSON.stringify(desired);
+  let ok = true;
+  for (const ref of accepted) {
+    if (w.stopped || !opts.elector.isLeader()) break;
+    if (!(await writeStatus(w, view, ref, desired, desiredKey))) ok = false;
+  }
+  return ok;
+}
+
+/** One Ingress's status, patched unless it is already the desired one; false when the write failed. */
+async function writeStatus(
+  w: StatusWriterState,
+  view: ClusterView,
+  ref: IngressRef,
+  desired: LoadBalancerIngress[],
+  desiredKey: string,
+): Promise<boolean> {
+  const ing = view.get('Ingress', ref.namespace, ref.name);
+  if (!ing) return true;
+  const current = arr(rec(rec(ing.status).loadBalancer).ingress);
+  const key = `${ref.namespace}/${ref.name}`;
+  if (sameLoadBalancer(current, desired)) return true;
+  const mine = w.written.get(key);
+  if (mine?.status === desiredKey && mine.before === ing.metadata.resourceVersion) return true;
+  try {
+    await withTimeout(
+      w.net.patchNamespacedIngressStatus(
+        {
+          name: ref.name,
+          namespace: ref.namespace,
+          body: { status: { loadBalancer: { ingress: desired } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+      w.timeoutMs,
+    );
+    w.written.set(key, { status: desiredKey, before: ing.metadata.resourceVersion });
+    w.reported.delete(key);
+    w.log.info({ ingress: key, loadBalancer: desired }, 'updated ingress status');
+    return true;
+  } catch (err) {
+    report(
+      w,
+      key,
+      { kind: 'Ingress', namespace: ref.namespace, name: ref.name, err: describeError(err) },
+      'failed to update ingress status',
+    );
+    return false;
+  }
+}
+
+/** Runs a pass now, or once more after the running one; a failed pass is retried after retryMs. */
+function schedule(w: StatusWriterState): void {
+  if (w.stopped) return;
+  if (w.running) {
+    w.again = true;
+    return;
+  }
+  clearTimeout(w.retryTimer);
+  w.retryTimer = undefined;
+  w.running = (async () => {
+    let ok = true;
+    do {
+      w.again = false;
+      ok = await runOnce(w).catch((err: unknown) => {
+        w.log.error({ err: describeError(err) }, 'ingress status writer failed');
+        return false;
+      });
+    } while (w.again && !w.stopped);
+    if (!ok && !w.stopped) {
+      w.retryTimer = setTimeout(() => schedule(w), w.retryMs);
+      w.retryTimer.unref?.();
+    }
+  })().finally(() => {
+    w.running = undefined;
+  });
 }
 
 export interface IngressStatusOptions {
