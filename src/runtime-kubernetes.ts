@@ -101,6 +101,19 @@ function gatewayProvider(
     ...gatewayOptions(c, sc),
     onTranslated: (status, view) => writer.update(status, view),
   });
+  return withStatusWriter(inner, elector, writer);
+}
+
+/**
+ * A provider whose status writer runs while it does: the elector starts with
+ * it, and a clean stop stops writing, then releases the Lease so another
+ * replica takes over at once (a crash waits for the Lease to expire).
+ */
+function withStatusWriter(
+  inner: Provider,
+  elector: { start(): void; stop(): Promise<void> },
+  writer: { stop(): Promise<void> },
+): Provider {
   return {
     ...inner,
     async start(emit, signal) {
@@ -199,29 +212,13 @@ function nginxProvider(c: KubernetesIngressNginxProviderConfig, logger: Logger):
     elector,
     logger,
   });
-  const status = {
-    update: writer.update.bind(writer),
-    async stop() {
-      await writer.stop();
-      await elector.stop();
-    },
-  };
+
   const inner = createKubernetesIngressNginxProvider({
     ...base,
     ...options,
-    onTranslated: (accepted, view) => status.update(accepted, view),
+    onTranslated: (accepted, view) => writer.update(accepted, view),
   });
-  return {
-    ...inner,
-    async start(emit, signal) {
-      elector.start();
-      try {
-        await inner.start(emit, signal);
-      } finally {
-        await status.stop();
-      }
-    },
-  };
+  return withStatusWriter(inner, elector, writer);
 }
 
 function common(c: KubernetesCommonConfig, logger: Logger): KubernetesCommonOptions {
@@ -258,19 +255,7 @@ function ingressProvider(
     ...base,
     onTranslated: (accepted, view) => writer.update(accepted, view),
   });
-  return {
-    ...inner,
-    async start(emit, signal) {
-      elector.start();
-      try {
-        await inner.start(emit, signal);
-      } finally {
-        // a clean stop hands the Lease over at once (a crash waits for its expiry)
-        await writer.stop();
-        await elector.stop();
-      }
-    },
-  };
+  return withStatusWriter(inner, elector, writer);
 }
 
 function createIngress(

@@ -9,7 +9,7 @@
  * affect routing.
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import type { ClusterView, KubeDiagnostic, ResourceKind } from './objects.js';
+import { CRD_KINDS, type ClusterView, type KubeDiagnostic, type ResourceKind } from './objects.js';
 import type { WatchLogger } from './watch.js';
 
 export interface EventRecorderOptions {
@@ -30,16 +30,7 @@ const OBJECT_KINDS = new Set<string>([
   'IngressClass',
   'Service',
   'Secret',
-  'IngressRoute',
-  'IngressRouteTCP',
-  'IngressRouteUDP',
-  'Middleware',
-  'MiddlewareTCP',
-  'TLSOption',
-  'TLSStore',
-  'ServersTransport',
-  'ServersTransportTCP',
-  'TraefikService',
+  ...CRD_KINDS,
   'GatewayClass',
   'Gateway',
   'HTTPRoute',

@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import {
+  CRD_KINDS,
   CRD_VERSION,
   PORTICO_GROUP,
   TRAEFIK_GROUP,
@@ -39,18 +40,7 @@ const BUILT_IN: Record<string, ResourceKind> = {
   'gateway.networking.k8s.io/v1/BackendTLSPolicy': 'BackendTLSPolicy',
 };
 
-const CRD_KINDS = new Set<ResourceKind>([
-  'IngressRoute',
-  'IngressRouteTCP',
-  'IngressRouteUDP',
-  'Middleware',
-  'MiddlewareTCP',
-  'TLSOption',
-  'TLSStore',
-  'ServersTransport',
-  'ServersTransportTCP',
-  'TraefikService',
-]);
+const CRD_KIND_SET = new Set<ResourceKind>(CRD_KINDS);
 
 const CLUSTER_SCOPED = new Set<ResourceKind>(['IngressClass', 'Node', 'Namespace', 'GatewayClass']);
 
@@ -71,7 +61,7 @@ export function kindOf(o: { apiVersion?: unknown; kind?: unknown }): ResourceKin
   if (
     (group === TRAEFIK_GROUP || group === PORTICO_GROUP) &&
     version === CRD_VERSION &&
-    CRD_KINDS.has(o.kind as ResourceKind)
+    CRD_KIND_SET.has(o.kind as ResourceKind)
   )
     return o.kind as ResourceKind;
   return undefined;

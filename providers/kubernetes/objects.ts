@@ -103,6 +103,20 @@ export function objectRef(d: Pick<KubeDiagnostic, 'kind' | 'namespace' | 'name'>
   return d.namespace !== undefined ? `${d.kind} ${d.namespace}/${d.name}` : `${d.kind} ${d.name}`;
 }
 
+/** Traefik's CRD kinds (traefik.io/v1alpha1, and the same in portico.io). */
+export const CRD_KINDS = [
+  'IngressRoute',
+  'IngressRouteTCP',
+  'IngressRouteUDP',
+  'Middleware',
+  'MiddlewareTCP',
+  'TLSOption',
+  'TLSStore',
+  'ServersTransport',
+  'ServersTransportTCP',
+  'TraefikService',
+] as const satisfies readonly ResourceKind[];
+
 /** Traefik's CRD group, and Portico's own group carrying the same kinds. */
 export const TRAEFIK_GROUP = 'traefik.io';
 export const PORTICO_GROUP = 'portico.io';

@@ -17,6 +17,7 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import {
+  CRD_KINDS,
   CRD_VERSION,
   GATEWAY_GROUP,
   PORTICO_GROUP,
@@ -92,19 +93,6 @@ export const INGRESS_CLASS: ResourceDef = {
   namespaced: false,
   selectable: false,
 };
-
-const CRD_KINDS: readonly ResourceKind[] = [
-  'IngressRoute',
-  'IngressRouteTCP',
-  'IngressRouteUDP',
-  'Middleware',
-  'MiddlewareTCP',
-  'TLSOption',
-  'TLSStore',
-  'ServersTransport',
-  'ServersTransportTCP',
-  'TraefikService',
-];
 
 /** Every CRD kind in both groups, traefik.io first. */
 export const CRD_RESOURCES: readonly ResourceDef[] = [TRAEFIK_GROUP, PORTICO_GROUP].flatMap(

@@ -20,7 +20,13 @@ import type {
 import { validateDynamic } from '../../../src/config/validate.js';
 import { SKIP, decodeValue, type Issue } from '../../../src/config/schema/decode.js';
 import { middlewareSchema } from '../../../src/config/schema/middlewares/index.js';
-import type { ClusterView, KubeDiagnostic, KubeObject, ResourceKind } from '../objects.js';
+import {
+  CRD_KINDS,
+  type ClusterView,
+  type KubeDiagnostic,
+  type KubeObject,
+  type ResourceKind,
+} from '../objects.js';
 import {
   attempt,
   isObj,
@@ -44,18 +50,7 @@ export interface CrdTranslation {
   diagnostics: KubeDiagnostic[];
 }
 
-export const CRD_KINDS = [
-  'IngressRoute',
-  'IngressRouteTCP',
-  'IngressRouteUDP',
-  'Middleware',
-  'MiddlewareTCP',
-  'TLSOption',
-  'TLSStore',
-  'ServersTransport',
-  'ServersTransportTCP',
-  'TraefikService',
-] as const satisfies readonly ResourceKind[];
+export { CRD_KINDS };
 
 const ROUTE_KINDS = new Set<string>(['IngressRoute', 'IngressRouteTCP', 'IngressRouteUDP']);
 const CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
