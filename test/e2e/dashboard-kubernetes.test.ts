@@ -13,6 +13,7 @@ import { eventually } from '../helpers/eventually.js';
 import { freePort, request } from '../helpers/http.js';
 import { runPortico, type PorticoProcess } from '../helpers/process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { serviceTo } from '../helpers/kube-objects.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
 
 const WAIT = 10_000;
@@ -54,24 +55,7 @@ describe.skipIf(skip)('dashboard with the Kubernetes provider (real browser)', (
   beforeAll(async () => {
     server = await startKubeApiServer();
     upstream = await startUpstream('web');
-    server.create('Service', {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { namespace: 'apps', name: 'web' },
-      spec: { ports: [{ name: 'http', port: 80 }] },
-    });
-    server.create('EndpointSlice', {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: {
-        namespace: 'apps',
-        name: 'web-1',
-        labels: { 'kubernetes.io/service-name': 'web' },
-      },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: upstream.port }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-    });
+    serviceTo(server, 'apps', 'web', upstream.port);
     server.create('Ingress', ingress('good', 'good.test', { number: 80 }));
     server.create('Ingress', ingress('bad', 'bad.test', { name: 'grpc' }));
     const [apiPort, webPort] = [await freePort(), await freePort()];

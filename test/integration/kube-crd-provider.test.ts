@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadStaticConfig } from '../../src/config/static.js';
 import { runSingle, type RunningPortico } from '../../src/runtime.js';
+import { serviceTo } from '../helpers/kube-objects.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
 import { request } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -36,24 +37,7 @@ async function setup(
     ['svc-a', a],
     ['svc-b', b],
   ] as const) {
-    server.create('Service', {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { namespace: 'apps', name },
-      spec: { clusterIP: '10.96.0.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-    });
-    server.create('EndpointSlice', {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: {
-        namespace: 'apps',
-        name: `${name}-x1`,
-        labels: { 'kubernetes.io/service-name': name },
-      },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: u.port, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-    });
+    serviceTo(server, 'apps', name, u.port);
   }
   const sc = loadStaticConfig({
     argv: [

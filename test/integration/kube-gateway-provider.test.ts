@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadStaticConfig } from '../../src/config/static.js';
 import { runSingle, type RunningPortico } from '../../src/runtime.js';
+import { serviceTo } from '../helpers/kube-objects.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
 import { freePort, request } from '../helpers/http.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -29,24 +30,7 @@ async function setup(): Promise<{ server: KubeApiServer; run: RunningPortico; po
   const up = await startUpstream('echo');
   cleanups.push(() => up.close());
   server.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'apps' } });
-  server.create('Service', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { namespace: 'apps', name: 'echo' },
-    spec: { ports: [{ name: 'http', port: 8080 }] },
-  });
-  server.create('EndpointSlice', {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      namespace: 'apps',
-      name: 'echo-1',
-      labels: { 'kubernetes.io/service-name': 'echo' },
-    },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: up.port }],
-    endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-  });
+  serviceTo(server, 'apps', 'echo', up.port, 8080);
   const port = await freePort();
   const sc = loadStaticConfig({
     argv: [

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadStaticConfig } from '../../src/config/static.js';
 import { runSingle } from '../../src/runtime.js';
+import { serviceTo } from '../helpers/kube-objects.js';
 import { startKubeApiServer } from '../helpers/kube-apiserver.js';
 import { freePort, request } from '../helpers/http.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -38,24 +39,7 @@ describe('a mixed cluster: Ingress, IngressRoute, HTTPRoute and nginx-class Ingr
     for (const name of ['ingress', 'route', 'http', 'nginx']) {
       const up = await startUpstream(name);
       cleanups.push(() => up.close());
-      server.create('Service', {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { namespace: 'apps', name },
-        spec: { ports: [{ name: 'http', port: 80 }] },
-      });
-      server.create('EndpointSlice', {
-        apiVersion: 'discovery.k8s.io/v1',
-        kind: 'EndpointSlice',
-        metadata: {
-          namespace: 'apps',
-          name: `${name}-1`,
-          labels: { 'kubernetes.io/service-name': name },
-        },
-        addressType: 'IPv4',
-        ports: [{ name: 'http', port: up.port }],
-        endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-      });
+      serviceTo(server, 'apps', name, up.port);
     }
     const port = await freePort();
     // Traefik's Ingress: the catch-all of the host

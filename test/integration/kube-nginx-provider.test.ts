@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadStaticConfig } from '../../src/config/static.js';
 import { runSingle, type RunningPortico } from '../../src/runtime.js';
+import { serviceTo } from '../helpers/kube-objects.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
 import { request } from '../helpers/http.js';
 import { startUpstream } from '../helpers/upstream.js';
@@ -29,20 +30,7 @@ async function setup(): Promise<{ server: KubeApiServer; run: RunningPortico; ap
     metadata: { name: 'nginx' },
     spec: { controller: 'k8s.io/ingress-nginx' },
   });
-  server.create('Service', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { namespace: 'apps', name: 'web' },
-    spec: { ports: [{ name: 'http', port: 80 }] },
-  });
-  server.create('EndpointSlice', {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { namespace: 'apps', name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: up.port }],
-    endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-  });
+  serviceTo(server, 'apps', 'web', up.port);
   const sc = loadStaticConfig({
     argv: [
       '--entryPoints.web.address=127.0.0.1:0',
