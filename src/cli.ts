@@ -22,11 +22,6 @@ import {
   createDockerClient,
   listContainers,
 } from '../providers/docker/index.js';
-import {
-  checkKubernetesProviders,
-  kubernetesCheckArgs,
-  migrateIngressNginx,
-} from './runtime-kubernetes.js';
 import type { ProviderSnapshot } from './config/provider.js';
 import { mergeSnapshots } from './config/aggregate.js';
 import { compile } from './routing/compile.js';
@@ -107,7 +102,11 @@ function quickstartConfig(sc: StaticConfig, argv: string[]): StaticConfig {
 async function check(argv: string[]): Promise<number> {
   // `--docker` reads the Docker provider's containers once (the daemon must be running)
   const wantDocker = argv.includes('--docker');
-  const kube = kubernetesCheckArgs(argv);
+  // the Kubernetes code (and @kubernetes/client-node) is loaded only when asked for
+  const k8s = argv.some((a) => a === '--kubernetes' || a.startsWith('--manifests'))
+    ? await import('./runtime-kubernetes.js')
+    : undefined;
+  const kube = k8s ? k8s.kubernetesCheckArgs(argv) : { want: false, manifests: [], rest: argv };
   const rest = kube.rest.filter((a) => a !== '--docker');
   const extra: string[] = [];
   if (wantDocker && !rest.some((a) => /^--providers\.docker/i.test(a)))
@@ -156,7 +155,7 @@ async function check(argv: string[]): Promise<number> {
   }
   let kubeErrors = 0;
   if (kube.want) {
-    const k = await checkKubernetesProviders(sc, kube.manifests, (line) =>
+    const k = await k8s!.checkKubernetesProviders(sc, kube.manifests, (line) =>
       process.stdout.write(redactText(`${line}\n`)),
     );
     kubeErrors = k.errors;
@@ -199,6 +198,7 @@ async function migrate(argv: string[]): Promise<number> {
     process.stderr.write('portico: usage: portico migrate ingress-nginx [--manifests=PATH ...]\n');
     return 2;
   }
+  const { kubernetesCheckArgs, migrateIngressNginx } = await import('./runtime-kubernetes.js');
   const kube = kubernetesCheckArgs(rest);
   const sc = loadOrExit(kube.rest);
   return migrateIngressNginx(sc, kube.manifests, (text) => process.stdout.write(redactText(text)));

@@ -17,7 +17,6 @@ import { createFileProvider } from '../providers/file/index.js';
 import { createDockerProvider, type DockerProvider } from '../providers/docker/index.js';
 import type { KubernetesProvider } from '../providers/kubernetes/index.js';
 import { objectRef } from '../providers/kubernetes/objects.js';
-import { kubernetesProviders } from './runtime-kubernetes.js';
 import { createLogger } from './observability/logger.js';
 import { createAccessLog } from './observability/access-log.js';
 import { createRouterServer, type RouterServer } from './routing/router-server.js';
@@ -77,7 +76,7 @@ function logStaticWarnings(sc: StaticConfig, logger: Logger): void {
   for (const warning of staticWarnings(sc)) logger.warn(warning);
 }
 
-function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
+async function buildProviders(sc: StaticConfig, logger: Logger): Promise<Provider[]> {
   const providers: Provider[] = [];
   if (sc.providers.file) {
     providers.push(
@@ -97,7 +96,12 @@ function buildProviders(sc: StaticConfig, logger: Logger): Provider[] {
       }),
     );
   }
-  providers.push(...kubernetesProviders(sc, logger));
+  const p = sc.providers;
+  if (p.kubernetesIngress || p.kubernetesCRD || p.kubernetesGateway || p.kubernetesIngressNGINX) {
+    // loaded only when used: @kubernetes/client-node costs ~0.4 s of start-up
+    const { kubernetesProviders } = await import('./runtime-kubernetes.js');
+    providers.push(...kubernetesProviders(sc, logger));
+  }
   return providers;
 }
 
@@ -276,7 +280,7 @@ export async function runSingle(
   const abort = new AbortController();
   const acme = await startAcme(sc, logger, aggregator);
   if (acme) acmeRef.current = acme;
-  const providers = buildProviders(sc, logger);
+  const providers = await buildProviders(sc, logger);
   startProviders(providers, aggregator, abort.signal, logger, control);
   if (providers.length === 0) aggregator.flush();
   return {
@@ -384,7 +388,7 @@ export async function runPrimary(
   // ACME waits for a worker that listens and routes (challenges are answered there)
   const acme = await startAcme(sc, logger, aggregator, pool.serving);
   if (acme) acmeRef.current = acme;
-  const providers = buildProviders(sc, logger);
+  const providers = await buildProviders(sc, logger);
   startProviders(providers, aggregator, abort.signal, logger, api?.control);
   if (providers.length === 0) aggregator.flush();
   logger.info({ workers: sc.workers }, 'primary started');
